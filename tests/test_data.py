@@ -154,3 +154,15 @@ def test_a_batch_of_each_kind(tmp_path, kind, shapes):
     if kind != 'simclr':
         y = b[-2].cpu()[:, 0]
         assert torch.equal(y, torch.tensor(cohort_of(paths)['lvef_le45'].to_numpy(np.float32))[idx])
+
+def test_simclr_views_are_seeded(tmp_path):
+    from xcardia.core import set_seed
+    paths = [write_nifti(tmp_path/f'g{i}.nii.gz', good_volume(i)) for i in range(6)]
+    def batch(seed):
+        set_seed(seed)
+        dls = make_dls(cohort_of(paths), kind='simclr', preset='tiny', cache_dir=tmp_path/'c', targets=['lvef_le45'], bs=2)
+        return dls.one_batch()
+    a, b, c = batch(0), batch(0), batch(1)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert not torch.equal(a[0], c[0])
+    assert not torch.equal(a[0], a[1])
