@@ -166,3 +166,10 @@ def test_simclr_views_are_seeded(tmp_path):
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
     assert not torch.equal(a[0], c[0])
     assert not torch.equal(a[0], a[1])
+
+def test_validation_loader_is_complete_and_ordered(tmp_path):
+    paths = [write_nifti(tmp_path/f'g{i}.nii.gz', good_volume(i)) for i in range(9)]
+    cohort = cohort_of(paths); cohort['split'] = ['train'] * 4 + ['val'] * 5
+    dls = make_dls(cohort, kind='paired', preset='tiny', cache_dir=tmp_path/'c', targets=['lvef_le45'], bs=2)
+    for _ in range(2): assert torch.cat([b[-1].cpu() for b in dls.valid]).tolist() == [4, 5, 6, 7, 8]
+    assert sum(len(b[-1]) for b in dls.train) == 4                                     # drop_last: 4 rows, bs 2
