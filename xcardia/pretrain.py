@@ -11,7 +11,7 @@ from pathlib import Path
 __all__ = ['VARIANTS', 'TABULAR_SIZES', 'XCardiaModel', 'SimCLRModel', 'XCardiaLoss', 'SimCLRLoss', 'LossTerm', 'all_gather_rows',
            'gather_support', 'SupportBankCallback', 'pretrain_learner', 'fit_cosine', 'save_image_encoder',
            'save_checkpoint', 'CheckpointCallback', 'RunLog', 'SaveBestCallback', 'EarlyStopping', 'resume',
-           'retrieval_accuracy']
+           'encode_pairs', 'retrieval_accuracy']
 
 # %% ../nbs/07_pretrain.ipynb #ad044d58
 import numpy as np
@@ -276,17 +276,22 @@ def resume(learn:Learner, fname:str|Path)->int:
     learn.resume_epoch = ck['epoch'] + 1
     return learn.resume_epoch
 
-# %% ../nbs/07_pretrain.ipynb #66cb72cf
+# %% ../nbs/07_pretrain.ipynb #3a2e7719
 @torch.no_grad()
-def retrieval_accuracy(learn:Learner, dl=None, ks=(1, 5))->dict:
-    "Image-to-tabular top-k retrieval accuracy on `dl` (default: validation), with chance k/n."
+def encode_pairs(learn:Learner, dl=None)->tuple:
+    "Image and tabular embeddings (and ids) of every sample of `dl` (default: validation), in eval mode."
     model, dl = learn.model, dl or learn.dls.valid
     was = model.training; model.eval()
-    e_img, e_tab = [], []
-    for ct, x_num, x_cat, *_ in dl:
-        i, t, _ = model(ct, x_num, x_cat); e_img.append(i.float()); e_tab.append(t.float())
+    e_img, e_tab, ids = [], [], []
+    for ct, x_num, x_cat, *_, idx in dl:
+        i, t, _ = model(ct, x_num, x_cat); e_img.append(i.float()); e_tab.append(t.float()); ids.append(idx)
     model.train(was)
-    e_img, e_tab = torch.cat(e_img), torch.cat(e_tab)
+    return torch.cat(e_img), torch.cat(e_tab), torch.cat(ids)
+
+# %% ../nbs/07_pretrain.ipynb #b22137d4
+def retrieval_accuracy(learn:Learner, dl=None, ks=(1, 5))->dict:
+    "Image-to-tabular top-k retrieval accuracy on `dl` (default: validation), with chance k/n."
+    e_img, e_tab, _ = encode_pairs(learn, dl)
     rank = (e_img @ e_tab.T).argsort(dim=1, descending=True)
     hit = rank == torch.arange(len(rank), device=rank.device)[:, None]
     out = {'n': len(rank)}
