@@ -3,7 +3,7 @@
 The route: nbdev's own docs processors (`FilterDefaults`, as `nbdev_proc_nbs` applies them: hidden cells
 dropped, directives removed, the title and summary turned into front matter), then nbconvert's Markdown
 exporter, then three small rewrites for GitHub: the front matter back into a title and summary line,
-`{mermaid}` blocks into `mermaid` blocks, and no trailing spaces.
+`{mermaid}` blocks into `mermaid` blocks, image paths made relative to the root, and no trailing spaces.
 
 Usage: python tools/make_readme.py            # write README.md
        python tools/make_readme.py --check    # exit 1 if README.md is not what index.ipynb gives"""
@@ -29,6 +29,7 @@ def render_readme()->str:
     body, _ = MarkdownExporter().from_notebook_node(nb_to_nbformat(nb))
     text = head + body
     text = re.sub(r'```\s*\{mermaid\}', '```mermaid', text)
+    text = re.sub(r'\]\((images/[^)]+)\)', r'](nbs/\1)', text)   # images live in nbs/images; README sits at the root
     text = '\n'.join(l.rstrip() for l in text.splitlines())
     return re.sub(r'\n{3,}', '\n\n', text).strip() + '\n'
 

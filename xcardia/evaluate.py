@@ -4,12 +4,14 @@
 
 # %% ../nbs/09_evaluate.ipynb #d959ab1a
 from __future__ import annotations
+import warnings
 from typing import Sequence
 
 # %% auto #0
-__all__ = ['patient_bootstrap', 'best_f1_threshold', 'evaluate', 'compare', 'calibration_bins', 'expected_calibration_error',
+__all__ = ['patient_bootstrap', 'bootstrap_counts', 'weighted_auroc', 'weighted_average_precision', 'weighted_f1',
+           'best_f1_threshold', 'evaluate', 'compare', 'calibration_bins', 'expected_calibration_error',
            'reliability_diagram', 'results_table', 'table_markdown', 'modality_gap', 'plot_modality_pca',
-           'PhenotypeScores', 'grad_cam', 'cam_mass_inside', 'label_map_like']
+           'PhenotypeScores', 'grad_cam', 'cam_mass_inside', 'centred_blob', 'label_map_like']
 
 # %% ../nbs/09_evaluate.ipynb #335088e5
 import numpy as np
@@ -26,6 +28,41 @@ def patient_bootstrap(patient_ids:Sequence, n_boot:int=1000, seed:int=0):
     rng = np.random.default_rng(seed)
     for _ in range(n_boot):
         yield np.concatenate([rows_of[i] for i in rng.integers(0, len(uniq), len(uniq))])
+
+# %% ../nbs/09_evaluate.ipynb #21173154
+def bootstrap_counts(patient_ids:Sequence, n_boot:int=1000, seed:int=0)->np.ndarray:
+    "The resamples of `patient_bootstrap` as a (n_boot, n_rows) matrix of how often each row was drawn."
+    n = len(patient_ids)
+    return np.stack([np.bincount(r, minlength=n) for r in patient_bootstrap(patient_ids, n_boot, seed)]).astype(float) if n_boot else np.zeros((0, n))
+
+def _by_value(p:np.ndarray, y:np.ndarray, W:np.ndarray, descending:bool=False):
+    "Positive and negative weight per distinct score (ascending, or descending), for every resample: two (B, U) arrays."
+    u, inv = np.unique(p, return_inverse=True)
+    M = np.zeros((len(p), len(u))); M[np.arange(len(p)), inv] = 1
+    pos, neg = (W * y) @ M, (W * (1 - y)) @ M
+    return (pos[:, ::-1], neg[:, ::-1]) if descending else (pos, neg)
+
+def weighted_auroc(p:np.ndarray, y:np.ndarray, W:np.ndarray)->np.ndarray:
+    "AUROC of scores `p` for labels `y` (0/1) under each row of weights `W` (B, n): P(score+ > score-) + P(tie)/2."
+    pos, neg = _by_value(p, y, W)
+    below = np.cumsum(neg, axis=1) - neg
+    with np.errstate(invalid='ignore', divide='ignore'):
+        return (pos * (below + .5 * neg)).sum(1) / (pos.sum(1) * neg.sum(1))
+
+def weighted_average_precision(p:np.ndarray, y:np.ndarray, W:np.ndarray)->np.ndarray:
+    "Average precision (sum over distinct thresholds of recall increase x precision) under each row of weights."
+    pos, neg = _by_value(p, y, W, descending=True)
+    tp, fp = np.cumsum(pos, axis=1), np.cumsum(neg, axis=1)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        prec = np.where(tp + fp > 0, tp / (tp + fp), 0.)
+        return (pos * prec).sum(1) / pos.sum(1)
+
+def weighted_f1(p:np.ndarray, y:np.ndarray, W:np.ndarray, thr:float)->np.ndarray:
+    "F1 of the decisions `p >= thr` under each row of weights (0 when there is no positive and no predicted positive)."
+    hit = (p >= thr).astype(float)
+    tp, fp, fn = W @ (hit * y), W @ (hit * (1 - y)), W @ ((1 - hit) * y)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        return np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.)
 
 # %% ../nbs/09_evaluate.ipynb #ec92442a
 def _one_class(y)->str|None:
@@ -52,7 +89,7 @@ def evaluate(probs:np.ndarray, # test probabilities (n, C)
     "Per target: AUROC, AP and F1 with patient-bootstrap 95 % CIs; NaN with a reason for targets that cannot be scored."
     probs, y = np.asarray(probs, float), np.asarray(y, float)
     targets = list(targets)[:y.shape[1]]
-    boots = list(patient_bootstrap(patient_ids, n_boot, seed))
+    W = bootstrap_counts(patient_ids, n_boot, seed)
     rows = {}
     for c, t in enumerate(targets):
         ok = ~np.isnan(y[:, c]); p, yc = probs[ok, c], y[ok, c]
@@ -64,15 +101,11 @@ def evaluate(probs:np.ndarray, # test probabilities (n, C)
         row['threshold'] = thr
         if row['reason'] is None:
             point = _metrics(p, yc, thr)
-            pos = np.flatnonzero(ok)
-            where = np.full(len(y), -1); where[pos] = np.arange(len(pos))
-            samples = {m: [] for m in point}
-            for rows_b in boots:
-                r = where[rows_b]; r = r[r >= 0]
-                if _one_class(yc[r]) is None:
-                    for m, v in _metrics(p[r], yc[r], thr).items(): samples[m].append(v)
+            Wc = W[:, ok]
+            Wc = Wc[(Wc @ yc > 0) & (Wc @ (1 - yc) > 0)]        # resamples with both classes
+            samples = dict(auroc=weighted_auroc(p, yc, Wc), ap=weighted_average_precision(p, yc, Wc), f1=weighted_f1(p, yc, Wc, thr))
             for m, v in point.items():
-                lo, hi = np.percentile(samples[m], [2.5, 97.5]) if samples[m] else (np.nan, np.nan)
+                lo, hi = np.percentile(samples[m], [2.5, 97.5]) if len(samples[m]) else (np.nan, np.nan)
                 row.update({m: v, f'{m}_lo': lo, f'{m}_hi': hi})
         else:
             row.update({m: np.nan for m in ('auroc', 'auroc_lo', 'auroc_hi', 'ap', 'ap_lo', 'ap_hi', 'f1', 'f1_lo', 'f1_hi')})
@@ -85,22 +118,26 @@ def compare(probs_a:np.ndarray, probs_b:np.ndarray, # two methods' test probabil
             y:np.ndarray, patient_ids:Sequence, n_boot:int=1000, seed:int=0, targets:Sequence[str]=TARGET_NAMES,
            )->pd.DataFrame:
     "AUROC(a) - AUROC(b) per target and averaged, with paired patient-bootstrap 95 % CIs."
-    y = np.asarray(y, float); targets = list(targets)[:y.shape[1]]
-    def diffs(rows):
-        out = {}
-        for c, t in enumerate(targets):
-            yc = y[rows, c]; ok = ~np.isnan(yc)
-            if _one_class(yc[ok]) is None:
-                out[t] = roc_auc_score(yc[ok], probs_a[rows, c][ok]) - roc_auc_score(yc[ok], probs_b[rows, c][ok])
-        if out: out['mean'] = float(np.mean(list(out.values())))
-        return out
-    point = diffs(np.arange(len(y)))
-    samples = {k: [] for k in point}
-    for rows in patient_bootstrap(patient_ids, n_boot, seed):
-        for k, v in diffs(rows).items():
-            if k in samples: samples[k].append(v)
-    return pd.DataFrame({k: dict(auroc_diff=v, lo=np.percentile(samples[k], 2.5), hi=np.percentile(samples[k], 97.5),
-                                 n_boot=len(samples[k])) for k, v in point.items()}).T
+    y, probs_a, probs_b = np.asarray(y, float), np.asarray(probs_a, float), np.asarray(probs_b, float)
+    targets = list(targets)[:y.shape[1]]
+    W = bootstrap_counts(patient_ids, n_boot, seed)
+    point, D = {}, np.full((len(W), len(targets)), np.nan)
+    for c, t in enumerate(targets):
+        ok = ~np.isnan(y[:, c]); yc = y[ok, c]
+        if _one_class(yc) is not None: continue
+        point[t] = roc_auc_score(yc, probs_a[ok, c]) - roc_auc_score(yc, probs_b[ok, c])
+        D[:, c] = weighted_auroc(probs_a[ok, c], yc, W[:, ok]) - weighted_auroc(probs_b[ok, c], yc, W[:, ok])   # NaN: one class
+    if not point: return pd.DataFrame(columns=['auroc_diff', 'lo', 'hi', 'n_boot'])
+    point['mean'] = float(np.mean(list(point.values())))
+    cols = [targets.index(t) for t in point if t != 'mean']
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', RuntimeWarning)              # resamples where no target has both classes
+        samples = {t: D[:, c] for t, c in zip(point, cols)} | {'mean': np.nanmean(D[:, cols], axis=1)}
+    samples = {k: v[~np.isnan(v)] for k, v in samples.items()}
+    return pd.DataFrame({k: dict(auroc_diff=v, lo=np.percentile(samples[k], 2.5) if len(samples[k]) else np.nan,
+                                 hi=np.percentile(samples[k], 97.5) if len(samples[k]) else np.nan, n_boot=len(samples[k]))
+                         for k, v in point.items()}).T
+
 
 # %% ../nbs/09_evaluate.ipynb #af69de67
 def calibration_bins(probs:np.ndarray, y:np.ndarray, n_bins:int=10)->pd.DataFrame:
@@ -199,6 +236,13 @@ def grad_cam(scores:nn.Module, # CT -> scores (n, C): `PhenotypeScores` or a fin
 def cam_mass_inside(cam:np.ndarray, mask:np.ndarray)->float:
     "Share of the map's mass inside `mask`."
     return float(cam[mask].sum() / max(cam.sum(), 1e-12))
+
+def centred_blob(shape:tuple, # (D, H, W)
+                 sigma:float=.25, # standard deviation as a share of each side
+                )->np.ndarray:
+    "A Gaussian blob at the volume's centre: the reference a map that merely looks at the middle of the crop would match."
+    grids = np.meshgrid(*[(np.arange(n) - (n - 1) / 2) / (sigma * n) for n in shape], indexing='ij')
+    return np.exp(-.5 * sum(g ** 2 for g in grids))
 
 # %% ../nbs/09_evaluate.ipynb #3c926687
 def label_map_like(path, spacing:float, size:int)->np.ndarray:

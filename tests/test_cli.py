@@ -1,0 +1,133 @@
+"The `xcardia` command end to end: the tiny demo, each subcommand through a YAML config, the bundle, and user errors."
+import subprocess, sys
+from pathlib import Path
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from xcardia.cli import EXAMPLE_CONFIG, load_config
+from xcardia.core import TARGET_NAMES
+from xcardia.synthetic import make_cohort
+
+ROOT = Path(__file__).resolve().parents[1]
+
+def xcardia(*args, cwd=None):
+    "Run the installed console script (next to this Python), returning (exit code, stdout, stderr)."
+    exe = Path(sys.executable).parent/'xcardia'
+    cmd = [str(exe)] if exe.exists() else [sys.executable, '-m', 'xcardia.cli']
+    r = subprocess.run(cmd + [str(a) for a in args], capture_output=True, text=True, cwd=cwd, timeout=900)
+    return r.returncode, r.stdout, r.stderr
+
+def test_console_script_installed():
+    assert (Path(sys.executable).parent/'xcardia').exists(), "settings.ini's console_scripts should install `xcardia`"
+
+def test_example_config_ships_and_matches():
+    assert (ROOT/'examples'/'config.yaml').read_text() == EXAMPLE_CONFIG
+    cfg = load_config(ROOT/'examples'/'config.yaml', check_files=False)
+    assert cfg['preset'] == 'small' and cfg['finetune']['regimes'] == ['full', '5shot']
+
+@pytest.fixture(scope='module')
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp('demo')/'run'
+    code, _, err = xcardia('demo', '--out', out, '--size', 'tiny')
+    assert code == 0, err[-3000:]
+    return out
+
+def test_demo_report_holds_every_table(demo):
+    md = (demo/'report'/'report.md').read_text()
+    for title in ('Table A.1 analogue', 'Table 1 analogue', 'Table 2 analogue', 'Table 3 analogue', 'Figure 2 analogue',
+                  'Figure D.1 analogue', 'Calibration', 'Which differences are supported', 'Wall time of each stage',
+                  'Configuration', 'Package versions'):
+        assert title in md, title
+    for f in ('report.html', 'fig_pca.png', 'fig_gradcam.png', 'fig_calibration.png', 'comparisons.csv', 'stage_times.csv'):
+        assert (demo/'report'/f).stat().st_size > 0, f
+    html = (demo/'report'/'report.html').read_text()
+    assert '<table>' in html and "src='fig_pca.png'" in html
+
+def test_demo_numbers_finite_where_both_classes(demo):
+    lab = pd.read_parquet(demo/'cohort'/'labelled.parquet')
+    test = lab[lab.split == 'test']
+    for method in ('nw_mmcl', 'mmcl', 'simclr', 'linear_mmcl', 'none'):
+        for regime in ('full', '5shot'):
+            r = pd.read_csv(demo/'report'/'results'/f'{method}_{regime}.csv', index_col=0)
+            assert list(r.index) == list(TARGET_NAMES)
+            for t in TARGET_NAMES:
+                known = test[t].dropna()
+                if known.nunique() == 2:
+                    assert np.isfinite(r.loc[t, ['auroc', 'ap', 'f1']].astype(float)).all(), (method, regime, t)
+                    assert r.loc[t, 'auroc_lo'] <= r.loc[t, 'auroc'] <= r.loc[t, 'auroc_hi']
+                else:
+                    assert np.isnan(r.loc[t, 'auroc']) and isinstance(r.loc[t, 'reason'], str), (method, regime, t)
+    cmp = pd.read_csv(demo/'report'/'comparisons.csv')
+    assert {'NW+MMCL − MMCL', 'NW+MMCL − no pre-training'} <= set(cmp.comparison)
+    assert ((cmp['CI low'] <= cmp['mean AUROC difference']) & (cmp['mean AUROC difference'] <= cmp['CI high'])).all()
+
+def test_demo_rerun_reuses_stages_and_refuses_other_config(demo):
+    stamps = {p: p.stat().st_mtime_ns for p in demo.glob('**/done.json')}
+    code, _, err = xcardia('demo', '--out', demo, '--size', 'tiny')
+    assert code == 0, err[-2000:]
+    assert {p: p.stat().st_mtime_ns for p in demo.glob('**/done.json')} == stamps
+    code, _, err = xcardia('demo', '--out', demo, '--size', 'tiny', '--seed', '3')
+    assert code == 2 and 'different configuration' in err and 'seed' in err and 'Traceback' not in err
+
+@pytest.fixture(scope='module')
+def own_data(tmp_path_factory):
+    "A tiny synthetic cohort laid out like a user's data: tables in a folder, a config beside them with relative paths."
+    root = tmp_path_factory.mktemp('hospital')
+    make_cohort(root/'tables', n_patients=40, seed=5)
+    cfg = yaml.safe_load(EXAMPLE_CONFIG)
+    cfg.update(out='runs/x', preset='tiny', cache_dir='cache')
+    cfg['pretrain'].update(variants=['nw_mmcl'], epochs=1, lambda_sweep=[0.8])
+    cfg['finetune'].update(methods=['nw_mmcl', 'none'], regimes=['full'], fractions=[0.5], epochs=1)
+    cfg['evaluate'].update(n_boot=50)
+    (root/'config.yaml').write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return root
+
+def test_subcommands_through_config(own_data):
+    cfg = own_data/'config.yaml'
+    for cmd in ('cohort', 'pretrain', 'finetune', 'evaluate'):
+        code, _, err = xcardia(cmd, cfg, cwd=own_data)
+        assert code == 0, (cmd, err[-3000:])
+        assert 'outputs in' in err.splitlines()[-1], err[-500:]
+    out = own_data/'runs'/'x'
+    assert (out/'cohort'/'done.json').exists() and (out/'pretrain'/'nw_mmcl_lambda0.8'/'encoder.pth').exists()
+    for m, r in (('nw_mmcl', 'full'), ('none', 'full'), ('nw_mmcl', 'frac0.5'), ('none', 'frac0.5'), ('nw_mmcl_lambda0.8', 'full')):
+        assert (out/'finetune'/m/r/'preds.npz').exists(), (m, r)
+    md = (out/'report'/'report.md').read_text()
+    assert 'Table B.1 analogue' in md and 'Table C.1 analogue' in md
+    lab = pd.read_parquet(out/'cohort'/'labelled.parquet'); pre = pd.read_parquet(out/'cohort'/'pretrain.parquet')
+    assert not set(pre.patient_id) & set(lab.patient_id[lab.split == 'test'])      # test patients never pre-trained on
+    # predict through the bundle the evaluate stage wrote
+    cts = lab.image_path[lab.split == 'test'].head(2).tolist()
+    code, _, err = xcardia('predict', *cts, '--bundle', out/'bundle', '--exemplars', '2', '--csv', own_data/'pred.csv')
+    assert code == 0, err[-2000:]
+    pred = pd.read_csv(own_data/'pred.csv', index_col=0)
+    assert list(pred.index) == cts and pred[list(TARGET_NAMES)].apply(lambda c: c.between(0, 1)).all().all()
+    assert {'exemplar_1_study', 'exemplar_2_weight', f'{TARGET_NAMES[0]}_flag'} <= set(pred.columns)
+
+def test_subcommand_resumes_interrupted_stage(own_data):
+    "A fine-tuning whose done.json is gone (interrupted after its last checkpoint) resumes instead of starting over."
+    out = own_data/'runs'/'x'
+    folder = out/'finetune'/'none'/'full'
+    (folder/'done.json').unlink()
+    code, _, err = xcardia('finetune', own_data/'config.yaml', '--method', 'none', '--regime', 'full', cwd=own_data)
+    assert code == 0 and 'resuming after epoch' in err, err[-2000:]
+    assert (folder/'done.json').exists()
+
+@pytest.mark.parametrize('case', ['missing key', 'no such path', 'table lacks a column', 'different config', 'no config file'])
+def test_bad_input_is_one_line_exit_2(tmp_path, case):
+    (tmp_path/'ct.csv').write_text('patient_id,study_id,study_date\nP1,S1,2020-01-01\n')
+    (tmp_path/'echo.csv').write_text('patient_id,exam_date,lvef\nP1,2020-01-02,50\n')
+    good = {'out': 'o', 'data': {'ct': 'ct.csv', 'echo': 'echo.csv', 'ecg': None}}
+    cfgs = {'missing key': {'out': 'o', 'data': {'ct': 'ct.csv'}},
+            'no such path': {'out': 'o', 'data': {'ct': 'ct.csv', 'echo': 'nowhere/echo.csv'}},
+            'table lacks a column': good, 'different config': {**good, 'preset': 'tiny'}}
+    expect = {'missing key': "missing key 'data.echo'", 'no such path': 'data.echo = ', 'no config file': 'no such config file',
+              'table lacks a column': "CT table lacks column(s) ['image_path']", 'different config': 'different configuration (differs in preset)'}
+    if case == 'different config':
+        (tmp_path/'o').mkdir(); (tmp_path/'o'/'config.yaml').write_text(yaml.safe_dump(load_config(good, base=tmp_path)))
+    if case != 'no config file': (tmp_path/'c.yaml').write_text(yaml.safe_dump(cfgs[case]))
+    code, out, err = xcardia('cohort', tmp_path/'c.yaml')
+    assert code == 2, (case, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('xcardia: error:') and expect[case] in lines[0], (case, err)
