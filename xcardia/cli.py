@@ -5,7 +5,6 @@
 # %% ../nbs/10_cli.ipynb #fd045e85
 from __future__ import annotations
 import argparse, contextlib, json, os, re, sys, time, warnings
-from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
@@ -24,9 +23,9 @@ import torch
 import yaml
 from .core import TARGET_NAMES, PRESETS, get_preset, set_seed
 from .matching import read_table, require_columns, resolve_paths, match_exams, split_patients, pretraining_cohort, cohort_report
-from .data import make_dls, CohortDataset, CTReadError, TabularPreprocessor
+from .data import make_dls, CohortDataset, CTReadError
 from .encoders import ImageEncoder, WeightLoadError
-from .pretrain import (VARIANTS, pretrain_learner, fit_cosine, resume, save_image_encoder, retrieval_accuracy, encode_pairs)
+from .pretrain import (VARIANTS, pretrain_learner, fit_cosine, resume, save_image_encoder, retrieval_accuracy)
 from .finetune import finetune_learner, few_shot, fraction, FineTuneModel
 from .evaluate import (evaluate, compare, results_table, table_markdown, expected_calibration_error, reliability_diagram,
                               plot_modality_pca, modality_gap, PhenotypeScores, grad_cam, cam_mass_inside, label_map_like)
