@@ -36,11 +36,14 @@ def demo(tmp_path_factory):
 def test_demo_report_holds_every_table(demo):
     md = (demo/'report'/'report.md').read_text()
     for title in ('Table A.1 analogue', 'Table 1 analogue', 'Table 2 analogue', 'Table 3 analogue', 'Figure 2 analogue',
-                  'Figure D.1 analogue', 'Calibration', 'Which differences are supported', 'Wall time of each stage',
+                  'Figure D.1 analogue', 'Exemplar explanation', 'Calibration', 'Which differences are supported', 'Wall time of each stage',
                   'Configuration', 'Package versions'):
         assert title in md, title
-    for f in ('report.html', 'fig_pca.png', 'fig_gradcam.png', 'fig_calibration.png', 'comparisons.csv', 'stage_times.csv'):
+    for f in ('report.html', 'fig_pca.png', 'fig_gradcam.png', 'fig_exemplars.png', 'fig_calibration.png', 'comparisons.csv', 'stage_times.csv'):
         assert (demo/'report'/f).stat().st_size > 0, f
+    cam = pd.read_csv(demo/'report'/'cam_heart_shares.csv', index_col=0)   # several displaced-heart phantoms + their mean
+    assert len(cam) >= 3 and cam.index[-1] == 'mean' and {'NW+MMCL head', 'centred blob (reference)'} <= set(cam.columns)
+    assert ((cam >= 0) & (cam <= 1)).all().all()
     html = (demo/'report'/'report.html').read_text()
     assert '<table>' in html and "src='fig_pca.png'" in html
 

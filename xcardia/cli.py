@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Sequence
 
 # %% auto #0
-__all__ = ['EXAMPLE_CONFIG', 'REQUIRED', 'FREE_MAPPINGS', 'ADDITIVE', 'PATH_KEYS', 'REGIME', 'METHOD_NAMES', 'HEART_LABELS',
-           'DEMO_SIZES', 'USER_ERRORS', 'UserError', 'default_config', 'load_config', 'prepare_out', 'say',
-           'stage_done', 'finish_stage', 'read_tables', 'run_cohort', 'read_cohort_stage', 'pretrain_names',
-           'parse_run', 'pretrain_model', 'run_pretrain', 'regime_rows', 'predict_rows', 'run_finetune',
-           'finetune_runs', 'method_label', 'frame_markdown', 'Report', 'comparison_table', 'head_predictions',
-           'cam_figure', 'run_evaluate', 'demo_config', 'run_all', 'run_demo', 'main', 'cli']
+__all__ = ['EXAMPLE_CONFIG', 'REQUIRED', 'FREE_MAPPINGS', 'ADDITIVE', 'PATH_KEYS', 'REGIME', 'METHOD_NAMES', 'DEMO_SIZES',
+           'USER_ERRORS', 'UserError', 'default_config', 'load_config', 'prepare_out', 'say', 'stage_done',
+           'finish_stage', 'read_tables', 'run_cohort', 'read_cohort_stage', 'pretrain_names', 'parse_run',
+           'pretrain_model', 'run_pretrain', 'regime_rows', 'predict_rows', 'run_finetune', 'finetune_runs',
+           'method_label', 'frame_markdown', 'Report', 'comparison_table', 'head_predictions', 'run_evaluate',
+           'demo_config', 'run_all', 'run_demo', 'main', 'cli']
 
 # %% ../nbs/10_cli.ipynb #e6b43248
 import numpy as np
@@ -25,10 +25,11 @@ from .core import TARGET_NAMES, PRESETS, get_preset, set_seed
 from .matching import read_table, require_columns, resolve_paths, match_exams, split_patients, pretraining_cohort, cohort_report
 from .data import make_dls, CohortDataset, CTReadError
 from .encoders import ImageEncoder, WeightLoadError
-from .pretrain import (VARIANTS, pretrain_learner, fit_cosine, resume, save_image_encoder, retrieval_accuracy)
+from .pretrain import (VARIANTS, pretrain_learner, fit_cosine, resume, save_image_encoder, retrieval_accuracy, head_outputs)
 from .finetune import finetune_learner, few_shot, fraction, FineTuneModel
 from .evaluate import (evaluate, compare, results_table, table_markdown, expected_calibration_error, reliability_diagram,
-                              plot_modality_pca, modality_gap, PhenotypeScores, grad_cam, cam_mass_inside, label_map_like)
+                              plot_modality_pca, modality_gap, PhenotypeScores, grad_cam, cam_layer, cam_heart_shares, cam_figure,
+                              heart_mask, displaced_hearts, exemplar_figure)
 from .predict import save_bundle, load_bundle, package_versions, BundleError
 
 # %% ../nbs/10_cli.ipynb #2ec6bd23
@@ -444,36 +445,12 @@ def comparison_table(preds:dict, # (method, regime) -> preds.npz contents
 
 @torch.no_grad()
 def head_predictions(learn)->dict:
-    "The pre-training head's phenotype probabilities, labels, patients and both embeddings on the validation split."
-    model, dl = learn.model.eval(), learn.dls.valid
-    cohort = dl.dataset.cohort
-    out = {k: [] for k in ('probs', 'y', 'idx', 'e_img', 'e_tab')}
-    for ct, x_num, x_cat, y, idx in dl:
-        e_img, e_tab, z = model(ct, x_num, x_cat)
-        out['probs'].append(model.phenotype_probs(z.float(), idx).float().cpu() if model.head_kind else torch.zeros(len(y), 0))
-        out['y'].append(y.cpu()); out['idx'].append(idx.cpu()); out['e_img'].append(e_img.float().cpu()); out['e_tab'].append(e_tab.float().cpu())
-    out = {k: torch.cat(v).numpy() for k, v in out.items()}
-    out['pids'] = cohort.patient_id.to_numpy(str)[out['idx']]
+    "The pre-training head's phenotype probabilities, labels, patients and both embeddings on the validation split, as arrays."
+    out = {k: v.cpu().numpy() for k, v in head_outputs(learn).items()}
+    out['pids'] = learn.dls.valid.dataset.cohort.patient_id.to_numpy(str)[out['idx']]
     return out
 
-def cam_figure(cams:dict, # row name -> (D, H, W) map
-               ct:np.ndarray, # (D, H, W) the CT the maps belong to
-               centre:tuple|None=None, # voxel the slices go through (default: the CT's centre)
-               title:str=''):
-    "Axial, coronal and sagittal slices of a CT with each Grad-CAM map overlaid, one row per map."
-    import matplotlib.pyplot as plt
-    c = centre or tuple(s // 2 for s in ct.shape)
-    fig, axs = plt.subplots(len(cams), 3, figsize=(9, 3 * len(cams)), squeeze=False)
-    for r, (name, cm) in enumerate(cams.items()):
-        for col, (img, sl) in enumerate([(ct[:, :, c[2]].T, cm[:, :, c[2]].T), (ct[:, c[1], :].T, cm[:, c[1], :].T), (ct[c[0]].T, cm[c[0]].T)]):
-            ax = axs[r, col]; ax.imshow(img, cmap='gray', origin='lower'); ax.imshow(sl, cmap='jet', alpha=.35, origin='lower')
-            ax.set_title(f"{name}: {['axial', 'coronal', 'sagittal'][col]}", fontsize=9); ax.axis('off')
-    fig.suptitle(title, fontsize=10); fig.tight_layout()
-    return fig
-
 # %% ../nbs/10_cli.ipynb #20be02f3
-HEART_LABELS = ('lv_myocardium', 'lv_cavity', 'rv', 'atria', 'epicardial_fat')
-
 def _stage_times(out:Path)->pd.DataFrame:
     rows = []
     for f in sorted(out.glob('data/done.json')) + sorted(out.glob('cohort/done.json')) + sorted(out.glob('pretrain/*/done.json')) + sorted(out.glob('finetune/*/*/done.json')):
@@ -483,8 +460,8 @@ def _stage_times(out:Path)->pd.DataFrame:
 def run_evaluate(cfg:dict)->dict:
     "Evaluate every finished fine-tuning, compare methods, write `report/` (markdown, HTML, figures, CSVs) and the model bundle."
     import matplotlib; import matplotlib.pyplot as plt
-    from xcardia.synthetic import LABELS
-    from xcardia.evaluate import centred_blob
+    from xcardia.nw import explanation_frame
+    from xcardia.encoders import fuse
     out = Path(cfg['out']); folder = out/'report'; (folder/'results').mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter(); e = cfg['evaluate']; n_boot, seed = e['n_boot'], cfg['seed']
     lab = read_cohort_stage(cfg, 'labelled')
@@ -569,32 +546,44 @@ def run_evaluate(cfg:dict)->dict:
         ft.eval()
     cam_rows = {}
     if learners and e['cam_target'] in TARGET_NAMES:
-        c = TARGET_NAMES.index(e['cam_target'])
-        lrn = next(iter(learners.values())); ds = lrn.dls.valid_ds
-        ct, x_num, x_cat, _, idx = ds[0]
-        ct1 = ct[None].to(lrn.dls.device)
-        cams = {}
-        for n in ('nw_mmcl', 'linear_mmcl'):
-            if n in learners:
-                m = learners[n].model.eval()
-                sc = PhenotypeScores(m, x_num[None].to(ct1.device), x_cat[None].to(ct1.device), ids=idx[None].to(ct1.device) if n == 'nw_mmcl' else None)
-                cams[f"{method_label(n)} head"] = grad_cam(sc, ct1, c)
-        if ft is not None: cams[f"fine-tuned {method_label(bm)}"] = grad_cam(ft.to(ct1.device), ct1, c, layer='encoder.layer4')
-        row = int(idx); co = ds.cohort
-        heart = None
-        if 'label_path' in co and isinstance(co.label_path.iloc[row], str) and Path(co.label_path.iloc[row]).exists():
-            pp = lrn.dls.preset
-            heart = np.isin(label_map_like(co.label_path.iloc[row], pp.spacing, pp.size), [LABELS[k] for k in HEART_LABELS])
-        centre = tuple(int(v) for v in np.argwhere(heart).mean(0)) if heart is not None and heart.any() else None
-        fig = cam_figure(cams, ct1[0, 0].cpu().numpy(), centre, f"Grad-CAM for {e['cam_target']}, study {co.study_id.iloc[row]}")
-        fig.savefig(folder/'fig_gradcam.png', dpi=110); plt.close(fig)
-        rep.h('Figure D.1 analogue: 3D Grad-CAM').img('fig_gradcam.png', f"Grad-CAM of the {e['cam_target']} score: pre-training heads with the patient's tabular input held fixed, and the fine-tuned model (CT only).")
-        if heart is not None:
-            blob = cam_mass_inside(centred_blob(heart.shape), heart)
-            cam_rows = {k: cam_mass_inside(v, heart) for k, v in cams.items()}
-            t = pd.DataFrame({'CAM mass inside the heart': cam_rows}); t.loc['centred Gaussian blob (reference)'] = blob
-            t.loc['heart share of the volume'] = float(heart.mean())
-            rep.p('Share of the Grad-CAM mass inside the heart (phantom label map) for this one study:').table(frame_markdown(t))
+        c, tgt = TARGET_NAMES.index(e['cam_target']), e['cam_target']
+        lrn = next(iter(learners.values())); ds, pp, dev = lrn.dls.valid_ds, lrn.dls.preset, lrn.dls.device
+        co = ds.cohort
+        phantoms = 'label_path' in co and all(isinstance(s, str) and Path(s).exists() for s in co.label_path.iloc[ds.rows])
+        rows = displaced_hearts(co, ds.rows, pp.spacing, pp.size, n=8).row.tolist() if phantoms else [int(ds.rows[0])]
+        shares = []
+        for k, r in enumerate(rows):
+            ct, x_num, x_cat, y_r, idx = ds[int(np.flatnonzero(ds.rows == r)[0])]
+            ct1, x_num, x_cat, idx = ct[None].to(dev), x_num[None].to(dev), x_cat[None].to(dev), idx[None].to(dev)
+            cams = {f"{method_label(n)} head": grad_cam(PhenotypeScores(learners[n].model.eval(), x_num, x_cat, ids=idx if n == 'nw_mmcl' else None), ct1, c)
+                    for n in ('nw_mmcl', 'linear_mmcl') if n in learners}
+            if ft is not None: cams[f"fine-tuned {method_label(bm)}"] = grad_cam(ft.to(dev), ct1, c)
+            heart = heart_mask(co.label_path.iloc[r], pp.spacing, pp.size) if phantoms else None
+            if heart is not None: shares.append(pd.Series(cam_heart_shares(cams, heart), name=co.study_id.iloc[r]))
+            if k: continue
+            centre = tuple(int(v) for v in np.argwhere(heart).mean(0)) if heart is not None and heart.any() else None
+            layer = cam_layer(lrn.model.image_encoder, ct1)
+            fig = cam_figure(cams, ct1[0, 0].cpu().numpy(), centre, f"Grad-CAM for {tgt} (block {layer}), study {co.study_id.iloc[r]}")
+            fig.savefig(folder/'fig_gradcam.png', dpi=110); plt.close(fig)
+            rep.h('Figure D.1 analogue: 3D Grad-CAM').img('fig_gradcam.png', f"Grad-CAM of the {tgt} score: pre-training heads with the patient's tabular input held fixed, and the fine-tuned model (CT only).")
+            rep.p(f"Maps from block `{layer}`, the deepest whose feature map has at least 4 voxels per side at this size ({pp.size}^3); "
+                  "a 1-voxel map (the last block at the small size) would give a uniform map whatever the model learned.")
+            if 'nw_mmcl' in learners:   # exemplar explanation of the NW head's prediction for this study
+                m = learners['nw_mmcl'].model.eval()
+                with torch.no_grad(): z = fuse(m.image_encoder(ct1), m.tabular_encoder(x_num, x_cat))
+                ex = explanation_frame(m.head.explain(z, k=4, ids=idx), co)
+                fig = exemplar_figure(ct1[0, 0].cpu().numpy(), [ds.volumes(q)[0].numpy() for q in ex.image_path], ex, tgt,
+                                      f"query {co.study_id.iloc[r]}\n{tgt}: {y_r[c]:.0f}", z=centre[2] if centre else None)
+                fig.savefig(folder/'fig_exemplars.png', dpi=110); plt.close(fig)
+                rep.h('Exemplar explanation').img('fig_exemplars.png', f"The support studies with the largest NW weights (Eq. 4) for this study's prediction, with their {tgt} labels.")
+        if shares:
+            t = pd.DataFrame(shares); t.loc['mean'] = t.mean(); t.to_csv(folder/'cam_heart_shares.csv')
+            cam_rows = t.loc['mean'].to_dict()
+            rep.p(f"Share of the Grad-CAM mass inside the heart (phantom label map) on the {len(shares)} validation phantoms whose hearts lie "
+                  "farthest from the crop centre, against a centred Gaussian blob of the same total mass:").table(frame_markdown(t))
+            blob = cam_rows['centred blob (reference)']
+            rep.p('Mean over these phantoms: ' + '; '.join(f"{k} {v:.3f} ({'more' if v > blob else 'less'} than the blob's {blob:.3f})"
+                                                          for k, v in cam_rows.items() if k not in ('centred blob (reference)', 'heart share of the volume')) + '.')
     cal = {}
     nw = heads.get('nw_mmcl')
     if nw is not None and nw['probs'].shape[1]: cal['NW head (pre-training, validation)'] = (nw['probs'], nw['y'])

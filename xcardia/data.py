@@ -10,8 +10,8 @@ from typing import Sequence
 
 # %% auto #0
 __all__ = ['HU_MIN_EXPECTED', 'HU_RANGE', 'AIR_HU', 'CACHE_VERSION', 'MISSING_TOKENS', 'KIND_N_INP', 'CTReadError', 'check_ct',
-           'LoadCT', 'ct_transforms', 'apply_ct', 'load_ct', 'simclr_augment', 'file_digest', 'CTCache',
-           'tabular_columns', 'TabularPreprocessor', 'CohortDataset', 'make_dls']
+           'LoadCT', 'ct_transforms', 'apply_ct', 'load_ct', 'simclr_augment', 'random_views', 'SimCLRViews',
+           'file_digest', 'CTCache', 'tabular_columns', 'TabularPreprocessor', 'CohortDataset', 'make_dls']
 
 # %% ../nbs/03_data.ipynb #4730804b
 import numpy as np
@@ -136,6 +136,41 @@ def simclr_augment(rotate:float=0.26, # max rotation (radians) about each axis
         *[mt.RandFlip(prob=flip_prob, spatial_axis=a) for a in range(3)],
         mt.RandShiftIntensity(offsets=shift, prob=1.0), mt.RandScaleIntensity(factors=scale_intensity, prob=1.0),
         mt.RandGaussianNoise(prob=1.0, std=noise_std)])
+
+# %% ../nbs/03_data.ipynb #98ca5a4f
+import torch.nn.functional as F
+from fastai.data.core import ItemTransform
+
+# %% ../nbs/03_data.ipynb #c64efd03
+def _rotations(a:torch.Tensor)->torch.Tensor:
+    "Rotation matrices (n, 3, 3) from angles (n, 3) about the three axes, applied x, then y, then z."
+    c, s = a.cos(), a.sin(); o, z = torch.ones_like(a[:, 0]), torch.zeros_like(a[:, 0])
+    rx = torch.stack([o, z, z, z, c[:, 0], -s[:, 0], z, s[:, 0], c[:, 0]], 1).view(-1, 3, 3)
+    ry = torch.stack([c[:, 1], z, s[:, 1], z, o, z, -s[:, 1], z, c[:, 1]], 1).view(-1, 3, 3)
+    rz = torch.stack([c[:, 2], -s[:, 2], z, s[:, 2], c[:, 2], z, z, z, o], 1).view(-1, 3, 3)
+    return rz @ ry @ rx
+
+def random_views(x:torch.Tensor, # (n, 1, D, H, W) preprocessed volumes, on any device
+                 rotate:float=0.26, scale:float=0.1, translate:float=0.05, flip_prob:float=0.5, # as in `simclr_augment`
+                 shift:float=0.1, scale_intensity:float=0.1, noise_std:float=0.02,
+                )->torch.Tensor:
+    "One random view of each volume, drawn independently per volume with `simclr_augment`'s ranges, as batched tensor ops."
+    n = len(x)
+    u = lambda *s: torch.rand(*s) * 2 - 1          # parameters from torch's CPU generator (seeded by `set_seed`)
+    flips = torch.where(torch.rand(n, 3) < flip_prob, -1., 1.)
+    A = _rotations(u(n, 3) * rotate) @ torch.diag_embed((1 + u(n, 3) * scale) * flips)
+    theta = torch.cat([A, (u(n, 3) * translate * 2)[..., None]], 2).to(x.device, torch.float32)   # shift in [-1, 1] units
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    v = F.grid_sample(x.float(), grid, mode='bilinear', padding_mode='border', align_corners=False)
+    off, fac = (u(n) * shift).to(x.device), (1 + u(n) * scale_intensity).to(x.device)
+    v = (v + off.view(-1, 1, 1, 1, 1)) * fac.view(-1, 1, 1, 1, 1)
+    return v + noise_std * torch.randn_like(v)
+
+class SimCLRViews(ItemTransform):
+    "fastai batch transform: two independent `random_views` of the CTs of a `'simclr'` batch, on its device."
+    order = 0
+    def __init__(self, **augment): super().__init__(); self.augment = augment
+    def encodes(self, b): return (random_views(b[0], **self.augment), random_views(b[1], **self.augment), *b[2:])
 
 # %% ../nbs/03_data.ipynb #6ed68ce6
 CACHE_VERSION = 1
@@ -281,12 +316,11 @@ class CohortDataset(Dataset):
                  kind:str='paired',
                  tab:tuple|None=None, # (num, cat) arrays for *all* rows of the cohort (from a fitted preprocessor)
                  targets:Sequence[str]=TARGET_NAMES,
-                 augment=None, # a MONAI Compose for SimCLR views
+                 augment=None, # a MONAI Compose for SimCLR views (None: two copies, for `SimCLRViews` per batch)
                  image_col:str='image_path',
                 ):
         if kind not in KIND_N_INP: raise ValueError(f"kind must be one of {list(KIND_N_INP)}, not {kind!r}")
         if kind == 'paired' and tab is None: raise ValueError("kind='paired' needs the tabular arrays (tab=(num, cat))")
-        if kind == 'simclr' and augment is None: raise ValueError("kind='simclr' needs an augmentation (augment=simclr_augment())")
         self.cohort, self.rows, self.volumes, self.kind, self.augment = cohort, np.asarray(rows, dtype=int), volumes, kind, augment
         self.n_inp = KIND_N_INP[kind] # fastai reads the number of model inputs from the dataset
         self.paths = cohort[image_col].astype(str).to_numpy()
@@ -303,7 +337,7 @@ class CohortDataset(Dataset):
     def __getitem__(self, i):
         r = int(self.rows[i]); idx = torch.tensor(r)
         ct = self.volumes(self.paths[r])
-        if self.kind == 'simclr': return self.view(ct), self.view(ct), idx
+        if self.kind == 'simclr': return (self.view(ct), self.view(ct), idx) if self.augment is not None else (ct, ct, idx)
         if self.kind == 'image': return ct, self.y[r], idx
         return ct, self.tab[0][r], self.tab[1][r], self.y[r], idx
 
@@ -320,7 +354,8 @@ def make_dls(cohort:pd.DataFrame, # matched cohort frame (index = row positions 
              exclude:Sequence[str]=(), # tabular columns never to use
              targets:Sequence[str]=TARGET_NAMES, # label columns
              skip_bad:bool=False, # drop unreadable CTs (listed in dls.dropped) instead of failing
-             augment:dict|None=None, # arguments of `simclr_augment`
+             augment:dict|None=None, # arguments of `simclr_augment` / `random_views`
+             augment_on:str='batch', # SimCLR views per 'batch' (`SimCLRViews`, on the device) or per 'item' (MONAI, in the loader)
              device=None, # where batches go (default: CUDA if available)
              train_name:str='train', valid_name:str='val',
             )->DataLoaders:
@@ -340,13 +375,15 @@ def make_dls(cohort:pd.DataFrame, # matched cohort frame (index = row positions 
     if kind == 'paired':
         tp = TabularPreprocessor(tab_columns, exclude=exclude).fit(cohort.iloc[rows[train_name]])
         tab = tp.transform(cohort)
-    aug = simclr_augment(size=p.size, **(augment or {})) if kind == 'simclr' else None
+    if augment_on not in ('batch', 'item'): raise ValueError(f"augment_on must be 'batch' or 'item', not {augment_on!r}")
+    aug = simclr_augment(size=p.size, **(augment or {})) if kind == 'simclr' and augment_on == 'item' else None
+    after = [SimCLRViews(**(augment or {}))] if kind == 'simclr' and augment_on == 'batch' else []
     dsets = [CohortDataset(cohort, rows[n], cache, kind, tab, targets, aug) for n in (train_name, valid_name)]
     device = device or default_device()
     if num_workers is None: num_workers = 0 if device.type == 'cpu' else min(8, os.cpu_count() or 1)
     # per loader: fastai applies a scalar shuffle/drop_last to *every* loader, validation included
     drop = kind != 'image' and len(rows[train_name]) > p.bs   # contrastive batches of one give no signal
     dls = DataLoaders.from_dsets(*dsets, bs=p.bs, num_workers=num_workers, device=device,
-                                 shuffle=(True, False), drop_last=(drop, False))
+                                 shuffle=(True, False), drop_last=(drop, False), after_batch=after)
     dls.tab_preprocessor, dls.dropped, dls.preset, dls.kind = tp, dropped, p, kind
     return dls

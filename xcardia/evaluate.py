@@ -8,10 +8,11 @@ import warnings
 from typing import Sequence
 
 # %% auto #0
-__all__ = ['patient_bootstrap', 'bootstrap_counts', 'weighted_auroc', 'weighted_average_precision', 'weighted_f1',
-           'best_f1_threshold', 'evaluate', 'compare', 'calibration_bins', 'expected_calibration_error',
+__all__ = ['CAM_BLOCKS', 'HEART_LABELS', 'patient_bootstrap', 'bootstrap_counts', 'weighted_auroc', 'weighted_average_precision',
+           'weighted_f1', 'best_f1_threshold', 'evaluate', 'compare', 'calibration_bins', 'expected_calibration_error',
            'reliability_diagram', 'results_table', 'table_markdown', 'modality_gap', 'plot_modality_pca',
-           'PhenotypeScores', 'grad_cam', 'cam_mass_inside', 'centred_blob', 'label_map_like']
+           'PhenotypeScores', 'cam_layer', 'grad_cam', 'cam_mass_inside', 'centred_blob', 'cam_heart_shares',
+           'label_map_like', 'heart_mask', 'displaced_hearts', 'cam_figure', 'exemplar_figure']
 
 # %% ../nbs/09_evaluate.ipynb #335088e5
 import numpy as np
@@ -207,12 +208,12 @@ def plot_modality_pca(embeddings:dict, # variant name -> (e_img, e_tab)
         ax.set_title(f"{name}\ngap {g['centroid_distance']:.2f}, matched cos {g['matched_cosine']:.2f}", fontsize=9); ax.legend(fontsize=7)
     return axs
 
-# %% ../nbs/09_evaluate.ipynb #8a0537cf
+# %% ../nbs/09_evaluate.ipynb #43ea3cf3
 import torch
 import torch.nn as nn
 from monai.visualize import GradCAM
 
-# %% ../nbs/09_evaluate.ipynb #692076e2
+# %% ../nbs/09_evaluate.ipynb #e4dad1f8
 class PhenotypeScores(nn.Module):
     "CT -> phenotype probabilities of a pre-trained `XCardiaModel`'s head, with one patient's tabular input fixed."
     def __init__(self, model, x_num:torch.Tensor, x_cat:torch.Tensor, ids=None):
@@ -223,13 +224,33 @@ class PhenotypeScores(nn.Module):
         e_tab = self.model.tabular_encoder(self.x_num.expand(len(ct), -1), self.x_cat.expand(len(ct), -1))
         return self.model.phenotype_probs(fuse(e_img, e_tab), self.ids)
 
-def grad_cam(scores:nn.Module, # CT -> scores (n, C): `PhenotypeScores` or a fine-tuned model
+CAM_BLOCKS = ('layer1', 'layer2', 'layer3', 'layer4')
+
+def cam_layer(scores:nn.Module, # CT -> scores, holding a ResNet image encoder
+              ct:torch.Tensor, # (1, 1, D, H, W) an input of the size the maps are for
+              min_side:int=4, # smallest acceptable feature map side (voxels)
+             )->str: # the module name inside `scores`
+    "The deepest ResNet block whose feature map has at least `min_side` voxels on every side (else the largest map)."
+    shapes = {}
+    hooks = [m.register_forward_hook(lambda mod, i, o, n=n: shapes.__setitem__(n, tuple(o.shape[2:])))
+             for n, m in scores.named_modules() if n.split('.')[-1] in CAM_BLOCKS]
+    if not hooks: raise ValueError(f"no ResNet block ({', '.join(CAM_BLOCKS)}) inside {type(scores).__name__}; pass layer=")
+    try:
+        with torch.no_grad(): scores(ct)
+    finally:
+        for h in hooks: h.remove()
+    ok = [n for n, s in shapes.items() if min(s) >= min_side]   # forward order: the last is the deepest
+    return ok[-1] if ok else max(shapes, key=lambda n: np.prod(shapes[n]))
+
+def grad_cam(scores:nn.Module, # CT -> scores (n, C): `PhenotypeScores` or a fine-tuned model, in eval mode
              ct:torch.Tensor, # (1, 1, D, H, W)
              target:int, # score index (phenotype)
-             layer:str='model.image_encoder.layer4', # module name inside `scores`
+             layer:str|None=None, # module name inside `scores` (default: `cam_layer`)
+             min_side:int=4, # for `cam_layer`
             )->np.ndarray: # (D, H, W), non-negative
     "3D Grad-CAM of one score with MONAI, at the input's spatial size."
-    cam = GradCAM(nn_module=scores, target_layers=layer)
+    cam = GradCAM(nn_module=scores, target_layers=layer or cam_layer(scores, ct, min_side))
+    ct = ct.detach().clone().requires_grad_(True)   # gradients reach a block even when it is frozen (fine-tuning)
     with torch.enable_grad(): m = cam(ct, class_idx=target)
     return m[0, 0].detach().cpu().numpy()
 
@@ -244,7 +265,18 @@ def centred_blob(shape:tuple, # (D, H, W)
     grids = np.meshgrid(*[(np.arange(n) - (n - 1) / 2) / (sigma * n) for n in shape], indexing='ij')
     return np.exp(-.5 * sum(g ** 2 for g in grids))
 
-# %% ../nbs/09_evaluate.ipynb #3c926687
+def cam_heart_shares(cams:dict, # name -> (D, H, W) map
+                     heart:np.ndarray, # (D, H, W) boolean heart mask
+                     sigma:float=.25, # of the reference blob
+                    )->dict:
+    "Each map's share of mass inside the heart, beside a centred Gaussian blob's and the heart's share of the volume."
+    return {**{k: cam_mass_inside(v, heart) for k, v in cams.items()},
+            'centred blob (reference)': cam_mass_inside(centred_blob(heart.shape, sigma), heart),
+            'heart share of the volume': float(heart.mean())}
+
+# %% ../nbs/09_evaluate.ipynb #3677f5f5
+HEART_LABELS = ('lv_myocardium', 'lv_cavity', 'rv', 'atria', 'epicardial_fat')
+
 def label_map_like(path, spacing:float, size:int)->np.ndarray:
     "A phantom's label map through the same geometry as `ct_transforms` (RAS, spacing, centre crop), nearest-neighbour."
     import monai.transforms as mt
@@ -252,3 +284,55 @@ def label_map_like(path, spacing:float, size:int)->np.ndarray:
                     mt.Orientation(axcodes='RAS', labels=(('L', 'R'), ('P', 'A'), ('I', 'S'))),
                     mt.Spacing(pixdim=(spacing,) * 3, mode='nearest'), mt.ResizeWithPadOrCrop((size,) * 3)])
     return np.round(t(str(path))[0].numpy()).astype(int)
+
+def heart_mask(label_path, spacing:float, size:int, parts:Sequence[str]=HEART_LABELS)->np.ndarray:
+    "Boolean heart mask of a phantom (its label map's heart parts) on the preprocessed CT's grid."
+    from xcardia.synthetic import LABELS
+    return np.isin(label_map_like(label_path, spacing, size), [LABELS[k] for k in parts])
+
+def displaced_hearts(cohort:pd.DataFrame, # cohort frame with `label_path` (phantoms)
+                     rows:Sequence[int], # candidate row positions (e.g. a validation split)
+                     spacing:float, size:int, n:int=8,
+                    )->pd.DataFrame:
+    "The `n` phantoms among `rows` whose heart centroid lies farthest from the crop centre (voxels), farthest first."
+    out = []
+    for r in rows:
+        h = heart_mask(cohort.label_path.iloc[r], spacing, size)
+        if h.any(): out.append(dict(row=int(r), study_id=cohort.study_id.iloc[r],
+                                    offset=float(np.linalg.norm(np.argwhere(h).mean(0) - (np.array(h.shape) - 1) / 2))))
+    return pd.DataFrame(out).sort_values('offset', ascending=False).head(n).reset_index(drop=True)
+
+# %% ../nbs/09_evaluate.ipynb #62b166ee
+def cam_figure(cams:dict, # row name -> (D, H, W) map
+               ct:np.ndarray, # (D, H, W) the CT the maps belong to
+               centre:tuple|None=None, # voxel the slices go through (default: the CT's centre)
+               title:str=''):
+    "Axial, coronal and sagittal slices of a CT with each Grad-CAM map overlaid, one row per map."
+    import matplotlib.pyplot as plt
+    c = centre or tuple(s // 2 for s in ct.shape)
+    fig, axs = plt.subplots(len(cams), 3, figsize=(9, 3 * len(cams)), squeeze=False)
+    for r, (name, cm) in enumerate(cams.items()):
+        for col, (img, sl) in enumerate([(ct[:, :, c[2]].T, cm[:, :, c[2]].T), (ct[:, c[1], :].T, cm[:, c[1], :].T), (ct[c[0]].T, cm[c[0]].T)]):
+            ax = axs[r, col]; ax.imshow(img, cmap='gray', origin='lower'); ax.imshow(sl, cmap='jet', alpha=.35, origin='lower')
+            ax.set_title(f"{name}: {['axial', 'coronal', 'sagittal'][col]}", fontsize=9); ax.axis('off')
+    fig.suptitle(title, fontsize=10); fig.tight_layout()
+    return fig
+
+def exemplar_figure(query:np.ndarray, # (D, H, W) the query CT
+                    exemplars:Sequence[np.ndarray], # (D, H, W) CTs of the exemplars, in rank order
+                    frame:pd.DataFrame, # this query's `explanation_frame` rows (rank, weight, labels[, study_id])
+                    target:str, # the label shown for each exemplar
+                    query_title:str='query', z:int|None=None, # axial slice (default: the middle)
+                   ):
+    "A query CT and its top NW exemplars, one axial slice each, titled with rank, NW weight and the target's label."
+    import matplotlib.pyplot as plt
+    z = query.shape[2] // 2 if z is None else z
+    fig, axs = plt.subplots(1, len(exemplars) + 1, figsize=(2.2 * (len(exemplars) + 1), 2.6))
+    axs[0].imshow(query[:, :, z].T, cmap='gray', origin='lower'); axs[0].set_title(query_title, fontsize=8)
+    for ax, img, (_, r) in zip(axs[1:], exemplars, frame.iterrows()):
+        lab = r[target]; lab = 'unknown' if pd.isna(lab) else ('positive' if lab > .5 else 'negative')
+        ax.imshow(img[:, :, z].T, cmap='gray', origin='lower')
+        ax.set_title(f"#{int(r['rank'])} w={r['weight']:.2f}\n{r.get('study_id', int(r['idx']))}\n{target}: {lab}", fontsize=7)
+    for ax in axs: ax.axis('off')
+    fig.tight_layout()
+    return fig

@@ -11,7 +11,7 @@ from pathlib import Path
 __all__ = ['VARIANTS', 'TABULAR_SIZES', 'XCardiaModel', 'SimCLRModel', 'XCardiaLoss', 'SimCLRLoss', 'LossTerm', 'all_gather_rows',
            'gather_support', 'SupportBankCallback', 'pretrain_learner', 'fit_cosine', 'save_image_encoder',
            'save_checkpoint', 'CheckpointCallback', 'RunLog', 'SaveBestCallback', 'EarlyStopping', 'resume',
-           'encode_pairs', 'retrieval_accuracy']
+           'head_outputs', 'encode_pairs', 'retrieval_accuracy']
 
 # %% ../nbs/07_pretrain.ipynb #ad044d58
 import numpy as np
@@ -278,15 +278,23 @@ def resume(learn:Learner, fname:str|Path)->int:
 
 # %% ../nbs/07_pretrain.ipynb #3a2e7719
 @torch.no_grad()
-def encode_pairs(learn:Learner, dl=None)->tuple:
-    "Image and tabular embeddings (and ids) of every sample of `dl` (default: validation), in eval mode."
+def head_outputs(learn:Learner, dl=None)->dict:
+    "Embeddings (`e_img`, `e_tab`), the head's phenotype probabilities (`probs`; no columns without a head), labels `y` and `idx` of every sample of `dl` (default: validation), in eval mode."
     model, dl = learn.model, dl or learn.dls.valid
     was = model.training; model.eval()
-    e_img, e_tab, ids = [], [], []
-    for ct, x_num, x_cat, *_, idx in dl:
-        i, t, _ = model(ct, x_num, x_cat); e_img.append(i.float()); e_tab.append(t.float()); ids.append(idx)
+    out = {k: [] for k in ('e_img', 'e_tab', 'probs', 'y', 'idx')}
+    for ct, x_num, x_cat, y, idx in dl:
+        i, t, z = model(ct, x_num, x_cat)
+        out['e_img'].append(i.float()); out['e_tab'].append(t.float()); out['y'].append(y); out['idx'].append(idx)
+        out['probs'].append(model.phenotype_probs(z.float(), idx).float() if model.head_kind else y.new_zeros(len(y), 0))
     model.train(was)
-    return torch.cat(e_img), torch.cat(e_tab), torch.cat(ids)
+    return {k: torch.cat(v) for k, v in out.items()}
+
+def encode_pairs(learn:Learner, dl=None)->tuple:
+    "Image and tabular embeddings (and ids) of every sample of `dl` (default: validation), in eval mode."
+    o = head_outputs(learn, dl)
+    return o['e_img'], o['e_tab'], o['idx']
+
 
 # %% ../nbs/07_pretrain.ipynb #b22137d4
 def retrieval_accuracy(learn:Learner, dl=None, ks=(1, 5))->dict:
