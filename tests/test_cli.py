@@ -39,7 +39,7 @@ def test_demo_report_holds_every_table(demo):
                   'Figure D.1 analogue', 'Exemplar explanation', 'Calibration', 'Which differences are supported', 'Wall time of each stage',
                   'Configuration', 'Package versions'):
         assert title in md, title
-    for f in ('report.html', 'fig_pca.png', 'fig_gradcam.png', 'fig_exemplars.png', 'fig_calibration.png', 'comparisons.csv', 'stage_times.csv'):
+    for f in ('report.html', 'fig_pca.png', 'fig_gradcam.png', 'fig_exemplars.png', 'fig_calibration.png', 'fig_comparisons.png', 'comparisons.csv', 'stage_times.csv'):
         assert (demo/'report'/f).stat().st_size > 0, f
     cam = pd.read_csv(demo/'report'/'cam_heart_shares.csv', index_col=0)   # several displaced-heart phantoms + their mean
     assert len(cam) >= 3 and cam.index[-1] == 'mean' and {'NW+MMCL head', 'centred blob (reference)'} <= set(cam.columns)

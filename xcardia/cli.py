@@ -29,7 +29,7 @@ from .pretrain import (VARIANTS, pretrain_learner, fit_cosine, resume, save_imag
 from .finetune import finetune_learner, few_shot, fraction, FineTuneModel
 from .evaluate import (evaluate, compare, results_table, table_markdown, expected_calibration_error, reliability_diagram,
                               plot_modality_pca, modality_gap, PhenotypeScores, grad_cam, cam_layer, cam_heart_shares, cam_figure,
-                              heart_mask, displaced_hearts, exemplar_figure)
+                              heart_mask, displaced_hearts, exemplar_figure, plot_differences)
 from .predict import save_bundle, load_bundle, package_versions, BundleError
 
 # %% ../nbs/10_cli.ipynb #2ec6bd23
@@ -513,6 +513,11 @@ def run_evaluate(cfg:dict)->dict:
     if len(cmp):
         rep.h('Which differences are supported').p("Mean test AUROC over targets, difference between two methods with a paired "
               "patient-bootstrap 95 % CI (the same resampled patients for both).").table(frame_markdown(cmp.set_index('regime')))
+        fig, ax = plt.subplots(figsize=(6.5, .3 * len(cmp) + 1.2))
+        plot_differences(cmp['mean AUROC difference'], cmp['CI low'], cmp['CI high'], [f"{r.regime}: {r.comparison}" for _, r in cmp.iterrows()],
+                         ax=ax, xlabel='difference in mean test AUROC over targets (95 % CI)')
+        fig.tight_layout(); fig.savefig(folder/'fig_comparisons.png', dpi=110); plt.close(fig)
+        rep.img('fig_comparisons.png', 'Each difference with its paired patient-bootstrap 95 % CI; solid where the CI excludes zero.')
         yes, no = cmp[cmp['CI excludes 0']], cmp[~cmp['CI excludes 0']]
         rep.p("CI excludes zero: " + ('; '.join(f"{r.comparison} ({r.regime}: {r['mean AUROC difference']:+.3f} [{r['CI low']:+.3f}, {r['CI high']:+.3f}])"
               for _, r in yes.iterrows()) or 'none') + '.')
@@ -551,7 +556,7 @@ def run_evaluate(cfg:dict)->dict:
         co = ds.cohort
         phantoms = 'label_path' in co and all(isinstance(s, str) and Path(s).exists() for s in co.label_path.iloc[ds.rows])
         rows = displaced_hearts(co, ds.rows, pp.spacing, pp.size, n=8).row.tolist() if phantoms else [int(ds.rows[0])]
-        shares = []
+        shares, exemplars = [], None
         for k, r in enumerate(rows):
             ct, x_num, x_cat, y_r, idx = ds[int(np.flatnonzero(ds.rows == r)[0])]
             ct1, x_num, x_cat, idx = ct[None].to(dev), x_num[None].to(dev), x_cat[None].to(dev), idx[None].to(dev)
@@ -575,7 +580,7 @@ def run_evaluate(cfg:dict)->dict:
                 fig = exemplar_figure(ct1[0, 0].cpu().numpy(), [ds.volumes(q)[0].numpy() for q in ex.image_path], ex, tgt,
                                       f"query {co.study_id.iloc[r]}\n{tgt}: {y_r[c]:.0f}", z=centre[2] if centre else None)
                 fig.savefig(folder/'fig_exemplars.png', dpi=110); plt.close(fig)
-                rep.h('Exemplar explanation').img('fig_exemplars.png', f"The support studies with the largest NW weights (Eq. 4) for this study's prediction, with their {tgt} labels.")
+                exemplars = co.study_id.iloc[r]
         if shares:
             t = pd.DataFrame(shares); t.loc['mean'] = t.mean(); t.to_csv(folder/'cam_heart_shares.csv')
             cam_rows = t.loc['mean'].to_dict()
@@ -584,6 +589,8 @@ def run_evaluate(cfg:dict)->dict:
             blob = cam_rows['centred blob (reference)']
             rep.p('Mean over these phantoms: ' + '; '.join(f"{k} {v:.3f} ({'more' if v > blob else 'less'} than the blob's {blob:.3f})"
                                                           for k, v in cam_rows.items() if k not in ('centred blob (reference)', 'heart share of the volume')) + '.')
+        if exemplars is not None:
+            rep.h('Exemplar explanation').img('fig_exemplars.png', f"The support studies with the largest NW weights (Eq. 4) for the NW head's prediction on study {exemplars}, with their {tgt} labels.")
     cal = {}
     nw = heads.get('nw_mmcl')
     if nw is not None and nw['probs'].shape[1]: cal['NW head (pre-training, validation)'] = (nw['probs'], nw['y'])

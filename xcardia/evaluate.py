@@ -9,14 +9,15 @@ from typing import Sequence
 
 # %% auto #0
 __all__ = ['CAM_BLOCKS', 'HEART_LABELS', 'patient_bootstrap', 'bootstrap_counts', 'weighted_auroc', 'weighted_average_precision',
-           'weighted_f1', 'best_f1_threshold', 'evaluate', 'compare', 'calibration_bins', 'expected_calibration_error',
-           'reliability_diagram', 'results_table', 'table_markdown', 'modality_gap', 'plot_modality_pca',
-           'PhenotypeScores', 'cam_layer', 'grad_cam', 'cam_mass_inside', 'centred_blob', 'cam_heart_shares',
-           'label_map_like', 'heart_mask', 'displaced_hearts', 'cam_figure', 'exemplar_figure']
+           'weighted_f1', 'best_f1_threshold', 'evaluate', 'compare', 'plot_differences', 'calibration_bins',
+           'expected_calibration_error', 'reliability_diagram', 'results_table', 'table_markdown', 'modality_gap',
+           'plot_modality_pca', 'PhenotypeScores', 'cam_layer', 'grad_cam', 'cam_mass_inside', 'centred_blob',
+           'cam_heart_shares', 'label_map_like', 'heart_mask', 'displaced_hearts', 'cam_figure', 'exemplar_figure']
 
 # %% ../nbs/09_evaluate.ipynb #335088e5
 import numpy as np
 import pandas as pd
+import matplotlib.pyplot as plt
 from sklearn.metrics import roc_auc_score, average_precision_score, f1_score, precision_recall_curve
 from .core import TARGET_NAMES
 
@@ -140,6 +141,20 @@ def compare(probs_a:np.ndarray, probs_b:np.ndarray, # two methods' test probabil
                          for k, v in point.items()}).T
 
 
+# %% ../nbs/09_evaluate.ipynb #23efda0a
+def plot_differences(est:Sequence[float], lo:Sequence[float], hi:Sequence[float], # differences and their 95 % CIs
+                     labels:Sequence[str], ax=None, xlabel:str='AUROC difference'):
+    "Forest plot of differences with CIs; those whose CI excludes zero solid, the others open."
+    est, lo, hi = (np.asarray(v, float) for v in (est, lo, hi))
+    ax = ax or plt.subplots(figsize=(6, .35 * len(est) + 1))[1]
+    yy = np.arange(len(est))[::-1]
+    for y_, e, l, h in zip(yy, est, lo, hi):
+        sure = l > 0 or h < 0
+        ax.plot([l, h], [y_, y_], color='C0' if sure else 'C7', lw=2)
+        ax.plot(e, y_, 'o', color='C0' if sure else 'C7', mfc='C0' if sure else 'white')
+    ax.axvline(0, color='k', lw=.8, ls=':'); ax.set_yticks(yy, labels, fontsize=8); ax.set_xlabel(xlabel)
+    return ax
+
 # %% ../nbs/09_evaluate.ipynb #af69de67
 def calibration_bins(probs:np.ndarray, y:np.ndarray, n_bins:int=10)->pd.DataFrame:
     "Per equal-width probability bin: count, mean prediction, observed rate (known labels only)."
@@ -235,10 +250,12 @@ def cam_layer(scores:nn.Module, # CT -> scores, holding a ResNet image encoder
     hooks = [m.register_forward_hook(lambda mod, i, o, n=n: shapes.__setitem__(n, tuple(o.shape[2:])))
              for n, m in scores.named_modules() if n.split('.')[-1] in CAM_BLOCKS]
     if not hooks: raise ValueError(f"no ResNet block ({', '.join(CAM_BLOCKS)}) inside {type(scores).__name__}; pass layer=")
+    was = scores.training; scores.eval()            # a forward in train mode would move BatchNorm statistics
     try:
         with torch.no_grad(): scores(ct)
     finally:
         for h in hooks: h.remove()
+        scores.train(was)
     ok = [n for n, s in shapes.items() if min(s) >= min_side]   # forward order: the last is the deepest
     return ok[-1] if ok else max(shapes, key=lambda n: np.prod(shapes[n]))
 
@@ -248,7 +265,8 @@ def grad_cam(scores:nn.Module, # CT -> scores (n, C): `PhenotypeScores` or a fin
              layer:str|None=None, # module name inside `scores` (default: `cam_layer`)
              min_side:int=4, # for `cam_layer`
             )->np.ndarray: # (D, H, W), non-negative
-    "3D Grad-CAM of one score with MONAI, at the input's spatial size."
+    "3D Grad-CAM of one score with MONAI, at the input's spatial size; `scores` is left in eval mode."
+    scores.eval()   # MONAI restores the wrapper's mode afterwards: a fresh wrapper (training=True) would switch the model to train
     cam = GradCAM(nn_module=scores, target_layers=layer or cam_layer(scores, ct, min_side))
     ct = ct.detach().clone().requires_grad_(True)   # gradients reach a block even when it is frozen (fine-tuning)
     with torch.enable_grad(): m = cam(ct, class_idx=target)
