@@ -1,5 +1,5 @@
 "The `xcardia` command end to end: the tiny demo, each subcommand through a YAML config, the bundle, and user errors."
-import subprocess, sys
+import re, subprocess, sys
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -31,7 +31,14 @@ def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp('demo')/'run'
     code, _, err = xcardia('demo', '--out', out, '--size', 'tiny')
     assert code == 0, err[-3000:]
+    (out.parent/'stderr.txt').write_text(err)
     return out
+
+def test_demo_says_each_stage_time_and_place(demo):
+    err = (demo.parent/'stderr.txt').read_text()
+    for stage in ('cohort', 'pretrain/nw_mmcl', 'pretrain/simclr', 'finetune/none/5shot'):
+        assert re.search(rf"done in \d+ s -> \S*{stage}\n", err), stage
+    assert re.search(r"report in \d+ s -> \S*report\.md", err)
 
 def test_demo_report_holds_every_table(demo):
     md = (demo/'report'/'report.md').read_text()

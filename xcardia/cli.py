@@ -179,9 +179,10 @@ def stage_done(folder:Path)->dict|None:
     return json.loads(f.read_text()) if f.exists() else None
 
 def finish_stage(folder:Path, t0:float, **info)->dict:
-    "Record a finished stage (rank 0 writes)."
+    "Record a finished stage (rank 0 writes) and say its wall time and where its outputs are."
     info = {'seconds': round(time.perf_counter() - t0, 1), 'finished': time.strftime('%Y-%m-%d %H:%M:%S'), **info}
     if _rank() == 0: (Path(folder)/'done.json').write_text(json.dumps(info, indent=1, default=float))
+    say(f"done in {info['seconds']:.0f} s -> {folder}")
     return info
 
 # %% ../nbs/10_cli.ipynb #738f1ba3
@@ -226,7 +227,7 @@ def run_cohort(cfg:dict)->dict:
              if (labelled[t][labelled.split == s] == 1).sum() < 5}
     if short: say(f"targets with fewer than 5 positive studies: {short}; their AUROC will be missing or wide")
     say(f"cohort: {len(labelled)} labelled studies ({labelled.patient_id.nunique()} patients), {len(pre)} pre-training pairs, "
-        f"{len(unmatched)} CT studies unmatched -> {folder}")
+        f"{len(unmatched)} CT studies unmatched")
     return finish_stage(folder, t0, labelled=len(labelled), pretrain=len(pre), unmatched=len(unmatched), short_targets=short)
 
 def read_cohort_stage(cfg:dict, which:str='labelled')->pd.DataFrame:
@@ -293,7 +294,6 @@ def run_pretrain(cfg:dict, name:str)->dict:
         if dls.tab_preprocessor is not None: dls.tab_preprocessor.save(folder/'tab_preprocessor.pkl')
         if variant != 'simclr': info['retrieval'] = retrieval_accuracy(learn)
     hist = pd.read_csv(folder/'history.csv')
-    say(f"pre-trained {name} -> {folder}")
     return finish_stage(folder, t0, epochs=int(len(hist)), best_valid_loss=float(hist.valid_loss.min()), dropped=len(dls.dropped), **info)
 
 # %% ../nbs/10_cli.ipynb #36d8cfc3
@@ -351,7 +351,6 @@ def run_finetune(cfg:dict, method:str, regime:str)->dict:
                  test_pids=co.patient_id.to_numpy(str)[test], test_rows=co.labelled_row.to_numpy()[test])
         torch.save(learn.model.state_dict(), folder/'finetuned.pth')
     hist = pd.read_csv(folder/'history.csv')
-    say(f"fine-tuned {method} / {regime} -> {folder}")
     return finish_stage(folder, t0, train_studies=len(dls.train_ds), epochs=int(len(hist)),
                         best_valid_macro_auroc=float(hist.macro_auroc.max()), dropped=sorted(bad))
 
@@ -622,7 +621,7 @@ def run_evaluate(cfg:dict)->dict:
     rep.h('Configuration').code(yaml.safe_dump(cfg, sort_keys=False).strip())
     rep.h('Package versions').table(frame_markdown(pd.Series(package_versions(), name='version').rename_axis('package').to_frame()))
     f = rep.write(folder)
-    say(f"report -> {f} (and report.html)")
+    say(f"report in {times.loc['report (this stage)', 'seconds']:.0f} s -> {f} (and report.html)")
     return dict(report=str(f), headline={k: v.to_dict() for k, v in headline.items()}, comparisons=cmp, cam=cam_rows, seconds=times.seconds.sum())
 
 # %% ../nbs/10_cli.ipynb #da40a015
