@@ -4,7 +4,7 @@ the same step in a plain PyTorch loop and in a fastai Learner; the largest batch
     python benchmarks/bench_step.py --preset paper            # GPU: ResNet-50, 164^3, batch 12
     python benchmarks/bench_step.py --preset small --steps 10  # CPU at demo size
 """
-import argparse, sys, time, warnings
+import argparse, gc, sys, time, warnings
 from pathlib import Path
 import torch
 sys.path.insert(0, str(Path(__file__).parent))
@@ -17,6 +17,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument('--preset', default='small'); ap.add_argument('--bs', type=int); ap.add_argument('--steps', type=int, default=10)
 ap.add_argument('--peak-tflops', type=float, default=989., help='the GPU bf16 dense peak (H100 SXM: 989)')
 ap.add_argument('--modes', default='fp32,bf16,channels_last,compile,learner')
+ap.add_argument('--skip-largest', action='store_true', help='do not search for the largest batch (CUDA)')
 a = ap.parse_args()
 p = get_preset(a.preset, bs=a.bs)
 dev = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
@@ -90,20 +91,30 @@ fl = flops_per_sample()
 rows = []
 for mode in a.modes.split(','):
     if mode in ('bf16',) and dev.type != 'cuda': continue        # bf16 autocast on this CPU is ~200x slower (DESIGN.md)
-    try:
-        vps, mem = learner(p.bs, a.steps) if mode == 'learner' else plain(mode, p.bs, a.steps)
-    except Exception as e:
-        rows.append(dict(mode=mode, error=str(e).splitlines()[0][:80])); continue
-    row = dict(mode=mode + (' (fastai Learner, mixed precision cbs)' if mode == 'learner' else ''), batch=p.bs, vol_per_s=vps, peak_GiB=mem,
+    bs, note = p.bs, ''
+    while True:                                                  # out of memory: say so, and halve the batch
+        try:
+            vps, mem = learner(bs, a.steps) if mode == 'learner' else plain(mode, bs, a.steps); break
+        except torch.OutOfMemoryError:
+            note += f'out of memory at batch {bs}; '; bs //= 2
+        except Exception as e:
+            vps = None; note += str(e).splitlines()[0][:80]; break
+        finally:
+            gc.collect()
+            if dev.type == 'cuda': torch.cuda.empty_cache()
+        if bs < 1: vps = None; break
+    if vps is None: rows.append(dict(mode=mode, note=note)); continue
+    row = dict(mode=mode + (' (fastai Learner, mixed precision cbs)' if mode == 'learner' else ''), batch=bs, vol_per_s=vps, peak_GiB=mem,
                TFLOP_per_s=vps * fl / 1e12)
     if dev.type == 'cuda': row['MFU_%'] = 100 * vps * fl / 1e12 / a.peak_tflops
+    row['note'] = note
     rows.append(row)
 show(f"Pre-training step, preset {p.name}: ResNet-{p.depth} (width x{p.widen_factor}), {p.size}^3, batch {p.bs}; "
      f"{fl / 1e9:.3g} GFLOP per training sample (FlopCounterMode, forward + backward)", rows)
-if dev.type == 'cuda':
+if dev.type == 'cuda' and not a.skip_largest:
     bs, fits = p.bs, p.bs
     while bs <= 256:
         try: plain('bf16', bs, 2); fits = bs; bs *= 2
         except torch.OutOfMemoryError: break
-        finally: torch.cuda.empty_cache()
+        finally: gc.collect(); torch.cuda.empty_cache()
     print(f"\nLargest batch that fits (bf16, doubling from {p.bs}): {fits}")

@@ -22,7 +22,7 @@ def show(title:str, rows:list):
     "Print a markdown table of dict rows under a title, with the machine line."
     print(f"\n## {title}\n\n{machine()}\n")
     if not rows: print('(nothing measured)'); return
-    cols = list(rows[0])
+    cols = list(dict.fromkeys(k for r in rows for k in r))         # every column any row has, in first-seen order
     fmt = lambda v: f"{v:.3g}" if isinstance(v, float) else str(v)
     print('| ' + ' | '.join(cols) + ' |\n|' + '---|' * len(cols))
     for r in rows: print('| ' + ' | '.join(fmt(r.get(c, '')) for c in cols) + ' |')

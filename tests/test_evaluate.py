@@ -33,3 +33,20 @@ def test_grad_cam_of_a_fresh_wrapper_leaves_the_model_in_eval_mode():
         def forward(self, x): return self.m(x)[:, :3]
     cam = ev.grad_cam(Scores(enc), torch.randn(1, 1, p.size, p.size, p.size), 0)
     assert cam.shape == (p.size,) * 3 and (cam >= 0).all() and not enc.training
+
+def test_grad_cam_is_brightest_where_the_score_comes_from():
+    "A score that sums one corner of a feature map: its Grad-CAM must be high there (MONAI's default normalizer inverts maps)."
+    class CornerScore(torch.nn.Module):
+        def __init__(self):
+            super().__init__(); self.layer1 = torch.nn.Conv3d(1, 1, 1, bias=False)
+            torch.nn.init.ones_(self.layer1.weight)
+        def forward(self, x):
+            a = torch.relu(self.layer1(x))
+            return a[:, :, :4, :4, :4].sum((1, 2, 3, 4))[:, None]   # (n, 1)
+    x = torch.rand(1, 1, 12, 12, 12) * .1
+    x[..., :4, :4, :4] += 1.                                   # the corner the score reads is also the bright one
+    cam = ev.grad_cam(CornerScore(), x, 0, layer='layer1')
+    assert cam.shape == (12, 12, 12) and (cam >= 0).all() and np.isclose(cam.max(), 1.)
+    inside = np.zeros((12, 12, 12), bool); inside[:4, :4, :4] = True
+    assert cam[inside].mean() > 5 * cam[~inside].mean()
+    assert ev.cam_mass_inside(cam, inside) > ev.cam_mass_inside(ev.centred_blob(cam.shape), inside)

@@ -7,9 +7,6 @@ passed, and a skipped cell keeps the outputs it already had (so a slow experimen
 notebook). Run `nbdev_clean` afterwards. `nbdev_test` checks notebooks; this script only refreshes outputs."""
 import argparse, os, re, sys
 from pathlib import Path
-from execnb.nbio import read_nb, write_nb
-from execnb.shell import CaptureShell
-from fastcore.xtras import working_directory
 
 _DIREC = re.compile(r'^\s*#\s*\|\s*([\w:-]+)(.*)$')
 
@@ -24,6 +21,9 @@ def directives(source:str)->dict:
 
 def run_nb(path:Path, flags=(), all_flags=('slow', 'cuda'))->bool:
     "Execute `path` in its own folder, skipping cells with flags not in `flags`; save outputs; True on success."
+    from execnb.nbio import read_nb, write_nb              # here, so that `directives` imports without Jupyter
+    from execnb.shell import CaptureShell
+    from fastcore.xtras import working_directory
     nb = read_nb(path)
     skip = set(all_flags) - set(flags)
     def _skip(cell):

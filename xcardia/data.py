@@ -213,15 +213,25 @@ class CTCache:
         np.save(tmp, x); os.replace(tmp, f)
         return torch.from_numpy(x.astype(np.float32))   # as a later hit will read it
 
-    def build(self, paths:Sequence, skip_bad:bool=False)->list:
+    def build(self, paths:Sequence, skip_bad:bool=False,
+              num_workers:int=0, # processes preprocessing at once (a DataLoader's workers)
+             )->list:
         "Preprocess every path once, with a progress bar; returns [(path, reason)] of those dropped when `skip_bad`."
-        dropped = []
-        for p in progress_bar(list(paths), leave=False):
-            try: self(p)
-            except CTReadError as e:
-                if not skip_bad: raise
-                dropped.append((str(p), str(e)))
+        paths, dropped = [str(p) for p in paths], []
+        dl = torch.utils.data.DataLoader(_Preprocess(self, paths), batch_size=None, num_workers=num_workers)
+        for p, err in zip(paths, progress_bar(dl, total=len(paths), leave=False)):
+            if not err: continue
+            if not skip_bad: raise CTReadError(err)
+            dropped.append((p, err))
         return dropped
+
+class _Preprocess(torch.utils.data.Dataset):
+    "The items of `CTCache.build`: preprocess one path into the cache; its read error, or '' when it went through."
+    def __init__(self, cache:CTCache, paths:list): self.cache, self.paths = cache, paths
+    def __len__(self): return len(self.paths)
+    def __getitem__(self, i)->str:
+        try: self.cache(self.paths[i]); return ''
+        except CTReadError as e: return str(e)
 
 # %% ../nbs/03_data.ipynb #da1f334a
 def tabular_columns(df:pd.DataFrame, prefixes:Sequence[str]=('echo_', 'ecg_'), exclude:Sequence[str]=(),
@@ -365,8 +375,10 @@ def make_dls(cohort:pd.DataFrame, # matched cohort frame (index = row positions 
         raise ValueError("the cohort frame's index must be its row positions 0..n-1 (reset_index(drop=True)); they are the sample ids")
     split = cohort[split] if isinstance(split, str) else split.reindex(cohort.index)
     cache = CTCache(cache_dir or Path.home()/'.cache'/'xcardia'/'ct', p.spacing, p.size, p.hu_window)
+    device = device or default_device()
+    if num_workers is None: num_workers = 0 if device.type == 'cpu' else min(8, os.cpu_count() or 1)
     use = split.isin([train_name, valid_name]).to_numpy()
-    dropped = cache.build(cohort.loc[use, 'image_path'], skip_bad=skip_bad)
+    dropped = cache.build(cohort.loc[use, 'image_path'], skip_bad=skip_bad, num_workers=num_workers)
     bad = {d for d, _ in dropped}
     ok = use & ~cohort['image_path'].astype(str).isin(bad).to_numpy()
     rows = {n: np.flatnonzero(ok & (split == n).to_numpy()) for n in (train_name, valid_name)}
@@ -379,8 +391,6 @@ def make_dls(cohort:pd.DataFrame, # matched cohort frame (index = row positions 
     aug = simclr_augment(size=p.size, **(augment or {})) if kind == 'simclr' and augment_on == 'item' else None
     after = [SimCLRViews(**(augment or {}))] if kind == 'simclr' and augment_on == 'batch' else []
     dsets = [CohortDataset(cohort, rows[n], cache, kind, tab, targets, aug) for n in (train_name, valid_name)]
-    device = device or default_device()
-    if num_workers is None: num_workers = 0 if device.type == 'cpu' else min(8, os.cpu_count() or 1)
     # per loader: fastai applies a scalar shuffle/drop_last to *every* loader, validation included
     drop = kind != 'image' and len(rows[train_name]) > p.bs   # contrastive batches of one give no signal
     dls = DataLoaders.from_dsets(*dsets, bs=p.bs, num_workers=num_workers, device=device,

@@ -11,8 +11,9 @@ from typing import Sequence
 __all__ = ['CAM_BLOCKS', 'HEART_LABELS', 'patient_bootstrap', 'bootstrap_counts', 'weighted_auroc', 'weighted_average_precision',
            'weighted_f1', 'best_f1_threshold', 'evaluate', 'compare', 'plot_differences', 'calibration_bins',
            'expected_calibration_error', 'reliability_diagram', 'results_table', 'table_markdown', 'modality_gap',
-           'plot_modality_pca', 'PhenotypeScores', 'cam_layer', 'grad_cam', 'cam_mass_inside', 'centred_blob',
-           'cam_heart_shares', 'label_map_like', 'heart_mask', 'displaced_hearts', 'cam_figure', 'exemplar_figure']
+           'plot_modality_pca', 'PhenotypeScores', 'cam_layer', 'scale_to_max', 'grad_cam', 'cam_mass_inside',
+           'centred_blob', 'cam_heart_shares', 'label_map_like', 'heart_mask', 'displaced_hearts', 'cam_figure',
+           'exemplar_figure']
 
 # %% ../nbs/09_evaluate.ipynb #335088e5
 import numpy as np
@@ -259,15 +260,21 @@ def cam_layer(scores:nn.Module, # CT -> scores, holding a ResNet image encoder
     ok = [n for n, s in shapes.items() if min(s) >= min_side]   # forward order: the last is the deepest
     return ok[-1] if ok else max(shapes, key=lambda n: np.prod(shapes[n]))
 
+def scale_to_max(x:torch.Tensor)->torch.Tensor:
+    "Each map divided by its maximum (an all-zero map stays zero): [0, 1], mass shares unchanged."
+    return x / x.flatten(1).amax(1).clamp(min=1e-12).view(-1, *[1] * (x.ndim - 1))
+
 def grad_cam(scores:nn.Module, # CT -> scores (n, C): `PhenotypeScores` or a fine-tuned model, in eval mode
              ct:torch.Tensor, # (1, 1, D, H, W)
              target:int, # score index (phenotype)
              layer:str|None=None, # module name inside `scores` (default: `cam_layer`)
              min_side:int=4, # for `cam_layer`
             )->np.ndarray: # (D, H, W), non-negative
-    "3D Grad-CAM of one score with MONAI, at the input's spatial size; `scores` is left in eval mode."
+    "3D Grad-CAM of one score with MONAI, at the input's spatial size, scaled by its maximum to [0, 1]; `scores` is left in eval mode."
     scores.eval()   # MONAI restores the wrapper's mode afterwards: a fresh wrapper (training=True) would switch the model to train
-    cam = GradCAM(nn_module=scores, target_layers=layer or cam_layer(scores, ct, min_side))
+    # MONAI's default postprocessing maps (min, max) to (1, 0): it *inverts* the map. Divide by the maximum instead,
+    # which keeps zero at zero and every voxel's share of the map's mass.
+    cam = GradCAM(nn_module=scores, target_layers=layer or cam_layer(scores, ct, min_side), postprocessing=scale_to_max)
     ct = ct.detach().clone().requires_grad_(True)   # gradients reach a block even when it is frozen (fine-tuning)
     with torch.enable_grad(): m = cam(ct, class_idx=target)
     return m[0, 0].detach().cpu().numpy()

@@ -54,10 +54,11 @@ def nw_loss(p:torch.Tensor, # NW probabilities (n, C), NaN where undefined
             y:torch.Tensor, # labels (n, C), NaN where missing
             eps:float=1e-6, # probabilities are clamped to [eps, 1-eps] (Eq. 5 can give exactly 0 or 1)
            )->torch.Tensor:
-    "BCE on probabilities over known labels and defined probabilities; 0 when there are none."
+    "BCE on probabilities over known labels and defined probabilities, in float32 (also under autocast); 0 when there are none."
     ok = ~(p.isnan() | y.isnan())
     if not ok.any(): return p.new_zeros(()) + 0. * torch.nan_to_num(p).sum()
-    return F.binary_cross_entropy(p[ok].float().clamp(eps, 1 - eps), y[ok].float())
+    with torch.autocast(p.device.type, enabled=False):   # CUDA autocast refuses BCE on probabilities (unsafe in half precision)
+        return F.binary_cross_entropy(p[ok].float().clamp(eps, 1 - eps), y[ok].float())
 
 # %% ../nbs/06_losses.ipynb #6905166a
 def masked_bce(logits:torch.Tensor, # (n, C)

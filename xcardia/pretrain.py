@@ -11,10 +11,12 @@ from pathlib import Path
 __all__ = ['VARIANTS', 'TABULAR_SIZES', 'XCardiaModel', 'SimCLRModel', 'XCardiaLoss', 'SimCLRLoss', 'LossTerm', 'all_gather_rows',
            'gather_support', 'SupportBankCallback', 'pretrain_learner', 'fit_cosine', 'save_image_encoder',
            'save_checkpoint', 'CheckpointCallback', 'RunLog', 'SaveBestCallback', 'EarlyStopping', 'resume',
-           'head_outputs', 'encode_pairs', 'retrieval_accuracy']
+           'head_outputs', 'encode_pairs', 'retrieval_accuracy', 'Throughput']
 
 # %% ../nbs/07_pretrain.ipynb #ad044d58
+import time
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -26,6 +28,7 @@ from fastai.callback.tracker import SaveModelCallback, EarlyStoppingCallback
 from fastai.callback.progress import CSVLogger
 from fastai.optimizer import Adam
 from fastcore.foundation import L
+from fastai.torch_core import find_bs
 from .core import get_preset, mixed_precision_cbs, TARGET_NAMES
 from .encoders import ImageEncoder, TabularEncoder, fuse, init_linear_xavier
 from .nw import NWHead, select_support
@@ -305,3 +308,26 @@ def retrieval_accuracy(learn:Learner, dl=None, ks=(1, 5))->dict:
     out = {'n': len(rank)}
     for k in ks: out[f'top{k}'], out[f'chance_top{k}'] = hit[:, :k].any(1).float().mean().item(), min(k / len(rank), 1.)
     return out
+
+# %% ../nbs/07_pretrain.ipynb #d8fd6d57
+class Throughput(Callback):
+    "Per epoch: training studies, seconds (training phase, whole epoch), studies/s and peak CUDA memory (GiB); `table` has them."
+    order = -90
+    def _sync(self):
+        if self.dls.device.type == 'cuda': torch.cuda.synchronize(self.dls.device)
+    def before_fit(self): self.rows = []
+    def before_epoch(self):
+        self._sync()
+        if self.dls.device.type == 'cuda': torch.cuda.reset_peak_memory_stats(self.dls.device)
+        self.t_epoch = time.perf_counter()
+    def before_train(self): self._sync(); self.n, self.t_train = 0, time.perf_counter()
+    def after_batch(self):
+        if self.training: self.n += find_bs(self.xb)
+    def after_train(self): self._sync(); self.train_s = time.perf_counter() - self.t_train
+    def after_epoch(self):
+        self._sync(); cuda = self.dls.device.type == 'cuda'
+        self.rows.append(dict(epoch=self.epoch, train_studies=self.n, train_s=self.train_s, epoch_s=time.perf_counter() - self.t_epoch,
+                              studies_per_s=self.n / self.train_s,
+                              peak_gpu_GiB=torch.cuda.max_memory_allocated(self.dls.device) / 2**30 if cuda else float('nan')))
+    @property
+    def table(self)->pd.DataFrame: return pd.DataFrame(self.rows)
