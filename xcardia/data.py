@@ -218,7 +218,8 @@ class CTCache:
              )->list:
         "Preprocess every path once, with a progress bar; returns [(path, reason)] of those dropped when `skip_bad`."
         paths, dropped = [str(p) for p in paths], []
-        dl = torch.utils.data.DataLoader(_Preprocess(self, paths), batch_size=None, num_workers=num_workers)
+        # its own generator: a DataLoader draws a seed from torch's global RNG, which would change every later random draw
+        dl = torch.utils.data.DataLoader(_Preprocess(self, paths), batch_size=None, num_workers=num_workers, generator=torch.Generator())
         for p, err in zip(paths, progress_bar(dl, total=len(paths), leave=False)):
             if not err: continue
             if not skip_bad: raise CTReadError(err)
