@@ -49,7 +49,7 @@ def test_select_support_negatives_and_determinism():
     g = torch.Generator().manual_seed(0)
     z = F.normalize(torch.randn(200, 6, generator=g), dim=-1); y = (torch.rand(200, 2, generator=g) < .5).float()
     a, b = select_support(z, y, k=5, negatives=True, seed=3), select_support(z, y, k=5, negatives=True, seed=3)
-    assert np.array_equal(a, b) and len(a) <= 20 and len(select_support(z, y, k=5)) <= 10
+    assert np.array_equal(a, b) and len(a) <= 20 and len(select_support(z, y, k=5, negatives=False)) <= 10
     labels = y[a]
     assert (labels == 0).any() and (labels == 1).any()
 

@@ -12,9 +12,9 @@ from typing import Sequence
 __all__ = ['EXAMPLE_CONFIG', 'REQUIRED', 'FREE_MAPPINGS', 'ADDITIVE', 'PATH_KEYS', 'REGIME', 'METHOD_NAMES', 'DEMO_SIZES',
            'USER_ERRORS', 'UserError', 'default_config', 'load_config', 'prepare_out', 'say', 'stage_done',
            'finish_stage', 'read_tables', 'run_cohort', 'read_cohort_stage', 'pretrain_names', 'parse_run',
-           'pretrain_model', 'run_pretrain', 'regime_rows', 'predict_rows', 'run_finetune', 'finetune_runs',
-           'method_label', 'frame_markdown', 'Report', 'comparison_table', 'head_predictions', 'run_evaluate',
-           'demo_config', 'run_all', 'run_demo', 'main', 'cli']
+           'freeze_for', 'pretrain_model', 'run_pretrain', 'regime_rows', 'predict_rows', 'run_finetune',
+           'finetune_runs', 'method_label', 'frame_markdown', 'Report', 'comparison_table', 'head_predictions',
+           'run_evaluate', 'demo_config', 'run_all', 'run_demo', 'main', 'cli']
 
 # %% ../nbs/10_cli.ipynb #e6b43248
 import numpy as np
@@ -24,7 +24,9 @@ import yaml
 from .core import TARGET_NAMES, PRESETS, get_preset, set_seed
 from .matching import read_table, require_columns, resolve_paths, match_exams, split_patients, pretraining_cohort, cohort_report
 from .data import make_dls, CohortDataset, CTReadError
-from .encoders import ImageEncoder, WeightLoadError
+from .encoders import ImageEncoder, WeightLoadError, BLOCK_NAMES
+from .nw import BANKS
+from .losses import nw_loss, base_rate_bce
 from .pretrain import (VARIANTS, pretrain_learner, fit_cosine, resume, save_image_encoder, retrieval_accuracy, head_outputs)
 from .finetune import finetune_learner, few_shot, fraction, FineTuneModel
 from .evaluate import (evaluate, compare, results_table, table_markdown, expected_calibration_error, reliability_diagram,
@@ -58,7 +60,13 @@ pretrain:
   epochs: null
   bs: null
   lr: null
-  lambda_nw: null                # weight of the NW loss, Eq. (7)
+  # method settings; null: the preset's value (the paper's, in brackets)
+  lambda_nw: null                # weight of the NW loss, Eq. (7) [0.5; best in 0.4-0.6]
+  tau_clip: null                 # CLIP temperature, Eq. (6) [0.07]
+  tau_nw: null                   # NW temperature, Eq. (4) [0.1 in xcardia; the paper gives none]
+  k_support: null                # K: exemplars per phenotype (and per class) in the NW support bank [20]
+  refresh_every: null            # M: epochs between support-bank rebuilds [5]
+  bank: positives_and_negatives  # NW bank: positives_and_negatives, or positives (the paper's; makes SHD's p constant 1)
   patience: 10                   # early stopping on the validation loss
   lambda_sweep: []               # Table B.1: extra NW+MMCL runs at these lambdas, e.g. [0.2, 0.4, 0.6, 0.8]
 
@@ -70,7 +78,9 @@ finetune:
   epochs: null
   bs: null
   lr: null
-  freeze: [stem, layer1, layer2]
+  freeze:                        # ResNet blocks kept frozen (fixed BatchNorm statistics), per method
+    default: [stem, layer1, layer2]   # every pre-trained encoder [the paper freezes the lower conv blocks]
+    none: []                     # no pre-training: random blocks are trained, not frozen
   patience: 10                   # early stopping on validation macro-AUROC
 
 evaluate:
@@ -84,7 +94,7 @@ class UserError(Exception):
     "A problem with the user's input: the command line prints it as one line and exits with code 2."
 
 REQUIRED = ('out', 'data.ct', 'data.echo')
-FREE_MAPPINGS = ('data.columns',)       # their keys are the user's, not ours
+FREE_MAPPINGS = ('data.columns', 'finetune.freeze')       # their keys are the user's (checked in `load_config`), not ours
 ADDITIVE = ('pretrain.variants', 'pretrain.lambda_sweep', 'finetune.methods', 'finetune.regimes', 'finetune.fractions',
             'finetune.sweep_regime', 'evaluate.n_boot', 'evaluate.bundle', 'evaluate.cam_target', 'num_workers')
 PATH_KEYS = ('out', 'cache_dir', 'data.ct', 'data.echo', 'data.ecg')
@@ -146,6 +156,25 @@ def load_config(src:str|Path|dict, # a YAML file, or the configuration itself
     if bad: raise UserError(f"{name}: finetune.methods {bad} are not pre-trained (add them to pretrain.variants, or use 'none')")
     bad = [r for r in cfg['finetune']['regimes'] + [cfg['finetune']['sweep_regime']] if not REGIME.match(str(r))]
     if bad: raise UserError(f"{name}: finetune regimes {bad} not understood; use full, <k>shot (e.g. 5shot) or frac<share> (e.g. frac0.1)")
+    bad = [b for b in [cfg['pretrain']['bank']] if b not in BANKS]
+    if bad: raise UserError(f"{name}: pretrain.bank {bad[0]!r} unknown; choose from {list(BANKS)}")
+    fr = cfg['finetune']['freeze']
+    if isinstance(fr, list): fr = cfg['finetune']['freeze'] = {'default': fr, 'none': []}   # a list: for the pre-trained encoders
+    if not isinstance(fr, dict): raise UserError(f"{name}: finetune.freeze must be a list of blocks or a mapping method -> blocks, not {fr!r}")
+    fr.setdefault('default', ['stem', 'layer1', 'layer2']); fr.setdefault('none', [])
+    for m, blocks in fr.items():
+        if m not in ('default', 'none') and m not in VARIANTS and parse_run(m)[0] not in VARIANTS:
+            raise UserError(f"{name}: finetune.freeze has a key {m!r}; use default, none or a variant ({', '.join(VARIANTS)})")
+        bad = [b for b in (blocks or []) if b not in BLOCK_NAMES]
+        if bad: raise UserError(f"{name}: finetune.freeze.{m} names unknown block(s) {bad}; blocks are {list(BLOCK_NAMES)}")
+        fr[m] = list(blocks or [])
+    for k in ('tau_clip', 'tau_nw', 'lambda_nw'):
+        v = cfg['pretrain'][k]
+        if v is not None and not (isinstance(v, (int, float)) and v >= 0 and (v > 0 or k == 'lambda_nw')):
+            raise UserError(f"{name}: pretrain.{k} must be a positive number (or null for the preset's), not {v!r}")
+    for k in ('k_support', 'refresh_every'):
+        v = cfg['pretrain'][k]
+        if v is not None and not (isinstance(v, int) and v >= 1): raise UserError(f"{name}: pretrain.{k} must be a whole number >= 1, not {v!r}")
     if check_files:
         for k in ('data.ct', 'data.echo', 'data.ecg') + (('data.test',) if isinstance(t, str) else ()):
             v = _get(cfg, k)
@@ -261,12 +290,23 @@ def _fit(learn, folder:Path, epochs:int):
         ctx = learn.distrib_ctx(sync_bn=True)
     with ctx: fit_cosine(learn, epochs)
 
+def freeze_for(cfg:dict, method:str)->list:
+    "The blocks frozen when fine-tuning `method`: its own entry in `finetune.freeze`, else `none`'s or `default`'s."
+    fr = cfg['finetune']['freeze']
+    if method in fr: return list(fr[method])
+    return list(fr['none'] if method == 'none' else fr.get(parse_run(method)[0], fr['default']))
+
+def _method_kw(cfg:dict)->dict:
+    "The pre-training method settings of a configuration, as `pretrain_learner` arguments (None: the preset's)."
+    p = cfg['pretrain']
+    return dict(tau_clip=p['tau_clip'], tau_nw=p['tau_nw'], k_support=p['k_support'], refresh_every=p['refresh_every'], bank=p['bank'])
+
 def pretrain_model(cfg:dict, name:str, dls=None):
     "A Learner for run `name` with the saved pre-trained weights loaded (for evaluation)."
     variant, lam = parse_run(name)
     folder = Path(cfg['out'])/'pretrain'/name
     dls = dls or make_dls(read_cohort_stage(cfg, 'pretrain'), kind=VARIANTS[variant][0], **_dls_kw(cfg, 'pretrain'))
-    learn = pretrain_learner(dls, variant, path=folder, patience=None)
+    learn = pretrain_learner(dls, variant, path=folder, patience=None, **_method_kw(cfg))
     sd = torch.load(folder/'model.pth', map_location='cpu', weights_only=True)
     if 'head.support_z' in sd: learn.model.head.set_support(sd['head.support_z'], sd['head.support_y'], sd['head.support_ids'])
     learn.model.load_state_dict(sd, strict=True)
@@ -283,7 +323,7 @@ def run_pretrain(cfg:dict, name:str)->dict:
     pre = read_cohort_stage(cfg, 'pretrain')
     dls = make_dls(pre, kind=VARIANTS[variant][0], exclude=cfg['data']['exclude_columns'], **_dls_kw(cfg, 'pretrain'))
     learn = pretrain_learner(dls, variant, lambda_nw=lam if lam is not None else p['lambda_nw'], lr=p['lr'],
-                             patience=p['patience'], path=folder)
+                             patience=p['patience'], path=folder, **_method_kw(cfg))
     epochs = p['epochs'] or learn.preset.epochs
     say(f"pre-training {name}: {len(dls.train_ds)} train / {len(dls.valid_ds)} validation studies, up to {epochs} epochs")
     _fit(learn, folder, epochs)
@@ -334,7 +374,7 @@ def run_finetune(cfg:dict, method:str, regime:str)->dict:
     train = regime_rows(lab, regime, cfg['seed'])
     co = pd.concat([train, lab[lab.split.isin(['val', 'test'])]]).rename_axis('labelled_row').reset_index()
     dls = make_dls(co, kind='image', **_dls_kw(cfg, 'finetune'))
-    learn = finetune_learner(dls, encoder, freeze=f['freeze'], lr=f['lr'], patience=f['patience'], path=folder)
+    learn = finetune_learner(dls, encoder, freeze=freeze_for(cfg, method), lr=f['lr'], patience=f['patience'], path=folder)
     epochs = f['epochs'] or learn.preset.epochs
     say(f"fine-tuning {method} / {regime}: {len(dls.train_ds)} train / {len(dls.valid_ds)} validation studies, up to {epochs} epochs")
     _fit(learn, folder, epochs)
@@ -535,6 +575,13 @@ def run_evaluate(cfg:dict)->dict:
             rep.h('Table 3 analogue: the pre-training head on the pre-training task (validation pairs, image + tabular input)')
             rep.p('AUROC:').table(table_markdown(a)).p('F1 (threshold 0.5):').table(table_markdown(f1))
             rep.p('Modality gap (distance between image and tabular centroids) and matched-pair cosine similarity:').table(frame_markdown(cos))
+            y_tr = dls.train_ds.y[dls.train_ds.rows]
+            bce = pd.DataFrame({method_label(n): {'head BCE': nw_loss(torch.as_tensor(h['probs']), torch.as_tensor(h['y'])).item(),
+                                                  'base-rate BCE': base_rate_bce(y_tr, torch.as_tensor(h['y']))}
+                                for n, h in heads.items() if h['probs'].shape[1]}).T
+            bce.to_csv(folder/'table3_bce.csv')
+            rep.p("The head's phenotype BCE on the validation pairs against the base rate (each target's training prevalence "
+                  "as the prediction, over the same known labels); a head at or above its base rate has learnt nothing about the phenotypes:").table(frame_markdown(bce))
         fig, axs = plt.subplots(1, len(names), figsize=(4 * len(names), 3.8), squeeze=False)
         plot_modality_pca({method_label(n): (heads[n]['e_img'], heads[n]['e_tab']) for n in names}, axs[0])
         fig.tight_layout(); fig.savefig(folder/'fig_pca.png', dpi=110); plt.close(fig); figs['pca'] = 'fig_pca.png'
@@ -545,7 +592,7 @@ def run_evaluate(cfg:dict)->dict:
     if (bm, br) in results:
         p = get_preset(cfg['preset'])
         enc = ImageEncoder(p.depth, d=p.d, widen_factor=p.widen_factor, conv1_t_stride=p.conv1_t_stride)
-        ft = FineTuneModel(enc, len(TARGET_NAMES), f_cfg['freeze'])
+        ft = FineTuneModel(enc, len(TARGET_NAMES), freeze_for(cfg, bm))
         ft.load_state_dict(torch.load(out/'finetune'/bm/br/'finetuned.pth', map_location='cpu', weights_only=True), strict=True)
         ft.eval()
     cam_rows = {}

@@ -4,14 +4,15 @@
 
 # %% ../nbs/03_data.ipynb #b76f4790
 from __future__ import annotations
-import hashlib, json, os, pickle, warnings
+import hashlib, importlib.metadata, inspect, json, os, pickle, warnings
 from pathlib import Path
 from typing import Sequence
 
 # %% auto #0
 __all__ = ['HU_MIN_EXPECTED', 'HU_RANGE', 'AIR_HU', 'CACHE_VERSION', 'MISSING_TOKENS', 'KIND_N_INP', 'CTReadError', 'check_ct',
-           'LoadCT', 'ct_transforms', 'apply_ct', 'load_ct', 'simclr_augment', 'random_views', 'SimCLRViews',
-           'file_digest', 'CTCache', 'tabular_columns', 'TabularPreprocessor', 'CohortDataset', 'make_dls']
+           'LoadCT', 'AntiAlias', 'ct_transforms', 'apply_ct', 'load_ct', 'simclr_augment', 'random_views',
+           'SimCLRViews', 'file_digest', 'file_state', 'preprocessing_params', 'CTCache', 'tabular_columns',
+           'TabularPreprocessor', 'CohortDataset', 'make_dls']
 
 # %% ../nbs/03_data.ipynb #4730804b
 import numpy as np
@@ -92,15 +93,32 @@ class LoadCT(mt.Transform):
 # %% ../nbs/03_data.ipynb #379a953f
 AIR_HU = -1024.
 
+class AntiAlias(mt.Transform):
+    "Gaussian smoothing before resampling to `spacing` mm: sigma (f-1)/2 source voxels on each axis downsampled by f > 1."
+    def __init__(self, spacing:float): self.spacing = float(spacing)
+    def sigmas(self, pixdim)->list:
+        "Per-axis sigma in source voxels for source voxel sizes `pixdim` (mm)."
+        f = self.spacing / np.asarray(pixdim, dtype=float)
+        return np.maximum(0., (f - 1) / 2).tolist()
+    def __call__(self, img):
+        sigma = self.sigmas(img.pixdim)
+        return mt.GaussianSmooth(sigma=sigma)(img) if max(sigma) > 0 else img
+
 def ct_transforms(spacing:float=2.0, # isotropic voxel size in mm
                   size:int=164, # voxels per side of the centre crop
                   hu_window:tuple|None=(-1000, 1000), # HU clipped and scaled to [-1, 1]; None keeps HU
                   augment:bool|dict=False, # append `simclr_augment` (a dict gives its arguments)
+                  antialias:bool=True, # Gaussian smoothing before downsampling (`AntiAlias`)
+                  mode:str='bilinear', # resampling interpolation (MONAI `Spacing`)
+                  padding_mode:str='border', # values outside the scan while resampling
+                  pad_value:float=AIR_HU, # HU of the padding up to `size`
+                  axcodes:str='RAS', # canonical orientation
                  )->mt.Compose:
     "MONAI transforms from a CT path to a (1, size, size, size) float tensor, as the paper prepares it."
-    tfms = [LoadCT(), mt.Orientation(axcodes='RAS', labels=(('L', 'R'), ('P', 'A'), ('I', 'S'))),
-            mt.Spacing(pixdim=(spacing,) * 3, mode='bilinear', padding_mode='border'),
-            mt.ResizeWithPadOrCrop(spatial_size=(size,) * 3, mode='constant', value=AIR_HU)]
+    tfms = [LoadCT(), mt.Orientation(axcodes=axcodes, labels=(('L', 'R'), ('P', 'A'), ('I', 'S')))]
+    if antialias: tfms.append(AntiAlias(spacing))
+    tfms += [mt.Spacing(pixdim=(spacing,) * 3, mode=mode, padding_mode=padding_mode),
+             mt.ResizeWithPadOrCrop(spatial_size=(size,) * 3, mode='constant', value=pad_value)]
     if hu_window is not None:
         tfms.append(mt.ScaleIntensityRange(a_min=hu_window[0], a_max=hu_window[1], b_min=-1., b_max=1., clip=True))
     if augment: tfms.append(simclr_augment(**(augment if isinstance(augment, dict) else {})))
@@ -115,9 +133,9 @@ def apply_ct(tfm:mt.Compose, path:str|Path)->torch.Tensor:
         if cause is not None: raise cause from None
         raise
 
-def load_ct(path:str|Path, spacing:float=2.0, size:int=164, hu_window:tuple|None=(-1000, 1000))->torch.Tensor:
-    "One CT, preprocessed: a float32 tensor (1, size, size, size)."
-    return apply_ct(ct_transforms(spacing, size, hu_window), path)
+def load_ct(path:str|Path, spacing:float=2.0, size:int=164, hu_window:tuple|None=(-1000, 1000), **kwargs)->torch.Tensor:
+    "One CT, preprocessed: a float32 tensor (1, size, size, size); `kwargs` go to `ct_transforms`."
+    return apply_ct(ct_transforms(spacing, size, hu_window, **kwargs), path)
 
 # %% ../nbs/03_data.ipynb #2ec5a27b
 def simclr_augment(rotate:float=0.26, # max rotation (radians) about each axis
@@ -173,7 +191,7 @@ class SimCLRViews(ItemTransform):
     def encodes(self, b): return (random_views(b[0], **self.augment), random_views(b[1], **self.augment), *b[2:])
 
 # %% ../nbs/03_data.ipynb #6ed68ce6
-CACHE_VERSION = 1
+CACHE_VERSION = 2   # 2: key from every preprocessing parameter and the library versions; anti-aliasing
 
 def file_digest(path:str|Path)->str:
     "SHA-1 of a file's bytes, or of a folder's files (names and bytes, in name order)."
@@ -185,22 +203,44 @@ def file_digest(path:str|Path)->str:
             for block in iter(lambda: fh.read(1 << 20), b''): h.update(block)
     return h.hexdigest()
 
+def file_state(path:str|Path)->tuple:
+    "What changes when a file, or any file inside a folder, is rewritten: paths, sizes and modification times."
+    p = Path(path).resolve()
+    files = sorted(f for f in p.rglob('*') if f.is_file()) if p.is_dir() else [p]
+    return (str(p),) + tuple((f.name, st.st_size, st.st_mtime_ns) for f, st in ((f, f.stat()) for f in files))
+
+def _version(module:str)->str:
+    try: return importlib.metadata.version(module)
+    except importlib.metadata.PackageNotFoundError: return 'absent'
+
+def preprocessing_params(**kwargs)->dict:
+    "Every `ct_transforms` argument (defaults filled in), the versions of the libraries doing the work, and `CACHE_VERSION`."
+    sig = inspect.signature(ct_transforms)
+    unknown = set(kwargs) - set(sig.parameters)
+    if unknown: raise TypeError(f"unknown preprocessing argument(s) {sorted(unknown)}; ct_transforms takes {list(sig.parameters)}")
+    args = {k: kwargs.get(k, p.default) for k, p in sig.parameters.items() if k != 'augment'}
+    args = json.loads(json.dumps(args, default=str))        # tuples as lists, numbers as JSON has them
+    versions = {m: _version(m) for m in ('monai', 'torch', 'nibabel', 'pydicom', 'pynrrd')}
+    return dict(args, versions=versions, cache_version=CACHE_VERSION)
+
 # %% ../nbs/03_data.ipynb #fcb62aa6
 class CTCache:
-    "Preprocessed CTs on disk as float16, keyed by file content and preprocessing parameters."
+    "Preprocessed CTs on disk as float16, keyed by file content and every preprocessing parameter."
     def __init__(self, cache_dir:str|Path, # where the .npy files go
-                 spacing:float=2.0, size:int=164, hu_window:tuple=(-1000, 1000)):
+                 spacing:float=2.0, size:int=164, hu_window:tuple=(-1000, 1000),
+                 **kwargs, # other `ct_transforms` arguments (antialias, mode, padding_mode, pad_value, axcodes)
+                ):
         self.dir = Path(cache_dir); self.dir.mkdir(parents=True, exist_ok=True)
-        self.params = dict(spacing=float(spacing), size=int(size), hu_window=list(hu_window), version=CACHE_VERSION)
-        self.tfm = ct_transforms(spacing, size, hu_window)
+        if 'augment' in kwargs: raise ValueError("CTCache stores deterministic preprocessing; augment views per batch instead")
+        self.params = preprocessing_params(spacing=float(spacing), size=int(size), hu_window=tuple(hu_window), **kwargs)
+        self.tfm = ct_transforms(spacing, size, hu_window, **kwargs)
         self._keys = {}
 
     def key(self, path)->str:
         "The entry's name: hash of the content and the parameters (content hashed once per file state)."
-        p = Path(path); st = p.stat()
-        state = (str(p.resolve()), st.st_mtime_ns, st.st_size)
+        state = file_state(path)
         if state not in self._keys:
-            self._keys[state] = hashlib.sha1((file_digest(p) + json.dumps(self.params, sort_keys=True)).encode()).hexdigest()
+            self._keys[state] = hashlib.sha1((file_digest(path) + json.dumps(self.params, sort_keys=True)).encode()).hexdigest()
         return self._keys[state]
 
     def __call__(self, path)->torch.Tensor:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Sequence
 
 # %% auto #0
-__all__ = ['FineTuneModel', 'macro_auroc', 'MacroAUROC', 'MaskedBCE', 'finetune_learner', 'few_shot', 'fraction']
+__all__ = ['PAPER_FREEZE', 'FineTuneModel', 'macro_auroc', 'MacroAUROC', 'MaskedBCE', 'finetune_learner', 'few_shot', 'fraction']
 
 # %% ../nbs/08_finetune.ipynb #6e7f9df8
 import numpy as np
@@ -76,9 +76,11 @@ class MaskedBCE(nn.Module):
     def forward(self, logits, y, idx=None): return masked_bce(logits, y, self.pos_weight)
 
 # %% ../nbs/08_finetune.ipynb #c0b440c7
+PAPER_FREEZE = ('stem', 'layer1', 'layer2')   # "lower conv blocks frozen" (Sec. 3.7)
+
 def finetune_learner(dls, # from `make_dls(..., kind='image')`
                      encoder:ImageEncoder|str|Path|None=None, # pre-trained encoder (a module or a file), or None: from scratch
-                     freeze:Sequence[str]=('stem', 'layer1', 'layer2'), # blocks to freeze
+                     freeze:Sequence[str]|None=None, # blocks to freeze; None: PAPER_FREEZE for a pre-trained encoder, none for random init
                      n_targets:int=len(TARGET_NAMES),
                      pos_weight=None, # per-target weights of positives, e.g. negatives/positives in train
                      preset:str|None=None, depth:int|None=None, lr:float|None=None, wd:float=0.01,
@@ -95,6 +97,7 @@ def finetune_learner(dls, # from `make_dls(..., kind='image')`
             if cfg.get('depth', enc.depth) != enc.depth or cfg.get('d', enc.d) != enc.d:
                 enc = ImageEncoder(cfg['depth'], d=cfg['d'], widen_factor=p.widen_factor, conv1_t_stride=p.conv1_t_stride)
             load_image_encoder(enc, encoder)                              # strict: raises WeightLoadError on any mismatch
+    if freeze is None: freeze = () if encoder is None else PAPER_FREEZE
     model = FineTuneModel(enc, n_targets, freeze)
     Path(path).mkdir(parents=True, exist_ok=True)
     track = [SaveBestCallback(monitor='macro_auroc', comp=np.greater, fname='best')]

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 import torch.distributed as dist
 
 # %% auto #0
-__all__ = ['gather_with_local_grad', 'world_size', 'clip_loss', 'CLIPLoss', 'nw_loss', 'masked_bce', 'nt_xent']
+__all__ = ['gather_with_local_grad', 'world_size', 'clip_loss', 'CLIPLoss', 'nw_loss', 'base_rate_bce', 'masked_bce', 'nt_xent']
 
 # %% ../nbs/06_losses.ipynb #d64ac4ad
 def gather_with_local_grad(x:torch.Tensor)->torch.Tensor:
@@ -59,6 +59,16 @@ def nw_loss(p:torch.Tensor, # NW probabilities (n, C), NaN where undefined
     if not ok.any(): return p.new_zeros(()) + 0. * torch.nan_to_num(p).sum()
     with torch.autocast(p.device.type, enabled=False):   # CUDA autocast refuses BCE on probabilities (unsafe in half precision)
         return F.binary_cross_entropy(p[ok].float().clamp(eps, 1 - eps), y[ok].float())
+
+# %% ../nbs/06_losses.ipynb #87e41e67
+def base_rate_bce(y_train:torch.Tensor, # training labels (n, C), NaN where missing: they give the prevalences
+                  y:torch.Tensor, # labels to score (m, C), NaN where missing
+                  eps:float=1e-6,
+                 )->float:
+    "BCE of predicting each target's training prevalence, over the known labels of `y` (the NW loss's baseline)."
+    pi = torch.nanmean(y_train.float(), 0).nan_to_num(0.5).clamp(eps, 1 - eps).expand_as(y)
+    ok = ~y.isnan()
+    return F.binary_cross_entropy(pi[ok], y[ok].float()).item() if ok.any() else float('nan')
 
 # %% ../nbs/06_losses.ipynb #6905166a
 def masked_bce(logits:torch.Tensor, # (n, C)

@@ -61,17 +61,32 @@ def resolve_paths(values:pd.Series, base:str|Path)->pd.Series:
     return pd.Series([one(v) for v in values], index=values.index, dtype=object)
 
 # %% ../nbs/01_matching.ipynb #4255bf36
+def _is_number(v)->bool: return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)) and not pd.isna(v)
+
+def _numeric_dates(s:pd.Series, name:str, column:str)->pd.Series:
+    "8-digit whole numbers as YYYYMMDD; any other number raises a `ValueError` naming the column and a value."
+    v = pd.to_numeric(s).astype(float)
+    ok = (v % 1 == 0) & (v >= 1000_01_01) & (v <= 9999_12_31)
+    if not ok.all():
+        raise ValueError(f"{name} table, column {column!r}: the number {float(s[~ok].iloc[0]):g} is not a date xcardia can read. "
+                         "8-digit numbers are read as YYYYMMDD (20200102); write other dates as text, e.g. 2020-01-02 "
+                         "(Excel serial days or Unix times would be guessed, and a wrong guess shifts every date).")
+    return pd.to_datetime(v.astype('int64').astype(str), format='%Y%m%d', errors='coerce')
+
 def parse_dates(values:pd.Series, name:str, column:str, dayfirst:bool=False)->pd.Series:
-    "Datetimes from mixed formats; unparseable values become NaT with a warning naming the rows."
+    "Datetimes from mixed formats and YYYYMMDD numbers; unparseable values become NaT with a warning naming the rows."
     s = pd.Series(values, copy=False)
     if pd.api.types.is_datetime64_any_dtype(s): return s.astype('datetime64[ns]')
-    out = pd.to_datetime(s, format='mixed', dayfirst=dayfirst, errors='coerce')
+    num = s.map(_is_number).astype(bool)
+    out = pd.Series(pd.NaT, index=s.index, dtype='datetime64[ns]')
+    if num.any(): out[num] = _numeric_dates(s[num], name, column).astype('datetime64[ns]')
+    if (~num).any(): out[~num] = pd.to_datetime(s[~num], format='mixed', dayfirst=dayfirst, errors='coerce').astype('datetime64[ns]')
     bad = out.isna() & s.notna() & (s.astype(str).str.strip() != '')
     if bad.any():
         rows = list(s.index[bad][:5])
         warnings.warn(f"{name} table, column {column!r}: {bad.sum()} value(s) are not dates "
                       f"(rows {rows}{' ...' if bad.sum() > 5 else ''}, e.g. {s[bad].iloc[0]!r}).", stacklevel=2)
-    return out.astype('datetime64[ns]')
+    return out
 
 # %% ../nbs/01_matching.ipynb #e081fd45
 def drop_duplicate_rows(df:pd.DataFrame, name:str)->tuple:

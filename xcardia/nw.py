@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 # %% auto #0
-__all__ = ['NWHead', 'NWExplanation', 'explanation_frame', 'select_support']
+__all__ = ['BANKS', 'NWHead', 'NWExplanation', 'explanation_frame', 'select_support']
 
 # %% ../nbs/05_nw.ipynb #1f88f3ca
 import numpy as np
@@ -171,6 +171,8 @@ def explanation_frame(expl:NWExplanation, # from `NWHead.explain`
     return df
 
 # %% ../nbs/05_nw.ipynb #c0a0c355
+BANKS = {'positives_and_negatives': True, 'positives': False} # bank composition -> `negatives`
+
 def _exemplars(z:np.ndarray, rows:np.ndarray, k:int, seed:int)->np.ndarray:
     "All `rows` if there are k or fewer, else the row nearest each of k k-means centroids of z[rows]."
     if len(rows) <= k: return rows
@@ -182,10 +184,10 @@ def select_support(z:torch.Tensor|np.ndarray, # embeddings of the training sampl
                    y:torch.Tensor|np.ndarray, # their labels (n, C), NaN for missing
                    k:int=20, # K: exemplars per phenotype (and per class, with negatives)
                    seed:int=0, # k-means seed
-                   negatives:bool=False, # also take K negatives per phenotype (the paper: positives only)
+                   negatives:bool=True, # also take K negatives per phenotype (the paper: False, positives only)
                    names:Sequence[str]|None=None, # phenotype names, for warnings
                   )->np.ndarray: # sorted unique row positions into z
-    "Sec. 3.4: per phenotype, up to K positives (k-means exemplars when more), optionally K negatives; their union."
+    "Sec. 3.4: per phenotype, up to K positives (k-means exemplars when more) and, by default, up to K negatives; their union."
     z = z.detach().float().cpu().numpy() if torch.is_tensor(z) else np.asarray(z, dtype=np.float32)
     y = y.detach().float().cpu().numpy() if torch.is_tensor(y) else np.asarray(y, dtype=np.float32)
     if len(z) != len(y): raise ValueError(f"{len(z)} embeddings for {len(y)} label rows")

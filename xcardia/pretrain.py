@@ -4,17 +4,20 @@
 
 # %% ../nbs/07_pretrain.ipynb #23b55697
 from __future__ import annotations
+import copy, warnings
 from functools import partial
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['VARIANTS', 'TABULAR_SIZES', 'XCardiaModel', 'SimCLRModel', 'XCardiaLoss', 'SimCLRLoss', 'LossTerm', 'all_gather_rows',
-           'gather_support', 'SupportBankCallback', 'pretrain_learner', 'fit_cosine', 'save_image_encoder',
-           'save_checkpoint', 'CheckpointCallback', 'RunLog', 'SaveBestCallback', 'EarlyStopping', 'resume',
-           'head_outputs', 'encode_pairs', 'retrieval_accuracy', 'Throughput']
+__all__ = ['BANK_BN', 'VARIANTS', 'TABULAR_SIZES', 'XCardiaModel', 'SimCLRModel', 'XCardiaLoss', 'SimCLRLoss', 'LossTerm',
+           'all_gather_rows', 'gather_support', 'bn_batch_stats', 'encode_bank', 'eval_mode', 'SupportBankCallback',
+           'pretrain_learner', 'fit_cosine', 'save_image_encoder', 'save_checkpoint', 'CheckpointCallback', 'RunLog',
+           'SaveBestCallback', 'EarlyStopping', 'resume', 'head_outputs', 'encode_pairs', 'retrieval_accuracy',
+           'Throughput']
 
 # %% ../nbs/07_pretrain.ipynb #ad044d58
 import time
+from contextlib import contextmanager
 import numpy as np
 import pandas as pd
 import torch
@@ -24,15 +27,15 @@ import torch.distributed as dist
 from fastai.learner import Learner, Metric
 from fastai.callback.core import Callback
 from fastai.callback.schedule import ParamScheduler, SchedCos
-from fastai.callback.tracker import SaveModelCallback, EarlyStoppingCallback
+from fastai.callback.tracker import SaveModelCallback, EarlyStoppingCallback, TrackerCallback
 from fastai.callback.progress import CSVLogger
 from fastai.optimizer import Adam
 from fastcore.foundation import L
 from fastai.torch_core import find_bs
 from .core import get_preset, mixed_precision_cbs, TARGET_NAMES
 from .encoders import ImageEncoder, TabularEncoder, fuse, init_linear_xavier
-from .nw import NWHead, select_support
-from .losses import CLIPLoss, nw_loss, nt_xent
+from .nw import NWHead, select_support, BANKS
+from .losses import CLIPLoss, nw_loss, nt_xent, base_rate_bce
 
 # %% ../nbs/07_pretrain.ipynb #7cce4254
 class XCardiaModel(nn.Module):
@@ -114,7 +117,7 @@ def all_gather_rows(t:torch.Tensor)->torch.Tensor:
 
 # %% ../nbs/07_pretrain.ipynb #df543433
 def gather_support(z:torch.Tensor, y:torch.Tensor, ids:torch.Tensor, # this rank's encodings of its training shard
-                   k:int=20, seed:int=0, negatives:bool=False)->tuple:
+                   k:int=20, seed:int=0, negatives:bool=True)->tuple:
     "The support bank (z, y, ids) from every rank's shard: gathered, de-duplicated by id, then `select_support` (same on all ranks)."
     z, y, ids = (all_gather_rows(t) for t in (z.float(), y.float(), ids.long()))
     keep = torch.as_tensor(np.unique(ids.cpu().numpy(), return_index=True)[1], device=z.device)  # samplers may repeat samples
@@ -122,35 +125,104 @@ def gather_support(z:torch.Tensor, y:torch.Tensor, ids:torch.Tensor, # this rank
     sel = torch.as_tensor(select_support(z, y, k=k, seed=seed, negatives=negatives), device=z.device)
     return z[sel], y[sel], ids[sel]
 
+# %% ../nbs/07_pretrain.ipynb #bf743877
+@contextmanager
+def bn_batch_stats(model:nn.Module):
+    "Eval mode (dropout off) except BatchNorm, which normalizes with each batch's statistics; running statistics restored on exit."
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [{k: b.clone() for k, b in m.named_buffers(recurse=False)} for m in bns]
+    was = model.training
+    model.eval()
+    for m in bns: m.train()
+    try: yield model
+    finally:
+        for m, bufs in zip(bns, saved):
+            for k, b in bufs.items(): getattr(m, k).copy_(b)
+        model.train(was)
+
+BANK_BN = ('batch', 'running')
+
+@torch.no_grad()
+def encode_bank(model:nn.Module, # an `XCardiaModel` (or one that returns (e_img, e_tab, z))
+                dl, # a loader of the training set: (ct, x_num, x_cat, y, idx) batches
+                bn:str='batch', # 'batch': BatchNorm on batch statistics as the queries (`bn_batch_stats`); 'running': eval mode
+                min_bs:int=2, # a last batch smaller than this is merged into the one before it
+               )->dict:
+    "Image, tabular and fused embeddings (float32), labels and ids of every sample of `dl`, encoded for the support bank."
+    if bn not in BANK_BN: raise ValueError(f"bn must be one of {BANK_BN}, not {bn!r}")
+    out = {k: [] for k in ('e_img', 'e_tab', 'z', 'y', 'idx')}
+    def run(b):
+        ct, x_num, x_cat, y, idx = b
+        for k, v in zip(('e_img', 'e_tab', 'z'), model(ct, x_num, x_cat)): out[k].append(v.float())
+        out['y'].append(y.float()); out['idx'].append(idx.long())
+    with (bn_batch_stats(model) if bn == 'batch' else eval_mode(model)):
+        held = None
+        for b in dl:
+            if held is None: held = b
+            elif len(b[-1]) >= min_bs: run(held); held = b
+            else: held = tuple(torch.cat([h, x]) for h, x in zip(held, b))    # only the last batch can be short
+        if held is not None: run(held)
+    return {k: torch.cat(v) for k, v in out.items()}
+
+@contextmanager
+def eval_mode(model:nn.Module):
+    "Eval mode inside, the previous mode restored on exit."
+    was = model.training; model.eval()
+    try: yield model
+    finally: model.train(was)
+
 # %% ../nbs/07_pretrain.ipynb #fca6e092
+def _unwrap(model:nn.Module)->nn.Module: return getattr(model, 'module', model)  # DistributedDataParallel holds the model
+
 class SupportBankCallback(Callback):
-    "Rebuild the NW head's support bank from the whole training set before fitting and every `every` epochs."
-    order = 5
-    def __init__(self, k:int=20, every:int=5, negatives:bool=False, seed:int=0):
-        self.k, self.every, self.negatives, self.seed = k, every, negatives, seed
+    "Rebuild the NW head's support bank from the whole training set before fitting, every `every` epochs, and (in eval mode) after it."
+    order = 65   # after SaveModelCallback (60), which loads the best weights in `after_fit`
+    def __init__(self, k:int=20, # K: exemplars per phenotype (and class)
+                 every:int=5, # M: epochs between rebuilds
+                 negatives:bool=True, # K negatives per phenotype too (the paper: positives only)
+                 seed:int=0, # k-means seed and the encoding order's seed
+                 bn:str='batch', # how BatchNorm normalizes while encoding the bank during the fit (see `encode_bank`)
+                 final_bank:bool=True, # after the fit, rebuild the bank in eval mode from the final (best) weights
+                ):
+        if every < 1: raise ValueError(f"every (M) must be at least 1 epoch, not {every}")
+        if bn not in BANK_BN: raise ValueError(f"bn must be one of {BANK_BN}, not {bn!r}")
+        self.k, self.every, self.negatives, self.seed, self.bn, self.final_bank = k, every, negatives, seed, bn, final_bank
+        self._warned = set()
+        self.refreshed = []   # the epochs whose bank was rebuilt before training ('end' for the final eval-mode bank)
 
     def before_fit(self):
-        self.active = getattr(self.learn.model, 'head_kind', None) == 'nw'
+        self.active = getattr(_unwrap(self.learn.model), 'head_kind', None) == 'nw'
         self.start = getattr(self.learn, 'resume_epoch', 0)          # a resumed run has its bank from the checkpoint
-        if self.active and self.start == 0: self.refresh()
+        if self.active and self.start == 0: self.refresh(0)
 
     def before_epoch(self):
-        if self.active and self.training and self.epoch >= self.start and self.epoch > 0 and self.epoch % self.every == 0: self.refresh()
+        # decided on the epoch alone: fastai sets `self.training` only in `before_train`, so here it is still False
+        if self.active and self.epoch >= self.start and self.epoch > 0 and self.epoch % self.every == 0: self.refresh(self.epoch)
 
-    @torch.no_grad()
-    def encode_train(self):
-        "Fused embeddings, labels and ids of every training sample (gathered across processes)."
-        model, was_training = self.learn.model, self.learn.model.training
-        model.eval()
-        dl = self.learn.dls.train.new(shuffle=False, drop_last=False)
-        zs, ys, ids = [], [], []
-        for ct, x_num, x_cat, y, idx in dl:
-            zs.append(model(ct, x_num, x_cat)[2].float()); ys.append(y.float()); ids.append(idx.long())
-        model.train(was_training)
-        return torch.cat(zs), torch.cat(ys), torch.cat(ids)
+    def after_fit(self):
+        if self.active and self.final_bank: self.refresh('end', bn='running')
 
-    def refresh(self):
-        self.learn.model.head.set_support(*gather_support(*self.encode_train(), k=self.k, seed=self.seed, negatives=self.negatives))
+    def train_loader(self, epoch):
+        "The training set in the training batch size, in an order seeded by (seed, epoch) that leaves every global random state alone."
+        dl = self.learn.dls.train
+        ds = copy.copy(dl.dataset)
+        ds.rows = ds.rows[np.random.default_rng([self.seed, epoch if isinstance(epoch, int) else 10**6]).permutation(len(ds.rows))]
+        return dl.new(ds, shuffle=False, drop_last=False)
+
+    def encode_train(self, epoch=0, bn=None)->dict:
+        "Embeddings, labels and ids of every training sample of this rank (see `encode_bank`)."
+        return encode_bank(_unwrap(self.learn.model), self.train_loader(epoch), bn or self.bn)
+
+    def refresh(self, epoch=0, bn=None):
+        "Encode the training set, gather it across processes, select the exemplars and set them as the bank."
+        e = self.encode_train(epoch, bn)
+        with warnings.catch_warnings(record=True) as caught:     # select_support's warnings: once per run, not per rebuild
+            warnings.simplefilter('always')
+            bank = gather_support(e['z'], e['y'], e['idx'], k=self.k, seed=self.seed, negatives=self.negatives)
+        for w in caught:
+            if str(w.message) not in self._warned: self._warned.add(str(w.message)); warnings.warn(w.message)
+        _unwrap(self.learn.model).head.set_support(*bank)
+        self.refreshed.append(epoch)
 
 # %% ../nbs/07_pretrain.ipynb #2f8b52ce
 VARIANTS = {'nw_mmcl': ('paired', 'nw'), 'mmcl': ('paired', None), 'linear_mmcl': ('paired', 'linear'), 'simclr': ('simclr', None)}
@@ -161,7 +233,9 @@ def pretrain_learner(dls, # from `make_dls(..., kind='paired')`, or kind='simclr
                      variant:str='nw_mmcl', # 'nw_mmcl', 'mmcl', 'simclr' or 'linear_mmcl'
                      lambda_nw:float|None=None, tau_clip:float|None=None, tau_nw:float|None=None, # default: the preset's
                      k_support:int|None=None, refresh_every:int|None=None, # K and M of the support bank
-                     negatives:bool=False, # also put negatives in the bank (the paper: positives only)
+                     bank:str='positives_and_negatives', # bank composition: 'positives_and_negatives' or 'positives' (the paper)
+                     bank_bn:str='batch', # BatchNorm while encoding the bank during the fit: 'batch' (as the queries) or 'running'
+                     final_bank:bool=True, # rebuild the bank in eval mode from the final weights after the fit
                      preset:str|None=None, # default: the DataLoaders' preset
                      depth:int|None=None, d:int|None=None, lr:float|None=None,
                      wd:float=0.01, # AdamW weight decay
@@ -170,6 +244,7 @@ def pretrain_learner(dls, # from `make_dls(..., kind='paired')`, or kind='simclr
                      targets=TARGET_NAMES, cbs=None, **kwargs)->Learner:
     "A fastai Learner pre-training the image encoder with one of the variants of the paper."
     if variant not in VARIANTS: raise ValueError(f"variant must be one of {list(VARIANTS)}, not {variant!r}")
+    if bank not in BANKS: raise ValueError(f"bank must be one of {list(BANKS)}, not {bank!r}")
     kind, head = VARIANTS[variant]
     if getattr(dls, 'kind', kind) != kind: raise ValueError(f"variant {variant!r} needs make_dls(..., kind={kind!r}), got kind={dls.kind!r}")
     p = get_preset(preset or getattr(dls, 'preset', None) or 'small', lambda_nw=lambda_nw, tau_clip=tau_clip, tau_nw=tau_nw,
@@ -186,7 +261,7 @@ def pretrain_learner(dls, # from `make_dls(..., kind='paired')`, or kind='simclr
         model = XCardiaModel(img, tab, head, n_targets=len(targets), tau_nw=p.tau_nw)
         loss = XCardiaLoss(model, p.lambda_nw if head else 0., p.tau_clip)
         metrics = [LossTerm('clip')] + ([LossTerm('nw')] if head else [])
-        extra = [SupportBankCallback(p.k_support, p.refresh_every, negatives)] if head == 'nw' else []
+        extra = [SupportBankCallback(p.k_support, p.refresh_every, BANKS[bank], bn=bank_bn, final_bank=final_bank)] if head == 'nw' else []
     learn = Learner(dls, model, loss_func=loss, opt_func=partial(Adam, decouple_wd=True), lr=p.lr, wd=wd, metrics=metrics,
                     path=path, cbs=extra + log + track + mixed_precision_cbs(dls.device) + list(cbs or []), **kwargs)
     learn.recorder.train_metrics = True
@@ -220,11 +295,16 @@ def _rng_state(learn)->dict:
                 cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
                 dl=learn.dls.train.rng.getstate())
 
+def _tracker_state(learn)->dict:
+    "The best value so far (and early stopping's count of epochs without improvement) of each tracker callback."
+    return {type(cb).__name__: dict(best=cb.best, wait=getattr(cb, 'wait', None))
+            for cb in learn.cbs if isinstance(cb, TrackerCallback) and cb.best is not None}
+
 def save_checkpoint(learn:Learner, fname:str|Path, epoch:int)->Path:
-    "Model, optimizer, epoch and random states of a run."
+    "Model, optimizer, epoch, random states and the trackers' best values of a run."
     fname = Path(fname); fname.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(dict(model=learn.model.state_dict(), opt=learn.opt.state_dict() if learn.opt is not None else None,
-                    epoch=epoch, rng=_rng_state(learn), variant=getattr(learn, 'variant', None)), fname)
+    torch.save(dict(model=_unwrap(learn.model).state_dict(), opt=learn.opt.state_dict() if learn.opt is not None else None,
+                    epoch=epoch, rng=_rng_state(learn), trackers=_tracker_state(learn), variant=getattr(learn, 'variant', None)), fname)
     return fname
 
 def _skipped(cb)->bool:
@@ -252,7 +332,13 @@ class RunLog(CSVLogger):
         if not _skipped(self): super()._write_line(log)
 
 class _InFitOnly:
-    "Track only epochs whose recorder row holds the monitored value: not those a resumed fit skips, nor `learn.validate()`."
+    "Track only epochs whose recorder row holds the monitored value: not those a resumed fit skips, nor `learn.validate()`; a resumed fit starts from the checkpoint's best value (and patience count)."
+    def before_fit(self):
+        super().before_fit()
+        saved = getattr(self.learn, 'resume_trackers', {}).get(type(self).__name__) if getattr(self.learn, 'resume_epoch', 0) else None
+        if saved:
+            self.best = saved['best']
+            if saved.get('wait') is not None: self.wait = saved['wait']
     def after_epoch(self):
         vals = self.recorder.values
         if vals and len(vals[-1]) > self.idx and not _skipped(self): super().after_epoch()
@@ -265,9 +351,9 @@ class EarlyStopping(_InFitOnly, EarlyStoppingCallback):
 
 # %% ../nbs/07_pretrain.ipynb #3cfc703e
 def resume(learn:Learner, fname:str|Path)->int:
-    "Load a checkpoint into `learn` (model strictly, optimizer, random states); returns the epoch to start from."
+    "Load a checkpoint into `learn` (model strictly, optimizer, random states, best values so far); returns the epoch to start from."
     ck = torch.load(fname, map_location='cpu', weights_only=False)
-    learn.model.load_state_dict(ck['model'], strict=True)
+    _unwrap(learn.model).load_state_dict(ck['model'], strict=True)
     learn.create_opt()
     if ck['opt'] is not None: learn.opt.load_state_dict(ck['opt'])
     r = ck['rng']
@@ -276,6 +362,7 @@ def resume(learn:Learner, fname:str|Path)->int:
     learn.dls.train.rng.setstate(r['dl'])
     for cb in learn.cbs:
         if isinstance(cb, CSVLogger): cb.append = True                   # the log goes on
+    learn.resume_trackers = ck.get('trackers', {})   # checkpoints before 0.0.2 lack them: the trackers start afresh
     learn.resume_epoch = ck['epoch'] + 1
     return learn.resume_epoch
 
