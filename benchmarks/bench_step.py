@@ -25,7 +25,7 @@ N_NUM, CARDS = 20, [4, 3, 5]
 
 def model():
     torch.manual_seed(0)
-    m = XCardiaModel(ImageEncoder(p.depth, d=p.d, widen_factor=p.widen_factor, conv1_t_stride=p.conv1_t_stride),
+    m = XCardiaModel(ImageEncoder.from_preset(p),
                      TabularEncoder(N_NUM, CARDS, d=p.d, **TABULAR_SIZES.get(p.name, {})), 'nw', tau_nw=p.tau_nw).to(dev)
     m.head.set_support(torch.nn.functional.normalize(torch.randn(200, p.d), dim=1).to(dev), (torch.rand(200, 10) < .2).float().to(dev),
                        torch.arange(10**6, 10**6 + 200).to(dev))

@@ -18,7 +18,7 @@ def test_figures_need_no_axes_passed_in():
 
 def test_cam_layer_avoids_one_voxel_maps_and_keeps_batchnorm_statistics():
     p = get_preset('small')
-    enc = ImageEncoder(p.depth, d=p.d, widen_factor=p.widen_factor, conv1_t_stride=p.conv1_t_stride).train()
+    enc = ImageEncoder.from_preset(p).train()
     stats = {k: v.clone() for k, v in enc.state_dict().items() if 'running' in k}
     x = torch.randn(1, 1, p.size, p.size, p.size)
     assert ev.cam_layer(enc, x) == 'layer2' and ev.cam_layer(enc, x, min_side=1) == 'layer4'
@@ -27,7 +27,7 @@ def test_cam_layer_avoids_one_voxel_maps_and_keeps_batchnorm_statistics():
 
 def test_grad_cam_of_a_fresh_wrapper_leaves_the_model_in_eval_mode():
     p = get_preset('tiny')
-    enc = ImageEncoder(p.depth, d=p.d, widen_factor=p.widen_factor, conv1_t_stride=p.conv1_t_stride).eval()
+    enc = ImageEncoder.from_preset(p).eval()
     class Scores(torch.nn.Module):    # a new wrapper: training=True, as `PhenotypeScores(...)` is
         def __init__(self, m): super().__init__(); self.m = m
         def forward(self, x): return self.m(x)[:, :3]

@@ -24,7 +24,7 @@ import yaml
 from .core import TARGET_NAMES, PRESETS, get_preset, set_seed
 from .matching import read_table, require_columns, resolve_paths, match_exams, split_patients, pretraining_cohort, cohort_report
 from .data import make_dls, CohortDataset, CTReadError
-from .encoders import ImageEncoder, WeightLoadError, BLOCK_NAMES
+from .encoders import ImageEncoder, image_encoder, WeightLoadError, EncoderConfigError, BLOCK_NAMES
 from .nw import BANKS
 from .losses import nw_loss, base_rate_bce
 from .pretrain import (VARIANTS, pretrain_learner, fit_cosine, resume, save_image_encoder, retrieval_accuracy, head_outputs)
@@ -591,7 +591,7 @@ def run_evaluate(cfg:dict)->dict:
     ft = None
     if (bm, br) in results:
         p = get_preset(cfg['preset'])
-        enc = ImageEncoder(p.depth, d=p.d, widen_factor=p.widen_factor, conv1_t_stride=p.conv1_t_stride)
+        enc = image_encoder(p, out/'pretrain'/bm/'encoder.pth' if bm != 'none' else None)
         ft = FineTuneModel(enc, len(TARGET_NAMES), freeze_for(cfg, bm))
         ft.load_state_dict(torch.load(out/'finetune'/bm/br/'finetuned.pth', map_location='cpu', weights_only=True), strict=True)
         ft.eval()
@@ -720,7 +720,7 @@ def run_demo(out:str|Path='xcardia_demo', size:str='small', sweeps:bool=False, s
     return res
 
 # %% ../nbs/10_cli.ipynb #8db72eeb
-USER_ERRORS = (UserError, CTReadError, BundleError, WeightLoadError, FileNotFoundError)
+USER_ERRORS = (UserError, CTReadError, BundleError, WeightLoadError, EncoderConfigError, FileNotFoundError)
 
 def _parser()->argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog='xcardia', description="X-Cardia: phenotype-guided cross-modal pre-training of a CT encoder "

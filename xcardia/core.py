@@ -168,7 +168,7 @@ class Preset:
     size: int # voxels per side of the cubic crop
     depth: int # 3D ResNet depth: 10, 18, 34 or 50
     widen_factor: float # ResNet width multiplier
-    conv1_t_stride: int # stride of the first convolution along depth (MONAI's name)
+    conv1_t_stride: int|tuple # stem stride: an int for all axes, or (x, y, z); paper: Hara's (2, 2, 1), stride 1 along the slices
     d: int # projection width of both encoders
     n_patients: int|None # patients of the synthetic cohort (None: use your own data)
     bs: int # batch size
@@ -196,7 +196,7 @@ PRESETS = {
     'small': Preset('small', spacing=6.875, size=32, depth=10, widen_factor=0.5, conv1_t_stride=2, d=64,
                     n_patients=800, bs=32, epochs=30, lr=1e-3, k_support=20, refresh_every=5,
                     lambda_nw=0.5, tau_clip=0.07, tau_nw=0.1),
-    'paper': Preset('paper', spacing=2.0, size=164, depth=50, widen_factor=1.0, conv1_t_stride=1, d=128,
+    'paper': Preset('paper', spacing=2.0, size=164, depth=50, widen_factor=1.0, conv1_t_stride=(2, 2, 1), d=128,
                     n_patients=None, bs=12, epochs=100, lr=1e-4, k_support=20, refresh_every=5,
                     lambda_nw=0.5, tau_clip=0.07, tau_nw=0.1),
 }

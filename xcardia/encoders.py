@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Sequence
 
 # %% auto #0
-__all__ = ['RESNETS', 'BLOCK_NAMES', 'init_linear_xavier', 'projection_head', 'ImageEncoder', 'WeightLoadError', 'load_weights',
-           'monai_resnet_key', 'load_image_encoder', 'run_blocks', 'TabularEncoder', 'fuse']
+__all__ = ['RESNETS', 'BLOCK_NAMES', 'init_linear_xavier', 'projection_head', 'stride3', 'ImageEncoder', 'WeightLoadError',
+           'load_weights', 'monai_resnet_key', 'EncoderConfigError', 'check_encoder_config', 'load_image_encoder',
+           'image_encoder', 'run_blocks', 'TabularEncoder', 'fuse']
 
 # %% ../nbs/04_encoders.ipynb #8d583686
 import torch
@@ -42,21 +43,30 @@ def projection_head(d_in:int, # width of the pooled features
 RESNETS = {10: monai_resnet.resnet10, 18: monai_resnet.resnet18, 34: monai_resnet.resnet34, 50: monai_resnet.resnet50}
 BLOCK_NAMES = ('stem', 'layer1', 'layer2', 'layer3', 'layer4')
 
+def stride3(s)->tuple:
+    "A stem stride as three ints, one per spatial axis (an int applies to all three, as MONAI does)."
+    t = tuple(int(v) for v in (s if isinstance(s, (tuple, list)) else (s,) * 3))
+    if len(t) != 3 or min(t) < 1: raise ValueError(f"conv1_t_stride must be a positive int or three of them, not {s!r}")
+    return t
+
 class ImageEncoder(nn.Module):
     "Eq. (1): MONAI 3D ResNet without classifier, global average pooling, MLP projection to `d`, l2-normalized."
     def __init__(self, depth:int=50, # ResNet depth: 10, 18, 34 or 50
                  in_channels:int=1, # CT: one channel
                  d:int=128, # embedding width
                  widen_factor:float=1.0, # channel multiplier of the ResNet
-                 conv1_t_stride:int=1, # stride of the first convolution along depth (2 quarters the work at small sizes)
+                 conv1_t_stride:int|tuple=1, # stride of the stem's 7^3 convolution: an int for all three axes (MONAI replicates it), or one per axis (x, y, z)
                  shortcut_type:str='B', # MONAI's residual shortcut: 'A' (no parameters) or 'B' (1x1 conv)
                  **kwargs, # passed on to MONAI's ResNet
                 ):
         super().__init__()
         if depth not in RESNETS: raise ValueError(f"depth must be one of {sorted(RESNETS)}, not {depth!r}")
+        stride = stride3(conv1_t_stride)
         r = RESNETS[depth](spatial_dims=3, n_input_channels=in_channels, feed_forward=False, widen_factor=widen_factor,
-                           conv1_t_stride=conv1_t_stride, shortcut_type=shortcut_type, **kwargs)
+                           conv1_t_stride=stride, shortcut_type=shortcut_type, **kwargs)
         self.depth, self.d = depth, d
+        self._config = dict(depth=depth, d=d, widen_factor=float(widen_factor), conv1_t_stride=list(stride),
+                            in_channels=in_channels, shortcut_type=shortcut_type)
         self.stem = nn.Sequential(OrderedDict(conv1=r.conv1, bn1=r.bn1, act=r.act,
                                               maxpool=nn.Identity() if r.no_max_pool else r.maxpool))
         self.layer1, self.layer2, self.layer3, self.layer4 = r.layer1, r.layer2, r.layer3, r.layer4
@@ -64,6 +74,23 @@ class ImageEncoder(nn.Module):
         self.pool = nn.AdaptiveAvgPool3d(1)
         self.proj = projection_head(self.n_features, d)
         init_linear_xavier(self)
+
+    @property
+    def config(self)->dict:
+        "What rebuilds this network (`from_config`); saved with its weights."
+        return dict(self._config)
+
+    @classmethod
+    def from_config(cls, config:dict)->ImageEncoder:
+        "The encoder a saved `config` describes (extra keys, such as the pre-training variant, are ignored)."
+        keys = ('depth', 'd', 'widen_factor', 'conv1_t_stride', 'in_channels', 'shortcut_type')
+        return cls(**{k: v for k, v in config.items() if k in keys})
+
+    @classmethod
+    def from_preset(cls, preset, **overrides)->ImageEncoder:
+        "The encoder of a size preset (`xcardia.core.Preset`): depth, width, stem stride and embedding width."
+        return cls.from_config({**dict(depth=preset.depth, d=preset.d, widen_factor=preset.widen_factor,
+                                       conv1_t_stride=preset.conv1_t_stride), **overrides})
 
     def blocks(self)->OrderedDict:
         "The convolutional blocks by name, lowest first."
@@ -140,10 +167,43 @@ def monai_resnet_key(key:str)->str:
     return re.sub(r'^(conv1|bn1)\.', r'stem.\1.', key)
 
 # %% ../nbs/04_encoders.ipynb #793ea95a
+class EncoderConfigError(ValueError):
+    "Weights saved for another network than the encoder they are loaded into (depth, width or stem stride)."
+
+def check_encoder_config(encoder:ImageEncoder, saved:dict, source:str='the weights')->None:
+    "Raise `EncoderConfigError` unless the `config` saved with weights describes `encoder`."
+    own = encoder.config
+    diff = [f"{k}: saved {saved[k]!r}, this encoder {own[k]!r}" for k in ('depth', 'd', 'widen_factor', 'in_channels', 'shortcut_type')
+            if k in saved and saved[k] != own[k]]
+    if 'conv1_t_stride' in saved and list(stride3(saved['conv1_t_stride'])) != own['conv1_t_stride']:
+        diff.append(f"conv1_t_stride: saved {list(stride3(saved['conv1_t_stride']))}, this encoder {own['conv1_t_stride']}")
+    if diff: raise EncoderConfigError(f"{source} were saved for another network ({'; '.join(diff)}). "
+                                      "Build the encoder with `ImageEncoder.from_config(saved_config)` to load them.")
+    if 'conv1_t_stride' not in saved and len(set(own['conv1_t_stride'])) > 1:
+        raise EncoderConfigError(f"{source} do not record their stem stride (saved by xcardia before the paper preset's stem became "
+                                 f"Hara's, {own['conv1_t_stride']}); paper-size weights of that time had stride 1 on every axis: a "
+                                 "different network with the same parameter shapes. Load them into ImageEncoder(..., conv1_t_stride=1).")
+
 def load_image_encoder(encoder:ImageEncoder, src, prefix:str='', allow_missing=(), allow_unexpected=())->dict:
-    "`load_weights` for an `ImageEncoder`, also accepting MONAI/MedicalNet ResNet names."
+    "`load_weights` for an `ImageEncoder`, also accepting MONAI/MedicalNet ResNet names; a saved `config` must describe `encoder`."
+    if isinstance(src, (str, Path)) and Path(src).is_file():
+        ck = torch.load(src, map_location='cpu', weights_only=True)
+        if isinstance(ck, dict) and isinstance(ck.get('config'), dict): check_encoder_config(encoder, ck['config'], str(src))
+        src = ck
+    elif isinstance(src, dict) and isinstance(src.get('config'), dict): check_encoder_config(encoder, src['config'])
     return load_weights(encoder, src, prefix=prefix, allow_missing=allow_missing, allow_unexpected=allow_unexpected,
                         key_map=monai_resnet_key)
+
+# %% ../nbs/04_encoders.ipynb #28ccf64c
+def image_encoder(preset, # a `xcardia.core.Preset`: the network when the weights record none
+                  weights:str|Path|None=None, # a file saved with its `config` (`save_image_encoder`), or None
+                 )->ImageEncoder:
+    "The image encoder that `weights` were saved from (their `config` over the preset's), or the preset's; not loaded."
+    saved = {}
+    if weights is not None and Path(weights).is_file():
+        ck = torch.load(weights, map_location='cpu', weights_only=True)
+        saved = ck.get('config', {}) if isinstance(ck, dict) else {}
+    return ImageEncoder.from_config({**ImageEncoder.from_preset(preset).config, **saved})
 
 # %% ../nbs/04_encoders.ipynb #56bab994
 def run_blocks(backbone:rtdl.FTTransformerBackbone, # rtdl's backbone; its blocks are used, its output head is not

@@ -21,7 +21,7 @@ from sklearn.metrics import roc_auc_score
 from fastai.learner import Learner, Metric
 from fastai.optimizer import Adam
 from .core import get_preset, mixed_precision_cbs, TARGET_NAMES
-from .encoders import ImageEncoder, load_image_encoder, init_linear_xavier, BLOCK_NAMES
+from .encoders import ImageEncoder, image_encoder, load_image_encoder, init_linear_xavier, BLOCK_NAMES
 from .losses import masked_bce
 from .pretrain import RunLog, SaveBestCallback, EarlyStopping, CheckpointCallback
 
@@ -91,12 +91,8 @@ def finetune_learner(dls, # from `make_dls(..., kind='image')`
     p = get_preset(preset or getattr(dls, 'preset', None) or 'small', depth=depth, lr=lr)
     if isinstance(encoder, nn.Module): enc = encoder
     else:
-        enc = ImageEncoder(p.depth, d=p.d, widen_factor=p.widen_factor, conv1_t_stride=p.conv1_t_stride)
-        if encoder is not None:
-            cfg = torch.load(encoder, map_location='cpu', weights_only=True).get('config', {}) if Path(encoder).is_file() else {}
-            if cfg.get('depth', enc.depth) != enc.depth or cfg.get('d', enc.d) != enc.d:
-                enc = ImageEncoder(cfg['depth'], d=cfg['d'], widen_factor=p.widen_factor, conv1_t_stride=p.conv1_t_stride)
-            load_image_encoder(enc, encoder)                              # strict: raises WeightLoadError on any mismatch
+        enc = image_encoder(p, encoder)                               # the saved network, else the preset's
+        if encoder is not None: load_image_encoder(enc, encoder)   # strict: WeightLoadError / EncoderConfigError on any mismatch
     if freeze is None: freeze = () if encoder is None else PAPER_FREEZE
     model = FineTuneModel(enc, n_targets, freeze)
     Path(path).mkdir(parents=True, exist_ok=True)

@@ -36,7 +36,7 @@ def package_versions(names:Sequence[str]=('xcardia', 'torch', 'fastai', 'fastcor
 
 # %% ../nbs/11_predict.ipynb #2a66b670
 def _encoder_config(enc:ImageEncoder, preset:Preset)->dict:
-    return dict(depth=enc.depth, d=enc.d, widen_factor=preset.widen_factor, conv1_t_stride=preset.conv1_t_stride)
+    return enc.config
 
 def save_bundle(path:str|Path, # folder to write (created; existing bundle files are replaced)
                 finetuned:FineTuneModel, # the fine-tuned model
@@ -131,7 +131,7 @@ def load_bundle(path:str|Path, device=None)->Bundle:
     path = Path(path)
     if not (path/'bundle.json').is_file(): raise BundleError(f"{path}: not a model bundle (no bundle.json); `xcardia evaluate` writes one")
     man = json.loads((path/'bundle.json').read_text())
-    def encoder(cfg): return ImageEncoder(cfg['depth'], d=cfg['d'], widen_factor=cfg['widen_factor'], conv1_t_stride=cfg['conv1_t_stride'])
+    def encoder(cfg): return ImageEncoder.from_config(cfg)
     ft = FineTuneModel(encoder(man['image_encoder']), len(man['targets']), man['frozen'])
     ft.load_state_dict(torch.load(path/'finetuned.pth', map_location='cpu', weights_only=True), strict=True)
     pre, sup, tp = None, None, None

@@ -91,15 +91,15 @@ class SimCLRLoss(nn.Module):
 
 # %% ../nbs/07_pretrain.ipynb #88a4b091
 class LossTerm(Metric):
-    "The epoch average of one term of the loss function's `terms` (weighted by batch size)."
+    "The epoch average of one term of the loss function's `terms` (weighted by batch size), summed on the device: no host sync per batch."
     def __init__(self, name:str): self.name_ = name
     def reset(self): self.total, self.count = 0., 0
     def accumulate(self, learn):
         t = getattr(learn.loss_func, 'terms', {}).get(self.name_)
         if t is None: return
-        bs = len(learn.yb[-1]); self.total += float(t) * bs; self.count += bs
+        bs = len(learn.yb[-1]); self.total = self.total + t.detach().float() * bs; self.count += bs
     @property
-    def value(self): return self.total / self.count if self.count else float('nan')
+    def value(self): return float(self.total) / self.count if self.count else float('nan')
     @property
     def name(self): return f'{self.name_}_loss'
 
@@ -249,7 +249,7 @@ def pretrain_learner(dls, # from `make_dls(..., kind='paired')`, or kind='simclr
     if getattr(dls, 'kind', kind) != kind: raise ValueError(f"variant {variant!r} needs make_dls(..., kind={kind!r}), got kind={dls.kind!r}")
     p = get_preset(preset or getattr(dls, 'preset', None) or 'small', lambda_nw=lambda_nw, tau_clip=tau_clip, tau_nw=tau_nw,
                    k_support=k_support, refresh_every=refresh_every, depth=depth, d=d, lr=lr)
-    img = ImageEncoder(p.depth, d=p.d, widen_factor=p.widen_factor, conv1_t_stride=p.conv1_t_stride)
+    img = ImageEncoder.from_preset(p)
     Path(path).mkdir(parents=True, exist_ok=True)
     log = [RunLog(fname='history.csv'), CheckpointCallback()]
     track = [SaveBestCallback(monitor='valid_loss', fname='best')] + ([EarlyStopping(monitor='valid_loss', patience=patience)] if patience else [])
@@ -283,7 +283,7 @@ def save_image_encoder(learn:Learner, fname:str|Path)->Path:
     "Save the pre-trained image encoder with its configuration; `xcardia.encoders.load_image_encoder` loads it strictly."
     enc = learn.model.image_encoder
     fname = Path(fname); fname.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({'state_dict': enc.state_dict(), 'config': dict(depth=enc.depth, d=enc.d, variant=getattr(learn, 'variant', None))}, fname)
+    torch.save({'state_dict': enc.state_dict(), 'config': {**enc.config, 'variant': getattr(learn, 'variant', None)}}, fname)
     return fname
 
 # %% ../nbs/07_pretrain.ipynb #e1e3f86b
