@@ -28,7 +28,7 @@ from .encoders import ImageEncoder, image_encoder, WeightLoadError, EncoderConfi
 from .nw import BANKS
 from .losses import nw_loss, base_rate_bce
 from .pretrain import (VARIANTS, pretrain_learner, fit_cosine, resume, save_image_encoder, retrieval_accuracy, head_outputs)
-from .finetune import finetune_learner, few_shot, fraction, FineTuneModel
+from .finetune import finetune_learner, few_shot, fraction, FineTuneModel, PAPER_FREEZE
 from .evaluate import (evaluate, compare, results_table, table_markdown, expected_calibration_error, reliability_diagram,
                               plot_modality_pca, modality_gap, PhenotypeScores, grad_cam, cam_layer, cam_heart_shares, cam_figure,
                               heart_mask, displaced_hearts, exemplar_figure, plot_differences)
@@ -156,12 +156,11 @@ def load_config(src:str|Path|dict, # a YAML file, or the configuration itself
     if bad: raise UserError(f"{name}: finetune.methods {bad} are not pre-trained (add them to pretrain.variants, or use 'none')")
     bad = [r for r in cfg['finetune']['regimes'] + [cfg['finetune']['sweep_regime']] if not REGIME.match(str(r))]
     if bad: raise UserError(f"{name}: finetune regimes {bad} not understood; use full, <k>shot (e.g. 5shot) or frac<share> (e.g. frac0.1)")
-    bad = [b for b in [cfg['pretrain']['bank']] if b not in BANKS]
-    if bad: raise UserError(f"{name}: pretrain.bank {bad[0]!r} unknown; choose from {list(BANKS)}")
+    if cfg['pretrain']['bank'] not in BANKS: raise UserError(f"{name}: pretrain.bank {cfg['pretrain']['bank']!r} unknown; choose from {list(BANKS)}")
     fr = cfg['finetune']['freeze']
     if isinstance(fr, list): fr = cfg['finetune']['freeze'] = {'default': fr, 'none': []}   # a list: for the pre-trained encoders
     if not isinstance(fr, dict): raise UserError(f"{name}: finetune.freeze must be a list of blocks or a mapping method -> blocks, not {fr!r}")
-    fr.setdefault('default', ['stem', 'layer1', 'layer2']); fr.setdefault('none', [])
+    fr.setdefault('default', list(PAPER_FREEZE)); fr.setdefault('none', [])
     for m, blocks in fr.items():
         if m not in ('default', 'none') and m not in VARIANTS and parse_run(m)[0] not in VARIANTS:
             raise UserError(f"{name}: finetune.freeze has a key {m!r}; use default, none or a variant ({', '.join(VARIANTS)})")
@@ -293,8 +292,7 @@ def _fit(learn, folder:Path, epochs:int):
 def freeze_for(cfg:dict, method:str)->list:
     "The blocks frozen when fine-tuning `method`: its own entry in `finetune.freeze`, else `none`'s or `default`'s."
     fr = cfg['finetune']['freeze']
-    if method in fr: return list(fr[method])
-    return list(fr['none'] if method == 'none' else fr.get(parse_run(method)[0], fr['default']))
+    return list(fr[method] if method in fr else fr.get(parse_run(method)[0], fr['default']))   # 'none' always has its entry
 
 def _method_kw(cfg:dict)->dict:
     "The pre-training method settings of a configuration, as `pretrain_learner` arguments (None: the preset's)."

@@ -173,10 +173,8 @@ class EncoderConfigError(ValueError):
 def check_encoder_config(encoder:ImageEncoder, saved:dict, source:str='the weights')->None:
     "Raise `EncoderConfigError` unless the `config` saved with weights describes `encoder`."
     own = encoder.config
-    diff = [f"{k}: saved {saved[k]!r}, this encoder {own[k]!r}" for k in ('depth', 'd', 'widen_factor', 'in_channels', 'shortcut_type')
-            if k in saved and saved[k] != own[k]]
-    if 'conv1_t_stride' in saved and list(stride3(saved['conv1_t_stride'])) != own['conv1_t_stride']:
-        diff.append(f"conv1_t_stride: saved {list(stride3(saved['conv1_t_stride']))}, this encoder {own['conv1_t_stride']}")
+    saved = {**saved, 'conv1_t_stride': list(stride3(saved['conv1_t_stride']))} if 'conv1_t_stride' in saved else saved
+    diff = [f"{k}: saved {saved[k]!r}, this encoder {own[k]!r}" for k in own if k in saved and saved[k] != own[k]]
     if diff: raise EncoderConfigError(f"{source} were saved for another network ({'; '.join(diff)}). "
                                       "Build the encoder with `ImageEncoder.from_config(saved_config)` to load them.")
     if 'conv1_t_stride' not in saved and len(set(own['conv1_t_stride'])) > 1:
@@ -184,26 +182,28 @@ def check_encoder_config(encoder:ImageEncoder, saved:dict, source:str='the weigh
                                  f"Hara's, {own['conv1_t_stride']}); paper-size weights of that time had stride 1 on every axis: a "
                                  "different network with the same parameter shapes. Load them into ImageEncoder(..., conv1_t_stride=1).")
 
-def load_image_encoder(encoder:ImageEncoder, src, prefix:str='', allow_missing=(), allow_unexpected=())->dict:
+def load_image_encoder(encoder:ImageEncoder, src, prefix:str='', allow_missing=(), allow_unexpected=(),
+                       source:str|None=None, # how errors name the weights (default: the path, or 'the weights')
+                      )->dict:
     "`load_weights` for an `ImageEncoder`, also accepting MONAI/MedicalNet ResNet names; a saved `config` must describe `encoder`."
     if isinstance(src, (str, Path)) and Path(src).is_file():
-        ck = torch.load(src, map_location='cpu', weights_only=True)
-        if isinstance(ck, dict) and isinstance(ck.get('config'), dict): check_encoder_config(encoder, ck['config'], str(src))
-        src = ck
-    elif isinstance(src, dict) and isinstance(src.get('config'), dict): check_encoder_config(encoder, src['config'])
+        source, src = source or str(src), torch.load(src, map_location='cpu', weights_only=True)
+    if isinstance(src, dict) and isinstance(src.get('config'), dict): check_encoder_config(encoder, src['config'], source or 'the weights')
     return load_weights(encoder, src, prefix=prefix, allow_missing=allow_missing, allow_unexpected=allow_unexpected,
                         key_map=monai_resnet_key)
 
 # %% ../nbs/04_encoders.ipynb #28ccf64c
 def image_encoder(preset, # a `xcardia.core.Preset`: the network when the weights record none
                   weights:str|Path|None=None, # a file saved with its `config` (`save_image_encoder`), or None
+                  load:bool=False, # also load the weights (strictly, `load_image_encoder`); else only build the network
                  )->ImageEncoder:
-    "The image encoder that `weights` were saved from (their `config` over the preset's), or the preset's; not loaded."
-    saved = {}
-    if weights is not None and Path(weights).is_file():
-        ck = torch.load(weights, map_location='cpu', weights_only=True)
-        saved = ck.get('config', {}) if isinstance(ck, dict) else {}
-    return ImageEncoder.from_config({**ImageEncoder.from_preset(preset).config, **saved})
+    "The image encoder that `weights` were saved from (their `config` over the preset's), or the preset's; the file is read once."
+    is_file = weights is not None and Path(weights).is_file()
+    ck = torch.load(weights, map_location='cpu', weights_only=True, mmap=not load) if is_file else {}
+    saved = ck.get('config', {}) if isinstance(ck, dict) else {}
+    enc = ImageEncoder.from_config({**ImageEncoder.from_preset(preset).config, **saved})
+    if load: load_image_encoder(enc, ck if is_file else weights, source=str(weights))   # a missing file: FileNotFoundError there
+    return enc
 
 # %% ../nbs/04_encoders.ipynb #56bab994
 def run_blocks(backbone:rtdl.FTTransformerBackbone, # rtdl's backbone; its blocks are used, its output head is not

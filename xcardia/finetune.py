@@ -21,15 +21,17 @@ from sklearn.metrics import roc_auc_score
 from fastai.learner import Learner, Metric
 from fastai.optimizer import Adam
 from .core import get_preset, mixed_precision_cbs, TARGET_NAMES
-from .encoders import ImageEncoder, image_encoder, load_image_encoder, init_linear_xavier, BLOCK_NAMES
+from .encoders import ImageEncoder, image_encoder, init_linear_xavier, BLOCK_NAMES
 from .losses import masked_bce
 from .pretrain import RunLog, SaveBestCallback, EarlyStopping, CheckpointCallback
 
 # %% ../nbs/08_finetune.ipynb #742719f6
+PAPER_FREEZE = ('stem', 'layer1', 'layer2')   # "lower conv blocks frozen" (Sec. 3.7)
+
 class FineTuneModel(nn.Module):
     "Image encoder trunk with frozen lower blocks and one linear head per target (logits)."
     def __init__(self, encoder:ImageEncoder, n_targets:int=len(TARGET_NAMES),
-                 freeze:Sequence[str]=('stem', 'layer1', 'layer2')):
+                 freeze:Sequence[str]=PAPER_FREEZE):
         super().__init__()
         unknown = set(freeze) - set(BLOCK_NAMES)
         if unknown: raise ValueError(f"unknown block(s) {sorted(unknown)}; blocks are {list(BLOCK_NAMES)}")
@@ -76,8 +78,6 @@ class MaskedBCE(nn.Module):
     def forward(self, logits, y, idx=None): return masked_bce(logits, y, self.pos_weight)
 
 # %% ../nbs/08_finetune.ipynb #c0b440c7
-PAPER_FREEZE = ('stem', 'layer1', 'layer2')   # "lower conv blocks frozen" (Sec. 3.7)
-
 def finetune_learner(dls, # from `make_dls(..., kind='image')`
                      encoder:ImageEncoder|str|Path|None=None, # pre-trained encoder (a module or a file), or None: from scratch
                      freeze:Sequence[str]|None=None, # blocks to freeze; None: PAPER_FREEZE for a pre-trained encoder, none for random init
@@ -91,8 +91,7 @@ def finetune_learner(dls, # from `make_dls(..., kind='image')`
     p = get_preset(preset or getattr(dls, 'preset', None) or 'small', depth=depth, lr=lr)
     if isinstance(encoder, nn.Module): enc = encoder
     else:
-        enc = image_encoder(p, encoder)                               # the saved network, else the preset's
-        if encoder is not None: load_image_encoder(enc, encoder)   # strict: WeightLoadError / EncoderConfigError on any mismatch
+        enc = image_encoder(p, encoder, load=encoder is not None)    # the saved network, loaded strictly (WeightLoadError / EncoderConfigError)
     if freeze is None: freeze = () if encoder is None else PAPER_FREEZE
     model = FineTuneModel(enc, n_targets, freeze)
     Path(path).mkdir(parents=True, exist_ok=True)

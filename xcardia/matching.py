@@ -77,7 +77,9 @@ def parse_dates(values:pd.Series, name:str, column:str, dayfirst:bool=False)->pd
     "Datetimes from mixed formats and YYYYMMDD numbers; unparseable values become NaT with a warning naming the rows."
     s = pd.Series(values, copy=False)
     if pd.api.types.is_datetime64_any_dtype(s): return s.astype('datetime64[ns]')
-    num = s.map(_is_number).astype(bool)
+    if pd.api.types.is_numeric_dtype(s): num = s.notna()            # a number column (what a CSV reader makes of 20200102)
+    elif s.dtype == object: num = s.map(_is_number).astype(bool)  # mixed: numbers beside text
+    else: num = pd.Series(False, index=s.index)
     out = pd.Series(pd.NaT, index=s.index, dtype='datetime64[ns]')
     if num.any(): out[num] = _numeric_dates(s[num], name, column).astype('datetime64[ns]')
     if (~num).any(): out[~num] = pd.to_datetime(s[~num], format='mixed', dayfirst=dayfirst, errors='coerce').astype('datetime64[ns]')

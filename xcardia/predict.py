@@ -35,9 +35,6 @@ def package_versions(names:Sequence[str]=('xcardia', 'torch', 'fastai', 'fastcor
     return out
 
 # %% ../nbs/11_predict.ipynb #2a66b670
-def _encoder_config(enc:ImageEncoder, preset:Preset)->dict:
-    return enc.config
-
 def save_bundle(path:str|Path, # folder to write (created; existing bundle files are replaced)
                 finetuned:FineTuneModel, # the fine-tuned model
                 thresholds:Sequence[float]|dict, # decision threshold per target (e.g. best F1 on validation)
@@ -56,12 +53,12 @@ def save_bundle(path:str|Path, # folder to write (created; existing bundle files
         raise ValueError(f"{len(targets)} targets, {len(thr)} thresholds and {len(finetuned.heads)} heads must agree")
     man = dict(format=1, targets=targets, thresholds=thr, frozen=list(finetuned.frozen),
                preprocessing=dict(spacing=preset.spacing, size=preset.size, hu_window=list(preset.hu_window)),
-               preset=preset.name, image_encoder=_encoder_config(finetuned.encoder, preset),
+               preset=preset.name, image_encoder=finetuned.encoder.config,
                config=config or {}, versions=package_versions())
     torch.save(finetuned.state_dict(), path/'finetuned.pth')
     if pretrained is not None:
         if tab_preprocessor is None: raise ValueError("a pre-trained model needs its tab_preprocessor (the tabular encoder's input layout)")
-        man['pretrained'] = dict(image_encoder=_encoder_config(pretrained.image_encoder, preset), head=pretrained.head_kind,
+        man['pretrained'] = dict(image_encoder=pretrained.image_encoder.config, head=pretrained.head_kind,
                                  tau_nw=getattr(pretrained.head, 'tau', None), tabular=TABULAR_SIZES.get(preset.name, {}),
                                  n_support=int(getattr(pretrained.head, 'n_support', 0)))
         torch.save(pretrained.state_dict(), path/'pretrained.pth')

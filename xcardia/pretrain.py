@@ -10,7 +10,7 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['BANK_BN', 'VARIANTS', 'TABULAR_SIZES', 'XCardiaModel', 'SimCLRModel', 'XCardiaLoss', 'SimCLRLoss', 'LossTerm',
-           'all_gather_rows', 'gather_support', 'bn_batch_stats', 'encode_bank', 'eval_mode', 'SupportBankCallback',
+           'all_gather_rows', 'gather_support', 'eval_mode', 'bn_batch_stats', 'encode_bank', 'SupportBankCallback',
            'pretrain_learner', 'fit_cosine', 'save_image_encoder', 'save_checkpoint', 'CheckpointCallback', 'RunLog',
            'SaveBestCallback', 'EarlyStopping', 'resume', 'head_outputs', 'encode_pairs', 'retrieval_accuracy',
            'Throughput']
@@ -127,6 +127,13 @@ def gather_support(z:torch.Tensor, y:torch.Tensor, ids:torch.Tensor, # this rank
 
 # %% ../nbs/07_pretrain.ipynb #bf743877
 @contextmanager
+def eval_mode(model:nn.Module):
+    "Eval mode inside, the previous mode restored on exit."
+    was = model.training; model.eval()
+    try: yield model
+    finally: model.train(was)
+
+@contextmanager
 def bn_batch_stats(model:nn.Module):
     "Eval mode (dropout off) except BatchNorm, which normalizes with each batch's statistics; running statistics restored on exit."
     bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
@@ -163,13 +170,6 @@ def encode_bank(model:nn.Module, # an `XCardiaModel` (or one that returns (e_img
             else: held = tuple(torch.cat([h, x]) for h, x in zip(held, b))    # only the last batch can be short
         if held is not None: run(held)
     return {k: torch.cat(v) for k, v in out.items()}
-
-@contextmanager
-def eval_mode(model:nn.Module):
-    "Eval mode inside, the previous mode restored on exit."
-    was = model.training; model.eval()
-    try: yield model
-    finally: model.train(was)
 
 # %% ../nbs/07_pretrain.ipynb #fca6e092
 def _unwrap(model:nn.Module)->nn.Module: return getattr(model, 'module', model)  # DistributedDataParallel holds the model
@@ -371,13 +371,12 @@ def resume(learn:Learner, fname:str|Path)->int:
 def head_outputs(learn:Learner, dl=None)->dict:
     "Embeddings (`e_img`, `e_tab`), the head's phenotype probabilities (`probs`; no columns without a head), labels `y` and `idx` of every sample of `dl` (default: validation), in eval mode."
     model, dl = learn.model, dl or learn.dls.valid
-    was = model.training; model.eval()
     out = {k: [] for k in ('e_img', 'e_tab', 'probs', 'y', 'idx')}
-    for ct, x_num, x_cat, y, idx in dl:
-        i, t, z = model(ct, x_num, x_cat)
-        out['e_img'].append(i.float()); out['e_tab'].append(t.float()); out['y'].append(y); out['idx'].append(idx)
-        out['probs'].append(model.phenotype_probs(z.float(), idx).float() if model.head_kind else y.new_zeros(len(y), 0))
-    model.train(was)
+    with eval_mode(model):
+        for ct, x_num, x_cat, y, idx in dl:
+            i, t, z = model(ct, x_num, x_cat)
+            out['e_img'].append(i.float()); out['e_tab'].append(t.float()); out['y'].append(y); out['idx'].append(idx)
+            out['probs'].append(model.phenotype_probs(z.float(), idx).float() if model.head_kind else y.new_zeros(len(y), 0))
     return {k: torch.cat(v) for k, v in out.items()}
 
 def encode_pairs(learn:Learner, dl=None)->tuple:
