@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from xcardia.cli import EXAMPLE_CONFIG, load_config
+from xcardia.stages import EXAMPLE_CONFIG, load_config
 from xcardia.core import TARGET_NAMES
 from xcardia.synthetic import make_cohort
 

@@ -6,7 +6,8 @@ from xcardia.core import set_seed
 from xcardia.synthetic import make_cohort
 from xcardia.matching import match_exams, split_patients
 from xcardia.data import make_dls
-from xcardia.pretrain import pretrain_learner, fit_cosine, resume, encode_bank, bn_batch_stats, SupportBankCallback
+from xcardia.pretrain import pretrain_learner, encode_bank, bn_batch_stats, SupportBankCallback
+from xcardia.train import fit_cosine, resume
 
 @pytest.fixture(scope='module')
 def tiny(tmp_path_factory):

@@ -54,3 +54,45 @@ def test_readme_test_command_is_what_ci_runs():
     cmd = [l for l in readme.splitlines() if l.startswith('python3 -m venv .venv &&') and 'nbdev_test' in l]
     assert len(cmd) == 1 and cmd[0].endswith('pytest tests')
     assert 'nbdev_test' in (ROOT/'.ci'/'run').read_text()
+
+# The data's one way through the package (DESIGN's data flow): a module may import only from modules ranked below it.
+LAYERS = ('core', 'matching', 'synthetic', 'data', 'encoders', 'nw', 'losses', 'train', 'pretrain', 'finetune', 'evaluate',
+          'predict', 'stages', 'report', 'cli')
+
+def package_imports(path:Path)->set:
+    "The xcardia modules a file imports, at any depth (functions included), relative or absolute."
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {a.name.split('.')[1] for a in node.names if a.name.startswith('xcardia.')}
+        elif isinstance(node, ast.ImportFrom):
+            mod = node.module or ''
+            if node.level == 1 and mod: out.add(mod.split('.')[0])
+            elif node.level == 1: out |= {a.name for a in node.names}          # from . import data
+            elif mod.startswith('xcardia.'): out.add(mod.split('.')[1])
+            elif mod == 'xcardia': out |= {a.name for a in node.names}
+    return out
+
+def back_edges(pkg:Path)->list:
+    "Imports of a module ranked at or above the importing one, as 'importer -> imported'."
+    rank = {m: i for i, m in enumerate(LAYERS)}
+    bad = []
+    for f in sorted(pkg.glob('*.py')):
+        if f.stem not in rank: continue
+        bad += [f"{f.stem} -> {m}" for m in sorted(package_imports(f)) if m in rank and rank[m] >= rank[f.stem]]
+    return bad
+
+def test_every_module_has_a_layer():
+    mods = {f.stem for f in (ROOT/'xcardia').glob('*.py') if not f.stem.startswith('_')}
+    assert mods == set(LAYERS), f"modules without a rank: {sorted(mods - set(LAYERS))}; ranks without a module: {sorted(set(LAYERS) - mods)}"
+
+def test_imports_flow_down_the_layers():
+    assert back_edges(ROOT/'xcardia') == []
+
+def test_layering_test_catches_a_back_edge(tmp_path):
+    "A planted import of a higher module, inside a function (as lazy imports are), in a copy of the package."
+    pkg = tmp_path/'xcardia'; pkg.mkdir()
+    for f in (ROOT/'xcardia').glob('*.py'): (pkg/f.name).write_text(f.read_text())
+    (pkg/'data.py').write_text((pkg/'data.py').read_text() + "\ndef _planted():\n    from xcardia.pretrain import VARIANTS\n    return VARIANTS\n")
+    (pkg/'nw.py').write_text((pkg/'nw.py').read_text() + "\nfrom .losses import nw_loss\n")
+    assert back_edges(pkg) == ['data -> pretrain', 'nw -> losses']

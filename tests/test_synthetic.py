@@ -3,7 +3,10 @@ from pathlib import Path
 import numpy as np, pandas as pd, pytest
 from scipy import ndimage
 import nibabel as nib
-from xcardia.synthetic import make_cohort, read_cohort, LABELS, signal_check
+from xcardia.synthetic import make_cohort, LABELS, signal_check
+from xcardia.matching import read_tables
+
+def read_cohort(paths): return read_tables(paths['ct'], paths['echo'], paths['ecg'])
 from xcardia.data import LoadCT
 
 @pytest.fixture(scope='module')

@@ -1,6 +1,6 @@
 """Run the cells of a notebook that carry one flag (`#| cuda`) as a plain script and keep their outputs in the notebook.
 
-Usage: python tools/run_cells.py nbs/07_pretrain.ipynb --flag cuda [--out DIR]
+Usage: python tools/run_cells.py nbs/08_pretrain.ipynb --flag cuda [--out DIR]
 
 For machines without Jupyter (the lent GPU machines have no IPython): only the flagged cells run, in order, in one
 namespace, in the notebook's folder, so they must be self-contained (their own imports). Each cell's printed output,

@@ -226,12 +226,14 @@ def default_device()->torch.device:
     "CUDA when available, else CPU."
     return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
 
+# %% ../nbs/00_core.ipynb #64309ee4
 def amp_dtype(device=None)->torch.dtype|None:
     "The autocast dtype for `device`: bf16 on CUDA GPUs that support it, else fp16; None (float32) on CPU."
     device = torch.device(device) if device is not None else default_device()
     if device.type != 'cuda': return None
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
+# %% ../nbs/00_core.ipynb #3b9d07e8
 def autocast(device=None):
     "A context manager: autocast with `amp_dtype` on CUDA, nothing (float32) on CPU."
     device = torch.device(device) if device is not None else default_device()

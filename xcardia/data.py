@@ -104,6 +104,7 @@ class AntiAlias(mt.Transform):
         sigma = self.sigmas(img.pixdim)
         return mt.GaussianSmooth(sigma=sigma)(img) if max(sigma) > 0 else img
 
+# %% ../nbs/03_data.ipynb #8bc816bb
 def ct_transforms(spacing:float=2.0, # isotropic voxel size in mm
                   size:int=164, # voxels per side of the centre crop
                   hu_window:tuple|None=(-1000, 1000), # HU clipped and scaled to [-1, 1]; None keeps HU
@@ -124,6 +125,7 @@ def ct_transforms(spacing:float=2.0, # isotropic voxel size in mm
     if augment: tfms.append(simclr_augment(**(augment if isinstance(augment, dict) else {})))
     return mt.Compose(tfms)
 
+# %% ../nbs/03_data.ipynb #c595d2e2
 def apply_ct(tfm:mt.Compose, path:str|Path)->torch.Tensor:
     "Run CT transforms on `path`; a `CTReadError` comes out as itself (MONAI's Compose wraps errors in RuntimeError)."
     try: return torch.as_tensor(tfm(path)).float()
@@ -133,6 +135,7 @@ def apply_ct(tfm:mt.Compose, path:str|Path)->torch.Tensor:
         if cause is not None: raise cause from None
         raise
 
+# %% ../nbs/03_data.ipynb #d6ac4d0d
 def load_ct(path:str|Path, spacing:float=2.0, size:int=164, hu_window:tuple|None=(-1000, 1000), **kwargs)->torch.Tensor:
     "One CT, preprocessed: a float32 tensor (1, size, size, size); `kwargs` go to `ct_transforms`."
     return apply_ct(ct_transforms(spacing, size, hu_window, **kwargs), path)
@@ -203,12 +206,14 @@ def file_digest(path:str|Path)->str:
             for block in iter(lambda: fh.read(1 << 20), b''): h.update(block)
     return h.hexdigest()
 
+# %% ../nbs/03_data.ipynb #dae610f0
 def file_state(path:str|Path)->tuple:
     "What changes when a file, or any file inside a folder, is rewritten: paths, sizes and modification times."
     p = Path(path).resolve()
     files = sorted(f for f in p.rglob('*') if f.is_file()) if p.is_dir() else [p]
     return (str(p),) + tuple((f.name, st.st_size, st.st_mtime_ns) for f, st in ((f, f.stat()) for f in files))
 
+# %% ../nbs/03_data.ipynb #ce1ff6ab
 def _version(module:str)->str:
     try: return importlib.metadata.version(module)
     except importlib.metadata.PackageNotFoundError: return 'absent'

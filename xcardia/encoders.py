@@ -182,6 +182,7 @@ def check_encoder_config(encoder:ImageEncoder, saved:dict, source:str='the weigh
                                  f"Hara's, {own['conv1_t_stride']}); paper-size weights of that time had stride 1 on every axis: a "
                                  "different network with the same parameter shapes. Load them into ImageEncoder(..., conv1_t_stride=1).")
 
+# %% ../nbs/04_encoders.ipynb #147317aa
 def load_image_encoder(encoder:ImageEncoder, src, prefix:str='', allow_missing=(), allow_unexpected=(),
                        source:str|None=None, # how errors name the weights (default: the path, or 'the weights')
                       )->dict:

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Sequence
 
 # %% auto #0
-__all__ = ['CANONICAL', 'NA_VALUES', 'REASONS', 'read_table', 'require_columns', 'patient_key', 'resolve_paths', 'parse_dates',
-           'drop_duplicate_rows', 'nearest_exam', 'match_exams', 'split_patients', 'pretraining_cohort',
+__all__ = ['CANONICAL', 'NA_VALUES', 'REASONS', 'read_table', 'require_columns', 'patient_key', 'resolve_paths', 'read_tables',
+           'parse_dates', 'drop_duplicate_rows', 'nearest_exam', 'match_exams', 'split_patients', 'pretraining_cohort',
            'cohort_report', 'random_exam_tables']
 
 # %% ../nbs/01_matching.ipynb #ea3563af
@@ -59,6 +59,21 @@ def resolve_paths(values:pd.Series, base:str|Path)->pd.Series:
         if pd.isna(v) or str(v) == '': return v
         return str(v) if Path(str(v)).is_absolute() else str(Path(base)/str(v))
     return pd.Series([one(v) for v in values], index=values.index, dtype=object)
+
+# %% ../nbs/01_matching.ipynb #f9fe1bf7
+def read_tables(ct:pd.DataFrame|str|Path, # the CT table: patient_id, study_id, study_date, image_path, ...
+                echo:pd.DataFrame|str|Path, # the ECHO table
+                ecg:pd.DataFrame|str|Path|None=None, # the ECG table, if any
+                image_column:str='image_path', # the CT table's column of CT files
+               )->tuple:
+    "The (ct, echo, ecg) tables (ecg None without one), with the CT files and label maps made absolute against the CT table's folder."
+    ct_t = read_table(ct, 'CT')
+    base = Path(ct).resolve().parent if not isinstance(ct, pd.DataFrame) else Path.cwd()
+    for c in (image_column, 'label_path'):
+        if c == 'label_path' and c not in ct_t: continue
+        require_columns(ct_t, [c], 'CT')
+        ct_t[c] = resolve_paths(ct_t[c], base)
+    return ct_t, read_table(echo, 'ECHO'), read_table(ecg, 'ECG') if ecg is not None else None
 
 # %% ../nbs/01_matching.ipynb #4255bf36
 def _is_number(v)->bool: return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)) and not pd.isna(v)

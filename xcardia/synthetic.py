@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Sequence
 
 # %% auto #0
-__all__ = ['PAPER_PREVALENCE', 'PAPER_MISSING', 'FOV_MM', 'LABELS', 'HU', 'draw_patients', 'echo_measurements',
+__all__ = ['PAPER_PREVALENCE', 'PAPER_MISSING', 'FOV_MM', 'LABELS', 'HU', 'HEART_LABELS', 'draw_patients', 'echo_measurements',
            'ecg_measurements', 'apply_missingness', 'render_phantom', 'study_geometry', 'write_nifti',
-           'write_dicom_series', 'make_cohort', 'read_cohort', 'ct_stats', 'image_stats', 'signal_check']
+           'write_dicom_series', 'make_cohort', 'ct_stats', 'image_stats', 'signal_check', 'label_map_like',
+           'heart_mask', 'displaced_hearts']
 
 # %% ../nbs/02_synthetic.ipynb #ca19cd64
 import numpy as np
@@ -82,6 +83,7 @@ def echo_measurements(st:pd.DataFrame, q:dict, rng, prevalence:dict)->pd.DataFra
                              tr_grade=_grade_words(st.tr.to_numpy(), prevalence['tricuspid_regurgitation'], rng),
                              pr_grade=_grade_words(st.pr.to_numpy(), prevalence['pulmonary_regurgitation'], rng)), index=st.index)
 
+# %% ../nbs/02_synthetic.ipynb #96dc01f0
 def ecg_measurements(st:pd.DataFrame, rng)->pd.DataFrame:
     "ECG measurements from the latent state: rate and QRS with systolic dysfunction, LVH voltage and axis with hypertrophy."
     n = len(st)
@@ -93,6 +95,7 @@ def ecg_measurements(st:pd.DataFrame, rng)->pd.DataFrame:
         qrs_axis=np.clip(35 - 15 * st.h + rng.normal(0, 25, n), -90, 120).round(0),
         rv5_sv1_mv=np.clip(2.1 + .5 * st.h + rng.normal(0, .5, n), .3, 6).round(2)), index=st.index)
 
+# %% ../nbs/02_synthetic.ipynb #4586eec6
 def apply_missingness(echo:pd.DataFrame, rng, missing:dict)->pd.DataFrame:
     "Blank measurements at the rates of `missing` (AS: both grade and velocity, or only the grade)."
     e = echo.copy(); n = len(e)
@@ -228,6 +231,7 @@ def write_nifti(path:Path, vol:np.ndarray, affine:np.ndarray):
     img = nib.Nifti1Image(vol, affine); img.set_qform(affine, 1); img.set_sform(affine, 1)
     nib.save(img, str(path))
 
+# %% ../nbs/02_synthetic.ipynb #0028741c
 def write_dicom_series(folder:Path, hu:np.ndarray, affine:np.ndarray, study_id:str, patient_id:str, date:str, seed:int):
     "A CT series, one file per axial slice, in the LPS frame, stored as uint16 with RescaleIntercept -1024."
     import pydicom
@@ -257,6 +261,7 @@ def write_dicom_series(folder:Path, hu:np.ndarray, affine:np.ndarray, study_id:s
         ds.PixelData = np.ascontiguousarray((hu[::-1, ::-1, k].T.astype(np.int32) + 1024).astype(np.uint16)).tobytes()
         ds.save_as(folder/f'slice_{k:04d}.dcm', enforce_file_format=True)
 
+# %% ../nbs/02_synthetic.ipynb #e9717eec
 def _write_study(job:dict)->dict:
     "Render and write one study (run in a worker); deterministic from the study's own seed."
     rng = np.random.default_rng(job['seed'])
@@ -335,14 +340,6 @@ def make_cohort(out_dir:str|Path, # folder to write into (created)
         parallel(_write_study, jobs, n_workers=n_workers if n_workers is not None else (os.cpu_count() or 1), progress=True)
     return paths
 
-# %% ../nbs/02_synthetic.ipynb #738f2234
-def read_cohort(paths:dict)->tuple:
-    "The (ct, echo, ecg) tables of a written cohort, with absolute image and label paths."
-    from xcardia.matching import read_table, resolve_paths
-    ct = read_table(paths['ct'], 'CT')
-    for c in ('image_path', 'label_path'): ct[c] = resolve_paths(ct[c], Path(paths['ct']).resolve().parent)
-    return ct, read_table(paths['echo'], 'ECHO'), read_table(paths['ecg'], 'ECG')
-
 # %% ../nbs/02_synthetic.ipynb #2b54c336
 def ct_stats(hu:np.ndarray, spacing:float)->dict:
     "A few statistics of a rendered CT (not its label map): heart-region soft-tissue volume and mean HU, calcium voxels."
@@ -364,11 +361,15 @@ def ct_stats(hu:np.ndarray, spacing:float)->dict:
 
 # %% ../nbs/02_synthetic.ipynb #3517be8e
 def image_stats(path:str|Path)->dict:
-    "`ct_stats` of a CT file read back from disk (oriented to RAS, native spacing, HU)."
-    from xcardia.data import LoadCT
+    "`ct_stats` of a CT of this cohort read back from disk (a NIfTI file or a DICOM series folder; oriented to RAS, native spacing, HU)."
+    import warnings
     import monai.transforms as mt
-    img = mt.Orientation(axcodes='RAS', labels=(('L', 'R'), ('P', 'A'), ('I', 'S')))(LoadCT()(path))
-    return ct_stats(img[0].numpy(), float(abs(img.affine[0, 0])))
+    from monai.data import PydicomReader, NibabelReader
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        img = mt.LoadImage(reader=PydicomReader() if Path(path).is_dir() else NibabelReader(), image_only=True, ensure_channel_first=True)(str(path))
+    img = mt.Orientation(axcodes='RAS', labels=(('L', 'R'), ('P', 'A'), ('I', 'S')))(img)
+    return ct_stats(img[0].float().numpy(), float(abs(img.affine[0, 0])))
 
 # %% ../nbs/02_synthetic.ipynb #b490013f
 def signal_check(paths:dict, # from `make_cohort`
@@ -400,3 +401,32 @@ def signal_check(paths:dict, # from `make_cohort`
             r[name] = roc_auc_score(y[ok], p)
         rows[t] = dict(positives=int(y[ok].sum()), known=int(ok.sum()), **r)
     return pd.DataFrame(rows).T
+
+# %% ../nbs/02_synthetic.ipynb #9ba78202
+HEART_LABELS = ('lv_myocardium', 'lv_cavity', 'rv', 'atria', 'epicardial_fat')
+
+def label_map_like(path, spacing:float, size:int)->np.ndarray:
+    "A phantom's label map through the same geometry as `ct_transforms` (RAS, spacing, centre crop), nearest-neighbour."
+    import monai.transforms as mt
+    t = mt.Compose([mt.LoadImage(image_only=True, ensure_channel_first=True),
+                    mt.Orientation(axcodes='RAS', labels=(('L', 'R'), ('P', 'A'), ('I', 'S'))),
+                    mt.Spacing(pixdim=(spacing,) * 3, mode='nearest'), mt.ResizeWithPadOrCrop((size,) * 3)])
+    return np.round(t(str(path))[0].numpy()).astype(int)
+
+# %% ../nbs/02_synthetic.ipynb #04f1513b
+def heart_mask(label_path, spacing:float, size:int, parts:Sequence[str]=HEART_LABELS)->np.ndarray:
+    "Boolean heart mask of a phantom (its label map's heart parts) on the preprocessed CT's grid."
+    return np.isin(label_map_like(label_path, spacing, size), [LABELS[k] for k in parts])
+
+# %% ../nbs/02_synthetic.ipynb #583297a2
+def displaced_hearts(cohort:pd.DataFrame, # cohort frame with `label_path` (phantoms)
+                     rows:Sequence[int], # candidate row positions (e.g. a validation split)
+                     spacing:float, size:int, n:int=8,
+                    )->pd.DataFrame:
+    "The `n` phantoms among `rows` whose heart centroid lies farthest from the crop centre (voxels), farthest first."
+    out = []
+    for r in rows:
+        h = heart_mask(cohort.label_path.iloc[r], spacing, size)
+        if h.any(): out.append(dict(row=int(r), study_id=cohort.study_id.iloc[r],
+                                    offset=float(np.linalg.norm(np.argwhere(h).mean(0) - (np.array(h.shape) - 1) / 2))))
+    return pd.DataFrame(out).sort_values('offset', ascending=False).head(n).reset_index(drop=True)
