@@ -141,3 +141,15 @@ def test_bad_input_is_one_line_exit_2(tmp_path, case):
     assert code == 2, (case, err)
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith('xcardia: error:') and expect[case] in lines[0], (case, err)
+
+def test_seeds_options_parse():
+    from xcardia.cli import _parser
+    assert _parser().parse_args(['demo', '--seeds', '0', '1', '2']).seeds == [0, 1, 2]
+    assert _parser().parse_args(['demo']).seeds is None
+    assert _parser().parse_args(['run', 'c.yaml', '--seeds', '0', '3']).seeds == [0, 3]
+
+def test_run_seeds_refused_without_the_config_seed(tmp_path):
+    (tmp_path/'ct.csv').write_text('patient_id\n'); (tmp_path/'echo.csv').write_text('patient_id\n')
+    (tmp_path/'c.yaml').write_text("out: o\ndata:\n  ct: ct.csv\n  echo: echo.csv\n  ecg: null\n")
+    code, _, err = xcardia('run', tmp_path/'c.yaml', '--seeds', '1', '2')
+    assert code == 2 and 'must include seed (0)' in err, err

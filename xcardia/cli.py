@@ -26,11 +26,11 @@ def run_all(cfg:dict, fewshot_epochs:int|None=None)->dict:
     run_training(cfg, fewshot_epochs)
     return run_evaluate(cfg)
 
-def run_demo(out:str|Path='xcardia_demo', size:str='small', sweeps:bool=False, seed:int=0)->dict:
+def run_demo(out:str|Path='xcardia_demo', size:str='small', sweeps:bool=False, seed:int=0, seeds:Sequence[int]|None=None)->dict:
     "The main job: synthetic cohort, matching, pre-training of every variant, fine-tuning, evaluation and the report."
     if size not in DEMO_SIZES: raise UserError(f"--size must be one of {list(DEMO_SIZES)}, not {size!r}")
     t0 = time.perf_counter()
-    cfg = demo_config(out, size, sweeps, seed)
+    cfg = demo_config(out, size, sweeps, seed, seeds)
     prepare_out(cfg)
     run_demo_data(cfg, size)
     res = run_all(cfg, DEMO_SIZES[size]['finetune']['fewshot_epochs'])
@@ -48,13 +48,15 @@ def _parser()->argparse.ArgumentParser:
     d.add_argument('--out', default='xcardia_demo', help='output folder (default: xcardia_demo)')
     d.add_argument('--size', default='small', choices=list(DEMO_SIZES), help='tiny (tests), small (CPU, default), paper (GPU)')
     d.add_argument('--sweeps', action='store_true', help='also the lambda sweep (Table B.1) and label fractions (Table C.1)')
-    d.add_argument('--seed', type=int, default=0)
+    d.add_argument('--seed', type=int, default=0, help="the synthetic cohort's and its split's seed (default 0)")
+    d.add_argument('--seeds', type=int, nargs='+', help='training seeds, each a full set of runs (default: --seed alone), e.g. --seeds 0 1 2')
     i = sub.add_parser('init', help='write the example configuration file')
     i.add_argument('config', nargs='?', default='xcardia.yaml')
     for name, text in [('cohort', 'match CT with ECHO/ECG, label, split, Table A.1'), ('pretrain', 'pre-train the variants (torchrun / accelerate launch for several GPUs)'),
                        ('finetune', 'fine-tune each pre-trained encoder and the baseline'), ('evaluate', 'evaluate, compare, write the report and the model bundle'),
                        ('run', 'all four stages')]:
         s = sub.add_parser(name, help=text); s.add_argument('config', help='YAML configuration (see `xcardia init`)')
+        if name == 'run': s.add_argument('--seeds', type=int, nargs='+', help='training seeds (overrides the config\'s seeds), e.g. --seeds 0 1 2')
         if name == 'pretrain': s.add_argument('--variant', action='append', help='only this run (repeatable); default: all in the config')
         if name == 'finetune':
             s.add_argument('--method', action='append', help='only this method (repeatable)')
@@ -67,7 +69,7 @@ def _parser()->argparse.ArgumentParser:
     return ap
 
 def _command(a)->str|None:
-    if a.command == 'demo': return run_demo(a.out, a.size, a.sweeps, a.seed)['report']
+    if a.command == 'demo': return run_demo(a.out, a.size, a.sweeps, a.seed, a.seeds)['report']
     if a.command == 'init':
         p = Path(a.config)
         if p.exists(): raise UserError(f"{p} exists; give another file name")
@@ -81,6 +83,7 @@ def _command(a)->str|None:
         with pd.option_context('display.width', 200, 'display.max_columns', 50): print(df.round(3).to_string())
         return None
     cfg = load_config(a.config)
+    if getattr(a, 'seeds', None): cfg = load_config({**cfg, 'seeds': a.seeds}, check_files=False)
     prepare_out(cfg)
     if a.command == 'run': return run_all(cfg)['report']
     if a.command == 'cohort': run_cohort(cfg); return str(Path(cfg['out'])/'cohort')

@@ -9,10 +9,10 @@ from typing import Sequence
 
 # %% auto #0
 __all__ = ['CAM_BLOCKS', 'patient_bootstrap', 'bootstrap_counts', 'weighted_auroc', 'weighted_average_precision', 'weighted_f1',
-           'best_f1_threshold', 'evaluate', 'compare', 'plot_differences', 'calibration_bins',
-           'expected_calibration_error', 'reliability_diagram', 'results_table', 'table_markdown', 'modality_gap',
-           'plot_modality_pca', 'PhenotypeScores', 'cam_layer', 'scale_to_max', 'grad_cam', 'cam_mass_inside',
-           'centred_blob', 'cam_heart_shares', 'cam_figure', 'exemplar_figure']
+           'best_f1_threshold', 'evaluate', 'compare_seeds', 'compare', 'plot_differences', 'calibration_bins',
+           'expected_calibration_error', 'reliability_diagram', 'results_table', 'table_markdown', 'seed_table',
+           'modality_gap', 'plot_modality_pca', 'PhenotypeScores', 'cam_layer', 'scale_to_max', 'grad_cam',
+           'cam_mass_inside', 'centred_blob', 'cam_heart_shares', 'cam_figure', 'exemplar_figure']
 
 # %% ../nbs/10_evaluate.ipynb #335088e5
 import numpy as np
@@ -118,31 +118,47 @@ def evaluate(probs:np.ndarray, # test probabilities (n, C)
     cols = ['n', 'positives', 'auroc', 'auroc_lo', 'auroc_hi', 'ap', 'ap_lo', 'ap_hi', 'f1', 'f1_lo', 'f1_hi', 'threshold', 'reason']
     return pd.DataFrame(rows).T[cols]
 
-# %% ../nbs/10_evaluate.ipynb #34c02178
-def compare(probs_a:np.ndarray, probs_b:np.ndarray, # two methods' test probabilities (n, C)
-            y:np.ndarray, patient_ids:Sequence, n_boot:int=1000, seed:int=0, targets:Sequence[str]=TARGET_NAMES,
-           )->pd.DataFrame:
-    "AUROC(a) - AUROC(b) per target and averaged, with paired patient-bootstrap 95 % CIs."
-    y, probs_a, probs_b = np.asarray(y, float), np.asarray(probs_a, float), np.asarray(probs_b, float)
+# %% ../nbs/10_evaluate.ipynb #7b3b6781
+def compare_seeds(probs_a:Sequence[np.ndarray], probs_b:Sequence[np.ndarray], # each method's test probabilities (n, C), one array per training seed
+                  y:np.ndarray, patient_ids:Sequence, n_boot:int=1000, seed:int=0, targets:Sequence[str]=TARGET_NAMES,
+                  resample_seeds:bool=True, # also draw the seeds with replacement in each resample (the seed-to-seed spread enters the CI)
+                 )->pd.DataFrame:
+    "Seed-averaged AUROC(a) - AUROC(b) per target and averaged, with 95 % CIs from a two-level bootstrap (patients, then seeds); `seed_sd` is the across-seed SD."
+    A, B = [np.asarray(p, float) for p in probs_a], [np.asarray(p, float) for p in probs_b]
+    if not A or len(A) != len(B): raise ValueError(f"one probability array per seed for both methods, got {len(A)} and {len(B)}")
+    y, S = np.asarray(y, float), len(A)
     targets = list(targets)[:y.shape[1]]
     W = bootstrap_counts(patient_ids, n_boot, seed)
-    point, D = {}, np.full((len(W), len(targets)), np.nan)
+    pick = (np.random.default_rng([seed, 1]).integers(0, S, (len(W), S)) if resample_seeds and S > 1
+            else np.tile(np.arange(S), (len(W), 1)))                   # which seeds each resample averages over
+    point, sd, D = {}, {}, np.full((len(W), len(targets)), np.nan)
+    per_seed = np.full((S, len(targets)), np.nan)
     for c, t in enumerate(targets):
         ok = ~np.isnan(y[:, c]); yc = y[ok, c]
         if _one_class(yc) is not None: continue
-        point[t] = roc_auc_score(yc, probs_a[ok, c]) - roc_auc_score(yc, probs_b[ok, c])
-        D[:, c] = weighted_auroc(probs_a[ok, c], yc, W[:, ok]) - weighted_auroc(probs_b[ok, c], yc, W[:, ok])   # NaN: one class
-    if not point: return pd.DataFrame(columns=['auroc_diff', 'lo', 'hi', 'n_boot'])
-    point['mean'] = float(np.mean(list(point.values())))
-    cols = [targets.index(t) for t in point if t != 'mean']
+        per_seed[:, c] = [roc_auc_score(yc, a[ok, c]) - roc_auc_score(yc, b[ok, c]) for a, b in zip(A, B)]
+        point[t], sd[t] = per_seed[:, c].mean(), per_seed[:, c].std(ddof=1) if S > 1 else np.nan
+        Ds = np.stack([weighted_auroc(a[ok, c], yc, W[:, ok]) - weighted_auroc(b[ok, c], yc, W[:, ok]) for a, b in zip(A, B)], 1)  # (n_boot, S)
+        D[:, c] = np.take_along_axis(Ds, pick, 1).mean(1)               # NaN: one class in the resample
+    if not point: return pd.DataFrame(columns=['auroc_diff', 'lo', 'hi', 'n_boot', 'seed_sd'])
+    cols = [targets.index(t) for t in point]
+    point['mean'] = float(np.mean([point[t] for t in point]))
+    seed_means = per_seed[:, cols].mean(1)
+    sd['mean'] = seed_means.std(ddof=1) if S > 1 else np.nan
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', RuntimeWarning)              # resamples where no target has both classes
         samples = {t: D[:, c] for t, c in zip(point, cols)} | {'mean': np.nanmean(D[:, cols], axis=1)}
     samples = {k: v[~np.isnan(v)] for k, v in samples.items()}
     return pd.DataFrame({k: dict(auroc_diff=v, lo=np.percentile(samples[k], 2.5) if len(samples[k]) else np.nan,
-                                 hi=np.percentile(samples[k], 97.5) if len(samples[k]) else np.nan, n_boot=len(samples[k]))
+                                 hi=np.percentile(samples[k], 97.5) if len(samples[k]) else np.nan, n_boot=len(samples[k]), seed_sd=sd[k])
                          for k, v in point.items()}).T
 
+# %% ../nbs/10_evaluate.ipynb #34c02178
+def compare(probs_a:np.ndarray, probs_b:np.ndarray, # two methods' test probabilities (n, C)
+            y:np.ndarray, patient_ids:Sequence, n_boot:int=1000, seed:int=0, targets:Sequence[str]=TARGET_NAMES,
+           )->pd.DataFrame:
+    "AUROC(a) - AUROC(b) per target and averaged, with paired patient-bootstrap 95 % CIs (`compare_seeds` with one seed)."
+    return compare_seeds([probs_a], [probs_b], y, patient_ids, n_boot, seed, targets).drop(columns='seed_sd')
 
 # %% ../nbs/10_evaluate.ipynb #23efda0a
 def plot_differences(est:Sequence[float], lo:Sequence[float], hi:Sequence[float], # differences and their 95 % CIs
@@ -207,6 +223,21 @@ def table_markdown(table:pd.DataFrame, digits:int=3)->str:
             cells.append(s)
         lines.append('| ' + ' | '.join([str(t)] + cells) + ' |')
     return '\n'.join(lines)
+
+# %% ../nbs/10_evaluate.ipynb #079fe2ab
+def seed_table(results:dict, # method name -> list of `evaluate` frames, one per training seed
+               metric:str='auroc')->pd.DataFrame:
+    "Targets x methods: the mean over seeds (`.attrs['ci']` holds '± SD' across seeds, for `table_markdown`), with a mean row (its SD: of the per-seed means over targets)."
+    point, spread = {}, {}
+    for m, frames in results.items():
+        vals = pd.DataFrame({k: f[metric].astype(float) for k, f in enumerate(frames)})     # targets x seeds
+        vals.loc['mean'] = vals.mean()                                                        # each seed's mean over targets
+        point[m] = vals.mean(1)
+        spread[m] = vals.std(1, ddof=1) if len(frames) > 1 else vals.mean(1) * np.nan
+    point, spread = pd.DataFrame(point), pd.DataFrame(spread)
+    point.attrs['ci'] = spread.apply(lambda col: col.map(lambda v: f"± {v:.3f}" if pd.notna(v) else ''))
+    point.attrs['metric'], point.attrs['sd'] = metric, spread
+    return point
 
 # %% ../nbs/10_evaluate.ipynb #f3bda300
 def modality_gap(e_img, e_tab)->dict:

@@ -30,19 +30,19 @@ from .encoders import fuse
 from .nw import explanation_frame
 from .losses import nw_loss, base_rate_bce
 from .pretrain import head_outputs
-from .evaluate import (evaluate, compare, results_table, table_markdown, reliability_diagram, plot_modality_pca, modality_gap,
+from .evaluate import (evaluate, compare, compare_seeds, seed_table, results_table, table_markdown, reliability_diagram, plot_modality_pca, modality_gap,
                               PhenotypeScores, grad_cam, cam_layer, cam_heart_shares, cam_figure, exemplar_figure, plot_differences)
 from .predict import save_bundle, package_versions
-from .stages import (say, stage_done, read_cohort_stage, pretrain_names, parse_run, finetune_runs, dls_kwargs,
+from .stages import (say, stage_done, read_cohort_stage, pretrain_names, parse_run, split_seed, seed_suffix, finetune_runs, dls_kwargs,
                             load_pretrained_learner, load_finetuned_model)
 
 # %% ../nbs/13_report.ipynb #ed84a2c4
 METHOD_NAMES = {'nw_mmcl': 'NW+MMCL', 'mmcl': 'MMCL', 'simclr': 'SimCLR', 'linear_mmcl': 'linear+MMCL', 'none': 'no pre-training'}
 
 def method_label(name:str)->str:
-    "A method's name in tables: 'nw_mmcl' -> 'NW+MMCL', 'nw_mmcl_lambda0.2' -> 'NW+MMCL λ=0.2'."
-    v, lam = parse_run(name)
-    return METHOD_NAMES.get(v, v) + (f" λ={lam:g}" if lam is not None else '')
+    "A method's name in tables: 'nw_mmcl' -> 'NW+MMCL', 'nw_mmcl_lambda0.2' -> 'NW+MMCL λ=0.2', 'mmcl_seed1' -> 'MMCL seed 1'."
+    (v, lam), s = parse_run(name), split_seed(name)[1]
+    return METHOD_NAMES.get(v, v) + (f" λ={lam:g}" if lam is not None else '') + (f" seed {s}" if s is not None else '')
 
 # %% ../nbs/13_report.ipynb #21f0bde9
 def _esc(s:str)->str: return str(s).replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')
@@ -123,6 +123,11 @@ class Evaluation:
     def seed(self)->int: return self.cfg['seed']
     @property
     def bundle_run(self)->tuple: return tuple(self.cfg['evaluate']['bundle'].split('/'))
+    @property
+    def seeds(self)->list: return list(self.cfg['seeds'])
+    def seed_runs(self, method:str, regime:str)->list:
+        "The finished runs of `method` at `regime`, one per training seed: their names, in the order of `seeds`."
+        return [method + seed_suffix(self.cfg, s) for s in self.seeds if (method + seed_suffix(self.cfg, s), regime) in self.results]
     def save_fig(self, fig, fname:str)->str:
         "Write a figure into the report folder and close it."
         fig.savefig(self.folder/fname, dpi=110); plt.close(fig); return fname
@@ -164,14 +169,20 @@ REGIME_TITLES = {'full': 'Table 1 analogue: fine-tuning on all training labels, 
                  '5shot': 'Table 2 analogue: 5-shot fine-tuning, test AUROC'}
 
 def regime_tables(ev:Evaluation)->dict:
-    "Tables 1 and 2 (and one per other regime): test AUROC per target and method; returns each regime's row of means."
+    "Tables 1 and 2 (and one per other regime): test AUROC per target and method (over several seeds: their mean ± SD); returns each regime's row of means."
     f_cfg, headline = ev.cfg['finetune'], {}
     for regime in f_cfg['regimes']:
-        res = {method_label(m): ev.results[(m, regime)] for m in f_cfg['methods'] if (m, regime) in ev.results}
-        if not res: continue
-        tab = results_table(res, 'auroc'); tab.to_csv(ev.folder/f"table_auroc_{regime}.csv")
+        runs = {method_label(m): ev.seed_runs(m, regime) for m in f_cfg['methods'] if ev.seed_runs(m, regime)}
+        if not runs: continue
+        res = {k: ev.results[(names[0], regime)] for k, names in runs.items()}
+        if len(ev.seeds) == 1: tab = results_table(res, 'auroc')
+        else: tab = seed_table({k: [ev.results[(n, regime)] for n in names] for k, names in runs.items()}, 'auroc')
+        tab.to_csv(ev.folder/f"table_auroc_{regime}.csv")
+        if len(ev.seeds) > 1: tab.attrs['sd'].to_csv(ev.folder/f"table_auroc_{regime}_seed_sd.csv")
         headline[regime] = tab.loc['mean']
         ev.report.h(REGIME_TITLES.get(regime, f"Fine-tuning regime {regime}: test AUROC")).table(table_markdown(tab))
+        if len(ev.seeds) > 1: ev.report.p(f"Mean over the training seeds {ev.seeds} (runs per method: "
+                                          + ', '.join(f"{k} {len(v)}" for k, v in runs.items()) + ") ± their standard deviation.")
         reasons = {t: why for t, why in next(iter(res.values()))['reason'].items() if isinstance(why, str)}
         if reasons: ev.report.p('n/a: ' + '; '.join(f"{t}: {why}" for t, why in reasons.items()) + '.')
     return headline
@@ -199,31 +210,39 @@ def sweep_table(ev:Evaluation):
     ev.report.h(f"Table B.1 analogue: NW loss weight λ (NW+MMCL, {regime} fine-tuning), test AUROC").table(table_markdown(tab))
 
 # %% ../nbs/13_report.ipynb #39856d38
-def comparison_table(preds:dict, # (method, regime) -> preds.npz contents
-                     regimes:Sequence[str], methods:Sequence[str], n_boot:int=1000, seed:int=0)->pd.DataFrame:
+def comparison_table(preds:dict, # (run name, regime) -> preds.npz contents
+                     regimes:Sequence[str], methods:Sequence[str], n_boot:int=1000, seed:int=0,
+                     suffixes:Sequence[str]=('',), # the training seeds' run-name suffixes (`seed_suffix`); several: `compare_seeds`
+                    )->pd.DataFrame:
     "Paired-bootstrap mean-AUROC differences: each pre-trained method vs no pre-training, and NW+MMCL vs each other variant."
     pairs = [(m, 'none') for m in methods if m != 'none'] + [('nw_mmcl', m) for m in methods if m not in ('nw_mmcl', 'none')]
     rows = []
     for r in regimes:
         for a, b in pairs:
-            if (a, r) not in preds or (b, r) not in preds: continue
-            pa, pb = preds[(a, r)], preds[(b, r)]
-            c = compare(pa['test_probs'], pb['test_probs'], pa['test_y'], pa['test_pids'], n_boot=n_boot, seed=seed)
+            both = [s for s in suffixes if (a + s, r) in preds and (b + s, r) in preds]
+            if not both: continue
+            pa, pb = [preds[(a + s, r)] for s in both], [preds[(b + s, r)] for s in both]
+            if any(not np.array_equal(p['test_pids'], pa[0]['test_pids']) for p in pa + pb):
+                raise ValueError(f"{a} and {b} at {r}: the seeds' test sets differ; they must share the cohort's split")
+            c = compare_seeds([p['test_probs'] for p in pa], [p['test_probs'] for p in pb], pa[0]['test_y'], pa[0]['test_pids'], n_boot=n_boot, seed=seed)
             if 'mean' not in c.index: continue
             m = c.loc['mean']
             rows.append({'regime': r, 'comparison': f"{method_label(a)} − {method_label(b)}", 'mean AUROC difference': m.auroc_diff,
-                         'CI low': m.lo, 'CI high': m.hi, 'CI excludes 0': bool(m.lo > 0 or m.hi < 0)})
-    return pd.DataFrame(rows)
+                         'CI low': m.lo, 'CI high': m.hi, 'CI excludes 0': bool(m.lo > 0 or m.hi < 0), 'seeds': len(both), 'seed SD': m.seed_sd})
+    df = pd.DataFrame(rows)
+    return df.drop(columns=['seeds', 'seed SD'], errors='ignore') if len(suffixes) == 1 else df
 
 def comparison_section(ev:Evaluation)->pd.DataFrame:
     "The paired comparisons as a table, a forest plot, and one sentence each for the CIs that exclude zero and those that do not."
     f_cfg = ev.cfg['finetune']
-    cmp = comparison_table(ev.preds, f_cfg['regimes'], f_cfg['methods'], ev.n_boot, ev.seed)
+    cmp = comparison_table(ev.preds, f_cfg['regimes'], f_cfg['methods'], ev.n_boot, ev.seed, [seed_suffix(ev.cfg, s) for s in ev.seeds])
     cmp.to_csv(ev.folder/'comparisons.csv', index=False)
     if not len(cmp): return cmp
     rep = ev.report
+    seeds = (f" Over {len(ev.seeds)} training seeds: the seed-averaged difference, its CI from a two-level bootstrap (patients, "
+             "then seeds; `xcardia.evaluate.compare_seeds`), and the across-seed SD of the difference.") if len(ev.seeds) > 1 else ''
     rep.h('Which differences are supported').p("Mean test AUROC over targets, difference between two methods with a paired "
-          "patient-bootstrap 95 % CI (the same resampled patients for both).").table(frame_markdown(cmp.set_index('regime')))
+          "patient-bootstrap 95 % CI (the same resampled patients for both)." + seeds).table(frame_markdown(cmp.set_index('regime')))
     fig, ax = plt.subplots(figsize=(6.5, .3 * len(cmp) + 1.2))
     plot_differences(cmp['mean AUROC difference'], cmp['CI low'], cmp['CI high'], [f"{r.regime}: {r.comparison}" for _, r in cmp.iterrows()],
                      ax=ax, xlabel='difference in mean test AUROC over targets (95 % CI)')

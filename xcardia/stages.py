@@ -6,13 +6,14 @@
 from __future__ import annotations
 import contextlib, json, os, re, sys, time, warnings
 from pathlib import Path
+from typing import Sequence
 
 # %% auto #0
 __all__ = ['EXAMPLE_CONFIG', 'REQUIRED', 'FREE_MAPPINGS', 'ADDITIVE', 'PATH_KEYS', 'REGIME', 'DEMO_SIZES', 'UserError',
            'default_config', 'load_config', 'prepare_out', 'say', 'stage_done', 'finish_stage', 'demo_config',
-           'run_demo_data', 'run_cohort', 'read_cohort_stage', 'pretrain_names', 'parse_run', 'dls_kwargs',
-           'run_pretrain', 'load_pretrained_learner', 'freeze_for', 'regime_rows', 'finetune_runs', 'predict_rows',
-           'run_finetune', 'load_finetuned_model', 'run_training']
+           'run_demo_data', 'run_cohort', 'read_cohort_stage', 'seed_suffix', 'split_seed', 'run_seed',
+           'pretrain_names', 'parse_run', 'dls_kwargs', 'run_pretrain', 'load_pretrained_learner', 'freeze_for',
+           'regime_rows', 'finetune_runs', 'predict_rows', 'run_finetune', 'load_finetuned_model', 'run_training']
 
 # %% ../nbs/12_stages.ipynb #d5e1587c
 import numpy as np
@@ -34,7 +35,8 @@ EXAMPLE_CONFIG = """\
 # xcardia run configuration. Paths are relative to this file's folder.
 out: runs/xcardia            # every stage writes into a folder under here (required)
 preset: small                # tiny | small | paper: CT size, network, batch, epochs (see xcardia.core.PRESETS)
-seed: 0
+seed: 0                      # the cohort's split (and the demo's synthetic cohort); training seed of the un-suffixed runs
+seeds: null                  # training seeds: every pre-training and fine-tuning once per seed, e.g. [0, 1, 2]; null: [seed]
 cache_dir: null              # preprocessed CTs (float16 .npy); null: ~/.cache/xcardia/ct
 num_workers: null            # DataLoader workers; null: 0 on CPU, up to 8 on a GPU
 
@@ -92,7 +94,7 @@ class UserError(Exception):
 REQUIRED = ('out', 'data.ct', 'data.echo')
 FREE_MAPPINGS = ('data.columns', 'finetune.freeze')       # their keys are the user's (checked in `load_config`), not ours
 ADDITIVE = ('pretrain.variants', 'pretrain.lambda_sweep', 'finetune.methods', 'finetune.regimes', 'finetune.fractions',
-            'finetune.sweep_regime', 'evaluate.n_boot', 'evaluate.bundle', 'evaluate.cam_target', 'num_workers')
+            'finetune.sweep_regime', 'evaluate.n_boot', 'evaluate.bundle', 'evaluate.cam_target', 'num_workers', 'seeds')
 PATH_KEYS = ('out', 'cache_dir', 'data.ct', 'data.echo', 'data.ecg')
 
 def default_config()->dict: return yaml.safe_load(EXAMPLE_CONFIG)
@@ -153,6 +155,10 @@ def load_config(src:str|Path|dict, # a YAML file, or the configuration itself
     bad = [r for r in cfg['finetune']['regimes'] + [cfg['finetune']['sweep_regime']] if not REGIME.match(str(r))]
     if bad: raise UserError(f"{name}: finetune regimes {bad} not understood; use full, <k>shot (e.g. 5shot) or frac<share> (e.g. frac0.1)")
     if cfg['pretrain']['bank'] not in BANKS: raise UserError(f"{name}: pretrain.bank {cfg['pretrain']['bank']!r} unknown; choose from {list(BANKS)}")
+    s = cfg['seeds'] = cfg['seeds'] if cfg['seeds'] is not None else [cfg['seed']]
+    if not (isinstance(s, list) and s and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in s) and len(set(s)) == len(s)):
+        raise UserError(f"{name}: seeds must be a list of distinct whole numbers >= 0 (e.g. [0, 1, 2]) or null, not {s!r}")
+    if cfg['seed'] not in s: raise UserError(f"{name}: seeds {s} must include seed ({cfg['seed']}), the training seed of the un-suffixed runs")
     fr = cfg['finetune']['freeze']
     if isinstance(fr, list): fr = cfg['finetune']['freeze'] = {'default': fr, 'none': []}   # a list: for the pre-trained encoders
     if not isinstance(fr, dict): raise UserError(f"{name}: finetune.freeze must be a list of blocks or a mapping method -> blocks, not {fr!r}")
@@ -217,10 +223,10 @@ DEMO_SIZES = {
     'paper': dict(n_patients=1000, pretrain=dict(epochs=None), finetune=dict(epochs=None, fewshot_epochs=None), n_boot=1000),
 }
 
-def demo_config(out:str|Path, size:str='small', sweeps:bool=False, seed:int=0)->dict:
+def demo_config(out:str|Path, size:str='small', sweeps:bool=False, seed:int=0, seeds:Sequence[int]|None=None)->dict:
     "The configuration of the demo on the synthetic cohort written into `out/data`."
     s = DEMO_SIZES[size]; out = Path(out).resolve(); data = out/'data'
-    cfg = {'out': str(out), 'preset': size, 'seed': seed, 'cache_dir': str(out/'cache'),
+    cfg = {'out': str(out), 'preset': size, 'seed': seed, 'seeds': list(seeds) if seeds else None, 'cache_dir': str(out/'cache'),
            'data': {'ct': str(data/'ct_studies.csv'), 'echo': str(data/'echo_exams.csv'), 'ecg': str(data/'ecg_exams.csv')},
            'pretrain': {'epochs': s['pretrain']['epochs']},
            'finetune': {'epochs': s['finetune']['epochs']},
@@ -283,15 +289,30 @@ def read_cohort_stage(cfg:dict, which:str='labelled')->pd.DataFrame:
     return pd.read_parquet(f)
 
 # %% ../nbs/12_stages.ipynb #fe19741c
+def seed_suffix(cfg:dict, seed:int)->str:
+    "A run's name suffix for a training seed: none for the configuration's `seed`, else '_seed<k>' (its own folders)."
+    return '' if seed == cfg['seed'] else f"_seed{seed}"
+
+def split_seed(name:str)->tuple:
+    "'nw_mmcl_seed1' -> ('nw_mmcl', 1); 'nw_mmcl' -> ('nw_mmcl', None)."
+    m = re.match(r'^(.*)_seed(\d+)$', name)
+    return (m.group(1), int(m.group(2))) if m else (name, None)
+
+def run_seed(cfg:dict, name:str)->int:
+    "The training seed of a run (pre-training or fine-tuning method name)."
+    s = split_seed(name)[1]
+    return cfg['seed'] if s is None else s
+
 def pretrain_names(cfg:dict)->list:
-    "The pre-training runs a configuration asks for: its variants, then the lambda sweep."
+    "The pre-training runs a configuration asks for: its variants for each training seed, then the lambda sweep (at `seed`)."
     p = cfg['pretrain']
-    return list(p['variants']) + [f"nw_mmcl_lambda{l:g}" for l in p['lambda_sweep']]
+    return [v + seed_suffix(cfg, s) for s in cfg['seeds'] for v in p['variants']] + [f"nw_mmcl_lambda{l:g}" for l in p['lambda_sweep']]
 
 def parse_run(name:str)->tuple:
-    "'nw_mmcl_lambda0.3' -> ('nw_mmcl', 0.3); 'mmcl' -> ('mmcl', None)."
-    m = re.match(r'^(.*)_lambda([\d.]+)$', name)
-    return (m.group(1), float(m.group(2))) if m else (name, None)
+    "'nw_mmcl_lambda0.3' -> ('nw_mmcl', 0.3); 'mmcl' -> ('mmcl', None); a seed suffix is ignored."
+    base = split_seed(name)[0]
+    m = re.match(r'^(.*)_lambda([\d.]+)$', base)
+    return (m.group(1), float(m.group(2))) if m else (base, None)
 
 # %% ../nbs/12_stages.ipynb #06c8d6c8
 def dls_kwargs(cfg:dict, section:str)->dict:
@@ -318,7 +339,7 @@ def run_pretrain(cfg:dict, name:str)->dict:
     if (info := stage_done(folder)): return info
     variant, lam = parse_run(name)
     if variant not in VARIANTS: raise UserError(f"unknown pre-training run {name!r}; variants are {list(VARIANTS)}")
-    t0 = time.perf_counter(); set_seed(cfg['seed'])
+    t0 = time.perf_counter(); set_seed(run_seed(cfg, name))
     p = cfg['pretrain']
     pre = read_cohort_stage(cfg, 'pretrain')
     dls = make_dls(pre, kind=VARIANTS[variant][0], exclude=cfg['data']['exclude_columns'], **dls_kwargs(cfg, 'pretrain'))
@@ -370,9 +391,9 @@ def regime_rows(labelled:pd.DataFrame, regime:str, seed:int=0)->pd.DataFrame:
     return fraction(labelled, 'split', float(m.group(3)), seed=seed)
 
 def finetune_runs(cfg:dict)->list:
-    "The (method, regime) pairs a configuration asks for: methods x regimes, fractions, then the lambda sweep."
+    "The (method, regime) pairs a configuration asks for: methods x regimes for each training seed, then fractions and the lambda sweep (at `seed`)."
     f = cfg['finetune']
-    runs = [(m, r) for m in f['methods'] for r in f['regimes']]
+    runs = [(m + seed_suffix(cfg, s), r) for s in cfg['seeds'] for m in f['methods'] for r in f['regimes']]
     runs += [(m, f"frac{x:g}") for x in f['fractions'] for m in f['methods']]
     runs += [(n, f['sweep_regime']) for n in pretrain_names(cfg) if parse_run(n)[1] is not None]
     return list(dict.fromkeys(runs))
@@ -392,14 +413,14 @@ def run_finetune(cfg:dict, method:str, regime:str)->dict:
     "Fine-tune one (method, regime); writes `finetune/<method>/<regime>/preds.npz` and `finetuned.pth`."
     folder = Path(cfg['out'])/'finetune'/method/regime
     if (info := stage_done(folder)): return info
-    t0 = time.perf_counter(); set_seed(cfg['seed'])
+    t0 = time.perf_counter(); set_seed(run_seed(cfg, method))
     f = cfg['finetune']
     encoder = None
-    if method != 'none':
+    if split_seed(method)[0] != 'none':
         encoder = Path(cfg['out'])/'pretrain'/method/'encoder.pth'
         if not encoder.exists(): raise UserError(f"{encoder} does not exist: run `xcardia pretrain CONFIG --variant {method}` first")
     lab = read_cohort_stage(cfg, 'labelled')
-    train = regime_rows(lab, regime, cfg['seed'])
+    train = regime_rows(lab, regime, run_seed(cfg, method))
     co = pd.concat([train, lab[lab.split.isin(['val', 'test'])]]).rename_axis('labelled_row').reset_index()
     dls = make_dls(co, kind='image', **dls_kwargs(cfg, 'finetune'))
     learn = finetune_learner(dls, encoder, freeze=freeze_for(cfg, method), lr=f['lr'], patience=f['patience'], path=folder)
@@ -426,7 +447,7 @@ def run_finetune(cfg:dict, method:str, regime:str)->dict:
 def load_finetuned_model(cfg:dict, method:str, regime:str)->FineTuneModel:
     "The fine-tuned model of (method, regime) with its saved weights, in eval mode."
     out = Path(cfg['out'])
-    enc = image_encoder(get_preset(cfg['preset']), out/'pretrain'/method/'encoder.pth' if method != 'none' else None)
+    enc = image_encoder(get_preset(cfg['preset']), out/'pretrain'/method/'encoder.pth' if split_seed(method)[0] != 'none' else None)
     model = FineTuneModel(enc, len(TARGET_NAMES), freeze_for(cfg, method))
     model.load_state_dict(torch.load(out/'finetune'/method/regime/'finetuned.pth', map_location='cpu', weights_only=True), strict=True)
     return model.eval()
