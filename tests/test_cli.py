@@ -153,3 +153,13 @@ def test_run_seeds_refused_without_the_config_seed(tmp_path):
     (tmp_path/'c.yaml').write_text("out: o\ndata:\n  ct: ct.csv\n  echo: echo.csv\n  ecg: null\n")
     code, _, err = xcardia('run', tmp_path/'c.yaml', '--seeds', '1', '2')
     assert code == 2 and 'must include seed (0)' in err, err
+
+def test_study_config_loads_and_names_every_lever():
+    cfg = load_config(ROOT/'examples'/'study_nw.yaml', check_files=False)
+    assert cfg['seeds'] == [0, 1, 2] and cfg['preset'] == 'small' and cfg['pretrain']['diagnostics']
+    from xcardia.stages import pretrain_names, run_spec
+    names = pretrain_names(cfg)
+    assert len(names) == 3 * 11 and 'nw_excl_seed2' in names
+    settings = {n: run_spec(cfg, n) for n in cfg['pretrain']['runs']}
+    assert settings['nw_img'][1]['nw_query'] == 'image' and settings['nw_stopgrad'][1]['nw_tab_grad'] is False
+    assert settings['nw_pos'][1]['bank'] == 'positives' and 'echo_lvef' in settings['mmcl_excl'][2] and settings['mmcl_excl'][0] == 'mmcl'

@@ -9,9 +9,10 @@ from functools import partial
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['BANK_BN', 'VARIANTS', 'TABULAR_SIZES', 'XCardiaModel', 'SimCLRModel', 'XCardiaLoss', 'SimCLRLoss', 'LossTerm',
-           'all_gather_rows', 'gather_support', 'eval_mode', 'bn_batch_stats', 'encode_bank', 'SupportBankCallback',
-           'pretrain_learner', 'save_image_encoder', 'head_outputs', 'encode_pairs', 'retrieval_accuracy']
+__all__ = ['NW_QUERIES', 'BANK_BN', 'VARIANTS', 'TABULAR_SIZES', 'XCardiaModel', 'SimCLRModel', 'XCardiaLoss', 'SimCLRLoss',
+           'LossTerm', 'TermGradNorms', 'all_gather_rows', 'gather_support', 'eval_mode', 'bn_batch_stats',
+           'encode_bank', 'SupportBankCallback', 'pretrain_learner', 'save_image_encoder', 'head_outputs',
+           'encode_pairs', 'retrieval_accuracy', 'head_auroc']
 
 # %% ../nbs/08_pretrain.ipynb #ad044d58
 from contextlib import contextmanager
@@ -61,20 +62,35 @@ class SimCLRModel(nn.Module):
     def forward(self, v1, v2): return self.image_encoder(v1), self.image_encoder(v2)
 
 # %% ../nbs/08_pretrain.ipynb #3924003f
+NW_QUERIES = ('fused', 'image', 'both')
+
 class XCardiaLoss(nn.Module):
-    "Eq. (7): CLIP loss plus lambda_nw times the phenotype BCE of the model's head; the terms are kept in `terms`."
-    def __init__(self, model:XCardiaModel, lambda_nw:float=0.5, tau_clip:float=0.07, learnable_tau:bool=False):
+    "Eq. (7): CLIP loss plus lambda_nw times the phenotype BCE of the model's head; the terms are kept in `terms` (and, with their graph, in `live`)."
+    def __init__(self, model:XCardiaModel, lambda_nw:float=0.5, tau_clip:float=0.07, learnable_tau:bool=False,
+                 nw_query:str='fused', # which embedding queries the bank in the NW loss: 'fused' (Eq. 3, the paper), 'image', or 'both' (summed)
+                 nw_tab_grad:bool=True, # False: the tabular embedding enters the NW loss's fused query without gradient
+                ):
         super().__init__()
+        if nw_query not in NW_QUERIES: raise ValueError(f"nw_query must be one of {NW_QUERIES}, not {nw_query!r}")
         self.model, self.lambda_nw, self.clip = [model], lambda_nw, CLIPLoss(tau_clip, learnable_tau) # a list: not a submodule
-        self.terms = {}
+        self.nw_query, self.nw_tab_grad = nw_query, nw_tab_grad
+        self.terms, self.live = {}, {}
+
+    def nw_term(self, e_img, e_tab, y, idx):
+        "The phenotype BCE of the head queried as `nw_query` says (Eq. 4-5 for the NW head)."
+        m = self.model[0]
+        z = fuse(e_img, e_tab if self.nw_tab_grad else e_tab.detach())
+        fused = lambda: nw_loss(m.phenotype_probs(z, idx), y)
+        image = lambda: nw_loss(m.phenotype_probs(e_img, idx), y)
+        return fused() if self.nw_query == 'fused' else image() if self.nw_query == 'image' else fused() + image()
+
     def forward(self, pred, y, idx):
         e_img, e_tab, z = pred
         clip = self.clip(e_img, e_tab)
-        self.terms = {'clip': clip.detach()}
-        if self.model[0].head_kind is None or self.lambda_nw == 0: return clip
-        nw = nw_loss(self.model[0].phenotype_probs(z, idx), y)
-        self.terms['nw'] = nw.detach()
-        return clip + self.lambda_nw * nw
+        self.live = {'clip': clip}
+        if self.model[0].head_kind is not None and self.lambda_nw != 0: self.live['nw'] = self.nw_term(e_img, e_tab, y, idx)
+        self.terms = {k: v.detach() for k, v in self.live.items()}
+        return clip + self.lambda_nw * self.live['nw'] if 'nw' in self.live else clip
 
 # %% ../nbs/08_pretrain.ipynb #ff293e24
 class SimCLRLoss(nn.Module):
@@ -96,6 +112,31 @@ class LossTerm(Metric):
     def value(self): return float(self.total) / self.count if self.count else float('nan')
     @property
     def name(self): return f'{self.name_}_loss'
+
+# %% ../nbs/08_pretrain.ipynb #5014e603
+class TermGradNorms(Callback):
+    "Every `every`-th training batch: the gradient norm each weighted loss term sends into the image and the tabular encoder; `table` has the epoch means."
+    order = 5
+    def __init__(self, every:int=10): self.every = every
+    def before_fit(self): self.rows = []
+    def before_epoch(self): self.sums, self.n = {}, 0
+    def after_loss(self):
+        lf = self.learn.loss_func
+        if not self.training or self.iter % self.every or not getattr(lf, 'live', None): return
+        m = _unwrap(self.learn.model)
+        encoders = {'img': [p for p in m.image_encoder.parameters() if p.requires_grad],
+                    'tab': [p for p in m.tabular_encoder.parameters() if p.requires_grad]}
+        for term, t in lf.live.items():
+            w = lf.lambda_nw if term == 'nw' else 1.
+            for e, ps in encoders.items():
+                gs = torch.autograd.grad(t * w, ps, retain_graph=True, allow_unused=True)
+                norm = float(sum((g.float() ** 2).sum() for g in gs if g is not None)) ** .5    # 0 when the term does not reach it
+                self.sums[f'{term}_{e}'] = self.sums.get(f'{term}_{e}', 0.) + norm
+        self.n += 1
+    def after_epoch(self):
+        if self.n: self.rows.append({'epoch': self.epoch, **{k: v / self.n for k, v in self.sums.items()}})
+    @property
+    def table(self)->pd.DataFrame: return pd.DataFrame(self.rows)
 
 # %% ../nbs/08_pretrain.ipynb #b2e2ce2d
 def all_gather_rows(t:torch.Tensor)->torch.Tensor:
@@ -231,6 +272,9 @@ def pretrain_learner(dls, # from `make_dls(..., kind='paired')`, or kind='simclr
                      bank:str='positives_and_negatives', # bank composition: 'positives_and_negatives' or 'positives' (the paper)
                      bank_bn:str='batch', # BatchNorm while encoding the bank during the fit: 'batch' (as the queries) or 'running'
                      final_bank:bool=True, # rebuild the bank in eval mode from the final weights after the fit
+                     nw_query:str='fused', # NW loss query: 'fused' (the paper), 'image' or 'both' (`XCardiaLoss`)
+                     nw_tab_grad:bool=True, # False: no gradient from the NW loss into the tabular encoder
+                     diagnostics:bool=False, # add `TermGradNorms` (each term's gradient norm into each encoder)
                      preset:str|None=None, # default: the DataLoaders' preset
                      depth:int|None=None, d:int|None=None, lr:float|None=None,
                      wd:float=0.01, # AdamW weight decay
@@ -251,9 +295,10 @@ def pretrain_learner(dls, # from `make_dls(..., kind='paired')`, or kind='simclr
         tp = dls.tab_preprocessor
         tab = TabularEncoder(len(tp.num_cols), tp.cat_cardinalities, d=p.d, **TABULAR_SIZES.get(p.name, {}))
         model = XCardiaModel(img, tab, head, n_targets=len(targets), tau_nw=p.tau_nw)
-        loss = XCardiaLoss(model, p.lambda_nw if head else 0., p.tau_clip)
+        loss = XCardiaLoss(model, p.lambda_nw if head else 0., p.tau_clip, nw_query=nw_query, nw_tab_grad=nw_tab_grad)
         metrics = [LossTerm('clip')] + ([LossTerm('nw')] if head else [])
         extra = [SupportBankCallback(p.k_support, p.refresh_every, BANKS[bank], bn=bank_bn, final_bank=final_bank)] if head == 'nw' else []
+        if diagnostics: extra.append(TermGradNorms())
     learn = make_learner(dls, model, loss, patience=patience, lr=p.lr, wd=wd, metrics=metrics, path=path, cbs=extra + list(L(cbs)), **kwargs)
     learn.recorder.train_metrics = True
     learn.preset, learn.variant = p, variant
@@ -295,3 +340,14 @@ def retrieval_accuracy(learn:Learner, dl=None, ks=(1, 5))->dict:
     out = {'n': len(rank)}
     for k in ks: out[f'top{k}'], out[f'chance_top{k}'] = hit[:, :k].any(1).float().mean().item(), min(k / len(rank), 1.)
     return out
+
+# %% ../nbs/08_pretrain.ipynb #46adc025
+def head_auroc(learn:Learner, dl=None)->pd.Series:
+    "The pre-training head's AUROC per target on `dl` (default: validation), eval mode; NaN where a target has one class (or no head)."
+    from sklearn.metrics import roc_auc_score
+    o = head_outputs(learn, dl); probs, y = o['probs'].numpy(), o['y'].numpy()
+    out = {}
+    for c, t in enumerate(TARGET_NAMES[:y.shape[1]]):
+        ok = ~np.isnan(y[:, c])
+        out[t] = roc_auc_score(y[ok, c], probs[ok, c]) if probs.shape[1] and len(np.unique(y[ok, c])) == 2 else np.nan
+    return pd.Series(out, name='head_auroc')

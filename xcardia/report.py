@@ -13,8 +13,8 @@ from typing import Sequence
 __all__ = ['METHOD_NAMES', 'REGIME_TITLES', 'method_label', 'frame_markdown', 'Report', 'Evaluation', 'start_evaluation',
            'cohort_section', 'load_finetune_results', 'regime_tables', 'fraction_table', 'sweep_table',
            'comparison_table', 'comparison_section', 'load_pretrained', 'pretraining_head_section', 'modality_section',
-           'cam_studies', 'study_batch', 'study_cams', 'gradcam_section', 'exemplar_section', 'calibration_section',
-           'bundle_section', 'provenance_section', 'run_evaluate']
+           'diagnostics_section', 'cam_studies', 'study_batch', 'study_cams', 'gradcam_section', 'exemplar_section',
+           'calibration_section', 'bundle_section', 'provenance_section', 'run_evaluate']
 
 # %% ../nbs/13_report.ipynb #88f644fb
 import numpy as np
@@ -29,12 +29,12 @@ from .data import make_dls
 from .encoders import fuse
 from .nw import explanation_frame
 from .losses import nw_loss, base_rate_bce
-from .pretrain import head_outputs
+from .pretrain import head_outputs, VARIANTS
 from .evaluate import (evaluate, compare, compare_seeds, seed_table, results_table, table_markdown, reliability_diagram, plot_modality_pca, modality_gap,
                               PhenotypeScores, grad_cam, cam_layer, cam_heart_shares, cam_figure, exemplar_figure, plot_differences)
 from .predict import save_bundle, package_versions
 from .stages import (say, stage_done, read_cohort_stage, pretrain_names, parse_run, split_seed, seed_suffix, finetune_runs, dls_kwargs,
-                            load_pretrained_learner, load_finetuned_model)
+                            load_pretrained_learner, load_finetuned_model, run_spec)
 
 # %% ../nbs/13_report.ipynb #ed84a2c4
 METHOD_NAMES = {'nw_mmcl': 'NW+MMCL', 'mmcl': 'MMCL', 'simclr': 'SimCLR', 'linear_mmcl': 'linear+MMCL', 'none': 'no pre-training'}
@@ -214,8 +214,9 @@ def comparison_table(preds:dict, # (run name, regime) -> preds.npz contents
                      regimes:Sequence[str], methods:Sequence[str], n_boot:int=1000, seed:int=0,
                      suffixes:Sequence[str]=('',), # the training seeds' run-name suffixes (`seed_suffix`); several: `compare_seeds`
                     )->pd.DataFrame:
-    "Paired-bootstrap mean-AUROC differences: each pre-trained method vs no pre-training, and NW+MMCL vs each other variant."
+    "Paired-bootstrap mean-AUROC differences: each pre-trained method vs no pre-training, NW+MMCL vs each other variant, and each extra run (`pretrain.runs`) vs MMCL."
     pairs = [(m, 'none') for m in methods if m != 'none'] + [('nw_mmcl', m) for m in methods if m not in ('nw_mmcl', 'none')]
+    pairs += [(m, 'mmcl') for m in methods if m not in VARIANTS and m != 'none' and 'mmcl' in methods]
     rows = []
     for r in regimes:
         for a, b in pairs:
@@ -261,12 +262,15 @@ def _head_arrays(learn)->dict:
     return out
 
 def load_pretrained(ev:Evaluation)->list:
-    "Each finished paired pre-training variant's Learner (`ev.learners`) and its head outputs on the validation pairs (`ev.heads`)."
+    "Each finished paired pre-training variant's and extra run's Learner (`ev.learners`) and head outputs on the validation pairs (`ev.heads`), at `seed`."
     cfg = ev.cfg
-    names = [n for n in cfg['pretrain']['variants'] if n != 'simclr' and (ev.out/'pretrain'/n/'model.pth').exists()]
+    names = [n for n in list(cfg['pretrain']['variants']) + list(cfg['pretrain']['runs'])
+             if run_spec(cfg, n)[0] != 'simclr' and (ev.out/'pretrain'/n/'model.pth').exists()]
     if not names: return names
     dls = make_dls(read_cohort_stage(cfg, 'pretrain'), kind='paired', exclude=cfg['data']['exclude_columns'], **dls_kwargs(cfg, 'pretrain'))
-    for n in names: ev.learners[n] = load_pretrained_learner(cfg, n, dls); ev.heads[n] = _head_arrays(ev.learners[n])
+    for n in names:   # a run with other excluded columns has other tabular inputs: its own DataLoaders
+        ev.learners[n] = load_pretrained_learner(cfg, n, dls if run_spec(cfg, n)[2] == cfg['data']['exclude_columns'] else None)
+        ev.heads[n] = _head_arrays(ev.learners[n])
     return names
 
 # %% ../nbs/13_report.ipynb #b8804349
@@ -299,6 +303,26 @@ def modality_section(ev:Evaluation):
     fig.tight_layout()
     ev.report.h('Figure 2 analogue: image and tabular embeddings').img(ev.save_fig(fig, 'fig_pca.png'),
         'PCA of image (blue) and tabular (orange) embeddings of the same validation patients, per pre-training variant.')
+
+# %% ../nbs/13_report.ipynb #77df4214
+def diagnostics_section(ev:Evaluation)->pd.DataFrame:
+    "Per pre-training run (mean over seeds): head AUROC, NW loss against its base rate, and each term's gradient norm into each encoder."
+    rows = {}
+    for name in pretrain_names(ev.cfg):
+        info = stage_done(ev.out/'pretrain'/name)
+        if not info or 'head_mean_auroc' not in info and 'grad_norms_last_epoch' not in info: continue
+        row = {k: info.get(k) for k in ('head_mean_auroc', 'best_valid_nw_loss', 'base_rate_bce')}
+        row.update({f"grad {k}": v for k, v in (info.get('grad_norms_last_epoch') or {}).items() if k != 'epoch'})
+        rows.setdefault(method_label(split_seed(name)[0]), []).append(row)
+    if not rows: return pd.DataFrame()
+    tab = pd.DataFrame({k: pd.DataFrame(v).astype(float).mean() for k, v in rows.items()}).T
+    tab = tab[[c for c in ('head_mean_auroc', 'best_valid_nw_loss', 'base_rate_bce') if c in tab] + sorted(c for c in tab if c.startswith('grad'))]
+    tab.insert(0, 'seeds', [len(rows[k]) for k in tab.index])
+    tab.index.name = 'run'; tab.to_csv(ev.folder/'pretrain_diagnostics.csv')
+    ev.report.h('Pre-training diagnostics').p("Per pre-training run, mean over its seeds: the head's mean validation AUROC, its best validation "
+        "NW loss against the base rate (below it: the head predicts better than each target's prevalence; with `nw_query: both` the loss is a sum of two BCEs), and the gradient norm each "
+        "weighted loss term sent into the image (img) and tabular (tab) encoder in the last epoch (with `pretrain.diagnostics`).").table(frame_markdown(tab))
+    return tab
 
 # %% ../nbs/13_report.ipynb #bf5d0cd7
 def cam_studies(ds, preset)->tuple:
@@ -432,7 +456,7 @@ def run_evaluate(cfg:dict)->dict:
     load_finetune_results(ev)
     headline = regime_tables(ev); fraction_table(ev); sweep_table(ev)
     comparisons = comparison_section(ev)
-    load_pretrained(ev); pretraining_head_section(ev); modality_section(ev)
+    load_pretrained(ev); pretraining_head_section(ev); modality_section(ev); diagnostics_section(ev)
     ev.finetuned = load_finetuned_model(cfg, *ev.bundle_run) if ev.bundle_run in ev.results else None
     cam = gradcam_section(ev); exemplar_section(ev); calibration_section(ev); bundle_section(ev)
     f, seconds = provenance_section(ev, t0)

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Sequence
 
 # %% auto #0
-__all__ = ['EXAMPLE_CONFIG', 'REQUIRED', 'FREE_MAPPINGS', 'ADDITIVE', 'PATH_KEYS', 'REGIME', 'DEMO_SIZES', 'UserError',
-           'default_config', 'load_config', 'prepare_out', 'say', 'stage_done', 'finish_stage', 'demo_config',
-           'run_demo_data', 'run_cohort', 'read_cohort_stage', 'seed_suffix', 'split_seed', 'run_seed',
-           'pretrain_names', 'parse_run', 'dls_kwargs', 'run_pretrain', 'load_pretrained_learner', 'freeze_for',
-           'regime_rows', 'finetune_runs', 'predict_rows', 'run_finetune', 'load_finetuned_model', 'run_training']
+__all__ = ['EXAMPLE_CONFIG', 'REQUIRED', 'FREE_MAPPINGS', 'ADDITIVE', 'PATH_KEYS', 'REGIME', 'DEMO_SIZES', 'RUN_SETTINGS',
+           'UserError', 'default_config', 'load_config', 'prepare_out', 'say', 'stage_done', 'finish_stage',
+           'demo_config', 'run_demo_data', 'run_cohort', 'read_cohort_stage', 'seed_suffix', 'split_seed', 'run_seed',
+           'pretrain_names', 'parse_run', 'dls_kwargs', 'run_spec', 'run_pretrain', 'load_pretrained_learner',
+           'freeze_for', 'regime_rows', 'finetune_runs', 'predict_rows', 'run_finetune', 'load_finetuned_model',
+           'run_training']
 
 # %% ../nbs/12_stages.ipynb #d5e1587c
 import numpy as np
@@ -27,7 +28,8 @@ from .data import make_dls, CohortDataset
 from .encoders import image_encoder, BLOCK_NAMES
 from .nw import BANKS
 from .train import fit_cosine, resume
-from .pretrain import VARIANTS, pretrain_learner, save_image_encoder, retrieval_accuracy
+from .pretrain import VARIANTS, NW_QUERIES, pretrain_learner, save_image_encoder, retrieval_accuracy, head_auroc, TermGradNorms
+from .losses import base_rate_bce
 from .finetune import finetune_learner, few_shot, fraction, FineTuneModel, PAPER_FREEZE
 
 # %% ../nbs/12_stages.ipynb #2ec6bd23
@@ -64,6 +66,10 @@ pretrain:
   k_support: null                # K: exemplars per phenotype (and per class) in the NW support bank [20]
   refresh_every: null            # M: epochs between support-bank rebuilds [5]
   bank: positives_and_negatives  # NW bank: positives_and_negatives, or positives (the paper's; makes SHD's p constant 1)
+  nw_query: fused                # which embedding queries the bank in the NW loss: fused (Eq. 3) [fused], image, both
+  nw_tab_grad: true              # false: the NW loss sends no gradient into the tabular encoder [true]
+  diagnostics: false             # each loss term's gradient norm into each encoder, every 10th batch (grad_norms.csv)
+  runs: {}                       # extra named runs: a variant with other settings, e.g. {nw_img: {variant: nw_mmcl, nw_query: image}}
   patience: 10                   # early stopping on the validation loss
   lambda_sweep: []               # Table B.1: extra NW+MMCL runs at these lambdas, e.g. [0.2, 0.4, 0.6, 0.8]
 
@@ -92,9 +98,9 @@ class UserError(Exception):
 
 # %% ../nbs/12_stages.ipynb #2d3ab8c6
 REQUIRED = ('out', 'data.ct', 'data.echo')
-FREE_MAPPINGS = ('data.columns', 'finetune.freeze')       # their keys are the user's (checked in `load_config`), not ours
+FREE_MAPPINGS = ('data.columns', 'finetune.freeze', 'pretrain.runs')       # their keys are the user's (checked in `load_config`), not ours
 ADDITIVE = ('pretrain.variants', 'pretrain.lambda_sweep', 'finetune.methods', 'finetune.regimes', 'finetune.fractions',
-            'finetune.sweep_regime', 'evaluate.n_boot', 'evaluate.bundle', 'evaluate.cam_target', 'num_workers', 'seeds')
+            'finetune.sweep_regime', 'evaluate.n_boot', 'evaluate.bundle', 'evaluate.cam_target', 'num_workers', 'seeds', 'pretrain.runs', 'pretrain.diagnostics')
 PATH_KEYS = ('out', 'cache_dir', 'data.ct', 'data.echo', 'data.ecg')
 
 def default_config()->dict: return yaml.safe_load(EXAMPLE_CONFIG)
@@ -150,7 +156,18 @@ def load_config(src:str|Path|dict, # a YAML file, or the configuration itself
     if cfg['preset'] not in PRESETS: raise UserError(f"{name}: preset {cfg['preset']!r} is not one of {list(PRESETS)}")
     bad = [v for v in cfg['pretrain']['variants'] if v not in VARIANTS]
     if bad: raise UserError(f"{name}: pretrain.variants {bad} unknown; choose from {list(VARIANTS)}")
-    bad = [m for m in cfg['finetune']['methods'] if m != 'none' and m not in cfg['pretrain']['variants']]
+    runs = cfg['pretrain']['runs'] = cfg['pretrain']['runs'] or {}
+    if not isinstance(runs, dict): raise UserError(f"{name}: pretrain.runs must be a mapping name -> settings, not {runs!r}")
+    for r, spec in runs.items():
+        if not re.fullmatch(r'[a-z][a-z0-9_]*', str(r)) or r in VARIANTS or split_seed(r)[1] is not None or parse_run(r)[1] is not None:
+            raise UserError(f"{name}: pretrain.runs name {r!r}: use lower-case letters, digits and _, not a variant's name, no _seed<k> or _lambda<x>")
+        if not isinstance(spec, dict) or spec.get('variant') not in VARIANTS:
+            raise UserError(f"{name}: pretrain.runs.{r} needs variant: one of {list(VARIANTS)}")
+        unknown = set(spec) - {'variant', *RUN_SETTINGS}
+        if unknown: raise UserError(f"{name}: pretrain.runs.{r} has unknown setting(s) {sorted(unknown)}; settings are {list(RUN_SETTINGS)}")
+    if cfg['pretrain']['nw_query'] not in NW_QUERIES or any(s.get('nw_query', 'fused') not in NW_QUERIES for s in runs.values()):
+        raise UserError(f"{name}: nw_query must be one of {list(NW_QUERIES)}")
+    bad = [m for m in cfg['finetune']['methods'] if m != 'none' and m not in cfg['pretrain']['variants'] and m not in runs]
     if bad: raise UserError(f"{name}: finetune.methods {bad} are not pre-trained (add them to pretrain.variants, or use 'none')")
     bad = [r for r in cfg['finetune']['regimes'] + [cfg['finetune']['sweep_regime']] if not REGIME.match(str(r))]
     if bad: raise UserError(f"{name}: finetune regimes {bad} not understood; use full, <k>shot (e.g. 5shot) or frac<share> (e.g. frac0.1)")
@@ -164,7 +181,7 @@ def load_config(src:str|Path|dict, # a YAML file, or the configuration itself
     if not isinstance(fr, dict): raise UserError(f"{name}: finetune.freeze must be a list of blocks or a mapping method -> blocks, not {fr!r}")
     fr.setdefault('default', list(PAPER_FREEZE)); fr.setdefault('none', [])
     for m, blocks in fr.items():
-        if m not in ('default', 'none') and m not in VARIANTS and parse_run(m)[0] not in VARIANTS:
+        if m not in ('default', 'none') and m not in VARIANTS and parse_run(m)[0] not in VARIANTS and m not in runs:
             raise UserError(f"{name}: finetune.freeze has a key {m!r}; use default, none or a variant ({', '.join(VARIANTS)})")
         bad = [b for b in (blocks or []) if b not in BLOCK_NAMES]
         if bad: raise UserError(f"{name}: finetune.freeze.{m} names unknown block(s) {bad}; blocks are {list(BLOCK_NAMES)}")
@@ -304,9 +321,9 @@ def run_seed(cfg:dict, name:str)->int:
     return cfg['seed'] if s is None else s
 
 def pretrain_names(cfg:dict)->list:
-    "The pre-training runs a configuration asks for: its variants for each training seed, then the lambda sweep (at `seed`)."
+    "The pre-training runs a configuration asks for: its variants and extra runs for each training seed, then the lambda sweep (at `seed`)."
     p = cfg['pretrain']
-    return [v + seed_suffix(cfg, s) for s in cfg['seeds'] for v in p['variants']] + [f"nw_mmcl_lambda{l:g}" for l in p['lambda_sweep']]
+    return [v + seed_suffix(cfg, s) for s in cfg['seeds'] for v in list(p['variants']) + list(p.get('runs') or {})] + [f"nw_mmcl_lambda{l:g}" for l in p['lambda_sweep']]
 
 def parse_run(name:str)->tuple:
     "'nw_mmcl_lambda0.3' -> ('nw_mmcl', 0.3); 'mmcl' -> ('mmcl', None); a seed suffix is ignored."
@@ -329,22 +346,43 @@ def _fit(learn, folder:Path, epochs:int):
         from fastai.distributed import distrib_ctx   # noqa: F401 (patches Learner)
         ctx = learn.distrib_ctx(sync_bn=True)
     with ctx: fit_cosine(learn, epochs)
+RUN_SETTINGS = ('lambda_nw', 'tau_clip', 'tau_nw', 'k_support', 'refresh_every', 'bank', 'nw_query', 'nw_tab_grad', 'exclude_columns')
+
 def _method_kw(cfg:dict)->dict:
     "The pre-training method settings of a configuration, as `pretrain_learner` arguments (None: the preset's)."
     p = cfg['pretrain']
-    return dict(tau_clip=p['tau_clip'], tau_nw=p['tau_nw'], k_support=p['k_support'], refresh_every=p['refresh_every'], bank=p['bank'])
+    return {k: p[k] for k in RUN_SETTINGS if k != 'exclude_columns'}
+
+def run_spec(cfg:dict, name:str)->tuple:
+    "A pre-training run's variant, its `pretrain_learner` settings and its excluded columns: the config's, overridden by its `pretrain.runs` entry and its λ."
+    base, lam = parse_run(name)
+    entry = (cfg['pretrain']['runs'] or {}).get(base, {})
+    kw = {**_method_kw(cfg), **{k: v for k, v in entry.items() if k not in ('variant', 'exclude_columns')}}
+    if lam is not None: kw['lambda_nw'] = lam
+    return entry.get('variant', base), kw, list(entry.get('exclude_columns', cfg['data']['exclude_columns']))
+def _head_diagnostics(learn, folder:Path)->dict:
+    "Write the head's validation AUROC per target (`head_auroc.csv`) and the gradient norms (`grad_norms.csv`); return their summary."
+    info = {}
+    gn = next((cb for cb in learn.cbs if isinstance(cb, TermGradNorms)), None)
+    if gn is not None and gn.rows: gn.table.to_csv(folder/'grad_norms.csv', index=False); info['grad_norms_last_epoch'] = gn.rows[-1]
+    if getattr(learn.model, 'head_kind', None) is None: return info
+    auroc = head_auroc(learn); auroc.to_csv(folder/'head_auroc.csv')
+    tr, va = learn.dls.train_ds, learn.dls.valid_ds
+    hist = pd.read_csv(folder/'history.csv')
+    return {**info, 'head_mean_auroc': float(auroc.mean()), 'base_rate_bce': base_rate_bce(tr.y[tr.rows], torch.as_tensor(va.y[va.rows])),
+            'best_valid_nw_loss': float(hist.valid_nw_loss.min()) if 'valid_nw_loss' in hist else None}
+
 def run_pretrain(cfg:dict, name:str)->dict:
     "Pre-train one run; writes `pretrain/<name>/encoder.pth`, `model.pth`, `tab_preprocessor.pkl` and the logs."
     folder = Path(cfg['out'])/'pretrain'/name
     if (info := stage_done(folder)): return info
-    variant, lam = parse_run(name)
-    if variant not in VARIANTS: raise UserError(f"unknown pre-training run {name!r}; variants are {list(VARIANTS)}")
+    variant, kw, exclude = run_spec(cfg, name)
+    if variant not in VARIANTS: raise UserError(f"unknown pre-training run {name!r}; variants are {list(VARIANTS)}, extra runs {list(cfg['pretrain']['runs'])}")
     t0 = time.perf_counter(); set_seed(run_seed(cfg, name))
     p = cfg['pretrain']
     pre = read_cohort_stage(cfg, 'pretrain')
-    dls = make_dls(pre, kind=VARIANTS[variant][0], exclude=cfg['data']['exclude_columns'], **dls_kwargs(cfg, 'pretrain'))
-    learn = pretrain_learner(dls, variant, lambda_nw=lam if lam is not None else p['lambda_nw'], lr=p['lr'],
-                             patience=p['patience'], path=folder, **_method_kw(cfg))
+    dls = make_dls(pre, kind=VARIANTS[variant][0], exclude=exclude, **dls_kwargs(cfg, 'pretrain'))
+    learn = pretrain_learner(dls, variant, lr=p['lr'], patience=p['patience'], path=folder, diagnostics=p['diagnostics'], **kw)
     epochs = p['epochs'] or learn.preset.epochs
     say(f"pre-training {name}: {len(dls.train_ds)} train / {len(dls.valid_ds)} validation studies, up to {epochs} epochs")
     _fit(learn, folder, epochs)
@@ -354,17 +392,17 @@ def run_pretrain(cfg:dict, name:str)->dict:
         torch.save(learn.model.state_dict(), folder/'model.pth')
         if dls.tab_preprocessor is not None: dls.tab_preprocessor.save(folder/'tab_preprocessor.pkl')
         if variant != 'simclr': info['retrieval'] = retrieval_accuracy(learn)
+        info.update(_head_diagnostics(learn, folder))
     hist = pd.read_csv(folder/'history.csv')
     return finish_stage(folder, t0, epochs=int(len(hist)), best_valid_loss=float(hist.valid_loss.min()), dropped=len(dls.dropped), **info)
 
 # %% ../nbs/12_stages.ipynb #262f49a2
 def load_pretrained_learner(cfg:dict, name:str, dls=None):
     "A Learner for pre-training run `name` with its saved weights and support bank loaded (for evaluation)."
-    variant, lam = parse_run(name)
+    variant, kw, exclude = run_spec(cfg, name)
     folder = Path(cfg['out'])/'pretrain'/name
-    dls = dls or make_dls(read_cohort_stage(cfg, 'pretrain'), kind=VARIANTS[variant][0], exclude=cfg['data']['exclude_columns'],
-                          **dls_kwargs(cfg, 'pretrain'))
-    learn = pretrain_learner(dls, variant, path=folder, patience=None, **_method_kw(cfg))
+    dls = dls or make_dls(read_cohort_stage(cfg, 'pretrain'), kind=VARIANTS[variant][0], exclude=exclude, **dls_kwargs(cfg, 'pretrain'))
+    learn = pretrain_learner(dls, variant, path=folder, patience=None, **kw)
     sd = torch.load(folder/'model.pth', map_location='cpu', weights_only=True)
     if 'head.support_z' in sd: learn.model.head.set_support(sd['head.support_z'], sd['head.support_y'], sd['head.support_ids'])
     learn.model.load_state_dict(sd, strict=True)
