@@ -122,6 +122,54 @@ def _set(cfg, key, v):
     for k in head: cfg = cfg[k]
     cfg[last] = v
 
+# %% ../nbs/12_stages.ipynb #fd4f0a0a
+def _check_settings(s:dict, where:str):
+    "Method settings (of `pretrain`, or of one of its runs) in range; `where` names them in the message."
+    for k in ('tau_clip', 'tau_nw', 'lambda_nw'):
+        v = s.get(k)
+        if v is not None and not (isinstance(v, (int, float)) and v >= 0 and (v > 0 or k == 'lambda_nw')):
+            raise UserError(f"{where}.{k} must be a positive number (or null for the preset's), not {v!r}")
+    for k in ('k_support', 'refresh_every'):
+        v = s.get(k)
+        if v is not None and not (isinstance(v, int) and v >= 1): raise UserError(f"{where}.{k} must be a whole number >= 1, not {v!r}")
+    if s.get('bank', 'positives_and_negatives') not in BANKS: raise UserError(f"{where}.bank {s['bank']!r} unknown; choose from {list(BANKS)}")
+    if s.get('nw_query', 'fused') not in NW_QUERIES: raise UserError(f"{where}.nw_query {s['nw_query']!r} unknown; choose from {list(NW_QUERIES)}")
+    if not isinstance(s.get('nw_tab_grad', True), bool): raise UserError(f"{where}.nw_tab_grad must be true or false, not {s['nw_tab_grad']!r}")
+
+def _check_runs(cfg:dict, name:str)->dict:
+    "The extra runs of `pretrain.runs` (an empty mapping if none), each name and setting checked."
+    runs = cfg['pretrain']['runs'] = cfg['pretrain']['runs'] or {}
+    if not isinstance(runs, dict): raise UserError(f"{name}: pretrain.runs must be a mapping name -> settings, not {runs!r}")
+    for r, spec in runs.items():
+        if not re.fullmatch(r'[a-z][a-z0-9_]*', str(r)) or r in VARIANTS or split_seed(r)[1] is not None or parse_run(r)[1] is not None:
+            raise UserError(f"{name}: pretrain.runs name {r!r}: use lower-case letters, digits and _, not a variant's name, no _seed<k> or _lambda<x>")
+        if not isinstance(spec, dict) or spec.get('variant') not in VARIANTS:
+            raise UserError(f"{name}: pretrain.runs.{r} needs variant: one of {list(VARIANTS)}")
+        unknown = set(spec) - {'variant', *RUN_SETTINGS}
+        if unknown: raise UserError(f"{name}: pretrain.runs.{r} has unknown setting(s) {sorted(unknown)}; settings are {list(RUN_SETTINGS)}")
+        _check_settings(spec, f"{name}: pretrain.runs.{r}")
+    return runs
+
+def _check_seeds(cfg:dict, name:str):
+    "`seeds` filled in ([seed] for null) and checked: distinct whole numbers, `seed` among them."
+    s = cfg['seeds'] = cfg['seeds'] if cfg['seeds'] is not None else [cfg['seed']]
+    if not (isinstance(s, list) and s and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in s) and len(set(s)) == len(s)):
+        raise UserError(f"{name}: seeds must be a list of distinct whole numbers >= 0 (e.g. [0, 1, 2]) or null, not {s!r}")
+    if cfg['seed'] not in s: raise UserError(f"{name}: seeds {s} must include seed ({cfg['seed']}), the training seed of the un-suffixed runs")
+
+def _check_freeze(cfg:dict, name:str, runs:dict):
+    "`finetune.freeze` as a mapping method -> blocks (a list: for every pre-trained encoder), every key and block checked."
+    fr = cfg['finetune']['freeze']
+    if isinstance(fr, list): fr = cfg['finetune']['freeze'] = {'default': fr, 'none': []}   # a list: for the pre-trained encoders
+    if not isinstance(fr, dict): raise UserError(f"{name}: finetune.freeze must be a list of blocks or a mapping method -> blocks, not {fr!r}")
+    fr.setdefault('default', list(PAPER_FREEZE)); fr.setdefault('none', [])
+    for m, blocks in fr.items():
+        if m not in ('default', 'none') and m not in VARIANTS and parse_run(m)[0] not in VARIANTS and m not in runs:
+            raise UserError(f"{name}: finetune.freeze has a key {m!r}; use default, none or a variant ({', '.join(VARIANTS)})")
+        bad = [b for b in (blocks or []) if b not in BLOCK_NAMES]
+        if bad: raise UserError(f"{name}: finetune.freeze.{m} names unknown block(s) {bad}; blocks are {list(BLOCK_NAMES)}")
+        fr[m] = list(blocks or [])
+
 # %% ../nbs/12_stages.ipynb #2726b242
 REGIME = re.compile(r'^(full|(\d+)shot|frac(0?\.\d+|1(\.0)?))$')
 
@@ -156,43 +204,13 @@ def load_config(src:str|Path|dict, # a YAML file, or the configuration itself
     if cfg['preset'] not in PRESETS: raise UserError(f"{name}: preset {cfg['preset']!r} is not one of {list(PRESETS)}")
     bad = [v for v in cfg['pretrain']['variants'] if v not in VARIANTS]
     if bad: raise UserError(f"{name}: pretrain.variants {bad} unknown; choose from {list(VARIANTS)}")
-    runs = cfg['pretrain']['runs'] = cfg['pretrain']['runs'] or {}
-    if not isinstance(runs, dict): raise UserError(f"{name}: pretrain.runs must be a mapping name -> settings, not {runs!r}")
-    for r, spec in runs.items():
-        if not re.fullmatch(r'[a-z][a-z0-9_]*', str(r)) or r in VARIANTS or split_seed(r)[1] is not None or parse_run(r)[1] is not None:
-            raise UserError(f"{name}: pretrain.runs name {r!r}: use lower-case letters, digits and _, not a variant's name, no _seed<k> or _lambda<x>")
-        if not isinstance(spec, dict) or spec.get('variant') not in VARIANTS:
-            raise UserError(f"{name}: pretrain.runs.{r} needs variant: one of {list(VARIANTS)}")
-        unknown = set(spec) - {'variant', *RUN_SETTINGS}
-        if unknown: raise UserError(f"{name}: pretrain.runs.{r} has unknown setting(s) {sorted(unknown)}; settings are {list(RUN_SETTINGS)}")
-    if cfg['pretrain']['nw_query'] not in NW_QUERIES or any(s.get('nw_query', 'fused') not in NW_QUERIES for s in runs.values()):
-        raise UserError(f"{name}: nw_query must be one of {list(NW_QUERIES)}")
+    runs = _check_runs(cfg, name)
+    _check_settings(cfg['pretrain'], f"{name}: pretrain")
     bad = [m for m in cfg['finetune']['methods'] if m != 'none' and m not in cfg['pretrain']['variants'] and m not in runs]
     if bad: raise UserError(f"{name}: finetune.methods {bad} are not pre-trained (add them to pretrain.variants, or use 'none')")
     bad = [r for r in cfg['finetune']['regimes'] + [cfg['finetune']['sweep_regime']] if not REGIME.match(str(r))]
     if bad: raise UserError(f"{name}: finetune regimes {bad} not understood; use full, <k>shot (e.g. 5shot) or frac<share> (e.g. frac0.1)")
-    if cfg['pretrain']['bank'] not in BANKS: raise UserError(f"{name}: pretrain.bank {cfg['pretrain']['bank']!r} unknown; choose from {list(BANKS)}")
-    s = cfg['seeds'] = cfg['seeds'] if cfg['seeds'] is not None else [cfg['seed']]
-    if not (isinstance(s, list) and s and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in s) and len(set(s)) == len(s)):
-        raise UserError(f"{name}: seeds must be a list of distinct whole numbers >= 0 (e.g. [0, 1, 2]) or null, not {s!r}")
-    if cfg['seed'] not in s: raise UserError(f"{name}: seeds {s} must include seed ({cfg['seed']}), the training seed of the un-suffixed runs")
-    fr = cfg['finetune']['freeze']
-    if isinstance(fr, list): fr = cfg['finetune']['freeze'] = {'default': fr, 'none': []}   # a list: for the pre-trained encoders
-    if not isinstance(fr, dict): raise UserError(f"{name}: finetune.freeze must be a list of blocks or a mapping method -> blocks, not {fr!r}")
-    fr.setdefault('default', list(PAPER_FREEZE)); fr.setdefault('none', [])
-    for m, blocks in fr.items():
-        if m not in ('default', 'none') and m not in VARIANTS and parse_run(m)[0] not in VARIANTS and m not in runs:
-            raise UserError(f"{name}: finetune.freeze has a key {m!r}; use default, none or a variant ({', '.join(VARIANTS)})")
-        bad = [b for b in (blocks or []) if b not in BLOCK_NAMES]
-        if bad: raise UserError(f"{name}: finetune.freeze.{m} names unknown block(s) {bad}; blocks are {list(BLOCK_NAMES)}")
-        fr[m] = list(blocks or [])
-    for k in ('tau_clip', 'tau_nw', 'lambda_nw'):
-        v = cfg['pretrain'][k]
-        if v is not None and not (isinstance(v, (int, float)) and v >= 0 and (v > 0 or k == 'lambda_nw')):
-            raise UserError(f"{name}: pretrain.{k} must be a positive number (or null for the preset's), not {v!r}")
-    for k in ('k_support', 'refresh_every'):
-        v = cfg['pretrain'][k]
-        if v is not None and not (isinstance(v, int) and v >= 1): raise UserError(f"{name}: pretrain.{k} must be a whole number >= 1, not {v!r}")
+    _check_seeds(cfg, name); _check_freeze(cfg, name, runs)
     if check_files:
         for k in ('data.ct', 'data.echo', 'data.ecg') + (('data.test',) if isinstance(t, str) else ()):
             v = _get(cfg, k)
