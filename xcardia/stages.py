@@ -222,7 +222,8 @@ def prepare_out(cfg:dict)->Path:
     "Create `cfg['out']` and store the configuration there; refuse a folder holding results of a different configuration."
     out = Path(cfg['out']); stored = out/'config.yaml'
     if stored.exists():
-        old, new = _flat(yaml.safe_load(stored.read_text()) or {}), _flat(cfg)
+        old, new, dflt = _flat(yaml.safe_load(stored.read_text()) or {}), _flat(cfg), _flat(default_config())
+        old = {**{k: v for k, v in dflt.items() if k not in old}, **old}   # a key newer than the folder's run: its default then
         diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in ADDITIVE)
         if diff: raise UserError(f"{out} holds results of a different configuration (differs in {', '.join(diff)}); "
                                  "use another `out` folder, or delete this one")
