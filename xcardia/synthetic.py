@@ -11,7 +11,7 @@ from typing import Sequence
 # %% auto #0
 __all__ = ['PAPER_PREVALENCE', 'PAPER_MISSING', 'FOV_MM', 'LABELS', 'HU', 'HEART_LABELS', 'draw_patients', 'echo_measurements',
            'ecg_measurements', 'apply_missingness', 'render_phantom', 'study_geometry', 'write_nifti',
-           'write_dicom_series', 'make_cohort', 'ct_stats', 'image_stats', 'signal_check', 'label_map_like',
+           'write_dicom_series', 'read_ct', 'make_cohort', 'ct_stats', 'image_stats', 'signal_check', 'label_map_like',
            'heart_mask', 'displaced_hearts']
 
 # %% ../nbs/02_synthetic.ipynb #ca19cd64
@@ -261,6 +261,17 @@ def write_dicom_series(folder:Path, hu:np.ndarray, affine:np.ndarray, study_id:s
         ds.PixelData = np.ascontiguousarray((hu[::-1, ::-1, k].T.astype(np.int32) + 1024).astype(np.uint16)).tobytes()
         ds.save_as(folder/f'slice_{k:04d}.dcm', enforce_file_format=True)
 
+# %% ../nbs/02_synthetic.ipynb #89447668
+def read_ct(path:str|Path):
+    "A CT of this cohort read back from disk (a NIfTI file or a DICOM series folder): a MONAI MetaTensor (1, X, Y, Z) in RAS, in HU."
+    import warnings
+    import monai.transforms as mt
+    from monai.data import PydicomReader, NibabelReader
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        img = mt.LoadImage(reader=PydicomReader() if Path(path).is_dir() else NibabelReader(), image_only=True, ensure_channel_first=True)(str(path))
+    return mt.Orientation(axcodes='RAS', labels=(('L', 'R'), ('P', 'A'), ('I', 'S')))(img.float())
+
 # %% ../nbs/02_synthetic.ipynb #e9717eec
 def _write_study(job:dict)->dict:
     "Render and write one study (run in a worker); deterministic from the study's own seed."
@@ -361,15 +372,9 @@ def ct_stats(hu:np.ndarray, spacing:float)->dict:
 
 # %% ../nbs/02_synthetic.ipynb #3517be8e
 def image_stats(path:str|Path)->dict:
-    "`ct_stats` of a CT of this cohort read back from disk (a NIfTI file or a DICOM series folder; oriented to RAS, native spacing, HU)."
-    import warnings
-    import monai.transforms as mt
-    from monai.data import PydicomReader, NibabelReader
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        img = mt.LoadImage(reader=PydicomReader() if Path(path).is_dir() else NibabelReader(), image_only=True, ensure_channel_first=True)(str(path))
-    img = mt.Orientation(axcodes='RAS', labels=(('L', 'R'), ('P', 'A'), ('I', 'S')))(img)
-    return ct_stats(img[0].float().numpy(), float(abs(img.affine[0, 0])))
+    "`ct_stats` of a CT of this cohort read back from disk (`read_ct`: RAS, native spacing, HU)."
+    img = read_ct(path)
+    return ct_stats(img[0].numpy(), float(abs(img.affine[0, 0])))
 
 # %% ../nbs/02_synthetic.ipynb #b490013f
 def signal_check(paths:dict, # from `make_cohort`
