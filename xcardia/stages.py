@@ -248,7 +248,8 @@ def stage_done(folder:Path)->dict|None:
 def finish_stage(folder:Path, t0:float, **info)->dict:
     "Record a finished stage (rank 0 writes) and say its wall time and where its outputs are."
     info = {'seconds': round(time.perf_counter() - t0, 1), 'finished': time.strftime('%Y-%m-%d %H:%M:%S'), **info}
-    if _rank() == 0: (Path(folder)/'done.json').write_text(json.dumps(info, indent=1, default=float))
+    if _rank() == 0:                                 # whole or not at all: a stage killed here is not marked done
+        part = Path(folder)/'done.json.part'; part.write_text(json.dumps(info, indent=1, default=float)); os.replace(part, Path(folder)/'done.json')
     say(f"done in {info['seconds']:.0f} s -> {folder}")
     return info
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_train.ipynb #24670385
 from __future__ import annotations
-import random, time
+import os, random, time
 from functools import partial
 from pathlib import Path
 
@@ -42,10 +42,12 @@ def _tracker_state(learn)->dict:
             for cb in learn.cbs if isinstance(cb, TrackerCallback) and cb.best is not None}
 
 def save_checkpoint(learn:Learner, fname:str|Path, epoch:int)->Path:
-    "Model, optimizer, epoch, random states and the trackers' best values of a run."
+    "Model, optimizer, epoch, random states and the trackers' best values of a run; written whole or not at all (temporary file, then rename)."
     fname = Path(fname); fname.parent.mkdir(parents=True, exist_ok=True)
+    part = fname.with_name(fname.name + '.part')
     torch.save(dict(model=_unwrap(learn.model).state_dict(), opt=learn.opt.state_dict() if learn.opt is not None else None,
-                    epoch=epoch, rng=_rng_state(learn), trackers=_tracker_state(learn), variant=getattr(learn, 'variant', None)), fname)
+                    epoch=epoch, rng=_rng_state(learn), trackers=_tracker_state(learn), variant=getattr(learn, 'variant', None)), part)
+    os.replace(part, fname)       # a run killed while saving keeps its previous checkpoint, not a truncated one
     return fname
 
 # %% ../nbs/07_train.ipynb #fb266996
