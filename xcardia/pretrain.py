@@ -114,10 +114,12 @@ class LossTerm(Metric):
     def name(self): return f'{self.name_}_loss'
 
 # %% ../nbs/08_pretrain.ipynb #5014e603
+def _rank_zero()->bool: return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
 class TermGradNorms(Callback):
-    "Every `every`-th training batch: the gradient norm each weighted loss term sends into the image and the tabular encoder; `table` has the epoch means."
+    "Every `every`-th training batch: the gradient norm each weighted loss term sends into the image and the tabular encoder; `table` has the epoch means (appended to `learn.path/fname` each epoch if given)."
     order = 5
-    def __init__(self, every:int=10): self.every = every
+    def __init__(self, every:int=10, fname:str|None=None): self.every, self.fname = every, fname
     def before_fit(self): self.rows = []
     def before_epoch(self): self.sums, self.n = {}, 0
     def after_loss(self):
@@ -134,7 +136,11 @@ class TermGradNorms(Callback):
                 self.sums[f'{term}_{e}'] = self.sums.get(f'{term}_{e}', 0.) + norm
         self.n += 1
     def after_epoch(self):
-        if self.n: self.rows.append({'epoch': self.epoch, **{k: v / self.n for k, v in self.sums.items()}})
+        if not self.n: return                                       # no training batch: an epoch a resumed fit skips
+        self.rows.append({'epoch': self.epoch, **{k: v / self.n for k, v in self.sums.items()}})
+        if self.fname and getattr(self.learn, 'path', None) is not None and _rank_zero():   # a resumed run's file goes on
+            f = Path(self.learn.path)/self.fname
+            pd.DataFrame(self.rows[-1:]).to_csv(f, mode='a', header=not f.exists(), index=False)
     @property
     def table(self)->pd.DataFrame: return pd.DataFrame(self.rows)
 
@@ -274,7 +280,7 @@ def pretrain_learner(dls, # from `make_dls(..., kind='paired')`, or kind='simclr
                      final_bank:bool=True, # rebuild the bank in eval mode from the final weights after the fit
                      nw_query:str='fused', # NW loss query: 'fused' (the paper), 'image' or 'both' (`XCardiaLoss`)
                      nw_tab_grad:bool=True, # False: no gradient from the NW loss into the tabular encoder
-                     diagnostics:bool=False, # add `TermGradNorms` (each term's gradient norm into each encoder)
+                     diagnostics:bool=False, # add `TermGradNorms` (each term's gradient norm into each encoder; `path`/grad_norms.csv)
                      preset:str|None=None, # default: the DataLoaders' preset
                      depth:int|None=None, d:int|None=None, lr:float|None=None,
                      wd:float=0.01, # AdamW weight decay
@@ -298,7 +304,7 @@ def pretrain_learner(dls, # from `make_dls(..., kind='paired')`, or kind='simclr
         loss = XCardiaLoss(model, p.lambda_nw if head else 0., p.tau_clip, nw_query=nw_query, nw_tab_grad=nw_tab_grad)
         metrics = [LossTerm('clip')] + ([LossTerm('nw')] if head else [])
         extra = [SupportBankCallback(p.k_support, p.refresh_every, BANKS[bank], bn=bank_bn, final_bank=final_bank)] if head == 'nw' else []
-        if diagnostics: extra.append(TermGradNorms())
+        if diagnostics: extra.append(TermGradNorms(fname='grad_norms.csv'))
     learn = make_learner(dls, model, loss, patience=patience, lr=p.lr, wd=wd, metrics=metrics, path=path, cbs=extra + list(L(cbs)), **kwargs)
     learn.recorder.train_metrics = True
     learn.preset, learn.variant = p, variant

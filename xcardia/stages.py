@@ -381,10 +381,10 @@ def run_spec(cfg:dict, name:str)->tuple:
     if lam is not None: kw['lambda_nw'] = lam
     return entry.get('variant', base), kw, list(entry.get('exclude_columns', cfg['data']['exclude_columns']))
 def _head_diagnostics(learn, folder:Path)->dict:
-    "Write the head's validation AUROC per target (`head_auroc.csv`) and the gradient norms (`grad_norms.csv`); return their summary."
-    info = {}
-    gn = next((cb for cb in learn.cbs if isinstance(cb, TermGradNorms)), None)
-    if gn is not None and gn.rows: gn.table.to_csv(folder/'grad_norms.csv', index=False); info['grad_norms_last_epoch'] = gn.rows[-1]
+    "Write the head's validation AUROC per target (`head_auroc.csv`); return it with the last epoch of `grad_norms.csv` (written during the fit) and the base rate."
+    info, gn = {}, folder/'grad_norms.csv'
+    if gn.exists():                                             # an epoch redone after a resume: its last row counts
+        info['grad_norms_last_epoch'] = pd.read_csv(gn).drop_duplicates('epoch', keep='last').iloc[-1].to_dict()
     if getattr(learn.model, 'head_kind', None) is None: return info
     auroc = head_auroc(learn); auroc.to_csv(folder/'head_auroc.csv')
     tr, va = learn.dls.train_ds, learn.dls.valid_ds
