@@ -4,10 +4,9 @@ then every stage (each resumable: an interrupted study goes on where it stopped)
 Usage: python tools/run_study.py examples/study_nw.yaml [--patients 800] [--fewshot-epochs 30]
        python tools/run_study.py examples/study_nw.yaml --smoke DIR   # the same study at the tiny size, 2 seeds, 1 epoch
 """
-import argparse, time
+import argparse
 from pathlib import Path
-from xcardia.stages import load_config, prepare_out, stage_done, finish_stage, say
-from xcardia.synthetic import make_cohort
+from xcardia.stages import load_config, prepare_out, run_synthetic_data, say
 from xcardia.cli import run_all
 
 def main():
@@ -23,12 +22,8 @@ def main():
                            'data': {**cfg['data'], **{k: str(out/'data'/Path(cfg['data'][k]).name) for k in ('ct', 'echo', 'ecg')}},
                            'pretrain': {**cfg['pretrain'], 'epochs': 1}, 'finetune': {**cfg['finetune'], 'epochs': 1},
                            'evaluate': {**cfg['evaluate'], 'n_boot': 100}}, check_files=False)
-    data = Path(cfg['data']['ct']).parent
     prepare_out(cfg)
-    if not stage_done(data):
-        t0 = time.perf_counter(); say(f"writing the synthetic cohort ({a.patients} patients) -> {data}")
-        data.mkdir(parents=True, exist_ok=True); make_cohort(data, n_patients=a.patients, seed=cfg['seed'])
-        finish_stage(data, t0, n_patients=a.patients)
+    run_synthetic_data(cfg, a.patients)
     res = run_all(cfg, a.fewshot_epochs)
     say(f"study report: {res['report']}")
 

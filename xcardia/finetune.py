@@ -5,7 +5,6 @@
 # %% ../nbs/09_finetune.ipynb #4b928e77
 from __future__ import annotations
 import warnings
-from functools import partial
 from pathlib import Path
 from typing import Sequence
 

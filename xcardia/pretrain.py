@@ -5,7 +5,6 @@
 # %% ../nbs/08_pretrain.ipynb #23b55697
 from __future__ import annotations
 import copy, warnings
-from functools import partial
 from pathlib import Path
 
 # %% auto #0
@@ -22,6 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torch.distributed as dist
+from sklearn.metrics import roc_auc_score
 from fastai.learner import Learner, Metric
 from fastai.callback.core import Callback
 from fastcore.meta import delegates
@@ -350,7 +350,6 @@ def retrieval_accuracy(learn:Learner, dl=None, ks=(1, 5))->dict:
 # %% ../nbs/08_pretrain.ipynb #46adc025
 def head_auroc(learn:Learner, dl=None)->pd.Series:
     "The pre-training head's AUROC per target on `dl` (default: validation), eval mode; NaN where a target has one class (or no head)."
-    from sklearn.metrics import roc_auc_score
     o = head_outputs(learn, dl); probs, y = o['probs'].numpy(), o['y'].numpy()
     out = {}
     for c, t in enumerate(TARGET_NAMES[:y.shape[1]]):

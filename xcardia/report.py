@@ -30,7 +30,7 @@ from .encoders import fuse
 from .nw import explanation_frame
 from .losses import nw_loss, base_rate_bce
 from .pretrain import head_outputs, VARIANTS
-from .evaluate import (evaluate, compare, compare_seeds, seed_table, results_table, table_markdown, reliability_diagram, plot_modality_pca, modality_gap,
+from .evaluate import (evaluate, compare_seeds, seed_table, results_table, table_markdown, reliability_diagram, plot_modality_pca, modality_gap,
                               PhenotypeScores, grad_cam, cam_layer, cam_heart_shares, cam_figure, exemplar_figure, plot_differences)
 from .predict import save_bundle, package_versions
 from .stages import (say, stage_done, read_cohort_stage, pretrain_names, parse_run, split_seed, seed_suffix, finetune_runs, dls_kwargs,
@@ -172,7 +172,7 @@ def regime_tables(ev:Evaluation)->dict:
     "Tables 1 and 2 (and one per other regime): test AUROC per target and method (over several seeds: their mean ± SD); returns each regime's row of means."
     f_cfg, headline = ev.cfg['finetune'], {}
     for regime in f_cfg['regimes']:
-        runs = {method_label(m): ev.seed_runs(m, regime) for m in f_cfg['methods'] if ev.seed_runs(m, regime)}
+        runs = {method_label(m): names for m in f_cfg['methods'] if (names := ev.seed_runs(m, regime))}
         if not runs: continue
         res = {k: ev.results[(names[0], regime)] for k, names in runs.items()}
         if len(ev.seeds) == 1: tab = results_table(res, 'auroc')
@@ -264,12 +264,12 @@ def _head_arrays(learn)->dict:
 def load_pretrained(ev:Evaluation)->list:
     "Each finished paired pre-training variant's and extra run's Learner (`ev.learners`) and head outputs on the validation pairs (`ev.heads`), at `seed`."
     cfg = ev.cfg
-    names = [n for n in list(cfg['pretrain']['variants']) + list(cfg['pretrain']['runs'])
-             if run_spec(cfg, n)[0] != 'simclr' and (ev.out/'pretrain'/n/'model.pth').exists()]
+    specs = {n: run_spec(cfg, n) for n in list(cfg['pretrain']['variants']) + list(cfg['pretrain']['runs'])}
+    names = [n for n, (variant, _, _) in specs.items() if variant != 'simclr' and (ev.out/'pretrain'/n/'model.pth').exists()]
     if not names: return names
     dls = make_dls(read_cohort_stage(cfg, 'pretrain'), kind='paired', exclude=cfg['data']['exclude_columns'], **dls_kwargs(cfg, 'pretrain'))
     for n in names:   # a run with other excluded columns has other tabular inputs: its own DataLoaders
-        ev.learners[n] = load_pretrained_learner(cfg, n, dls if run_spec(cfg, n)[2] == cfg['data']['exclude_columns'] else None)
+        ev.learners[n] = load_pretrained_learner(cfg, n, dls if specs[n][2] == cfg['data']['exclude_columns'] else None)
         ev.heads[n] = _head_arrays(ev.learners[n])
     return names
 

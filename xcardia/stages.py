@@ -11,10 +11,10 @@ from typing import Sequence
 # %% auto #0
 __all__ = ['EXAMPLE_CONFIG', 'REQUIRED', 'FREE_MAPPINGS', 'ADDITIVE', 'PATH_KEYS', 'REGIME', 'DEMO_SIZES', 'RUN_SETTINGS',
            'UserError', 'default_config', 'load_config', 'prepare_out', 'say', 'stage_done', 'finish_stage',
-           'demo_config', 'run_demo_data', 'run_cohort', 'read_cohort_stage', 'seed_suffix', 'split_seed', 'run_seed',
-           'pretrain_names', 'parse_run', 'dls_kwargs', 'run_spec', 'run_pretrain', 'load_pretrained_learner',
-           'freeze_for', 'regime_rows', 'finetune_runs', 'predict_rows', 'run_finetune', 'load_finetuned_model',
-           'run_training']
+           'demo_config', 'run_synthetic_data', 'run_demo_data', 'run_cohort', 'read_cohort_stage', 'seed_suffix',
+           'split_seed', 'run_seed', 'pretrain_names', 'parse_run', 'dls_kwargs', 'run_spec', 'run_pretrain',
+           'load_pretrained_learner', 'freeze_for', 'regime_rows', 'finetune_runs', 'pretrained_encoder_file',
+           'predict_rows', 'run_finetune', 'load_finetuned_model', 'run_training']
 
 # %% ../nbs/12_stages.ipynb #d5e1587c
 import numpy as np
@@ -28,7 +28,7 @@ from .data import make_dls, CohortDataset
 from .encoders import image_encoder, BLOCK_NAMES
 from .nw import BANKS
 from .train import fit_cosine, resume
-from .pretrain import VARIANTS, NW_QUERIES, pretrain_learner, save_image_encoder, retrieval_accuracy, head_auroc, TermGradNorms
+from .pretrain import VARIANTS, NW_QUERIES, pretrain_learner, save_image_encoder, retrieval_accuracy, head_auroc
 from .losses import base_rate_bce
 from .finetune import finetune_learner, few_shot, fraction, FineTuneModel, PAPER_FREEZE
 
@@ -273,15 +273,19 @@ def demo_config(out:str|Path, size:str='small', sweeps:bool=False, seed:int=0, s
         cfg['finetune']['fractions'] = [.02, .04, .06, .1]
     return load_config(cfg, check_files=False)
 
-def run_demo_data(cfg:dict, size:str='small')->dict:
-    "Write the synthetic cohort of a demo configuration into `out/data` (a stage: skipped when done)."
-    data = Path(cfg['out'])/'data'; n = DEMO_SIZES[size]['n_patients']
+def run_synthetic_data(cfg:dict, n_patients:int)->dict:
+    "Write the built-in synthetic cohort where the configuration's `data.ct` lies (a stage: skipped when done)."
+    data, n = Path(cfg['data']['ct']).parent, n_patients
     if (info := stage_done(data)): return info
     t0 = time.perf_counter()
     say(f"writing the synthetic cohort ({n} patients) -> {data}")
     data.mkdir(parents=True, exist_ok=True)
     make_cohort(data, n_patients=n, seed=cfg['seed'])
     return finish_stage(data, t0, n_patients=n)
+
+def run_demo_data(cfg:dict, size:str='small')->dict:
+    "The demo's synthetic cohort (`DEMO_SIZES[size]` patients) in `out/data`, where `demo_config` points."
+    return run_synthetic_data(cfg, DEMO_SIZES[size]['n_patients'])
 
 # %% ../nbs/12_stages.ipynb #46836141
 def _test_spec(cfg):
@@ -380,7 +384,7 @@ def run_spec(cfg:dict, name:str)->tuple:
     kw = {**_method_kw(cfg), **{k: v for k, v in entry.items() if k not in ('variant', 'exclude_columns')}}
     if lam is not None: kw['lambda_nw'] = lam
     return entry.get('variant', base), kw, list(entry.get('exclude_columns', cfg['data']['exclude_columns']))
-def _head_diagnostics(learn, folder:Path)->dict:
+def _head_diagnostics(learn, folder:Path, hist:pd.DataFrame)->dict:
     "Write the head's validation AUROC per target (`head_auroc.csv`); return it with the last epoch of `grad_norms.csv` (written during the fit) and the base rate."
     info, gn = {}, folder/'grad_norms.csv'
     if gn.exists():                                             # an epoch redone after a resume: its last row counts
@@ -388,7 +392,6 @@ def _head_diagnostics(learn, folder:Path)->dict:
     if getattr(learn.model, 'head_kind', None) is None: return info
     auroc = head_auroc(learn); auroc.to_csv(folder/'head_auroc.csv')
     tr, va = learn.dls.train_ds, learn.dls.valid_ds
-    hist = pd.read_csv(folder/'history.csv')
     return {**info, 'head_mean_auroc': float(auroc.mean()), 'base_rate_bce': base_rate_bce(tr.y[tr.rows], torch.as_tensor(va.y[va.rows])),
             'best_valid_nw_loss': float(hist.valid_nw_loss.min()) if 'valid_nw_loss' in hist else None}
 
@@ -406,14 +409,13 @@ def run_pretrain(cfg:dict, name:str)->dict:
     epochs = p['epochs'] or learn.preset.epochs
     say(f"pre-training {name}: {len(dls.train_ds)} train / {len(dls.valid_ds)} validation studies, up to {epochs} epochs")
     _fit(learn, folder, epochs)
-    info = {}
+    info, hist = {}, pd.read_csv(folder/'history.csv')
     if _rank() == 0:
         save_image_encoder(learn, folder/'encoder.pth')
         torch.save(learn.model.state_dict(), folder/'model.pth')
         if dls.tab_preprocessor is not None: dls.tab_preprocessor.save(folder/'tab_preprocessor.pkl')
         if variant != 'simclr': info['retrieval'] = retrieval_accuracy(learn)
-        info.update(_head_diagnostics(learn, folder))
-    hist = pd.read_csv(folder/'history.csv')
+        info.update(_head_diagnostics(learn, folder, hist))
     return finish_stage(folder, t0, epochs=int(len(hist)), best_valid_loss=float(hist.valid_loss.min()), dropped=len(dls.dropped), **info)
 
 # %% ../nbs/12_stages.ipynb #262f49a2
@@ -457,6 +459,10 @@ def finetune_runs(cfg:dict)->list:
     return list(dict.fromkeys(runs))
 
 # %% ../nbs/12_stages.ipynb #2a6a6871
+def pretrained_encoder_file(cfg:dict, method:str)->Path|None:
+    "The pre-trained encoder file a fine-tuning method starts from (None for 'none': random initialisation)."
+    return None if split_seed(method)[0] == 'none' else Path(cfg['out'])/'pretrain'/method/'encoder.pth'
+
 @torch.no_grad()
 def predict_rows(model:torch.nn.Module, dls, cohort:pd.DataFrame, rows, targets=TARGET_NAMES)->np.ndarray:
     "Sigmoid probabilities of a fine-tuned model for the given row positions of `cohort`, in eval mode, float32."
@@ -473,10 +479,9 @@ def run_finetune(cfg:dict, method:str, regime:str)->dict:
     if (info := stage_done(folder)): return info
     t0 = time.perf_counter(); set_seed(run_seed(cfg, method))
     f = cfg['finetune']
-    encoder = None
-    if split_seed(method)[0] != 'none':
-        encoder = Path(cfg['out'])/'pretrain'/method/'encoder.pth'
-        if not encoder.exists(): raise UserError(f"{encoder} does not exist: run `xcardia pretrain CONFIG --variant {method}` first")
+    encoder = pretrained_encoder_file(cfg, method)
+    if encoder is not None and not encoder.exists():
+        raise UserError(f"{encoder} does not exist: run `xcardia pretrain CONFIG --variant {method}` first")
     lab = read_cohort_stage(cfg, 'labelled')
     train = regime_rows(lab, regime, run_seed(cfg, method))
     co = pd.concat([train, lab[lab.split.isin(['val', 'test'])]]).rename_axis('labelled_row').reset_index()
@@ -505,7 +510,7 @@ def run_finetune(cfg:dict, method:str, regime:str)->dict:
 def load_finetuned_model(cfg:dict, method:str, regime:str)->FineTuneModel:
     "The fine-tuned model of (method, regime) with its saved weights, in eval mode."
     out = Path(cfg['out'])
-    enc = image_encoder(get_preset(cfg['preset']), out/'pretrain'/method/'encoder.pth' if split_seed(method)[0] != 'none' else None)
+    enc = image_encoder(get_preset(cfg['preset']), pretrained_encoder_file(cfg, method))
     model = FineTuneModel(enc, len(TARGET_NAMES), freeze_for(cfg, method))
     model.load_state_dict(torch.load(out/'finetune'/method/regime/'finetuned.pth', map_location='cpu', weights_only=True), strict=True)
     return model.eval()
