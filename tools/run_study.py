@@ -2,6 +2,7 @@
 then every stage (each resumable: an interrupted study goes on where it stopped), then the report.
 
 Usage: python tools/run_study.py examples/study_nw.yaml [--patients 800] [--fewshot-epochs 30]
+       python tools/run_study.py examples/study_nw.yaml --seeds 0    # the one-seed screen (every run, seed 0)
        python tools/run_study.py examples/study_nw.yaml --smoke DIR   # the same study at the tiny size, 2 seeds, 1 epoch
 """
 import argparse
@@ -9,13 +10,25 @@ from pathlib import Path
 from xcardia.stages import load_config, prepare_out, run_synthetic_data, say
 from xcardia.cli import run_all
 
+def only_seeds(cfg:dict, seeds:list)->dict:
+    "The configuration restricted to `seeds`: runs with their own seeds keep those among them; a run left with none is not trained (said)."
+    runs, methods = {}, list(cfg['finetune']['methods'])
+    for r, spec in cfg['pretrain']['runs'].items():
+        keep = [s for s in spec.get('seeds', seeds) if s in seeds]
+        if keep: runs[r] = {**spec, 'seeds': keep} if 'seeds' in spec else spec
+        else: say(f"--seeds {seeds}: run {r} (seeds {spec['seeds']}) is left out"); methods = [m for m in methods if m != r]
+    return load_config({**cfg, 'seeds': seeds, 'seed': seeds[0], 'pretrain': {**cfg['pretrain'], 'runs': runs},
+                        'finetune': {**cfg['finetune'], 'methods': methods}}, check_files=False)
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('config'); ap.add_argument('--patients', type=int, default=800)
     ap.add_argument('--fewshot-epochs', type=int, default=30)
+    ap.add_argument('--seeds', type=int, nargs='+', help="train only these of the config's seeds (e.g. `--seeds 0`: a one-seed screen)")
     ap.add_argument('--smoke', help='run at the tiny size into this folder (40 patients, seeds 0 and 1, one epoch)')
     a = ap.parse_args()
     cfg = load_config(a.config, check_files=False)
+    if a.seeds: cfg = only_seeds(cfg, a.seeds)
     if a.smoke:
         out = Path(a.smoke).resolve(); a.patients, a.fewshot_epochs = 40, 2
         cfg = load_config({**cfg, 'out': str(out), 'preset': 'tiny', 'seeds': [0, 1], 'cache_dir': str(out/'cache'),

@@ -11,8 +11,9 @@ from typing import Sequence
 
 # %% auto #0
 __all__ = ['GRADE_WORDS', 'RULES', 'TARGETS', 'TARGET_NAMES', 'PRESETS', 'parse_grades', 'Target', 'override_targets',
-           'to_numeric', 'derive_labels', 'Preset', 'get_preset', 'set_seed', 'default_device', 'amp_dtype', 'autocast',
-           'mixed_precision_cbs', 'peak_memory', 'repo_root', 'shared_data_dir']
+           'to_numeric', 'derive_labels', 'measurement_columns', 'measurements', 'Preset', 'get_preset', 'set_seed',
+           'default_device', 'amp_dtype', 'autocast', 'mixed_precision_cbs', 'peak_memory', 'repo_root',
+           'shared_data_dir']
 
 # %% ../nbs/00_core.ipynb #d5a53bfb
 import numpy as np
@@ -127,6 +128,16 @@ def _any_known(parts:Sequence[pd.Series])->pd.Series:
     return pd.Series(np.where(pos, 1., np.where(all_known, 0., np.nan)), index=m.index)
 
 # %% ../nbs/00_core.ipynb #d7303a31
+def _measurement(echo:pd.DataFrame, name:str, kind:str, missing_columns:str='error')->pd.Series:
+    "One ECHO column as numbers: grades ('grade') parsed to the grade scale, measurements ('num') as floats; NaN where missing."
+    if name not in echo.columns:
+        if missing_columns == 'nan': return pd.Series(np.nan, index=echo.index)
+        raise ValueError(f"ECHO table lacks column {name!r} needed by the targets (columns present: "
+                         f"{list(echo.columns)}). Rename it, point the target elsewhere with "
+                         "override_targets(...), or pass missing_columns='nan' to leave such labels missing.")
+    return parse_grades(echo[name], name) if kind == 'grade' else to_numeric(echo[name], name)
+
+#| export
 def derive_labels(echo:pd.DataFrame, # ECHO measurements, one row per exam (or per matched CT)
                   targets:Sequence[Target]=TARGETS, # which labels, with which rules and columns
                   prefix:str='', # column prefix, e.g. 'echo_' after matching
@@ -135,14 +146,7 @@ def derive_labels(echo:pd.DataFrame, # ECHO measurements, one row per exam (or p
     "Labels of the screening targets from ECHO measurements, with missing values giving missing labels."
     if missing_columns not in ('error', 'nan'): raise ValueError(f"missing_columns must be 'error' or 'nan', not {missing_columns!r}")
     out = pd.DataFrame(index=echo.index)
-    def col(c, kind):
-        name = prefix + c
-        if name not in echo.columns:
-            if missing_columns == 'nan': return pd.Series(np.nan, index=echo.index)
-            raise ValueError(f"ECHO table lacks column {name!r} needed by the targets (columns present: "
-                             f"{list(echo.columns)}). Rename it, point the target elsewhere with "
-                             "override_targets(...), or pass missing_columns='nan' to leave such labels missing.")
-        return parse_grades(echo[name], name) if kind == 'grade' else to_numeric(echo[name], name)
+    col = lambda c, kind: _measurement(echo, prefix + c, kind, missing_columns)
     for t in targets:
         if t.rule not in RULES: raise ValueError(f"Target {t.name!r} has rule {t.rule!r}; rules are {RULES}")
         if t.rule == 'any':
@@ -158,6 +162,26 @@ def derive_labels(echo:pd.DataFrame, # ECHO measurements, one row per exam (or p
             lab = lab.fillna(_cmp(col(fcol, 'num'), frule, fthr))
         out[t.name] = lab.astype(float)
     return out
+
+# %% ../nbs/00_core.ipynb #0bea546a
+def measurement_columns(targets:Sequence[Target]=TARGETS, # the targets whose source columns to list
+                       )->list: # [(column, kind)], kind 'num' or 'grade'; 'any' targets add nothing
+    "The ECHO columns behind the targets (without prefix), each once, in target order, with how to read them."
+    out = {}
+    for t in targets:
+        if t.rule == 'any': continue
+        for c in t.columns: out.setdefault(c, 'grade' if t.rule == 'grade_ge' else 'num')
+        if t.fallback is not None: out.setdefault(t.fallback[0], 'num')
+    return list(out.items())
+
+def measurements(echo:pd.DataFrame, # ECHO measurements, one row per exam (or per matched CT)
+                 targets:Sequence[Target]=TARGETS, # whose measurements
+                 prefix:str='', # column prefix, e.g. 'echo_' after matching
+                 missing_columns:str='error', # 'error', or 'nan': an absent column becomes all NaN
+                )->pd.DataFrame: # one float column per measurement (named with the prefix), NaN where missing
+    "The measurements behind the targets as numbers (grades on the grade scale), read as `derive_labels` reads them."
+    return pd.DataFrame({prefix + c: _measurement(echo, prefix + c, kind, missing_columns) for c, kind in measurement_columns(targets)},
+                        index=echo.index)
 
 # %% ../nbs/00_core.ipynb #4560f6ea
 @dataclass(frozen=True)

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Sequence
 
 # %% auto #0
-__all__ = ['HU_MIN_EXPECTED', 'HU_RANGE', 'AIR_HU', 'CACHE_VERSION', 'MISSING_TOKENS', 'KIND_N_INP', 'CTReadError', 'check_ct',
-           'LoadCT', 'AntiAlias', 'ct_transforms', 'apply_ct', 'load_ct', 'simclr_augment', 'random_views',
-           'SimCLRViews', 'file_digest', 'file_state', 'preprocessing_params', 'CTCache', 'tabular_columns',
-           'TabularPreprocessor', 'CohortDataset', 'make_dls']
+__all__ = ['HU_MIN_EXPECTED', 'HU_RANGE', 'AIR_HU', 'CACHE_VERSION', 'MISSING_TOKENS', 'KIND_N_INP', 'MEASUREMENT_PREFIX',
+           'CTReadError', 'check_ct', 'LoadCT', 'AntiAlias', 'ct_transforms', 'apply_ct', 'load_ct', 'simclr_augment',
+           'random_views', 'SimCLRViews', 'file_digest', 'file_state', 'preprocessing_params', 'CTCache',
+           'tabular_columns', 'TabularPreprocessor', 'CohortDataset', 'make_dls', 'measurement_targets']
 
 # %% ../nbs/03_data.ipynb #4730804b
 import numpy as np
@@ -25,7 +25,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.impute import KNNImputer
 from fastai.data.core import DataLoaders
 from fastprogress.fastprogress import progress_bar
-from .core import TARGET_NAMES, get_preset, default_device, shared_data_dir
+from .core import TARGETS, TARGET_NAMES, measurements, get_preset, default_device, shared_data_dir
 import logging
 
 # %% ../nbs/03_data.ipynb #9e3225a9
@@ -380,6 +380,7 @@ class CohortDataset(Dataset):
         self.cohort, self.rows, self.volumes, self.kind, self.augment = cohort, np.asarray(rows, dtype=int), volumes, kind, augment
         self.n_inp = KIND_N_INP[kind] # fastai reads the number of model inputs from the dataset
         self.paths = cohort[image_col].astype(str).to_numpy()
+        self.targets = list(targets)
         self.y = torch.tensor(cohort[list(targets)].to_numpy(dtype=np.float32)) if targets else torch.zeros(len(cohort), 0)
         self.tab = None if tab is None else (torch.from_numpy(tab[0]), torch.from_numpy(tab[1]))
 
@@ -443,3 +444,23 @@ def make_dls(cohort:pd.DataFrame, # matched cohort frame (index = row positions 
                                  shuffle=(True, False), drop_last=(drop, False), after_batch=after)
     dls.tab_preprocessor, dls.dropped, dls.preset, dls.kind = tp, dropped, p, kind
     return dls
+
+# %% ../nbs/03_data.ipynb #987f137a
+MEASUREMENT_PREFIX = 'm_' # the standardized measurement target columns: m_<ECHO column>
+
+def measurement_targets(cohort:pd.DataFrame, # matched cohort frame with the ECHO columns (`echo_` prefix)
+                        split:pd.Series|str='split', # a split Series aligned to the frame, or its column name
+                        train_name:str='train', # the split whose mean and SD standardize
+                        targets=TARGETS, # whose measurements (see `xcardia.core.measurement_columns`)
+                        prefix:str='echo_',
+                       )->tuple: # (the cohort with the m_<column> columns added, their names)
+    "The cohort with the standardized measurements behind the targets as extra columns (training split's mean and SD; NaN stays NaN)."
+    m = measurements(cohort, targets, prefix=prefix, missing_columns='nan')
+    split = cohort[split] if isinstance(split, str) else split.reindex(cohort.index)
+    train = m[(split == train_name).to_numpy()]
+    sd = train.std()
+    empty = [c for c in m.columns if train[c].notna().sum() < 2 or not sd[c] > 0]
+    if empty: raise ValueError(f"measurement column(s) {empty} have fewer than two distinct known values in split {train_name!r}: "
+                               "they cannot be standardized; drop those targets (xcardia.core.override_targets) or fill the column")
+    z = ((m - train.mean()) / sd).add_prefix(MEASUREMENT_PREFIX)
+    return pd.concat([cohort.drop(columns=z.columns, errors='ignore'), z], axis=1), list(z.columns)

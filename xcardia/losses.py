@@ -10,7 +10,8 @@ import torch.nn.functional as F
 import torch.distributed as dist
 
 # %% auto #0
-__all__ = ['gather_with_local_grad', 'world_size', 'clip_loss', 'CLIPLoss', 'nw_loss', 'base_rate_bce', 'masked_bce', 'nt_xent']
+__all__ = ['gather_with_local_grad', 'world_size', 'clip_loss', 'CLIPLoss', 'nw_loss', 'base_rate_bce', 'nw_mse', 'base_rate_mse',
+           'masked_bce', 'nt_xent']
 
 # %% ../nbs/06_losses.ipynb #d64ac4ad
 def gather_with_local_grad(x:torch.Tensor)->torch.Tensor:
@@ -69,6 +70,23 @@ def base_rate_bce(y_train:torch.Tensor, # training labels (n, C), NaN where miss
     pi = torch.nanmean(y_train.float(), 0).nan_to_num(0.5).clamp(eps, 1 - eps).expand_as(y)
     ok = ~y.isnan()
     return F.binary_cross_entropy(pi[ok], y[ok].float()).item() if ok.any() else float('nan')
+
+# %% ../nbs/06_losses.ipynb #0b53e459
+def nw_mse(p:torch.Tensor, # NW predictions (n, C), NaN where undefined
+           y:torch.Tensor, # targets (n, C), NaN where missing
+          )->torch.Tensor:
+    "Mean squared error over known targets and defined predictions, in float32; 0 (with a graph) when there are none."
+    ok = ~(p.isnan() | y.isnan())
+    if not ok.any(): return p.new_zeros(()) + 0. * torch.nan_to_num(p).sum()
+    return F.mse_loss(p[ok].float(), y[ok].float())
+
+def base_rate_mse(y_train:torch.Tensor, # training targets (n, C), NaN where missing: they give the means
+                  y:torch.Tensor, # targets to score (m, C), NaN where missing
+                 )->float:
+    "MSE of predicting each column's training mean, over the known values of `y` (the measurement NW loss's baseline)."
+    mu = torch.nanmean(y_train.float(), 0).nan_to_num(0.).expand_as(y)
+    ok = ~y.isnan()
+    return F.mse_loss(mu[ok], y[ok].float()).item() if ok.any() else float('nan')
 
 # %% ../nbs/06_losses.ipynb #6905166a
 def masked_bce(logits:torch.Tensor, # (n, C)

@@ -48,6 +48,7 @@ def set_support(self:NWHead,
                 z:torch.Tensor, # support embeddings (k, d); normalized here
                 y:torch.Tensor, # their labels (k, C): 1., 0., NaN for missing
                 ids:torch.Tensor|Sequence[int]|None=None, # their sample ids (`idx`); default 0..k-1
+                binary:bool|Sequence[bool]=True, # which columns hold labels (0, 1, NaN); the others real values (e.g. measurements)
                ):
     "Replace the support bank."
     z, y = torch.as_tensor(z), torch.as_tensor(y)
@@ -56,8 +57,9 @@ def set_support(self:NWHead,
     ids = torch.arange(len(z)) if ids is None else torch.as_tensor(ids).long().flatten()
     if len(ids) != len(z): raise ValueError(f"{len(ids)} ids for {len(z)} support entries")
     if len(ids.unique()) != len(ids): raise ValueError("support ids must be unique (one entry per sample)")
-    known = y[~y.isnan()]
-    if ((known != 0) & (known != 1)).any(): raise ValueError("support labels must be 0, 1 or NaN")
+    lab = y[:, torch.as_tensor(binary, dtype=torch.bool).expand(y.shape[1])]
+    known = lab[~lab.isnan()]
+    if ((known != 0) & (known != 1)).any(): raise ValueError("support labels must be 0, 1 or NaN (pass binary=False for columns of real values)")
     dev = self.support_z.device
     self.support_z = F.normalize(z.detach().float(), dim=-1).to(dev)
     self.support_y = y.detach().float().to(dev)
@@ -186,6 +188,7 @@ def select_support(z:torch.Tensor|np.ndarray, # embeddings of the training sampl
                    seed:int=0, # k-means seed
                    negatives:bool=True, # also take K negatives per phenotype (the paper: False, positives only)
                    names:Sequence[str]|None=None, # phenotype names, for warnings
+                   columns:Sequence[int]|None=None, # the label columns that choose exemplars (default: all); other columns ride along
                   )->np.ndarray: # sorted unique row positions into z
     "Sec. 3.4: per phenotype, up to K positives (k-means exemplars when more) and, by default, up to K negatives; their union."
     z = z.detach().float().cpu().numpy() if torch.is_tensor(z) else np.asarray(z, dtype=np.float32)
@@ -193,7 +196,7 @@ def select_support(z:torch.Tensor|np.ndarray, # embeddings of the training sampl
     if len(z) != len(y): raise ValueError(f"{len(z)} embeddings for {len(y)} label rows")
     names = list(names) if names is not None else [f'phenotype {c}' for c in range(y.shape[1])]
     chosen = []
-    for c in range(y.shape[1]):
+    for c in (range(y.shape[1]) if columns is None else columns):
         for value in ((1., 0.) if negatives else (1.,)):
             rows = np.flatnonzero(y[:, c] == value)
             if len(rows) == 0:

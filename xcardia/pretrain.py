@@ -8,10 +8,10 @@ import copy, warnings
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['NW_QUERIES', 'BANK_BN', 'VARIANTS', 'TABULAR_SIZES', 'XCardiaModel', 'SimCLRModel', 'XCardiaLoss', 'SimCLRLoss',
-           'LossTerm', 'TermGradNorms', 'all_gather_rows', 'gather_support', 'eval_mode', 'bn_batch_stats',
-           'encode_bank', 'SupportBankCallback', 'pretrain_learner', 'save_image_encoder', 'head_outputs',
-           'encode_pairs', 'retrieval_accuracy', 'head_auroc']
+__all__ = ['NW_QUERIES', 'NW_TARGETS', 'BANK_BN', 'VARIANTS', 'TABULAR_SIZES', 'XCardiaModel', 'SimCLRModel', 'XCardiaLoss',
+           'SimCLRLoss', 'LossTerm', 'TermGradNorms', 'all_gather_rows', 'gather_support', 'eval_mode',
+           'bn_batch_stats', 'encode_bank', 'SupportBankCallback', 'pretrain_learner', 'save_image_encoder',
+           'head_outputs', 'encode_pairs', 'retrieval_accuracy', 'head_auroc', 'head_r2']
 
 # %% ../nbs/08_pretrain.ipynb #ad044d58
 from contextlib import contextmanager
@@ -28,7 +28,7 @@ from fastcore.meta import delegates
 from .core import get_preset, TARGET_NAMES
 from .encoders import ImageEncoder, TabularEncoder, fuse, init_linear_xavier
 from .nw import NWHead, select_support, BANKS
-from .losses import CLIPLoss, nw_loss, nt_xent, base_rate_bce
+from .losses import CLIPLoss, nw_loss, nw_mse, nt_xent, base_rate_bce
 from fastcore.foundation import L
 from .train import make_learner, _unwrap
 
@@ -63,25 +63,36 @@ class SimCLRModel(nn.Module):
 
 # %% ../nbs/08_pretrain.ipynb #3924003f
 NW_QUERIES = ('fused', 'image', 'both')
+NW_TARGETS = ('labels', 'measurements', 'both')
 
 class XCardiaLoss(nn.Module):
     "Eq. (7): CLIP loss plus lambda_nw times the phenotype BCE of the model's head; the terms are kept in `terms` (and, with their graph, in `live`)."
     def __init__(self, model:XCardiaModel, lambda_nw:float=0.5, tau_clip:float=0.07, learnable_tau:bool=False,
                  nw_query:str='fused', # which embedding queries the bank in the NW loss: 'fused' (Eq. 3, the paper), 'image', or 'both' (summed)
                  nw_tab_grad:bool=True, # False: the tabular embedding enters the NW loss's fused query without gradient
+                 nw_targets:str='labels', # what the NW loss scores: 'labels' (BCE, the paper), 'measurements' (masked MSE) or 'both' (summed)
+                 n_labels:int=len(TARGET_NAMES), # y's first n_labels columns are labels, the rest standardized measurements
                 ):
         super().__init__()
         if nw_query not in NW_QUERIES: raise ValueError(f"nw_query must be one of {NW_QUERIES}, not {nw_query!r}")
+        if nw_targets not in NW_TARGETS: raise ValueError(f"nw_targets must be one of {NW_TARGETS}, not {nw_targets!r}")
         self.model, self.lambda_nw, self.clip = [model], lambda_nw, CLIPLoss(tau_clip, learnable_tau) # a list: not a submodule
-        self.nw_query, self.nw_tab_grad = nw_query, nw_tab_grad
+        self.nw_query, self.nw_tab_grad, self.nw_targets, self.n_labels = nw_query, nw_tab_grad, nw_targets, n_labels
         self.terms, self.live = {}, {}
 
+    def score(self, p, y):
+        "The NW loss of predictions `p` against `y`: BCE on the label columns and/or masked MSE on the measurement columns."
+        n = self.n_labels
+        if self.nw_targets == 'labels': return nw_loss(p[:, :n], y[:, :n])
+        mse = nw_mse(p[:, n:], y[:, n:])
+        return mse if self.nw_targets == 'measurements' else nw_loss(p[:, :n], y[:, :n]) + mse
+
     def nw_term(self, e_img, e_tab, y, idx):
-        "The phenotype BCE of the head queried as `nw_query` says (Eq. 4-5 for the NW head)."
+        "The NW loss (`score`) of the head queried as `nw_query` says (Eq. 4-5 for the NW head)."
         m = self.model[0]
         z = fuse(e_img, e_tab if self.nw_tab_grad else e_tab.detach())
-        fused = lambda: nw_loss(m.phenotype_probs(z, idx), y)
-        image = lambda: nw_loss(m.phenotype_probs(e_img, idx), y)
+        fused = lambda: self.score(m.phenotype_probs(z, idx), y)
+        image = lambda: self.score(m.phenotype_probs(e_img, idx), y)
         return fused() if self.nw_query == 'fused' else image() if self.nw_query == 'image' else fused() + image()
 
     def forward(self, pred, y, idx):
@@ -158,12 +169,15 @@ def all_gather_rows(t:torch.Tensor)->torch.Tensor:
 
 # %% ../nbs/08_pretrain.ipynb #df543433
 def gather_support(z:torch.Tensor, y:torch.Tensor, ids:torch.Tensor, # this rank's encodings of its training shard
-                   k:int=20, seed:int=0, negatives:bool=True)->tuple:
+                   k:int=20, seed:int=0, negatives:bool=True,
+                   n_labels:int|None=None, # y's first n_labels columns are labels and choose the exemplars (default: all)
+                  )->tuple:
     "The support bank (z, y, ids) from every rank's shard: gathered, de-duplicated by id, then `select_support` (same on all ranks)."
     z, y, ids = (all_gather_rows(t) for t in (z.float(), y.float(), ids.long()))
     keep = torch.as_tensor(np.unique(ids.cpu().numpy(), return_index=True)[1], device=z.device)  # samplers may repeat samples
     z, y, ids = z[keep], y[keep], ids[keep]
-    sel = torch.as_tensor(select_support(z, y, k=k, seed=seed, negatives=negatives), device=z.device)
+    sel = torch.as_tensor(select_support(z, y, k=k, seed=seed, negatives=negatives,
+                                          columns=None if n_labels is None else range(n_labels)), device=z.device)
     return z[sel], y[sel], ids[sel]
 
 # %% ../nbs/08_pretrain.ipynb #bf743877
@@ -224,10 +238,12 @@ class SupportBankCallback(Callback):
                  seed:int=0, # k-means seed and the encoding order's seed
                  bn:str='batch', # how BatchNorm normalizes while encoding the bank during the fit (see `encode_bank`)
                  final_bank:bool=True, # after the fit, rebuild the bank in eval mode from the final (best) weights
+                 n_labels:int|None=None, # y's first n_labels columns are labels (they choose the exemplars); the rest ride along as values
                 ):
         if every < 1: raise ValueError(f"every (M) must be at least 1 epoch, not {every}")
         if bn not in BANK_BN: raise ValueError(f"bn must be one of {BANK_BN}, not {bn!r}")
         self.k, self.every, self.negatives, self.seed, self.bn, self.final_bank = k, every, negatives, seed, bn, final_bank
+        self.n_labels = n_labels
         self._warned = set()
         self.refreshed = []   # the epochs whose bank was rebuilt before training ('end' for the final eval-mode bank)
 
@@ -259,10 +275,11 @@ class SupportBankCallback(Callback):
         e = self.encode_train(epoch, bn)
         with warnings.catch_warnings(record=True) as caught:     # select_support's warnings: once per run, not per rebuild
             warnings.simplefilter('always')
-            bank = gather_support(e['z'], e['y'], e['idx'], k=self.k, seed=self.seed, negatives=self.negatives)
+            bank = gather_support(e['z'], e['y'], e['idx'], k=self.k, seed=self.seed, negatives=self.negatives, n_labels=self.n_labels)
         for w in caught:
             if str(w.message) not in self._warned: self._warned.add(str(w.message)); warnings.warn(w.message)
-        _unwrap(self.learn.model).head.set_support(*bank)
+        n = bank[1].shape[1] if self.n_labels is None else self.n_labels
+        _unwrap(self.learn.model).head.set_support(*bank, binary=[c < n for c in range(bank[1].shape[1])])
         self.refreshed.append(epoch)
 
 # %% ../nbs/08_pretrain.ipynb #2f8b52ce
@@ -280,6 +297,7 @@ def pretrain_learner(dls, # from `make_dls(..., kind='paired')`, or kind='simclr
                      final_bank:bool=True, # rebuild the bank in eval mode from the final weights after the fit
                      nw_query:str='fused', # NW loss query: 'fused' (the paper), 'image' or 'both' (`XCardiaLoss`)
                      nw_tab_grad:bool=True, # False: no gradient from the NW loss into the tabular encoder
+                     nw_targets:str='labels', # NW bank and loss: 'labels' (the paper), 'measurements' or 'both' (needs measurement columns in y)
                      diagnostics:bool=False, # add `TermGradNorms` (each term's gradient norm into each encoder; `path`/grad_norms.csv)
                      preset:str|None=None, # default: the DataLoaders' preset
                      depth:int|None=None, d:int|None=None, lr:float|None=None,
@@ -291,6 +309,12 @@ def pretrain_learner(dls, # from `make_dls(..., kind='paired')`, or kind='simclr
     if variant not in VARIANTS: raise ValueError(f"variant must be one of {list(VARIANTS)}, not {variant!r}")
     if bank not in BANKS: raise ValueError(f"bank must be one of {list(BANKS)}, not {bank!r}")
     kind, head = VARIANTS[variant]
+    n_labels = len(targets)
+    if nw_targets != 'labels':
+        if head != 'nw': raise ValueError(f"nw_targets={nw_targets!r} needs the NW head (variant 'nw_mmcl'), not variant {variant!r}")
+        if len(getattr(dls.train_ds, 'targets', ())) <= n_labels:
+            raise ValueError(f"nw_targets={nw_targets!r} needs measurement columns after the {n_labels} labels in y: "
+                             "cohort, names = measurement_targets(cohort); make_dls(cohort, targets=[*TARGET_NAMES, *names], ...)")
     if getattr(dls, 'kind', kind) != kind: raise ValueError(f"variant {variant!r} needs make_dls(..., kind={kind!r}), got kind={dls.kind!r}")
     p = get_preset(preset or getattr(dls, 'preset', None) or 'small', lambda_nw=lambda_nw, tau_clip=tau_clip, tau_nw=tau_nw,
                    k_support=k_support, refresh_every=refresh_every, depth=depth, d=d, lr=lr)
@@ -301,13 +325,14 @@ def pretrain_learner(dls, # from `make_dls(..., kind='paired')`, or kind='simclr
         tp = dls.tab_preprocessor
         tab = TabularEncoder(len(tp.num_cols), tp.cat_cardinalities, d=p.d, **TABULAR_SIZES.get(p.name, {}))
         model = XCardiaModel(img, tab, head, n_targets=len(targets), tau_nw=p.tau_nw)
-        loss = XCardiaLoss(model, p.lambda_nw if head else 0., p.tau_clip, nw_query=nw_query, nw_tab_grad=nw_tab_grad)
+        loss = XCardiaLoss(model, p.lambda_nw if head else 0., p.tau_clip, nw_query=nw_query, nw_tab_grad=nw_tab_grad,
+                           nw_targets=nw_targets, n_labels=n_labels)
         metrics = [LossTerm('clip')] + ([LossTerm('nw')] if head else [])
-        extra = [SupportBankCallback(p.k_support, p.refresh_every, BANKS[bank], bn=bank_bn, final_bank=final_bank)] if head == 'nw' else []
+        extra = [SupportBankCallback(p.k_support, p.refresh_every, BANKS[bank], bn=bank_bn, final_bank=final_bank, n_labels=n_labels)] if head == 'nw' else []
         if diagnostics: extra.append(TermGradNorms(fname='grad_norms.csv'))
     learn = make_learner(dls, model, loss, patience=patience, lr=p.lr, wd=wd, metrics=metrics, path=path, cbs=extra + list(L(cbs)), **kwargs)
     learn.recorder.train_metrics = True
-    learn.preset, learn.variant = p, variant
+    learn.preset, learn.variant, learn.n_labels = p, variant, n_labels
     return learn
 
 # %% ../nbs/08_pretrain.ipynb #70122343
@@ -321,15 +346,17 @@ def save_image_encoder(learn:Learner, fname:str|Path)->Path:
 # %% ../nbs/08_pretrain.ipynb #3a2e7719
 @torch.no_grad()
 def head_outputs(learn:Learner, dl=None)->dict:
-    "Embeddings (`e_img`, `e_tab`), the head's phenotype probabilities (`probs`; no columns without a head), labels `y` and `idx` of every sample of `dl` (default: validation), in eval mode."
+    "Embeddings (`e_img`, `e_tab`), the head's phenotype probabilities (`probs`; no columns without a head) and labels `y`, its measurement predictions (`values`) and targets (`y_values`; no columns without measurement targets), and `idx` of every sample of `dl` (default: validation), in eval mode."
     model, dl = learn.model, dl or learn.dls.valid
-    out = {k: [] for k in ('e_img', 'e_tab', 'probs', 'y', 'idx')}
+    out = {k: [] for k in ('e_img', 'e_tab', 'p', 'y', 'idx')}
     with eval_mode(model):
         for ct, x_num, x_cat, y, idx in dl:
             i, t, z = model(ct, x_num, x_cat)
             out['e_img'].append(i.float()); out['e_tab'].append(t.float()); out['y'].append(y); out['idx'].append(idx)
-            out['probs'].append(model.phenotype_probs(z.float(), idx).float() if model.head_kind else y.new_zeros(len(y), 0))
-    return {k: torch.cat(v) for k, v in out.items()}
+            out['p'].append(model.phenotype_probs(z.float(), idx).float() if model.head_kind else y.new_zeros(len(y), 0))
+    out = {k: torch.cat(v) for k, v in out.items()}
+    n, p, y = getattr(learn, 'n_labels', out['y'].shape[1]), out.pop('p'), out['y']
+    return {**out, 'probs': p[:, :n], 'y': y[:, :n], 'values': p[:, n:], 'y_values': y[:, n:]}
 
 def encode_pairs(learn:Learner, dl=None)->tuple:
     "Image and tabular embeddings (and ids) of every sample of `dl` (default: validation), in eval mode."
@@ -356,3 +383,14 @@ def head_auroc(learn:Learner, dl=None)->pd.Series:
         ok = ~np.isnan(y[:, c])
         out[t] = roc_auc_score(y[ok, c], probs[ok, c]) if probs.shape[1] and len(np.unique(y[ok, c])) == 2 else np.nan
     return pd.Series(out, name='head_auroc')
+
+def head_r2(learn:Learner, dl=None)->pd.Series:
+    "With measurement targets (`nw_targets`): the NW head's R^2 per measurement on `dl` (default: validation), eval mode, over known values; empty otherwise."
+    o = head_outputs(learn, dl); p, y = o['values'].numpy(), o['y_values'].numpy()
+    names = list(getattr(learn.dls.train_ds, 'targets', []))[getattr(learn, 'n_labels', 0):]
+    out = {}
+    for c in range(p.shape[1]):
+        ok = ~(np.isnan(y[:, c]) | np.isnan(p[:, c]))
+        out[names[c] if c < len(names) else c] = 1 - ((p[ok, c] - y[ok, c]) ** 2).sum() / ((y[ok, c] - y[ok, c].mean()) ** 2).sum() if ok.sum() > 1 else np.nan
+    return pd.Series(out, name='head_r2', dtype=float)
+

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Sequence
 
 # %% auto #0
-__all__ = ['METHOD_NAMES', 'REGIME_TITLES', 'method_label', 'frame_markdown', 'Report', 'Evaluation', 'start_evaluation',
-           'cohort_section', 'load_finetune_results', 'regime_tables', 'fraction_table', 'sweep_table',
-           'comparison_table', 'comparison_section', 'load_pretrained', 'pretraining_head_section', 'modality_section',
-           'diagnostics_section', 'cam_studies', 'study_batch', 'study_cams', 'gradcam_section', 'exemplar_section',
-           'calibration_section', 'bundle_section', 'provenance_section', 'run_evaluate']
+__all__ = ['METHOD_NAMES', 'REGIME_TITLES', 'DIAGNOSTICS', 'method_label', 'frame_markdown', 'Report', 'Evaluation',
+           'start_evaluation', 'cohort_section', 'load_finetune_results', 'regime_tables', 'fraction_table',
+           'sweep_table', 'comparison_table', 'comparison_section', 'load_pretrained', 'pretraining_head_section',
+           'modality_section', 'diagnostics_section', 'cam_studies', 'study_batch', 'study_cams', 'gradcam_section',
+           'exemplar_section', 'calibration_section', 'bundle_section', 'provenance_section', 'run_evaluate']
 
 # %% ../nbs/13_report.ipynb #88f644fb
 import numpy as np
@@ -305,22 +305,27 @@ def modality_section(ev:Evaluation):
         'PCA of image (blue) and tabular (orange) embeddings of the same validation patients, per pre-training variant.')
 
 # %% ../nbs/13_report.ipynb #77df4214
+DIAGNOSTICS = ('head_mean_auroc', 'head_mean_r2', 'best_valid_nw_loss', 'nw_base_rate')
+
 def diagnostics_section(ev:Evaluation)->pd.DataFrame:
     "Per pre-training run (mean over seeds): head AUROC, NW loss against its base rate, and each term's gradient norm into each encoder."
     rows = {}
     for name in pretrain_names(ev.cfg):
         info = stage_done(ev.out/'pretrain'/name)
         if not info or 'head_mean_auroc' not in info and 'grad_norms_last_epoch' not in info: continue
-        row = {k: info.get(k) for k in ('head_mean_auroc', 'best_valid_nw_loss', 'base_rate_bce')}
+        row = {k: info.get(k) for k in DIAGNOSTICS}
+        row['nw_base_rate'] = info.get('nw_base_rate', info.get('base_rate_bce'))        # runs from before measurement targets: labels
         row.update({f"grad {k}": v for k, v in (info.get('grad_norms_last_epoch') or {}).items() if k != 'epoch'})
         rows.setdefault(method_label(split_seed(name)[0]), []).append(row)
     if not rows: return pd.DataFrame()
     tab = pd.DataFrame({k: pd.DataFrame(v).astype(float).mean() for k, v in rows.items()}).T
-    tab = tab[[c for c in ('head_mean_auroc', 'best_valid_nw_loss', 'base_rate_bce') if c in tab] + sorted(c for c in tab if c.startswith('grad'))]
+    tab = tab[[c for c in DIAGNOSTICS if c in tab and tab[c].notna().any()] + sorted(c for c in tab if c.startswith('grad'))]
     tab.insert(0, 'seeds', [len(rows[k]) for k in tab.index])
     tab.index.name = 'run'; tab.to_csv(ev.folder/'pretrain_diagnostics.csv')
     ev.report.h('Pre-training diagnostics').p("Per pre-training run, mean over its seeds: the head's mean validation AUROC, its best validation "
-        "NW loss against the base rate (below it: the head predicts better than each target's prevalence; with `nw_query: both` the loss is a sum of two BCEs), and the gradient norm each "
+        "NW loss against the base rate it must beat (each target's prevalence as the prediction; with `nw_targets: measurements` each "
+        "measurement's training mean, and the head's mean R² per measurement; with `nw_query: both` the loss is the sum of two queries' losses, "
+        "twice the base rate shown), and the gradient norm each "
         "weighted loss term sent into the image (img) and tabular (tab) encoder in the last epoch (with `pretrain.diagnostics`).").table(frame_markdown(tab))
     return tab
 

@@ -12,9 +12,9 @@ from typing import Sequence
 __all__ = ['EXAMPLE_CONFIG', 'REQUIRED', 'FREE_MAPPINGS', 'ADDITIVE', 'PATH_KEYS', 'REGIME', 'DEMO_SIZES', 'RUN_SETTINGS',
            'UserError', 'default_config', 'load_config', 'prepare_out', 'say', 'stage_done', 'finish_stage',
            'demo_config', 'run_synthetic_data', 'run_demo_data', 'run_cohort', 'read_cohort_stage', 'seed_suffix',
-           'split_seed', 'run_seed', 'pretrain_names', 'parse_run', 'dls_kwargs', 'run_spec', 'run_pretrain',
-           'load_pretrained_learner', 'freeze_for', 'regime_rows', 'finetune_runs', 'pretrained_encoder_file',
-           'predict_rows', 'run_finetune', 'load_finetuned_model', 'run_training']
+           'split_seed', 'run_seed', 'method_seeds', 'pretrain_names', 'parse_run', 'dls_kwargs', 'run_spec',
+           'pretrain_dls', 'run_pretrain', 'load_pretrained_learner', 'freeze_for', 'regime_rows', 'finetune_runs',
+           'pretrained_encoder_file', 'predict_rows', 'run_finetune', 'load_finetuned_model', 'run_training']
 
 # %% ../nbs/12_stages.ipynb #d5e1587c
 import numpy as np
@@ -24,12 +24,12 @@ import yaml
 from .core import TARGET_NAMES, PRESETS, get_preset, set_seed
 from .matching import read_tables, match_exams, split_patients, pretraining_cohort, cohort_report
 from .synthetic import make_cohort
-from .data import make_dls, CohortDataset
+from .data import make_dls, CohortDataset, measurement_targets
 from .encoders import image_encoder, BLOCK_NAMES
 from .nw import BANKS
 from .train import fit_cosine, resume
-from .pretrain import VARIANTS, NW_QUERIES, pretrain_learner, save_image_encoder, retrieval_accuracy, head_auroc
-from .losses import base_rate_bce
+from .pretrain import VARIANTS, NW_QUERIES, NW_TARGETS, pretrain_learner, save_image_encoder, retrieval_accuracy, head_auroc, head_r2
+from .losses import base_rate_bce, base_rate_mse
 from .finetune import finetune_learner, few_shot, fraction, FineTuneModel, PAPER_FREEZE
 
 # %% ../nbs/12_stages.ipynb #2ec6bd23
@@ -68,8 +68,9 @@ pretrain:
   bank: positives_and_negatives  # NW bank: positives_and_negatives, or positives (the paper's; makes SHD's p constant 1)
   nw_query: fused                # which embedding queries the bank in the NW loss: fused (Eq. 3) [fused], image, both
   nw_tab_grad: true              # false: the NW loss sends no gradient into the tabular encoder [true]
+  nw_targets: labels             # what the NW bank carries and its loss scores: labels [labels], measurements (masked MSE), both
   diagnostics: false             # each loss term's gradient norm into each encoder, every 10th batch (grad_norms.csv)
-  runs: {}                       # extra named runs: a variant with other settings, e.g. {nw_img: {variant: nw_mmcl, nw_query: image}}
+  runs: {}                       # extra named runs: a variant with other settings, e.g. {nw_img: {variant: nw_mmcl, nw_query: image}}; seeds: [0] trains one at fewer seeds
   patience: 10                   # early stopping on the validation loss
   lambda_sweep: []               # Table B.1: extra NW+MMCL runs at these lambdas, e.g. [0.2, 0.4, 0.6, 0.8]
 
@@ -134,6 +135,7 @@ def _check_settings(s:dict, where:str):
         if v is not None and not (isinstance(v, int) and v >= 1): raise UserError(f"{where}.{k} must be a whole number >= 1, not {v!r}")
     if s.get('bank', 'positives_and_negatives') not in BANKS: raise UserError(f"{where}.bank {s['bank']!r} unknown; choose from {list(BANKS)}")
     if s.get('nw_query', 'fused') not in NW_QUERIES: raise UserError(f"{where}.nw_query {s['nw_query']!r} unknown; choose from {list(NW_QUERIES)}")
+    if s.get('nw_targets', 'labels') not in NW_TARGETS: raise UserError(f"{where}.nw_targets {s['nw_targets']!r} unknown; choose from {list(NW_TARGETS)}")
     if not isinstance(s.get('nw_tab_grad', True), bool): raise UserError(f"{where}.nw_tab_grad must be true or false, not {s['nw_tab_grad']!r}")
 
 def _check_runs(cfg:dict, name:str)->dict:
@@ -145,10 +147,18 @@ def _check_runs(cfg:dict, name:str)->dict:
             raise UserError(f"{name}: pretrain.runs name {r!r}: use lower-case letters, digits and _, not a variant's name, no _seed<k> or _lambda<x>")
         if not isinstance(spec, dict) or spec.get('variant') not in VARIANTS:
             raise UserError(f"{name}: pretrain.runs.{r} needs variant: one of {list(VARIANTS)}")
-        unknown = set(spec) - {'variant', *RUN_SETTINGS}
-        if unknown: raise UserError(f"{name}: pretrain.runs.{r} has unknown setting(s) {sorted(unknown)}; settings are {list(RUN_SETTINGS)}")
+        unknown = set(spec) - {'variant', 'seeds', *RUN_SETTINGS}
+        if unknown: raise UserError(f"{name}: pretrain.runs.{r} has unknown setting(s) {sorted(unknown)}; settings are {['seeds', *RUN_SETTINGS]}")
         _check_settings(spec, f"{name}: pretrain.runs.{r}")
     return runs
+
+def _check_run_seeds(cfg:dict, name:str, runs:dict):
+    "A run's own `seeds` (train it at fewer seeds, e.g. a one-seed screen of a lever): distinct, and among the configuration's `seeds`."
+    for r, spec in runs.items():
+        s = spec.get('seeds')
+        if s is None: continue
+        if not (isinstance(s, list) and s and all(isinstance(v, int) and not isinstance(v, bool) for v in s) and len(set(s)) == len(s)) or set(s) - set(cfg['seeds']):
+            raise UserError(f"{name}: pretrain.runs.{r}.seeds must be a list of distinct seeds among seeds {cfg['seeds']}, not {s!r}")
 
 def _check_seeds(cfg:dict, name:str):
     "`seeds` filled in ([seed] for null) and checked: distinct whole numbers, `seed` among them."
@@ -210,7 +220,7 @@ def load_config(src:str|Path|dict, # a YAML file, or the configuration itself
     if bad: raise UserError(f"{name}: finetune.methods {bad} are not pre-trained (add them to pretrain.variants, or use 'none')")
     bad = [r for r in cfg['finetune']['regimes'] + [cfg['finetune']['sweep_regime']] if not REGIME.match(str(r))]
     if bad: raise UserError(f"{name}: finetune regimes {bad} not understood; use full, <k>shot (e.g. 5shot) or frac<share> (e.g. frac0.1)")
-    _check_seeds(cfg, name); _check_freeze(cfg, name, runs)
+    _check_seeds(cfg, name); _check_run_seeds(cfg, name, runs); _check_freeze(cfg, name, runs)
     if check_files:
         for k in ('data.ct', 'data.echo', 'data.ecg') + (('data.test',) if isinstance(t, str) else ()):
             v = _get(cfg, k)
@@ -344,10 +354,16 @@ def run_seed(cfg:dict, name:str)->int:
     s = split_seed(name)[1]
     return cfg['seed'] if s is None else s
 
+def method_seeds(cfg:dict, name:str)->list:
+    "The training seeds of a method (variant, extra run or 'none'): the configuration's `seeds`, or the extra run's own `seeds`."
+    entry = (cfg['pretrain'].get('runs') or {}).get(parse_run(name)[0]) or {}
+    return [s for s in cfg['seeds'] if s in entry.get('seeds', cfg['seeds'])]
+
 def pretrain_names(cfg:dict)->list:
-    "The pre-training runs a configuration asks for: its variants and extra runs for each training seed, then the lambda sweep (at `seed`)."
+    "The pre-training runs a configuration asks for: its variants and extra runs for each of their training seeds, then the lambda sweep (at `seed`)."
     p = cfg['pretrain']
-    return [v + seed_suffix(cfg, s) for s in cfg['seeds'] for v in list(p['variants']) + list(p.get('runs') or {})] + [f"nw_mmcl_lambda{l:g}" for l in p['lambda_sweep']]
+    return [v + seed_suffix(cfg, s) for s in cfg['seeds'] for v in list(p['variants']) + list(p.get('runs') or {}) if s in method_seeds(cfg, v)] + \
+           [f"nw_mmcl_lambda{l:g}" for l in p['lambda_sweep']]
 
 def parse_run(name:str)->tuple:
     "'nw_mmcl_lambda0.3' -> ('nw_mmcl', 0.3); 'mmcl' -> ('mmcl', None); a seed suffix is ignored."
@@ -370,7 +386,7 @@ def _fit(learn, folder:Path, epochs:int):
         from fastai.distributed import distrib_ctx   # noqa: F401 (patches Learner)
         ctx = learn.distrib_ctx(sync_bn=True)
     with ctx: fit_cosine(learn, epochs)
-RUN_SETTINGS = ('lambda_nw', 'tau_clip', 'tau_nw', 'k_support', 'refresh_every', 'bank', 'nw_query', 'nw_tab_grad', 'exclude_columns')
+RUN_SETTINGS = ('lambda_nw', 'tau_clip', 'tau_nw', 'k_support', 'refresh_every', 'bank', 'nw_query', 'nw_tab_grad', 'nw_targets', 'exclude_columns')
 
 def _method_kw(cfg:dict)->dict:
     "The pre-training method settings of a configuration, as `pretrain_learner` arguments (None: the preset's)."
@@ -381,19 +397,35 @@ def run_spec(cfg:dict, name:str)->tuple:
     "A pre-training run's variant, its `pretrain_learner` settings and its excluded columns: the config's, overridden by its `pretrain.runs` entry and its λ."
     base, lam = parse_run(name)
     entry = (cfg['pretrain']['runs'] or {}).get(base, {})
-    kw = {**_method_kw(cfg), **{k: v for k, v in entry.items() if k not in ('variant', 'exclude_columns')}}
+    kw = {**_method_kw(cfg), **{k: v for k, v in entry.items() if k not in ('variant', 'exclude_columns', 'seeds')}}
     if lam is not None: kw['lambda_nw'] = lam
     return entry.get('variant', base), kw, list(entry.get('exclude_columns', cfg['data']['exclude_columns']))
 def _head_diagnostics(learn, folder:Path, hist:pd.DataFrame)->dict:
-    "Write the head's validation AUROC per target (`head_auroc.csv`); return it with the last epoch of `grad_norms.csv` (written during the fit) and the base rate."
+    "Write the head's validation AUROC per target (`head_auroc.csv`; R^2 per measurement in `head_r2.csv` with measurement targets); return them with the last epoch of `grad_norms.csv` (written during the fit) and the base rates."
     info, gn = {}, folder/'grad_norms.csv'
     if gn.exists():                                             # an epoch redone after a resume: its last row counts
         info['grad_norms_last_epoch'] = pd.read_csv(gn).drop_duplicates('epoch', keep='last').iloc[-1].to_dict()
     if getattr(learn.model, 'head_kind', None) is None: return info
     auroc = head_auroc(learn); auroc.to_csv(folder/'head_auroc.csv')
-    tr, va = learn.dls.train_ds, learn.dls.valid_ds
-    return {**info, 'head_mean_auroc': float(auroc.mean()), 'base_rate_bce': base_rate_bce(tr.y[tr.rows], torch.as_tensor(va.y[va.rows])),
-            'best_valid_nw_loss': float(hist.valid_nw_loss.min()) if 'valid_nw_loss' in hist else None}
+    n, (tr, va) = learn.n_labels, (learn.dls.train_ds, learn.dls.valid_ds)
+    y_tr, y_va = tr.y[tr.rows], torch.as_tensor(va.y[va.rows])
+    info.update(head_mean_auroc=float(auroc.mean()), base_rate_bce=base_rate_bce(y_tr[:, :n], y_va[:, :n]),
+                best_valid_nw_loss=float(hist.valid_nw_loss.min()) if 'valid_nw_loss' in hist else None)
+    targets = getattr(learn.loss_func, 'nw_targets', 'labels')
+    if targets != 'labels':
+        r2 = head_r2(learn); r2.to_csv(folder/'head_r2.csv')
+        info.update(head_mean_r2=float(r2.mean()), base_rate_mse=base_rate_mse(y_tr[:, n:], y_va[:, n:]))
+    info['nw_base_rate'] = {'labels': 0., 'measurements': info.get('base_rate_mse', 0.), 'both': info.get('base_rate_mse', 0.)}[targets] + \
+                           (info['base_rate_bce'] if targets != 'measurements' else 0.)   # what the run's NW loss must beat (one query)
+    return info
+
+def pretrain_dls(cfg:dict, name:str, spec:tuple|None=None):
+    "The DataLoaders of pre-training run `name`: its kind, its excluded columns and, with `nw_targets`, the measurement targets after the labels."
+    variant, kw, exclude = spec or run_spec(cfg, name)
+    pre, targets = read_cohort_stage(cfg, 'pretrain'), list(TARGET_NAMES)
+    if kw.get('nw_targets', 'labels') != 'labels':
+        pre, names = measurement_targets(pre); targets += names
+    return make_dls(pre, kind=VARIANTS[variant][0], exclude=exclude, targets=targets, **dls_kwargs(cfg, 'pretrain'))
 
 def run_pretrain(cfg:dict, name:str)->dict:
     "Pre-train one run; writes `pretrain/<name>/encoder.pth`, `model.pth`, `tab_preprocessor.pkl` and the logs."
@@ -403,8 +435,7 @@ def run_pretrain(cfg:dict, name:str)->dict:
     if variant not in VARIANTS: raise UserError(f"unknown pre-training run {name!r}; variants are {list(VARIANTS)}, extra runs {list(cfg['pretrain']['runs'])}")
     t0 = time.perf_counter(); set_seed(run_seed(cfg, name))
     p = cfg['pretrain']
-    pre = read_cohort_stage(cfg, 'pretrain')
-    dls = make_dls(pre, kind=VARIANTS[variant][0], exclude=exclude, **dls_kwargs(cfg, 'pretrain'))
+    dls = pretrain_dls(cfg, name, (variant, kw, exclude))
     learn = pretrain_learner(dls, variant, lr=p['lr'], patience=p['patience'], path=folder, diagnostics=p['diagnostics'], **kw)
     epochs = p['epochs'] or learn.preset.epochs
     say(f"pre-training {name}: {len(dls.train_ds)} train / {len(dls.valid_ds)} validation studies, up to {epochs} epochs")
@@ -423,10 +454,9 @@ def load_pretrained_learner(cfg:dict, name:str, dls=None):
     "A Learner for pre-training run `name` with its saved weights and support bank loaded (for evaluation)."
     variant, kw, exclude = run_spec(cfg, name)
     folder = Path(cfg['out'])/'pretrain'/name
-    dls = dls or make_dls(read_cohort_stage(cfg, 'pretrain'), kind=VARIANTS[variant][0], exclude=exclude, **dls_kwargs(cfg, 'pretrain'))
+    dls = dls or pretrain_dls(cfg, name, (variant, kw, exclude))
     learn = pretrain_learner(dls, variant, path=folder, patience=None, **kw)
     sd = torch.load(folder/'model.pth', map_location='cpu', weights_only=True)
-    if 'head.support_z' in sd: learn.model.head.set_support(sd['head.support_z'], sd['head.support_y'], sd['head.support_ids'])
     learn.model.load_state_dict(sd, strict=True)
     return learn
 
@@ -451,9 +481,9 @@ def regime_rows(labelled:pd.DataFrame, regime:str, seed:int=0)->pd.DataFrame:
     return fraction(labelled, 'split', float(m.group(3)), seed=seed)
 
 def finetune_runs(cfg:dict)->list:
-    "The (method, regime) pairs a configuration asks for: methods x regimes for each training seed, then fractions and the lambda sweep (at `seed`)."
+    "The (method, regime) pairs a configuration asks for: methods x regimes for each of a method's training seeds, then fractions and the lambda sweep (at `seed`)."
     f = cfg['finetune']
-    runs = [(m + seed_suffix(cfg, s), r) for s in cfg['seeds'] for m in f['methods'] for r in f['regimes']]
+    runs = [(m + seed_suffix(cfg, s), r) for s in cfg['seeds'] for m in f['methods'] if s in method_seeds(cfg, m) for r in f['regimes']]
     runs += [(m, f"frac{x:g}") for x in f['fractions'] for m in f['methods']]
     runs += [(n, f['sweep_regime']) for n in pretrain_names(cfg) if parse_run(n)[1] is not None]
     return list(dict.fromkeys(runs))
