@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Sequence
 
 # %% auto #0
-__all__ = ['USER_ERRORS', 'run_all', 'run_demo', 'main', 'cli']
+__all__ = ['USER_ERRORS', 'MULTI_PROCESS', 'run_all', 'run_demo', 'main', 'cli']
 
 # %% ../nbs/14_cli.ipynb #35f98887
 import pandas as pd
+import torch.distributed as dist
+from fastai.torch_core import num_distrib
+from .train import init_distributed
 from .data import CTReadError
 from .encoders import WeightLoadError, EncoderConfigError
 from .predict import load_bundle, BundleError
@@ -96,14 +99,27 @@ def _command(a)->str|None:
         return str(Path(cfg['out'])/'finetune')
     if a.command == 'evaluate': return run_evaluate(cfg)['report']
 
+MULTI_PROCESS = ('pretrain',) # the commands that run under torchrun / accelerate launch
+
+def _check_launch(a):
+    "Under several processes, only the commands of `MULTI_PROCESS`: fine-tuning sets are small (one GPU trains them in minutes)."
+    if num_distrib() > 1 and a.command not in MULTI_PROCESS:
+        raise UserError(f"`xcardia {a.command}` runs on one process; under torchrun or accelerate launch only "
+                        f"{', '.join('`xcardia ' + c + '`' for c in MULTI_PROCESS)} does. Run it without the launcher.")
+
 def main(argv:Sequence[str]|None=None)->int:
     "The `xcardia` console command; returns the exit code."
     a = _parser().parse_args(argv)
-    try: where = _command(a)
+    try:
+        _check_launch(a)
+        if init_distributed(): say(f"{num_distrib()} processes ({dist.get_backend()})")
+        where = _command(a)
     except USER_ERRORS as e:
         msg = str(e).strip().splitlines()
         print(f"xcardia: error: {msg[0] if msg else type(e).__name__}" + (' ...' if len(msg) > 1 else ''), file=sys.stderr)
         return 2
+    finally:
+        if dist.is_initialized(): dist.destroy_process_group()
     if where: say(f"done; outputs in {where}")
     return 0
 

@@ -10,8 +10,8 @@ import torch.nn.functional as F
 import torch.distributed as dist
 
 # %% auto #0
-__all__ = ['gather_with_local_grad', 'world_size', 'clip_loss', 'CLIPLoss', 'nw_loss', 'base_rate_bce', 'nw_mse', 'base_rate_mse',
-           'masked_bce', 'nt_xent']
+__all__ = ['gather_with_local_grad', 'world_size', 'for_ddp', 'clip_loss', 'CLIPLoss', 'nw_loss', 'base_rate_bce', 'nw_mse',
+           'base_rate_mse', 'masked_bce', 'nt_xent']
 
 # %% ../nbs/06_losses.ipynb #d64ac4ad
 def gather_with_local_grad(x:torch.Tensor)->torch.Tensor:
@@ -26,6 +26,11 @@ def world_size()->int:
     "Number of processes (1 without torch.distributed)."
     return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
 
+def for_ddp(loss:torch.Tensor)->torch.Tensor:
+    "`loss` with its value unchanged and its gradient times the world size: DDP's averaging then gives the global batch's gradient (the gathered embeddings carry only the local gradient). The logs show the true loss."
+    w = world_size()
+    return loss if w == 1 else loss + (w - 1) * (loss - loss.detach())
+
 # %% ../nbs/06_losses.ipynb #706eda27
 def clip_loss(e_img:torch.Tensor, # l2-normalized image embeddings (n, d), this rank's batch
               e_tab:torch.Tensor, # l2-normalized tabular embeddings (n, d), matched row by row
@@ -36,7 +41,7 @@ def clip_loss(e_img:torch.Tensor, # l2-normalized image embeddings (n, d), this 
     logits = (all_img.float() @ all_tab.float().T) / tau
     target = torch.arange(len(logits), device=logits.device)
     loss = (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
-    return loss * world_size()
+    return for_ddp(loss)
 
 # %% ../nbs/06_losses.ipynb #6f626cae
 class CLIPLoss(nn.Module):
@@ -110,4 +115,4 @@ def nt_xent(v1:torch.Tensor, # embeddings of the first views (n, d)
     s = (z @ z.T) / tau
     s.fill_diagonal_(float('-inf'))
     target = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z.device)
-    return F.cross_entropy(s, target) * world_size()
+    return for_ddp(F.cross_entropy(s, target))

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_pretrain.ipynb #23b55697
 from __future__ import annotations
-import copy, warnings
+import copy, os, warnings
 from pathlib import Path
 
 # %% auto #0
@@ -30,7 +30,8 @@ from .encoders import ImageEncoder, TabularEncoder, fuse, init_linear_xavier
 from .nw import NWHead, select_support, BANKS
 from .losses import CLIPLoss, nw_loss, nw_mse, nt_xent, base_rate_bce
 from fastcore.foundation import L
-from .train import make_learner, _unwrap
+from .train import make_learner, _unwrap, ShardedDL, is_distributed
+from fastai.torch_core import rank_distrib
 
 # %% ../nbs/08_pretrain.ipynb #7cce4254
 class XCardiaModel(nn.Module):
@@ -118,15 +119,14 @@ class LossTerm(Metric):
     def accumulate(self, learn):
         t = getattr(learn.loss_func, 'terms', {}).get(self.name_)
         if t is None: return
-        bs = len(learn.yb[-1]); self.total = self.total + t.detach().float() * bs; self.count += bs
+        t = learn.to_detach(t.detach().float(), cpu=False)           # under several processes: the mean over ranks (as fastai's loss)
+        bs = len(learn.yb[-1]); self.total = self.total + t * bs; self.count += bs
     @property
     def value(self): return float(self.total) / self.count if self.count else float('nan')
     @property
     def name(self): return f'{self.name_}_loss'
 
 # %% ../nbs/08_pretrain.ipynb #5014e603
-def _rank_zero()->bool: return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
-
 class TermGradNorms(Callback):
     "Every `every`-th training batch: the gradient norm each weighted loss term sends into the image and the tabular encoder; `table` has the epoch means (appended to `learn.path/fname` each epoch if given)."
     order = 5
@@ -149,7 +149,7 @@ class TermGradNorms(Callback):
     def after_epoch(self):
         if not self.n: return                                       # no training batch: an epoch a resumed fit skips
         self.rows.append({'epoch': self.epoch, **{k: v / self.n for k, v in self.sums.items()}})
-        if self.fname and getattr(self.learn, 'path', None) is not None and _rank_zero():   # a resumed run's file goes on
+        if self.fname and getattr(self.learn, 'path', None) is not None and rank_distrib() == 0:   # a resumed run's file goes on
             f = Path(self.learn.path)/self.fname
             pd.DataFrame(self.rows[-1:]).to_csv(f, mode='a', header=not f.exists(), index=False)
     @property
@@ -262,9 +262,11 @@ class SupportBankCallback(Callback):
     def train_loader(self, epoch):
         "The training set in the training batch size, in an order seeded by (seed, epoch) that leaves every global random state alone."
         dl = self.learn.dls.train
+        dl = getattr(dl, 'dl', dl)                                   # the plain loader inside a `ShardedDL`
         ds = copy.copy(dl.dataset)
         ds.rows = ds.rows[np.random.default_rng([self.seed, epoch if isinstance(epoch, int) else 10**6]).permutation(len(ds.rows))]
-        return dl.new(ds, shuffle=False, drop_last=False)
+        new = dl.new(ds, shuffle=False, drop_last=False)
+        return ShardedDL(new) if is_distributed() else new           # several processes: each encodes its shard
 
     def encode_train(self, epoch=0, bn=None)->dict:
         "Embeddings, labels and ids of every training sample of this rank (see `encode_bank`)."
@@ -281,6 +283,9 @@ class SupportBankCallback(Callback):
         n = bank[1].shape[1] if self.n_labels is None else self.n_labels
         _unwrap(self.learn.model).head.set_support(*bank, binary=[c < n for c in range(bank[1].shape[1])])
         self.refreshed.append(epoch)
+        if os.environ.get('XCARDIA_BANK_DUMP'):                      # debug: every rank's bank, to check they are identical
+            f = Path(os.environ['XCARDIA_BANK_DUMP'])/f"bank_{epoch}_rank{rank_distrib()}.pt"; f.parent.mkdir(parents=True, exist_ok=True)
+            torch.save({k: v.cpu() for k, v in zip(('z', 'y', 'ids'), bank)}, f)
 
 # %% ../nbs/08_pretrain.ipynb #2f8b52ce
 VARIANTS = {'nw_mmcl': ('paired', 'nw'), 'mmcl': ('paired', None), 'linear_mmcl': ('paired', 'linear'), 'simclr': ('simclr', None)}
@@ -329,7 +334,8 @@ def pretrain_learner(dls, # from `make_dls(..., kind='paired')`, or kind='simclr
                            nw_targets=nw_targets, n_labels=n_labels)
         metrics = [LossTerm('clip')] + ([LossTerm('nw')] if head else [])
         extra = [SupportBankCallback(p.k_support, p.refresh_every, BANKS[bank], bn=bank_bn, final_bank=final_bank, n_labels=n_labels)] if head == 'nw' else []
-        if diagnostics: extra.append(TermGradNorms(fname='grad_norms.csv'))
+        if diagnostics and is_distributed(): warnings.warn("diagnostics (TermGradNorms) are off under several processes: run them on one")
+        elif diagnostics: extra.append(TermGradNorms(fname='grad_norms.csv'))
     learn = make_learner(dls, model, loss, patience=patience, lr=p.lr, wd=wd, metrics=metrics, path=path, cbs=extra + list(L(cbs)), **kwargs)
     learn.recorder.train_metrics = True
     learn.preset, learn.variant, learn.n_labels = p, variant, n_labels

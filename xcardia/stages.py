@@ -27,7 +27,8 @@ from .synthetic import make_cohort
 from .data import make_dls, CohortDataset, measurement_targets
 from .encoders import image_encoder, BLOCK_NAMES
 from .nw import BANKS
-from .train import fit_cosine, resume
+from .train import fit_cosine, resume, barrier
+from fastai.torch_core import rank_distrib
 from .pretrain import VARIANTS, NW_QUERIES, NW_TARGETS, pretrain_learner, save_image_encoder, retrieval_accuracy, head_auroc, head_r2
 from .losses import base_rate_bce, base_rate_mse
 from .finetune import finetune_learner, few_shot, fraction, FineTuneModel, PAPER_FREEZE
@@ -237,17 +238,15 @@ def prepare_out(cfg:dict)->Path:
         diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in ADDITIVE)
         if diff: raise UserError(f"{out} holds results of a different configuration (differs in {', '.join(diff)}); "
                                  "use another `out` folder, or delete this one")
-    out.mkdir(parents=True, exist_ok=True)
-    stored.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    barrier()                                          # several processes: every rank has read it before rank 0 rewrites it
+    if rank_distrib() == 0: out.mkdir(parents=True, exist_ok=True); stored.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    barrier()
     return out
 
 # %% ../nbs/12_stages.ipynb #1fcc1acd
-def _rank()->int: return int(os.environ.get('RANK', 0))
-def _world()->int: return int(os.environ.get('WORLD_SIZE', 1))
-
 def say(msg:str):
     "A progress line on stderr (rank 0 only under several processes)."
-    if _rank() == 0: print(f"xcardia: {msg}", file=sys.stderr, flush=True)
+    if rank_distrib() == 0: print(f"xcardia: {msg}", file=sys.stderr, flush=True)
 
 # %% ../nbs/12_stages.ipynb #18bc3fc5
 def stage_done(folder:Path)->dict|None:
@@ -258,7 +257,7 @@ def stage_done(folder:Path)->dict|None:
 def finish_stage(folder:Path, t0:float, **info)->dict:
     "Record a finished stage (rank 0 writes) and say its wall time and where its outputs are."
     info = {'seconds': round(time.perf_counter() - t0, 1), 'finished': time.strftime('%Y-%m-%d %H:%M:%S'), **info}
-    if _rank() == 0:                                 # whole or not at all: a stage killed here is not marked done
+    if rank_distrib() == 0:                                 # whole or not at all: a stage killed here is not marked done
         part = Path(folder)/'done.json.part'; part.write_text(json.dumps(info, indent=1, default=float)); os.replace(part, Path(folder)/'done.json')
     say(f"done in {info['seconds']:.0f} s -> {folder}")
     return info
@@ -381,11 +380,7 @@ def _fit(learn, folder:Path, epochs:int):
     "Resume from the folder's checkpoint if there is one, then train (distributed when launched so)."
     ck = folder/'checkpoint.pth'
     if ck.exists(): say(f"{folder.name}: resuming after epoch {resume(learn, ck)}")
-    ctx = contextlib.nullcontext()
-    if _world() > 1:
-        from fastai.distributed import distrib_ctx   # noqa: F401 (patches Learner)
-        ctx = learn.distrib_ctx(sync_bn=True)
-    with ctx: fit_cosine(learn, epochs)
+    fit_cosine(learn, epochs)                        # under several processes, `make_learner` has set up DDP
 RUN_SETTINGS = ('lambda_nw', 'tau_clip', 'tau_nw', 'k_support', 'refresh_every', 'bank', 'nw_query', 'nw_tab_grad', 'nw_targets', 'exclude_columns')
 
 def _method_kw(cfg:dict)->dict:
@@ -425,7 +420,10 @@ def pretrain_dls(cfg:dict, name:str, spec:tuple|None=None):
     pre, targets = read_cohort_stage(cfg, 'pretrain'), list(TARGET_NAMES)
     if kw.get('nw_targets', 'labels') != 'labels':
         pre, names = measurement_targets(pre); targets += names
-    return make_dls(pre, kind=VARIANTS[variant][0], exclude=exclude, targets=targets, **dls_kwargs(cfg, 'pretrain'))
+    make = lambda: make_dls(pre, kind=VARIANTS[variant][0], exclude=exclude, targets=targets, **dls_kwargs(cfg, 'pretrain'))
+    if rank_distrib() == 0: dls = make()                 # several processes: rank 0 fills the CT cache, then the others read it
+    barrier()
+    return dls if rank_distrib() == 0 else make()
 
 def run_pretrain(cfg:dict, name:str)->dict:
     "Pre-train one run; writes `pretrain/<name>/encoder.pth`, `model.pth`, `tab_preprocessor.pkl` and the logs."
@@ -441,7 +439,7 @@ def run_pretrain(cfg:dict, name:str)->dict:
     say(f"pre-training {name}: {len(dls.train_ds)} train / {len(dls.valid_ds)} validation studies, up to {epochs} epochs")
     _fit(learn, folder, epochs)
     info, hist = {}, pd.read_csv(folder/'history.csv')
-    if _rank() == 0:
+    if rank_distrib() == 0:
         save_image_encoder(learn, folder/'encoder.pth')
         torch.save(learn.model.state_dict(), folder/'model.pth')
         if dls.tab_preprocessor is not None: dls.tab_preprocessor.save(folder/'tab_preprocessor.pkl')
@@ -521,7 +519,7 @@ def run_finetune(cfg:dict, method:str, regime:str)->dict:
     say(f"fine-tuning {method} / {regime}: {len(dls.train_ds)} train / {len(dls.valid_ds)} validation studies, up to {epochs} epochs")
     _fit(learn, folder, epochs)
     bad = {p for p, _ in dls.dropped}
-    if _rank() == 0:
+    if rank_distrib() == 0:
         test = np.flatnonzero((co.split == 'test').to_numpy())
         if cfg['data']['skip_bad']:
             dropped = dls.valid_ds.volumes.build(co.image_path.iloc[test], skip_bad=True)

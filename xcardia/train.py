@@ -4,26 +4,31 @@
 
 # %% ../nbs/07_train.ipynb #24670385
 from __future__ import annotations
-import os, random, time
+import os, random, time, warnings
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['save_checkpoint', 'CheckpointCallback', 'RunLog', 'SaveBestCallback', 'EarlyStopping', 'make_learner', 'fit_cosine',
-           'resume', 'Throughput']
+__all__ = ['save_checkpoint', 'CheckpointCallback', 'RunLog', 'SaveBestCallback', 'EarlyStopping', 'is_distributed',
+           'init_distributed', 'barrier', 'SyncBN', 'sync_batchnorm', 'ShardedDL', 'DDPCallback', 'make_learner',
+           'fit_cosine', 'resume', 'Throughput']
 
 # %% ../nbs/07_train.ipynb #53ba266f
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn as nn
+import torch.distributed as dist
+import torch.nn.functional as F
 from fastai.learner import Learner
 from fastai.callback.core import Callback
 from fastai.callback.schedule import ParamScheduler, SchedCos
 from fastai.callback.tracker import SaveModelCallback, EarlyStoppingCallback, TrackerCallback
 from fastai.callback.progress import CSVLogger
 from fastai.optimizer import Adam
-from fastai.torch_core import find_bs
+from fastai.torch_core import find_bs, rank_distrib, num_distrib
+from fastai.distributed import DistributedDL
 from fastcore.foundation import L
 from fastcore.meta import delegates
 from .core import mixed_precision_cbs
@@ -34,7 +39,7 @@ def _unwrap(model:nn.Module)->nn.Module: return getattr(model, 'module', model) 
 def _rng_state(learn)->dict:
     return dict(python=random.getstate(), numpy=np.random.get_state(), torch=torch.get_rng_state(),
                 cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-                dl=learn.dls.train.rng.getstate())
+                dl=getattr(learn.dls.train, 'dl', learn.dls.train).rng.getstate())   # the plain loader inside a `ShardedDL`
 
 def _tracker_state(learn)->dict:
     "The best value so far (and early stopping's count of epochs without improvement) of each tracker callback."
@@ -96,6 +101,103 @@ class SaveBestCallback(_InFitOnly, SaveModelCallback):
 class EarlyStopping(_InFitOnly, EarlyStoppingCallback):
     "fastai's `EarlyStoppingCallback` on the validation loss, for fits only (see `_InFitOnly`)."
 
+# %% ../nbs/07_train.ipynb #99a773a5
+def is_distributed()->bool: return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+def init_distributed(timeout_s:float|None=None, # seconds a collective may wait (default: $XCARDIA_DIST_TIMEOUT or 600)
+                    )->bool: # True when this process is one of several
+    "Join the launcher's process group (NCCL on GPUs, gloo on CPUs) with a timeout; nothing without `WORLD_SIZE` > 1."
+    if num_distrib() <= 1: return False
+    if dist.is_initialized(): return True
+    timeout = timedelta(seconds=float(timeout_s or os.environ.get('XCARDIA_DIST_TIMEOUT', 600)))
+    cuda = torch.cuda.is_available()
+    if cuda: torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
+    dist.init_process_group('nccl' if cuda else 'gloo', timeout=timeout)
+    return True
+
+def barrier():
+    "Wait for every rank (nothing on one process)."
+    if is_distributed(): dist.barrier()
+
+# %% ../nbs/07_train.ipynb #1f0a77b7
+class SyncBN(nn.modules.batchnorm._BatchNorm):
+    "BatchNorm whose training statistics are those of every rank's batch together, for CPUs (gloo; PyTorch's SyncBatchNorm is GPU-only): an all-reduce of sums, differentiable."
+    def _check_input_dim(self, x):
+        if x.ndim < 2: raise ValueError(f"SyncBN expects (N, C, ...) input, got {tuple(x.shape)}")
+    def forward(self, x):
+        if not (self.training and is_distributed()): return super().forward(x)
+        dims, C = [0] + list(range(2, x.ndim)), x.shape[1]
+        local = torch.cat([x.sum(dims), (x * x).sum(dims), x.new_tensor([x.numel() / C])])
+        tot = torch.distributed.nn.functional.all_reduce(local)           # summed over ranks, gradients too
+        n = tot[-1]; mean = tot[:C] / n; var = (tot[C:2 * C] / n - mean * mean).clamp_min(0)
+        if self.track_running_stats:
+            with torch.no_grad():
+                self.num_batches_tracked += 1
+                m = self.momentum if self.momentum is not None else 1. / float(self.num_batches_tracked)
+                self.running_mean.lerp_(mean.detach(), m); self.running_var.lerp_(var.detach() * n / (n - 1).clamp_min(1), m)
+        shape = (1, C) + (1,) * (x.ndim - 2)
+        y = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
+        return y * self.weight.view(shape) + self.bias.view(shape) if self.affine else y
+
+def _to_syncbn(m:nn.Module)->nn.Module:
+    if isinstance(m, nn.modules.batchnorm._BatchNorm) and not isinstance(m, (SyncBN, nn.SyncBatchNorm)):
+        s = SyncBN(m.num_features, m.eps, m.momentum, m.affine, m.track_running_stats)
+        s.load_state_dict(m.state_dict()); s.train(m.training)
+        return s
+    for name, child in m.named_children(): setattr(m, name, _to_syncbn(child))
+    return m
+
+def sync_batchnorm(model:nn.Module, device=None)->nn.Module:
+    "Every BatchNorm of `model` synchronised over the ranks (same parameters and running statistics): PyTorch's SyncBatchNorm on CUDA, `SyncBN` on CPU."
+    device = torch.device(device or next(model.parameters()).device)
+    return nn.SyncBatchNorm.convert_sync_batchnorm(model) if device.type == 'cuda' else _to_syncbn(model)
+
+# %% ../nbs/07_train.ipynb #5e8d2c7a
+class ShardedDL(DistributedDL):
+    "fastai's `DistributedDL` on CPU and GPU alike, rank r taking the r-th slice of each global batch of world x bs (see above)."
+    def __init__(self, dl, rank=None, world_size=None, device=None):
+        super().__init__(dl, rank, world_size, device)
+        if device is None: self.device = dl.device
+    def _broadcast(self, t, rank):
+        if not is_distributed(): return list(t)
+        t = torch.tensor(t, dtype=torch.long, device='cuda' if dist.get_backend() == 'nccl' else 'cpu')
+        dist.broadcast(t, rank)
+        return t.cpu().tolist()
+    def _layout(self, n:int)->list:
+        "Per global batch, the slice of this rank: positions into the padded index list."
+        w, B = self.world_size, self.bs * self.world_size
+        if self.drop_last and n >= B: n = n // B * B
+        n_pad = -(-n // w) * w
+        out = []
+        for s in range(0, n_pad, B):
+            per = (min(s + B, n_pad) - s) // w
+            out += range(s + self.rank * per, s + (self.rank + 1) * per)
+        return out, n, n_pad
+    def __len__(self):
+        n = len(self.dl.dataset) if self.dl.n is None else self.dl.n
+        w, B = self.world_size, self.bs * self.world_size
+        if self.drop_last and n >= B: return n // B
+        return -(-(-(-n // w) * w) // B)
+    def get_idxs(self):
+        idxs = self._broadcast(list(self.dl.get_idxs()), 0)        # rank 0's order on every rank
+        pos, self.n, self.n_padded = self._layout(len(idxs))
+        idxs = idxs[:self.n]; idxs = idxs + idxs[:self.n_padded - self.n]
+        return [idxs[p] for p in pos]
+
+# %% ../nbs/07_train.ipynb #7a862903
+class DDPCallback(Callback):
+    "For a fit under several processes: DistributedDataParallel around the model, `ShardedDL`s, a barrier after each epoch; undone after the fit."
+    order = 99   # after_epoch after the checkpoint (95) and best-model saving (60): the others wait for rank 0's files
+    def before_fit(self):
+        if not is_distributed(): return
+        dev = self.dls.device
+        self.plain = self.learn.model, self.dls.train, self.dls.valid
+        self.learn.model = nn.parallel.DistributedDataParallel(self.learn.model, device_ids=[dev] if dev.type == 'cuda' else None)
+        self.dls.train, self.dls.valid = ShardedDL(self.dls.train), ShardedDL(self.dls.valid)
+    def after_epoch(self): barrier()
+    def after_fit(self):
+        if hasattr(self, 'plain'): (self.learn.model, self.dls.train, self.dls.valid), _ = self.plain, delattr(self, 'plain')
+
 # %% ../nbs/07_train.ipynb #d11ba768
 @delegates(Learner)
 def make_learner(dls, model:nn.Module, loss_func,
@@ -105,12 +207,15 @@ def make_learner(dls, model:nn.Module, loss_func,
                  lr:float=1e-3, wd:float=0.01, # AdamW
                  path:str|Path='runs', # where history.csv, checkpoint.pth and models/best.pth go
                  cbs=None, **kwargs)->Learner:
-    "A fastai Learner with AdamW, a CSV log, a checkpoint per epoch, best-model saving and early stopping on `monitor`, and mixed precision on CUDA."
+    "A fastai Learner with AdamW, a CSV log, a checkpoint per epoch, best-model saving and early stopping on `monitor`, and mixed precision on CUDA; under several processes, synchronised BatchNorm and DDP (`DDPCallback`), rank 0 writing."
     Path(path).mkdir(parents=True, exist_ok=True)
     track = [SaveBestCallback(monitor=monitor, comp=comp, fname='best')]
     if patience: track.append(EarlyStopping(monitor=monitor, comp=comp, patience=patience))
+    writers = [RunLog(fname='history.csv'), CheckpointCallback()] if rank_distrib() == 0 else []   # fastai's save is rank 0's already
+    ddp = []
+    if is_distributed(): model, ddp = sync_batchnorm(model, dls.device), [DDPCallback()]
     return Learner(dls, model, loss_func=loss_func, opt_func=partial(Adam, decouple_wd=True), lr=lr, wd=wd, path=path,
-                   cbs=[RunLog(fname='history.csv'), CheckpointCallback()] + track + mixed_precision_cbs(dls.device) + list(L(cbs)), **kwargs)
+                   cbs=writers + track + mixed_precision_cbs(dls.device) + ddp + list(L(cbs)), **kwargs)
 
 # %% ../nbs/07_train.ipynb #3139ead7
 def fit_cosine(learn:Learner, n_epoch:int|None=None, lr:float|None=None, final_div:float=100., **kwargs):
