@@ -5,10 +5,27 @@ Usage: python tools/run_study.py examples/study_nw.yaml [--patients 800] [--fews
        python tools/run_study.py examples/study_nw.yaml --seeds 0    # the one-seed screen (every run, seed 0)
        python tools/run_study.py examples/study_nw.yaml --smoke DIR   # the same study at the tiny size, 2 seeds, 1 epoch
 """
-import argparse
+import argparse, shutil, sys
+import pandas as pd
 from pathlib import Path
-from xcardia.stages import load_config, prepare_out, run_synthetic_data, say
+from xcardia.stages import load_config, prepare_out, run_synthetic_data, say, stage_done
 from xcardia.cli import run_all
+
+def publish(cfg:dict, dest:Path)->Path:
+    "The study's report (tables, figures, report.md) and one row per pre-training run (done.json) into `dest`."
+    src = Path(cfg['out'])/'report'
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in list(src.glob('*.csv')) + list(src.glob('*.png')) + [src/'report.md']: shutil.copy2(f, dest/f.name)
+    rows = {}
+    for d in sorted((Path(cfg['out'])/'pretrain').iterdir()):
+        if (info := stage_done(d)):
+            r = {k: v for k, v in info.items() if not isinstance(v, dict)}
+            r.update({f"retrieval_{k}": v for k, v in (info.get('retrieval') or {}).items()})
+            r.update({f"grad_{k}": v for k, v in (info.get('grad_norms_last_epoch') or {}).items() if k != 'epoch'})
+            rows[d.name] = r
+    pd.DataFrame(rows).T.rename_axis('run').to_csv(dest/'pretrain_runs.csv')
+    (dest/'command.txt').write_text(' '.join(['python'] + sys.argv) + '\n')
+    return dest
 
 def only_seeds(cfg:dict, seeds:list)->dict:
     "The configuration restricted to `seeds`: runs with their own seeds keep those among them; a run left with none is not trained (said)."
@@ -25,6 +42,7 @@ def main():
     ap.add_argument('config'); ap.add_argument('--patients', type=int, default=800)
     ap.add_argument('--fewshot-epochs', type=int, default=30)
     ap.add_argument('--seeds', type=int, nargs='+', help="train only these of the config's seeds (e.g. `--seeds 0`: a one-seed screen)")
+    ap.add_argument('--publish', help='copy the report\'s tables, figures and report.md, and a summary of every pre-training run, into this folder (committed; e.g. nbs/study_nw)')
     ap.add_argument('--smoke', help='run at the tiny size into this folder (40 patients, seeds 0 and 1, one epoch)')
     a = ap.parse_args()
     cfg = load_config(a.config, check_files=False)
@@ -39,5 +57,6 @@ def main():
     run_synthetic_data(cfg, a.patients)
     res = run_all(cfg, a.fewshot_epochs)
     say(f"study report: {res['report']}")
+    if a.publish: say(f"published: {publish(cfg, Path(a.publish))}")
 
 if __name__ == '__main__': main()
