@@ -106,3 +106,12 @@ def test_failing_rank_ends_the_job(tmp_path):
     r = subprocess.run(TORCHRUN + [str(script)], env=_env(XCARDIA_DIST_TIMEOUT='300'), capture_output=True, text=True, timeout=280)
     assert r.returncode != 0 and 'a bad CT on rank 1' in r.stdout + r.stderr
     assert time.perf_counter() - t0 < 90
+
+def test_mmcl_and_linear_head_under_accelerate_launch(cohort_cfg, tmp_path):
+    "The other two variants, through `accelerate launch` (which starts the same processes as torchrun)."
+    cfg = _config(cohort_cfg, tmp_path/'run', variants=['mmcl', 'linear_mmcl'], epochs=1)
+    r = subprocess.run([sys.executable, '-m', 'accelerate.commands.launch', '--multi_gpu', '--num_processes', '2', '--num_machines', '1',
+                        '-m', 'xcardia.cli', 'pretrain', str(cfg)], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=600)
+    log = r.stdout + r.stderr
+    assert r.returncode == 0 and '2 processes (gloo)' in log, log[-3000:]
+    for v in ('mmcl', 'linear_mmcl'): assert (tmp_path/'run'/'pretrain'/v/'done.json').exists()
