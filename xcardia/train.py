@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_train.ipynb #24670385
 from __future__ import annotations
-import os, random, time, warnings
+import os, random, time
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -20,7 +20,6 @@ import pandas as pd
 import torch
 import torch.nn as nn
 import torch.distributed as dist
-import torch.nn.functional as F
 from fastai.learner import Learner
 from fastai.callback.core import Callback
 from fastai.callback.schedule import ParamScheduler, SchedCos
@@ -163,8 +162,8 @@ class ShardedDL(DistributedDL):
         t = torch.tensor(t, dtype=torch.long, device='cuda' if dist.get_backend() == 'nccl' else 'cpu')
         dist.broadcast(t, rank)
         return t.cpu().tolist()
-    def _layout(self, n:int)->list:
-        "Per global batch, the slice of this rank: positions into the padded index list."
+    def _layout(self, n:int)->tuple:
+        "Positions into the padded index list of this rank's slice of each global batch; the kept and the padded length."
         w, B = self.world_size, self.bs * self.world_size
         if self.drop_last and n >= B: n = n // B * B
         n_pad = -(-n // w) * w
@@ -189,14 +188,18 @@ class DDPCallback(Callback):
     "For a fit under several processes: DistributedDataParallel around the model, `ShardedDL`s, a barrier after each epoch; undone after the fit."
     order = 99   # after_epoch after the checkpoint (95) and best-model saving (60): the others wait for rank 0's files
     def before_fit(self):
+        self.plain = None
         if not is_distributed(): return
         dev = self.dls.device
         self.plain = self.learn.model, self.dls.train, self.dls.valid
-        self.learn.model = nn.parallel.DistributedDataParallel(self.learn.model, device_ids=[dev] if dev.type == 'cuda' else None)
+        model = self.learn.model.to(dev)
+        ids = [torch.cuda.current_device()] if dev.type == 'cuda' else None   # `init_distributed` set it from LOCAL_RANK
+        self.learn.model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
         self.dls.train, self.dls.valid = ShardedDL(self.dls.train), ShardedDL(self.dls.valid)
     def after_epoch(self): barrier()
     def after_fit(self):
-        if hasattr(self, 'plain'): (self.learn.model, self.dls.train, self.dls.valid), _ = self.plain, delattr(self, 'plain')
+        if self.plain is None: return
+        (self.learn.model, self.dls.train, self.dls.valid), self.plain = self.plain, None
 
 # %% ../nbs/07_train.ipynb #d11ba768
 @delegates(Learner)
