@@ -439,7 +439,8 @@ def make_dls(cohort:pd.DataFrame, # matched cohort frame (index = row positions 
     after = [SimCLRViews(**(augment or {}))] if kind == 'simclr' and augment_on == 'batch' else []
     dsets = [CohortDataset(cohort, rows[n], cache, kind, tab, targets, aug) for n in (train_name, valid_name)]
     # per loader: fastai applies a scalar shuffle/drop_last to *every* loader, validation included
-    drop = kind != 'image' and len(rows[train_name]) > p.bs   # contrastive batches of one give no signal
+    n_tr = len(rows[train_name])                      # contrastive batches of one give no signal; BatchNorm refuses a batch of one
+    drop = (kind != 'image' and n_tr > p.bs) or (n_tr > 1 and n_tr % p.bs == 1)   # (shuffled: a different study left out each epoch)
     dls = DataLoaders.from_dsets(*dsets, bs=p.bs, num_workers=num_workers, device=device,
                                  shuffle=(True, False), drop_last=(drop, False), after_batch=after)
     dls.tab_preprocessor, dls.dropped, dls.preset, dls.kind = tp, dropped, p, kind
