@@ -12,10 +12,10 @@ from xcardia.stages import load_config, prepare_out, run_synthetic_data, say, st
 from xcardia.cli import run_all
 
 def publish(cfg:dict, dest:Path)->Path:
-    "The study's report (tables, figures, report.md) and one row per pre-training run (done.json) into `dest`."
+    "The study's report tables and figures and one row per pre-training run (done.json) into `dest`."
     src = Path(cfg['out'])/'report'
     dest.mkdir(parents=True, exist_ok=True)
-    for f in list(src.glob('*.csv')) + list(src.glob('*.png')) + [src/'report.md']: shutil.copy2(f, dest/f.name)
+    for f in list(src.glob('*.csv')) + list(src.glob('*.png')): shutil.copy2(f, dest/f.name)   # not report.md: Quarto would render it as a page
     rows = {}
     for d in sorted((Path(cfg['out'])/'pretrain').iterdir()):
         if (info := stage_done(d)):
@@ -42,7 +42,7 @@ def main():
     ap.add_argument('config'); ap.add_argument('--patients', type=int, default=800)
     ap.add_argument('--fewshot-epochs', type=int, default=30)
     ap.add_argument('--seeds', type=int, nargs='+', help="train only these of the config's seeds (e.g. `--seeds 0`: a one-seed screen)")
-    ap.add_argument('--publish', help='copy the report\'s tables, figures and report.md, and a summary of every pre-training run, into this folder (committed; e.g. nbs/study_nw)')
+    ap.add_argument('--publish', help='copy the report\'s tables and figures, and a summary of every pre-training run, into this folder (committed; e.g. nbs/study_nw)')
     ap.add_argument('--smoke', help='run at the tiny size into this folder (40 patients, seeds 0 and 1, one epoch)')
     a = ap.parse_args()
     cfg = load_config(a.config, check_files=False)
