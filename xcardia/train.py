@@ -172,11 +172,9 @@ class ShardedDL(DistributedDL):
             per = (min(s + B, n_pad) - s) // w
             out += range(s + self.rank * per, s + (self.rank + 1) * per)
         return out, n, n_pad
-    def __len__(self):
-        n = len(self.dl.dataset) if self.dl.n is None else self.dl.n
-        w, B = self.world_size, self.bs * self.world_size
-        if self.drop_last and n >= B: return n // B
-        return -(-(-(-n // w) * w) // B)
+    def __len__(self):                                               # one batch per global batch of `_layout`
+        _, _, n_pad = self._layout(len(self.dl.dataset) if self.dl.n is None else self.dl.n)
+        return len(range(0, n_pad, self.bs * self.world_size))
     def get_idxs(self):
         idxs = self._broadcast(list(self.dl.get_idxs()), 0)        # rank 0's order on every rank
         pos, self.n, self.n_padded = self._layout(len(idxs))
