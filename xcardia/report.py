@@ -213,10 +213,12 @@ def sweep_table(ev:Evaluation):
 def comparison_table(preds:dict, # (run name, regime) -> preds.npz contents
                      regimes:Sequence[str], methods:Sequence[str], n_boot:int=1000, seed:int=0,
                      suffixes:Sequence[str]=('',), # the training seeds' run-name suffixes (`seed_suffix`); several: `compare_seeds`
+                     pairs:Sequence=(), # extra (A, B) comparisons, A − B (`evaluate.pairs`)
                     )->pd.DataFrame:
-    "Paired-bootstrap mean-AUROC differences: each pre-trained method vs no pre-training, NW+MMCL vs each other variant, and each extra run (`pretrain.runs`) vs MMCL."
-    pairs = [(m, 'none') for m in methods if m != 'none'] + [('nw_mmcl', m) for m in methods if m not in ('nw_mmcl', 'none')]
-    pairs += [(m, 'mmcl') for m in methods if m not in VARIANTS and m != 'none' and 'mmcl' in methods]
+    "Paired-bootstrap mean-AUROC differences: each pre-trained method vs no pre-training, NW+MMCL vs each other variant, each extra run (`pretrain.runs`) vs MMCL, and `pairs`."
+    own = [(m, 'none') for m in methods if m != 'none'] + [('nw_mmcl', m) for m in methods if m not in ('nw_mmcl', 'none')]
+    own += [(m, 'mmcl') for m in methods if m not in VARIANTS and m != 'none' and 'mmcl' in methods]
+    pairs = own + [tuple(p) for p in pairs if tuple(p) not in own]
     rows = []
     for r in regimes:
         for a, b in pairs:
@@ -236,7 +238,8 @@ def comparison_table(preds:dict, # (run name, regime) -> preds.npz contents
 def comparison_section(ev:Evaluation)->pd.DataFrame:
     "The paired comparisons as a table, a forest plot, and one sentence each for the CIs that exclude zero and those that do not."
     f_cfg = ev.cfg['finetune']
-    cmp = comparison_table(ev.preds, f_cfg['regimes'], f_cfg['methods'], ev.n_boot, ev.seed, [seed_suffix(ev.cfg, s) for s in ev.seeds])
+    cmp = comparison_table(ev.preds, f_cfg['regimes'], f_cfg['methods'], ev.n_boot, ev.seed, [seed_suffix(ev.cfg, s) for s in ev.seeds],
+                           ev.cfg['evaluate'].get('pairs') or ())
     cmp.to_csv(ev.folder/'comparisons.csv', index=False)
     if not len(cmp): return cmp
     rep = ev.report

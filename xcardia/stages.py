@@ -92,6 +92,7 @@ evaluate:
   n_boot: 1000                   # bootstrap resamples of patients for every CI
   bundle: nw_mmcl/full           # the fine-tuned model that goes into the bundle (method/regime)
   cam_target: lvwt_ge13          # phenotype shown in the Grad-CAM figure
+  pairs: []                      # extra paired comparisons [A, B] of finetune.methods (A − B), e.g. [[nw_excl, mmcl_excl]]
 """
 
 # %% ../nbs/12_stages.ipynb #60b54205
@@ -102,7 +103,7 @@ class UserError(Exception):
 REQUIRED = ('out', 'data.ct', 'data.echo')
 FREE_MAPPINGS = ('data.columns', 'finetune.freeze', 'pretrain.runs')       # their keys are the user's (checked in `load_config`), not ours
 ADDITIVE = ('pretrain.variants', 'pretrain.lambda_sweep', 'finetune.methods', 'finetune.regimes', 'finetune.fractions',
-            'finetune.sweep_regime', 'evaluate.n_boot', 'evaluate.bundle', 'evaluate.cam_target', 'num_workers', 'seeds', 'pretrain.runs', 'pretrain.diagnostics')
+            'finetune.sweep_regime', 'evaluate.n_boot', 'evaluate.bundle', 'evaluate.cam_target', 'evaluate.pairs', 'num_workers', 'seeds', 'pretrain.runs', 'pretrain.diagnostics')
 PATH_KEYS = ('out', 'cache_dir', 'data.ct', 'data.echo', 'data.ecg')
 
 def default_config()->dict: return yaml.safe_load(EXAMPLE_CONFIG)
@@ -160,6 +161,14 @@ def _check_run_seeds(cfg:dict, name:str, runs:dict):
         if s is None: continue
         if not (isinstance(s, list) and s and all(isinstance(v, int) and not isinstance(v, bool) for v in s) and len(set(s)) == len(s)) or set(s) - set(cfg['seeds']):
             raise UserError(f"{name}: pretrain.runs.{r}.seeds must be a list of distinct seeds among seeds {cfg['seeds']}, not {s!r}")
+
+def _check_pairs(cfg:dict, name:str):
+    "`evaluate.pairs`: extra comparisons, each two different methods of `finetune.methods`."
+    ps = cfg['evaluate']['pairs'] = cfg['evaluate']['pairs'] or []
+    methods = cfg['finetune']['methods']
+    for p in ps:
+        if not (isinstance(p, list) and len(p) == 2 and p[0] != p[1] and all(m in methods for m in p)):
+            raise UserError(f"{name}: evaluate.pairs entry {p!r} must be two different methods of finetune.methods {methods}, e.g. [nw_excl, mmcl_excl]")
 
 def _check_seeds(cfg:dict, name:str):
     "`seeds` filled in ([seed] for null) and checked: distinct whole numbers, `seed` among them."
@@ -221,7 +230,7 @@ def load_config(src:str|Path|dict, # a YAML file, or the configuration itself
     if bad: raise UserError(f"{name}: finetune.methods {bad} are not pre-trained (add them to pretrain.variants, or use 'none')")
     bad = [r for r in cfg['finetune']['regimes'] + [cfg['finetune']['sweep_regime']] if not REGIME.match(str(r))]
     if bad: raise UserError(f"{name}: finetune regimes {bad} not understood; use full, <k>shot (e.g. 5shot) or frac<share> (e.g. frac0.1)")
-    _check_seeds(cfg, name); _check_run_seeds(cfg, name, runs); _check_freeze(cfg, name, runs)
+    _check_seeds(cfg, name); _check_run_seeds(cfg, name, runs); _check_freeze(cfg, name, runs); _check_pairs(cfg, name)
     if check_files:
         for k in ('data.ct', 'data.echo', 'data.ecg') + (('data.test',) if isinstance(t, str) else ()):
             v = _get(cfg, k)
