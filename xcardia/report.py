@@ -271,8 +271,9 @@ def load_pretrained(ev:Evaluation)->list:
     names = [n for n, (variant, _, _) in specs.items() if variant != 'simclr' and (ev.out/'pretrain'/n/'model.pth').exists()]
     if not names: return names
     dls = make_dls(read_cohort_stage(cfg, 'pretrain'), kind='paired', exclude=cfg['data']['exclude_columns'], **dls_kwargs(cfg, 'pretrain'))
-    for n in names:   # a run with other excluded columns has other tabular inputs: its own DataLoaders
-        ev.learners[n] = load_pretrained_learner(cfg, n, dls if specs[n][2] == cfg['data']['exclude_columns'] else None)
+    shared = lambda n: specs[n][2] == cfg['data']['exclude_columns'] and specs[n][1].get('nw_targets', 'labels') == 'labels'
+    for n in names:   # a run with other excluded columns has other tabular inputs, one with measurement targets other y: its own DataLoaders
+        ev.learners[n] = load_pretrained_learner(cfg, n, dls if shared(n) else None)
         ev.heads[n] = _head_arrays(ev.learners[n])
     return names
 
