@@ -302,8 +302,10 @@ def modality_section(ev:Evaluation):
     "Figure 2: PCA of the image and tabular embeddings of the same validation patients, per paired variant."
     names = list(ev.heads)
     if not names: return
-    fig, axs = plt.subplots(1, len(names), figsize=(4 * len(names), 3.8), squeeze=False)
-    plot_modality_pca({method_label(n): (ev.heads[n]['e_img'], ev.heads[n]['e_tab']) for n in names}, axs[0])
+    cols = min(4, len(names)); rows = -(-len(names) // cols)            # a study's many runs wrap onto rows of four
+    fig, axs = plt.subplots(rows, cols, figsize=(4 * cols, 3.8 * rows), squeeze=False)
+    plot_modality_pca({method_label(n): (ev.heads[n]['e_img'], ev.heads[n]['e_tab']) for n in names}, axs.flat[:len(names)])
+    for ax in axs.flat[len(names):]: ax.remove()
     fig.tight_layout()
     ev.report.h('Figure 2 analogue: image and tabular embeddings').img(ev.save_fig(fig, 'fig_pca.png'),
         'PCA of image (blue) and tabular (orange) embeddings of the same validation patients, per pre-training variant.')
