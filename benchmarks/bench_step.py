@@ -4,19 +4,23 @@ the same step in a plain PyTorch loop and in a fastai Learner; the largest batch
     python benchmarks/bench_step.py --preset paper            # GPU: ResNet-50, 164^3, batch 12
     python benchmarks/bench_step.py --preset small --steps 10  # CPU at demo size
 """
-import argparse, gc, sys, time, warnings
+import argparse, contextlib, gc, io, sys, time, warnings
 from pathlib import Path
+import numpy as np
 import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from common import show
-from xcardia.core import get_preset, peak_memory, mixed_precision_cbs
+from xcardia.core import get_preset, peak_memory
 from xcardia.encoders import ImageEncoder, TabularEncoder
 from xcardia.pretrain import XCardiaModel, XCardiaLoss, TABULAR_SIZES
 
 ap = argparse.ArgumentParser()
 ap.add_argument('--preset', default='small'); ap.add_argument('--bs', type=int); ap.add_argument('--steps', type=int, default=10)
 ap.add_argument('--peak-tflops', type=float, default=989., help='the GPU bf16 dense peak (H100 SXM: 989)')
-ap.add_argument('--modes', default='fp32,bf16,channels_last,compile,learner')
+ap.add_argument('--modes', default='fp32,bf16,channels_last,compile,plain_dl,learner',
+                help='plain-loop modes fp32, bf16, channels_last, compile, plain_dl; learner[+cl][+cudnn][+compile][+fused] or learner+fast')
+ap.add_argument('--repeat', type=int, default=3, help='measurements per mode, interleaved; the table gives the median and the range')
+ap.add_argument('--bank', type=int, default=0, help='also time the support-bank encoding of this many studies, float32 against autocast (`encode_bank(amp=)`)')
 ap.add_argument('--skip-largest', action='store_true', help='do not search for the largest batch (CUDA)')
 a = ap.parse_args()
 p = get_preset(a.preset, bs=a.bs)
@@ -49,7 +53,7 @@ def flops_per_sample():
 
 def plain(mode, bs, steps):
     m = model(); lf = XCardiaLoss(m, p.lambda_nw, p.tau_clip)
-    opt = torch.optim.AdamW(m.parameters(), lr=1e-4, weight_decay=.01, fused=dev.type == 'cuda')
+    opt = torch.optim.AdamW(m.parameters(), lr=1e-4, weight_decay=.01, fused=True)
     b = [t.to(dev) for t in batch(bs)]
     if mode == 'channels_last': m = m.to(memory_format=torch.channels_last_3d); b[0] = b[0].contiguous(memory_format=torch.channels_last_3d)
     fwd = torch.compile(m) if mode == 'compile' else m
@@ -66,50 +70,106 @@ def plain(mode, bs, steps):
     mem = torch.cuda.max_memory_allocated() / 2**30 if dev.type == 'cuda' else pm.peak / 2**30
     return bs * steps / dt, mem
 
-def learner(bs, steps):
-    from fastai.data.core import DataLoaders
-    from fastai.learner import Learner
-    from fastai.optimizer import Adam
-    from functools import partial
-    class DS(torch.utils.data.Dataset):
-        n_inp = 3
-        def __init__(self, n): self.b = batch(bs); self.n = n
-        def __len__(self): return self.n
-        def __getitem__(self, i): return tuple(t[i % bs] for t in self.b[:4]) + (torch.tensor(i),)
-    dls = DataLoaders.from_dsets(DS(bs * steps), DS(bs), bs=bs, device=dev, shuffle=(False, False), drop_last=(True, False))
-    m = model()
-    learn = Learner(dls, m, loss_func=XCardiaLoss(m, p.lambda_nw, p.tau_clip), opt_func=partial(Adam, decouple_wd=True), lr=1e-4, wd=.01,
-                    cbs=mixed_precision_cbs(dev))
-    with learn.no_bar(), learn.no_logging(): learn.fit(1)       # warm-up
-    if dev.type == 'cuda': torch.cuda.reset_peak_memory_stats()
-    with learn.no_bar(), learn.no_logging(), peak_memory() as pm:
-        sync(); t = time.perf_counter(); learn.fit(1); sync(); dt = time.perf_counter() - t
-    mem = torch.cuda.max_memory_allocated() / 2**30 if dev.type == 'cuda' else pm.peak / 2**30
-    return bs * (steps + 1) / dt, mem                             # steps training batches + one validation batch (forward only)
+class _Batches(torch.utils.data.Dataset):
+    "`n` studies cut from one random batch: the same data for the plain loop over a DataLoader and for the Learner."
+    n_inp = 3
+    def __init__(self, bs, n): self.b, self.n = batch(bs), n
+    def __len__(self): return self.n
+    def __getitem__(self, i): return tuple(t[i % len(t)] for t in self.b[:4]) + (torch.tensor(i),)
 
-fl = flops_per_sample()
-rows = []
-for mode in a.modes.split(','):
-    if mode in ('bf16',) and dev.type != 'cuda': continue        # bf16 autocast on this CPU is ~200x slower (DESIGN.md)
-    bs, note = p.bs, ''
-    while True:                                                  # out of memory: say so, and halve the batch
+def _dls(bs, steps):
+    from fastai.data.core import DataLoaders
+    # as `make_dls` on the CPU: no worker processes (fastai's own default, 2 here, forks them at every epoch's start)
+    return DataLoaders.from_dsets(_Batches(bs, bs * steps), _Batches(bs, bs), bs=bs, device=dev, shuffle=(True, False),
+                                  drop_last=(True, False), num_workers=0 if dev.type == 'cpu' else 8)
+
+def plain_dl(bs, steps):
+    "The plain loop, its batches from the Learner's DataLoader (collation, transfer): what the data path costs."
+    m = model(); lf = XCardiaLoss(m, p.lambda_nw, p.tau_clip)
+    opt = torch.optim.AdamW(m.parameters(), lr=1e-4, weight_decay=.01, fused=True)
+    amp = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == 'cuda')
+    dl = _dls(bs, steps).train
+    def epoch():
+        for b in dl:
+            with amp: loss = lf(m(*b[:3]), *b[3:])
+            loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
+    epoch(); sync()
+    if dev.type == 'cuda': torch.cuda.reset_peak_memory_stats()
+    with peak_memory() as pm:
+        t = time.perf_counter(); epoch(); sync(); dt = time.perf_counter() - t
+    mem = torch.cuda.max_memory_allocated() / 2**30 if dev.type == 'cuda' else pm.peak / 2**30
+    return bs * steps / dt, mem
+
+FLAGS = {'cl': 'channels_last', 'compile': 'compile', 'cudnn': 'cudnn_benchmark', 'fused': 'fused_adamw'}
+
+def learner_flags(mode):
+    "'learner' (every fast-path switch off), 'learner+cl+cudnn+compile+fused' (those on), 'learner+fast' (a long run's defaults on this device, compile included), 'learner+fast+fused'."
+    flags = mode.split('+')[1:]
+    bad = set(flags) - set(FLAGS) - {'fast'}
+    if bad: raise SystemExit(f"unknown learner flag(s) {sorted(bad)}: use {sorted(FLAGS)} or fast")
+    out = {v: k in flags for k, v in FLAGS.items()}
+    if 'fast' in flags:
+        from xcardia.train import fast_path
+        f = fast_path(dev); out.update({k: bool(out[k] or (v is not False)) for k, v in f.items()})
+    return out
+
+def learner(bs, steps, flags:dict):
+    "xcardia's Learner (`make_learner`: AdamW, the CSV log, checkpoint, best model, the loss-term metrics, mixed precision on CUDA, the fast path as `flags` say); the training phase timed by `Throughput`, after one warm-up epoch (which compiles)."
+    import tempfile
+    from xcardia.train import make_learner, Throughput
+    from xcardia.pretrain import LossTerm
+    m = model(); tp = Throughput()
+    learn = make_learner(_dls(bs, steps), m, XCardiaLoss(m, p.lambda_nw, p.tau_clip), lr=1e-4, wd=.01, patience=None,
+                         metrics=[LossTerm('clip'), LossTerm('nw')], path=tempfile.mkdtemp(), cbs=[tp], **flags)
+    learn.recorder.train_metrics = True                          # as `pretrain_learner`
+    quiet = lambda: contextlib.redirect_stdout(io.StringIO())    # the best-model callback's line per fit
+    with learn.no_bar(), learn.no_logging(), quiet(): learn.fit(1)   # warm-up
+    if dev.type == 'cuda': torch.cuda.reset_peak_memory_stats()
+    with learn.no_bar(), learn.no_logging(), quiet(), peak_memory() as pm: learn.fit(1)
+    mem = torch.cuda.max_memory_allocated() / 2**30 if dev.type == 'cuda' else pm.peak / 2**30
+    r, fp = tp.table.iloc[-1], [cb for cb in learn.cbs if type(cb).__name__ == 'FastPath']
+    compile_s = fp[0].compile_s if fp and fp[0].compiled else None
+    return r.studies_per_s, mem, (r.train_s, r.epoch_s, compile_s)   # the training phase; seconds of it, of the whole epoch, of the first compiled batch
+
+def measure(mode, bs):
+    "One measurement of `mode`: (studies/s, peak GiB, whole-epoch studies/s or None, batch, note); out of memory: the batch halved."
+    note = ''
+    while bs >= 1:
         try:
-            vps, mem = learner(bs, a.steps) if mode == 'learner' else plain(mode, bs, a.steps); break
-        except torch.OutOfMemoryError:
-            note += f'out of memory at batch {bs}; '; bs //= 2
-        except Exception as e:
-            vps = None; note += str(e).splitlines()[0][:80]; break
+            if mode.startswith('learner'): return (*learner(bs, a.steps, learner_flags(mode)), bs, note)
+            if mode == 'plain_dl': return (*plain_dl(bs, a.steps), None, bs, note)
+            return (*plain(mode, bs, a.steps), None, bs, note)
+        except torch.OutOfMemoryError: note += f'out of memory at batch {bs}; '; bs //= 2
+        except Exception as e: return None, None, None, bs, note + str(e).splitlines()[0][:80]
         finally:
             gc.collect()
             if dev.type == 'cuda': torch.cuda.empty_cache()
-        if bs < 1: vps = None; break
-    if vps is None: rows.append(dict(mode=mode, note=note)); continue
-    row = dict(mode=mode + (' (fastai Learner, mixed precision cbs)' if mode == 'learner' else ''), batch=bs, vol_per_s=vps, peak_GiB=mem,
+    return None, None, None, bs, note
+
+fl = flops_per_sample()
+modes = [m for m in a.modes.split(',') if not (m == 'bf16' and dev.type != 'cuda')]   # bf16 autocast on this CPU is ~200x slower (DESIGN.md)
+runs = {m: [] for m in modes}
+for r in range(a.repeat):                                        # interleaved: a slow spell of the machine hits every mode alike
+    for mode in modes:
+        if r and (not runs[mode] or runs[mode][-1][0] is None): continue
+        runs[mode].append(measure(mode, runs[mode][-1][3] if runs[mode] else p.bs))
+rows = []
+for mode in modes:
+    got = [x for x in runs[mode] if x[0] is not None]
+    if not got: rows.append(dict(mode=mode, note=runs[mode][-1][4])); continue
+    v = sorted(x[0] for x in got); vps = float(np.median(v)); bs, note = got[-1][3], got[-1][4]
+    label = (f"{mode} (make_learner, training phase)" if mode.startswith('learner') else
+             {'plain_dl': 'plain loop, batches from the DataLoader'}.get(mode, mode))
+    row = dict(mode=label, batch=bs, vol_per_s=vps, range=f'{v[0]:.3g}-{v[-1]:.3g}' if len(v) > 1 else '', peak_GiB=max(x[1] for x in got),
                TFLOP_per_s=vps * fl / 1e12)
     if dev.type == 'cuda': row['MFU_%'] = 100 * vps * fl / 1e12 / a.peak_tflops
-    row['note'] = note
+    ep = [x[2] for x in got if x[2]]
+    row['note'] = note + (f'training {np.median([e[0] for e in ep]):.2f} s, whole epoch {np.median([e[1] for e in ep]):.2f} s '
+                          f'(+ one validation batch, checkpoint, best model, log)' if ep else '')
+    cs = [e[2] for e in ep if e[2] is not None]
+    if cs: row['note'] += f'; first compiled training batch {max(cs):.1f} s'
     rows.append(row)
-show(f"Pre-training step, preset {p.name}: ResNet-{p.depth} (width x{p.widen_factor}), {p.size}^3, batch {p.bs}; "
+show(f"Pre-training step, preset {p.name}, median of {a.repeat} interleaved runs of {a.steps} steps: ResNet-{p.depth} (width x{p.widen_factor}), {p.size}^3, batch {p.bs}; "
      f"{fl / 1e9:.3g} GFLOP per training sample (FlopCounterMode, forward + backward)", rows)
 if dev.type == 'cuda' and not a.skip_largest:
     bs, fits = p.bs, p.bs
@@ -118,3 +178,15 @@ if dev.type == 'cuda' and not a.skip_largest:
         except torch.OutOfMemoryError: break
         finally: gc.collect(); torch.cuda.empty_cache()
     print(f"\nLargest batch that fits (bf16, doubling from {p.bs}): {fits}")
+
+if a.bank:
+    from xcardia.pretrain import encode_bank
+    m = model(); dl = _dls(p.bs, -(-a.bank // p.bs)).train.new(shuffle=False)   # one order: the same batches both times
+    rows = []
+    for amp in (False, True):
+        encode_bank(m, dl, amp=amp); sync()                        # warm-up
+        t = time.perf_counter(); e = encode_bank(m, dl, amp=amp); sync(); dt = time.perf_counter() - t
+        rows.append(dict(amp=amp, studies=len(e['z']), seconds=dt, studies_per_s=len(e['z']) / dt))
+        if amp: rows[-1]['max |z - z_fp32|'] = float((e['z'] - z32).abs().max())
+        else: z32 = e['z']
+    show(f"Support-bank encoding (BatchNorm on batch statistics, as during the fit), preset {p.name}, batch {p.bs}", rows)

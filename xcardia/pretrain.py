@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_pretrain.ipynb #23b55697
 from __future__ import annotations
-import copy, os, warnings
+import contextlib, copy, os, warnings
 from pathlib import Path
 
 # %% auto #0
@@ -25,7 +25,7 @@ from sklearn.metrics import roc_auc_score
 from fastai.learner import Learner, Metric
 from fastai.callback.core import Callback
 from fastcore.meta import delegates
-from .core import get_preset, TARGET_NAMES
+from .core import get_preset, TARGET_NAMES, autocast
 from .encoders import ImageEncoder, TabularEncoder, fuse, init_linear_xavier
 from .nw import NWHead, select_support, BANKS
 from .losses import CLIPLoss, nw_loss, nw_mse, nt_xent, base_rate_bce
@@ -211,13 +211,15 @@ def encode_bank(model:nn.Module, # an `XCardiaModel` (or one that returns (e_img
                 dl, # a loader of the training set: (ct, x_num, x_cat, y, idx) batches
                 bn:str='batch', # 'batch': BatchNorm on batch statistics as the queries (`bn_batch_stats`); 'running': eval mode
                 min_bs:int=2, # a last batch smaller than this is merged into the one before it
+                amp:bool=False, # encode under autocast (bf16 on CUDA, as the training steps; nothing on a CPU)
                )->dict:
     "Image, tabular and fused embeddings (float32), labels and ids of every sample of `dl`, encoded for the support bank."
     if bn not in BANK_BN: raise ValueError(f"bn must be one of {BANK_BN}, not {bn!r}")
     out = {k: [] for k in ('e_img', 'e_tab', 'z', 'y', 'idx')}
     def run(b):
         ct, x_num, x_cat, y, idx = b
-        for k, v in zip(('e_img', 'e_tab', 'z'), model(ct, x_num, x_cat)): out[k].append(v.float())
+        with (autocast(ct.device) if amp else contextlib.nullcontext()):
+            for k, v in zip(('e_img', 'e_tab', 'z'), model(ct, x_num, x_cat)): out[k].append(v.float())
         out['y'].append(y.float()); out['idx'].append(idx.long())
     with (bn_batch_stats(model) if bn == 'batch' else eval_mode(model)):
         held = None

@@ -12,9 +12,10 @@ from typing import Sequence
 __all__ = ['EXAMPLE_CONFIG', 'REQUIRED', 'FREE_MAPPINGS', 'ADDITIVE', 'PATH_KEYS', 'REGIME', 'DEMO_SIZES', 'RUN_SETTINGS',
            'UserError', 'default_config', 'load_config', 'prepare_out', 'say', 'stage_done', 'finish_stage',
            'demo_config', 'run_synthetic_data', 'run_demo_data', 'run_cohort', 'read_cohort_stage', 'seed_suffix',
-           'split_seed', 'run_seed', 'method_seeds', 'pretrain_names', 'parse_run', 'dls_kwargs', 'run_spec',
-           'pretrain_dls', 'run_pretrain', 'load_pretrained_learner', 'freeze_for', 'regime_rows', 'finetune_runs',
-           'pretrained_encoder_file', 'predict_rows', 'run_finetune', 'load_finetuned_model', 'run_training']
+           'split_seed', 'run_seed', 'method_seeds', 'pretrain_names', 'parse_run', 'dls_kwargs', 'fast_kwargs',
+           'run_spec', 'pretrain_dls', 'run_pretrain', 'load_pretrained_learner', 'freeze_for', 'regime_rows',
+           'finetune_runs', 'pretrained_encoder_file', 'predict_rows', 'run_finetune', 'load_finetuned_model',
+           'run_training']
 
 # %% ../nbs/12_stages.ipynb #d5e1587c
 import numpy as np
@@ -42,6 +43,11 @@ seed: 0                      # the cohort's split (and the demo's synthetic coho
 seeds: null                  # training seeds: every pre-training and fine-tuning once per seed, e.g. [0, 1, 2]; null: [seed]
 cache_dir: null              # preprocessed CTs (float16 .npy); null: ~/.cache/xcardia/ct
 num_workers: null            # DataLoader workers; null: 0 on CPU, up to 8 on a GPU
+speed:                       # the fast path of every fit (xcardia.train.fast_path); null: on CUDA, off on a CPU
+  channels_last: null            # channels_last_3d memory format (+10 % on an H100; slower on a CPU)
+  compile: null                  # torch.compile; null: on CUDA for fits of at least 200 training batches (compiling takes minutes)
+  cudnn_benchmark: null          # cuDNN autotuning of the convolutions (results not bit-reproducible)
+  fused_adamw: true              # FusedAdamW: fastai Adam's updates in one fused kernel (+22 % on a 2-core CPU); false: fastai's Adam
 
 data:
   ct: tables/ct_studies.csv      # (required) one row per CT study: patient_id, study_id, study_date, image_path
@@ -103,7 +109,8 @@ class UserError(Exception):
 REQUIRED = ('out', 'data.ct', 'data.echo')
 FREE_MAPPINGS = ('data.columns', 'finetune.freeze', 'pretrain.runs')       # their keys are the user's (checked in `load_config`), not ours
 ADDITIVE = ('pretrain.variants', 'pretrain.lambda_sweep', 'finetune.methods', 'finetune.regimes', 'finetune.fractions',
-            'finetune.sweep_regime', 'evaluate.n_boot', 'evaluate.bundle', 'evaluate.cam_target', 'evaluate.pairs', 'num_workers', 'seeds', 'pretrain.runs', 'pretrain.diagnostics')
+            'finetune.sweep_regime', 'evaluate.n_boot', 'evaluate.bundle', 'evaluate.cam_target', 'evaluate.pairs', 'num_workers',
+            'speed.channels_last', 'speed.compile', 'speed.cudnn_benchmark', 'speed.fused_adamw', 'seeds', 'pretrain.runs', 'pretrain.diagnostics')
 PATH_KEYS = ('out', 'cache_dir', 'data.ct', 'data.echo', 'data.ecg')
 
 def default_config()->dict: return yaml.safe_load(EXAMPLE_CONFIG)
@@ -161,6 +168,12 @@ def _check_run_seeds(cfg:dict, name:str, runs:dict):
         if s is None: continue
         if not (isinstance(s, list) and s and all(isinstance(v, int) and not isinstance(v, bool) for v in s) and len(set(s)) == len(s)) or set(s) - set(cfg['seeds']):
             raise UserError(f"{name}: pretrain.runs.{r}.seeds must be a list of distinct seeds among seeds {cfg['seeds']}, not {s!r}")
+
+def _check_speed(cfg:dict, name:str):
+    "`speed`: each switch true, false or null (fused_adamw: true or false)."
+    for k, v in cfg['speed'].items():
+        if not (isinstance(v, bool) or (v is None and k != 'fused_adamw')):
+            raise UserError(f"{name}: speed.{k} must be true or false" + ("" if k == 'fused_adamw' else " (or null: on CUDA, off on a CPU)") + f", not {v!r}")
 
 def _check_pairs(cfg:dict, name:str):
     "`evaluate.pairs`: extra comparisons, each two different methods of `finetune.methods`."
@@ -230,7 +243,7 @@ def load_config(src:str|Path|dict, # a YAML file, or the configuration itself
     if bad: raise UserError(f"{name}: finetune.methods {bad} are not pre-trained (add them to pretrain.variants, or use 'none')")
     bad = [r for r in cfg['finetune']['regimes'] + [cfg['finetune']['sweep_regime']] if not REGIME.match(str(r))]
     if bad: raise UserError(f"{name}: finetune regimes {bad} not understood; use full, <k>shot (e.g. 5shot) or frac<share> (e.g. frac0.1)")
-    _check_seeds(cfg, name); _check_run_seeds(cfg, name, runs); _check_freeze(cfg, name, runs); _check_pairs(cfg, name)
+    _check_seeds(cfg, name); _check_run_seeds(cfg, name, runs); _check_freeze(cfg, name, runs); _check_pairs(cfg, name); _check_speed(cfg, name)
     if check_files:
         for k in ('data.ct', 'data.echo', 'data.ecg') + (('data.test',) if isinstance(t, str) else ()):
             v = _get(cfg, k)
@@ -385,6 +398,10 @@ def dls_kwargs(cfg:dict, section:str)->dict:
     return dict(preset=cfg['preset'], bs=cfg[section]['bs'], cache_dir=cfg['cache_dir'], num_workers=cfg['num_workers'],
                 skip_bad=cfg['data']['skip_bad'])
 
+def fast_kwargs(cfg:dict)->dict:
+    "The `make_learner` fast-path arguments of a configuration (its `speed` section)."
+    return dict(cfg['speed'])
+
 def _fit(learn, folder:Path, epochs:int):
     "Resume from the folder's checkpoint if there is one, then train (distributed when launched so)."
     ck = folder/'checkpoint.pth'
@@ -443,7 +460,7 @@ def run_pretrain(cfg:dict, name:str)->dict:
     t0 = time.perf_counter(); set_seed(run_seed(cfg, name))
     p = cfg['pretrain']
     dls = pretrain_dls(cfg, name, (variant, kw, exclude))
-    learn = pretrain_learner(dls, variant, lr=p['lr'], patience=p['patience'], path=folder, diagnostics=p['diagnostics'], **kw)
+    learn = pretrain_learner(dls, variant, lr=p['lr'], patience=p['patience'], path=folder, diagnostics=p['diagnostics'], **kw, **fast_kwargs(cfg))
     epochs = p['epochs'] or learn.preset.epochs
     say(f"pre-training {name}: {len(dls.train_ds)} train / {len(dls.valid_ds)} validation studies, up to {epochs} epochs")
     _fit(learn, folder, epochs)
@@ -523,7 +540,8 @@ def run_finetune(cfg:dict, method:str, regime:str)->dict:
     train = regime_rows(lab, regime, run_seed(cfg, method))
     co = pd.concat([train, lab[lab.split.isin(['val', 'test'])]]).rename_axis('labelled_row').reset_index()
     dls = make_dls(co, kind='image', **dls_kwargs(cfg, 'finetune'))
-    learn = finetune_learner(dls, encoder, freeze=freeze_for(cfg, method), lr=f['lr'], patience=f['patience'], path=folder)
+    learn = finetune_learner(dls, encoder, freeze=freeze_for(cfg, method), lr=f['lr'], patience=f['patience'], path=folder,
+                             **fast_kwargs(cfg))
     epochs = f['epochs'] or learn.preset.epochs
     say(f"fine-tuning {method} / {regime}: {len(dls.train_ds)} train / {len(dls.valid_ds)} validation studies, up to {epochs} epochs")
     _fit(learn, folder, epochs)

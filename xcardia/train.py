@@ -10,9 +10,9 @@ from functools import partial
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['save_checkpoint', 'CheckpointCallback', 'RunLog', 'SaveBestCallback', 'EarlyStopping', 'is_distributed',
-           'init_distributed', 'barrier', 'SyncBN', 'sync_batchnorm', 'ShardedDL', 'DDPCallback', 'make_learner',
-           'fit_cosine', 'resume', 'Throughput']
+__all__ = ['COMPILE_MIN_BATCHES', 'save_checkpoint', 'CheckpointCallback', 'RunLog', 'SaveBestCallback', 'EarlyStopping',
+           'is_distributed', 'init_distributed', 'barrier', 'SyncBN', 'sync_batchnorm', 'ShardedDL', 'DDPCallback',
+           'fast_path', 'FastPath', 'FusedAdamW', 'make_learner', 'fit_cosine', 'resume', 'Throughput']
 
 # %% ../nbs/07_train.ipynb #53ba266f
 import numpy as np
@@ -25,7 +25,7 @@ from fastai.callback.core import Callback
 from fastai.callback.schedule import ParamScheduler, SchedCos
 from fastai.callback.tracker import SaveModelCallback, EarlyStoppingCallback, TrackerCallback
 from fastai.callback.progress import CSVLogger
-from fastai.optimizer import Adam
+from fastai.optimizer import Adam, OptimWrapper
 from fastai.torch_core import find_bs, rank_distrib, num_distrib
 from fastai.distributed import DistributedDL
 from fastcore.foundation import L
@@ -199,6 +199,70 @@ class DDPCallback(Callback):
         if self.plain is None: return
         (self.learn.model, self.dls.train, self.dls.valid), self.plain = self.plain, None
 
+# %% ../nbs/07_train.ipynb #0ea71f79
+COMPILE_MIN_BATCHES = 200   # `compile=None` compiles only fits of at least this many training batches: compiling takes a minute or two
+
+def fast_path(device, # the DataLoaders' device
+              channels_last:bool|None=None, # channels_last_3d memory format for the model and 5-D inputs (None: on CUDA)
+              compile:bool|None=None, # torch.compile the model (None: on CUDA, for fits of >= COMPILE_MIN_BATCHES training batches)
+              cudnn_benchmark:bool|None=None, # cuDNN autotuning of the convolutions (None: on CUDA; results then not bit-reproducible)
+             )->dict:
+    "The fast-path switches for `device`, None resolved: on CUDA as measured on an H100 (benchmarks/README.md), everything off on a CPU, where channels-last was slower."
+    cuda = torch.device(device).type == 'cuda'
+    pick = lambda v: cuda if v is None else bool(v)
+    return dict(channels_last=pick(channels_last), compile=(None if cuda else False) if compile is None else bool(compile),
+                cudnn_benchmark=pick(cudnn_benchmark))
+
+class FastPath(Callback):
+    "A fit's fast path: the model and 5-D inputs in channels_last_3d, the model compiled (`torch.compile`, in place: the state dict keeps its keys), cuDNN autotuning; `compile_s` is the first compiled training batch's time."
+    order = -30                      # inputs converted before MixedPrecision's autocast (-10) and the model sees them
+    def __init__(self, channels_last:bool=False, compile:bool|None=False, cudnn_benchmark:bool=False):
+        self.channels_last, self.compile, self.cudnn_benchmark = channels_last, compile, cudnn_benchmark
+        self.compiled, self.compile_s = False, None
+    def before_fit(self):
+        m = _unwrap(self.learn.model)
+        if self.cudnn_benchmark: self._bench, torch.backends.cudnn.benchmark = torch.backends.cudnn.benchmark, True
+        if self.channels_last: m.to(memory_format=torch.channels_last_3d)
+        n = (self.n_epoch - getattr(self.learn, 'resume_epoch', 0)) * len(self.dls.train)
+        if not self.compiled and (self.compile or (self.compile is None and n >= COMPILE_MIN_BATCHES)):
+            m.compile(); self.compiled, self._t = True, None
+    def before_batch(self):
+        if self.channels_last:
+            self.learn.xb = tuple(x.contiguous(memory_format=torch.channels_last_3d) if torch.is_tensor(x) and x.ndim == 5 else x for x in self.xb)
+        if self.compiled and self.compile_s is None and self.training: self._t = time.perf_counter()
+    def after_batch(self):
+        if self.compiled and self.compile_s is None and self.training and self._t is not None:
+            if self.dls.device.type == 'cuda': torch.cuda.synchronize(self.dls.device)
+            self.compile_s = time.perf_counter() - self._t
+    def after_fit(self):
+        if self.cudnn_benchmark: torch.backends.cudnn.benchmark = self._bench
+
+
+# %% ../nbs/07_train.ipynb #896dd6b7
+class FusedAdamW(OptimWrapper):
+    "PyTorch's fused AdamW with the updates of fastai's `Adam(decouple_wd=True)`: its betas (0.9, 0.99) and epsilon, and no weight decay on the parameters fastai marks `do_wd=False` (BatchNorm and biases, `wd_bn_bias=False`), which move into a second group at the first step."
+    def __init__(self, params, lr:float=1e-3, mom:float=.9, sqr_mom:float=.99, eps:float=1e-5, wd:float=.01):
+        super().__init__(params, opt=partial(torch.optim.AdamW, fused=True), lr=lr, betas=(mom, sqr_mom), eps=eps, weight_decay=wd)
+        self._split = False
+    def _split_groups(self):
+        g = self.opt.param_groups[0]
+        keep = lambda p: self.state[p].get('do_wd', True)
+        no_wd = [p for p in g['params'] if not keep(p)]
+        if no_wd and len(self.opt.param_groups) == 1:
+            g['params'] = [p for p in g['params'] if keep(p)]
+            self.opt.add_param_group({**{k: v for k, v in g.items() if k != 'params'}, 'params': no_wd, 'weight_decay': 0.})
+        self._split = True
+    def _set_hyper(self, k, v):
+        super()._set_hyper(k, v)
+        if k == 'wd' and len(self.opt.param_groups) == 2: self.opt.param_groups[1]['weight_decay'] = 0.
+    def step(self, closure=None):
+        if not self._split: self._split_groups()
+        return self.opt.step(closure)
+    def load_state_dict(self, sd:dict):
+        if not self._split: self._split_groups()
+        self.opt.load_state_dict(sd)
+
+
 # %% ../nbs/07_train.ipynb #d11ba768
 @delegates(Learner)
 def make_learner(dls, model:nn.Module, loss_func,
@@ -207,16 +271,21 @@ def make_learner(dls, model:nn.Module, loss_func,
                  patience:int|None=10, # early stopping after this many epochs without improvement (None: off)
                  lr:float=1e-3, wd:float=0.01, # AdamW
                  path:str|Path='runs', # where history.csv, checkpoint.pth and models/best.pth go
+                 channels_last:bool|None=None, compile:bool|None=None, cudnn_benchmark:bool|None=None, # the fast path (`fast_path`; None: on CUDA)
+                 fused_adamw:bool=True, # `FusedAdamW` (the same updates as fastai's Adam, one fused kernel); False: fastai's `Adam`
                  cbs=None, **kwargs)->Learner:
-    "A fastai Learner with AdamW, a CSV log, a checkpoint per epoch, best-model saving and early stopping on `monitor`, and mixed precision on CUDA; under several processes, synchronised BatchNorm and DDP (`DDPCallback`), rank 0 writing."
+    "A fastai Learner with AdamW (fused), a CSV log, a checkpoint per epoch, best-model saving and early stopping on `monitor`, mixed precision and the fast path on CUDA; under several processes, synchronised BatchNorm and DDP (`DDPCallback`), rank 0 writing."
     Path(path).mkdir(parents=True, exist_ok=True)
     track = [SaveBestCallback(monitor=monitor, comp=comp, fname='best')]
     if patience: track.append(EarlyStopping(monitor=monitor, comp=comp, patience=patience))
     writers = [RunLog(fname='history.csv'), CheckpointCallback()] if rank_distrib() == 0 else []   # fastai's save is rank 0's already
     ddp = []
     if is_distributed(): model, ddp = sync_batchnorm(model, dls.device), [DDPCallback()]
-    return Learner(dls, model, loss_func=loss_func, opt_func=partial(Adam, decouple_wd=True), lr=lr, wd=wd, path=path,
-                   cbs=writers + track + mixed_precision_cbs(dls.device) + ddp + list(L(cbs)), **kwargs)
+    fast = fast_path(dls.device, channels_last, compile, cudnn_benchmark)
+    fast = [FastPath(**fast)] if any(v is not False for v in fast.values()) else []
+    opt = FusedAdamW if fused_adamw else partial(Adam, decouple_wd=True)
+    return Learner(dls, model, loss_func=loss_func, opt_func=opt, lr=lr, wd=wd, path=path,
+                   cbs=writers + track + mixed_precision_cbs(dls.device) + fast + ddp + list(L(cbs)), **kwargs)
 
 # %% ../nbs/07_train.ipynb #3139ead7
 def fit_cosine(learn:Learner, n_epoch:int|None=None, lr:float|None=None, final_div:float=100., **kwargs):
@@ -234,7 +303,13 @@ def resume(learn:Learner, fname:str|Path)->int:
     ck = torch.load(fname, map_location='cpu', weights_only=False)
     _unwrap(learn.model).load_state_dict(ck['model'], strict=True)
     learn.create_opt()
-    if ck['opt'] is not None: learn.opt.load_state_dict(ck['opt'])
+    if ck['opt'] is not None:
+        saved_fastai, now_fastai = 'hypers' in ck['opt'], not isinstance(learn.opt, OptimWrapper)
+        if saved_fastai != now_fastai:
+            raise ValueError(f"{fname}: its optimizer state is {'fastai' if saved_fastai else 'PyTorch'}'s Adam, this Learner's is "
+                             f"{'fastai' if now_fastai else 'PyTorch'}'s (FusedAdamW is the default since 2026-11-30): build the Learner with "
+                             f"fused_adamw={not saved_fastai} (config: speed.fused_adamw: {str(not saved_fastai).lower()}) to resume this run")
+        learn.opt.load_state_dict(ck['opt'])
     r = ck['rng']
     random.setstate(r['python']); np.random.set_state(r['numpy']); torch.set_rng_state(r['torch'])
     if r['cuda'] is not None and torch.cuda.is_available(): torch.cuda.set_rng_state_all(r['cuda'])
