@@ -46,7 +46,7 @@ num_workers: null            # DataLoader workers; null: 0 on CPU, up to 8 on a 
 speed:                       # the fast path of every fit (xcardia.train.fast_path); null: on CUDA, off on a CPU
   channels_last: null            # channels_last_3d memory format (+10 % on an H100; slower on a CPU)
   compile: null                  # torch.compile; null: on CUDA for fits of at least 200 training batches (compiling takes minutes)
-  cudnn_benchmark: null          # cuDNN autotuning of the convolutions (results not bit-reproducible)
+  cudnn_benchmark: false         # cuDNN autotuning (not bit-reproducible, more memory); null: on CUDA [off until measured on a GPU]
   fused_adamw: true              # FusedAdamW: fastai Adam's updates in one fused kernel (+22 % on a 2-core CPU); false: fastai's Adam
 
 data:

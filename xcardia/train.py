@@ -205,9 +205,9 @@ COMPILE_MIN_BATCHES = 200   # `compile=None` compiles only fits of at least this
 def fast_path(device, # the DataLoaders' device
               channels_last:bool|None=None, # channels_last_3d memory format for the model and 5-D inputs (None: on CUDA)
               compile:bool|None=None, # torch.compile the model (None: on CUDA, for fits of >= COMPILE_MIN_BATCHES training batches)
-              cudnn_benchmark:bool|None=None, # cuDNN autotuning of the convolutions (None: on CUDA; results then not bit-reproducible)
+              cudnn_benchmark:bool|None=False, # cuDNN autotuning of the convolutions (None: on CUDA; not bit-reproducible, more workspace memory; off until measured)
              )->dict:
-    "The fast-path switches for `device`, None resolved: on CUDA as measured on an H100 (benchmarks/README.md), everything off on a CPU, where channels-last was slower."
+    "The fast-path switches for `device`, None resolved: on CUDA as measured on an H100 (benchmarks/README.md: channels-last, compile), off on a CPU, where channels-last was slower; cuDNN autotuning off until a GPU measures it."
     cuda = torch.device(device).type == 'cuda'
     pick = lambda v: cuda if v is None else bool(v)
     return dict(channels_last=pick(channels_last), compile=(None if cuda else False) if compile is None else bool(compile),
