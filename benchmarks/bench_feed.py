@@ -27,6 +27,7 @@ class DataWait(Callback):
 ap = argparse.ArgumentParser()
 ap.add_argument('--preset', default='small'); ap.add_argument('--n', type=int, default=300)
 ap.add_argument('--workers', default='0,2'); ap.add_argument('--kinds', default='paired,simclr')
+ap.add_argument('--opts', default='fused', help="optimizers to compare: fused (FusedAdamW, the default), fastai (fastai's Adam, before 2026-11-30)")
 a = ap.parse_args()
 tmp = Path(tempfile.mkdtemp())
 paths = make_cohort(tmp/'c', n_patients=a.n, seed=0, **({'spacing_range': (1.5, 2.5)} if a.preset == 'paper' else {}))
@@ -37,14 +38,15 @@ cohort['split'] = split_patients(cohort, seed=0)
 
 rows = []
 for kind in a.kinds.split(','):
-    for w in [int(x) for x in a.workers.split(',')]:
+    for w, opt in [(int(x), o) for x in a.workers.split(',') for o in a.opts.split(',')]:
         set_seed(0)
         dls = make_dls(cohort, kind=kind, preset=a.preset, cache_dir=tmp/'cache', num_workers=w)
         dw = DataWait()
-        learn = pretrain_learner(dls, 'simclr' if kind == 'simclr' else 'nw_mmcl', path=tmp/f'{kind}{w}', patience=None, cbs=[dw])
+        learn = pretrain_learner(dls, 'simclr' if kind == 'simclr' else 'nw_mmcl', path=tmp/f'{kind}{w}{opt}', patience=None, cbs=[dw],
+                                 fused_adamw=opt == 'fused')
         with learn.no_bar(), learn.no_logging(): learn.fit(1)        # warm-up: fills the cache
         with learn.no_bar(), learn.no_logging(): learn.fit(1)
         n = len(dls.train) * dls.train.bs
-        rows.append(dict(kind=kind, workers=w, train_studies=n, train_s=dw.train_s, waiting_s=dw.wait,
+        rows.append(dict(kind=kind, workers=w, optimizer=opt, train_studies=n, train_s=dw.train_s, waiting_s=dw.wait,
                          waiting_share=dw.wait / dw.train_s, studies_per_s=n / dw.train_s))
 show(f"Waiting on data during pre-training, preset {a.preset}, {a.n} patients", rows)
