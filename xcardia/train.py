@@ -271,7 +271,7 @@ def make_learner(dls, model:nn.Module, loss_func,
                  patience:int|None=10, # early stopping after this many epochs without improvement (None: off)
                  lr:float=1e-3, wd:float=0.01, # AdamW
                  path:str|Path='runs', # where history.csv, checkpoint.pth and models/best.pth go
-                 channels_last:bool|None=None, compile:bool|None=None, cudnn_benchmark:bool|None=None, # the fast path (`fast_path`; None: on CUDA)
+                 channels_last:bool|None=None, compile:bool|None=None, cudnn_benchmark:bool|None=False, # the fast path (`fast_path`; None: on CUDA)
                  fused_adamw:bool=True, # `FusedAdamW` (the same updates as fastai's Adam, one fused kernel); False: fastai's `Adam`
                  cbs=None, **kwargs)->Learner:
     "A fastai Learner with AdamW (fused), a CSV log, a checkpoint per epoch, best-model saving and early stopping on `monitor`, mixed precision and the fast path on CUDA; under several processes, synchronised BatchNorm and DDP (`DDPCallback`), rank 0 writing."
