@@ -25,7 +25,6 @@ import yaml
 import matplotlib.pyplot as plt
 from .core import TARGET_NAMES, get_preset
 from .synthetic import heart_mask, displaced_hearts
-from .data import make_dls
 from .encoders import fuse
 from .nw import explanation_frame
 from .losses import nw_loss, base_rate_bce
@@ -33,8 +32,8 @@ from .pretrain import head_outputs, VARIANTS
 from .evaluate import (evaluate, compare_seeds, seed_table, results_table, table_markdown, reliability_diagram, plot_modality_pca, modality_gap,
                               PhenotypeScores, grad_cam, cam_layer, cam_heart_shares, cam_figure, exemplar_figure, plot_differences)
 from .predict import save_bundle, package_versions
-from .stages import (say, stage_done, read_cohort_stage, pretrain_names, parse_run, split_seed, seed_suffix, finetune_runs, dls_kwargs,
-                            load_pretrained_learner, load_finetuned_model, run_spec)
+from .stages import (say, stage_done, read_cohort_stage, pretrain_names, parse_run, split_seed, seed_suffix, finetune_runs,
+                            load_pretrained_learner, load_finetuned_model, run_spec, pretrain_dls)
 
 # %% ../nbs/13_report.ipynb #ed84a2c4
 METHOD_NAMES = {'nw_mmcl': 'NW+MMCL', 'mmcl': 'MMCL', 'simclr': 'SimCLR', 'linear_mmcl': 'linear+MMCL', 'none': 'no pre-training'}
@@ -270,10 +269,12 @@ def load_pretrained(ev:Evaluation)->list:
     specs = {n: run_spec(cfg, n) for n in list(cfg['pretrain']['variants']) + list(cfg['pretrain']['runs'])}
     names = [n for n, (variant, _, _) in specs.items() if variant != 'simclr' and (ev.out/'pretrain'/n/'model.pth').exists()]
     if not names: return names
-    dls = make_dls(read_cohort_stage(cfg, 'pretrain'), kind='paired', exclude=cfg['data']['exclude_columns'], **dls_kwargs(cfg, 'pretrain'))
-    shared = lambda n: specs[n][2] == cfg['data']['exclude_columns'] and specs[n][1].get('nw_targets', 'labels') == 'labels'
-    for n in names:   # a run with other excluded columns has other tabular inputs, one with measurement targets other y: its own DataLoaders
-        ev.learners[n] = load_pretrained_learner(cfg, n, dls if shared(n) else None)
+    built = {}   # runs whose DataLoaders `pretrain_dls` builds alike (excluded columns, measurement targets) share them
+    for n in names:
+        _, kw, exclude = specs[n]
+        key = (tuple(exclude), kw.get('nw_targets', 'labels') != 'labels')
+        if key not in built: built[key] = pretrain_dls(cfg, n, specs[n])
+        ev.learners[n] = load_pretrained_learner(cfg, n, built[key])
         ev.heads[n] = _head_arrays(ev.learners[n])
     return names
 
