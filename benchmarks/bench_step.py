@@ -51,25 +51,6 @@ def flops_per_sample():
         lf(m(*b[:3]), *b[3:]).backward()
     return fc.get_total_flops() / 2
 
-def plain(mode, bs, steps):
-    m = model(); lf = XCardiaLoss(m, p.lambda_nw, p.tau_clip)
-    opt = torch.optim.AdamW(m.parameters(), lr=1e-4, weight_decay=.01, fused=True)
-    b = [t.to(dev) for t in batch(bs)]
-    if mode == 'channels_last': m = m.to(memory_format=torch.channels_last_3d); b[0] = b[0].contiguous(memory_format=torch.channels_last_3d)
-    fwd = torch.compile(m) if mode == 'compile' else m
-    amp = torch.autocast(dev.type, dtype=torch.bfloat16) if mode in ('bf16', 'channels_last', 'compile') and dev.type == 'cuda' else torch.autocast(dev.type, enabled=False)
-    def step():
-        with amp: loss = lf(fwd(*b[:3]), *b[3:])
-        loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
-    step(); step(); sync()                                   # warm-up (and compilation)
-    if dev.type == 'cuda': torch.cuda.reset_peak_memory_stats()
-    with peak_memory() as pm:
-        t = time.perf_counter()
-        for _ in range(steps): step()
-        sync(); dt = time.perf_counter() - t
-    mem = torch.cuda.max_memory_allocated() / 2**30 if dev.type == 'cuda' else pm.peak / 2**30
-    return bs * steps / dt, mem
-
 class _Batches(torch.utils.data.Dataset):
     "`n` studies cut from one random batch: the same data for the plain loop over a DataLoader and for the Learner."
     n_inp = 3
@@ -83,22 +64,26 @@ def _dls(bs, steps):
     return DataLoaders.from_dsets(_Batches(bs, bs * steps), _Batches(bs, bs), bs=bs, device=dev, shuffle=(True, False),
                                   drop_last=(True, False), num_workers=0 if dev.type == 'cpu' else 8)
 
-def plain_dl(bs, steps):
-    "The plain loop, its batches from the Learner's DataLoader (collation, transfer): what the data path costs."
+def _peak_GiB(pm)->float: return (torch.cuda.max_memory_allocated() if dev.type == 'cuda' else pm.peak) / 2**30
+
+def plain(mode, bs, steps):
+    "The step in a plain PyTorch loop with fused AdamW: one batch already on the device, reused (fp32, bf16, channels_last, compile), or `plain_dl`: batches from the Learner's DataLoader (what the data path costs)."
     m = model(); lf = XCardiaLoss(m, p.lambda_nw, p.tau_clip)
     opt = torch.optim.AdamW(m.parameters(), lr=1e-4, weight_decay=.01, fused=True)
-    amp = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == 'cuda')
-    dl = _dls(bs, steps).train
-    def epoch():
-        for b in dl:
-            with amp: loss = lf(m(*b[:3]), *b[3:])
+    if mode == 'plain_dl': dl = _dls(bs, steps).train
+    else: b = [t.to(dev) for t in batch(bs)]
+    if mode == 'channels_last': m = m.to(memory_format=torch.channels_last_3d); b[0] = b[0].contiguous(memory_format=torch.channels_last_3d)
+    fwd = torch.compile(m) if mode == 'compile' else m
+    amp = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == 'cuda' and mode != 'fp32')
+    def run():
+        for x in (dl if mode == 'plain_dl' else [b] * steps):
+            with amp: loss = lf(fwd(*x[:3]), *x[3:])
             loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
-    epoch(); sync()
+    run(); sync()                                            # warm-up (and compilation)
     if dev.type == 'cuda': torch.cuda.reset_peak_memory_stats()
     with peak_memory() as pm:
-        t = time.perf_counter(); epoch(); sync(); dt = time.perf_counter() - t
-    mem = torch.cuda.max_memory_allocated() / 2**30 if dev.type == 'cuda' else pm.peak / 2**30
-    return bs * steps / dt, mem
+        t = time.perf_counter(); run(); sync(); dt = time.perf_counter() - t
+    return bs * steps / dt, _peak_GiB(pm)
 
 FLAGS = {'cl': 'channels_last', 'compile': 'compile', 'cudnn': 'cudnn_benchmark', 'fused': 'fused_adamw'}
 
@@ -126,7 +111,7 @@ def learner(bs, steps, flags:dict):
     with learn.no_bar(), learn.no_logging(), quiet(): learn.fit(1)   # warm-up
     if dev.type == 'cuda': torch.cuda.reset_peak_memory_stats()
     with learn.no_bar(), learn.no_logging(), quiet(), peak_memory() as pm: learn.fit(1)
-    mem = torch.cuda.max_memory_allocated() / 2**30 if dev.type == 'cuda' else pm.peak / 2**30
+    mem = _peak_GiB(pm)
     r, fp = tp.table.iloc[-1], [cb for cb in learn.cbs if type(cb).__name__ == 'FastPath']
     compile_s = fp[0].compile_s if fp and fp[0].compiled else None
     return r.studies_per_s, mem, (r.train_s, r.epoch_s, compile_s)   # the training phase; seconds of it, of the whole epoch, of the first compiled batch
@@ -137,7 +122,6 @@ def measure(mode, bs):
     while bs >= 1:
         try:
             if mode.startswith('learner'): return (*learner(bs, a.steps, learner_flags(mode)), bs, note)
-            if mode == 'plain_dl': return (*plain_dl(bs, a.steps), None, bs, note)
             return (*plain(mode, bs, a.steps), None, bs, note)
         except torch.OutOfMemoryError: note += f'out of memory at batch {bs}; '; bs //= 2
         except Exception as e: return None, None, None, bs, note + str(e).splitlines()[0][:80]
