@@ -17,6 +17,7 @@ import torch.distributed as dist
 from fastai.torch_core import num_distrib
 from .train import init_distributed
 from .data import CTReadError
+from .dicom import ct_exists
 from .encoders import WeightLoadError, EncoderConfigError
 from .predict import load_bundle, BundleError
 from .stages import (EXAMPLE_CONFIG, UserError, load_config, prepare_out, say, DEMO_SIZES, demo_config, run_demo_data, run_training,
@@ -79,7 +80,7 @@ def _command(a)->str|None:
         p.write_text(EXAMPLE_CONFIG); return str(p)
     if a.command == 'predict':
         b = load_bundle(a.bundle)
-        missing = [c for c in a.ct if not Path(c).exists()]
+        missing = [c for c in a.ct if not ct_exists(c)]
         if missing: raise UserError(f"no such CT file or folder: {', '.join(missing)}")
         df = b.predict(a.ct, exemplars=a.exemplars)
         if a.csv: df.to_csv(a.csv); return a.csv

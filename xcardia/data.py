@@ -4,15 +4,15 @@
 
 # %% ../nbs/03_data.ipynb #b76f4790
 from __future__ import annotations
-import hashlib, importlib.metadata, inspect, json, os, pickle, warnings
+import hashlib, importlib.metadata, inspect, json, os, pickle, re, warnings
 from pathlib import Path
 from typing import Sequence
 
 # %% auto #0
 __all__ = ['HU_MIN_EXPECTED', 'HU_RANGE', 'AIR_HU', 'CACHE_VERSION', 'MISSING_TOKENS', 'KIND_N_INP', 'MEASUREMENT_PREFIX',
-           'CTReadError', 'check_ct', 'LoadCT', 'AntiAlias', 'ct_transforms', 'apply_ct', 'load_ct', 'simclr_augment',
-           'random_views', 'SimCLRViews', 'file_digest', 'file_state', 'preprocessing_params', 'CTCache',
-           'tabular_columns', 'TabularPreprocessor', 'CohortDataset', 'make_dls', 'measurement_targets']
+           'check_ct', 'LoadCT', 'AntiAlias', 'ct_transforms', 'apply_ct', 'load_ct', 'simclr_augment', 'random_views',
+           'SimCLRViews', 'file_digest', 'file_state', 'preprocessing_params', 'CTCache', 'tabular_columns',
+           'TabularPreprocessor', 'CohortDataset', 'make_dls', 'measurement_targets']
 
 # %% ../nbs/03_data.ipynb #4730804b
 import numpy as np
@@ -26,16 +26,13 @@ from sklearn.impute import KNNImputer
 from fastai.data.core import DataLoaders
 from fastprogress.fastprogress import progress_bar
 from .core import TARGETS, TARGET_NAMES, measurements, get_preset, default_device, shared_data_dir
+from .dicom import CTReadError, split_series, series_files, ct_exists
 import logging
 
 # %% ../nbs/03_data.ipynb #9e3225a9
 # MONAI logs "nvImageCodec is not available" for every DICOM reader it makes: that optional GPU decoder plugin is
 # not needed (pydicom decodes the pixels itself), so the line is noise for every series read.
 logging.getLogger('monai.data.nvimgcodec_pydicom_plugin').setLevel(logging.ERROR)
-
-# %% ../nbs/03_data.ipynb #851f072f
-class CTReadError(ValueError):
-    "A CT that cannot be used: the message names the file and the problem."
 
 # %% ../nbs/03_data.ipynb #cc00fcaa
 def _reader(path:Path):
@@ -46,13 +43,6 @@ def _reader(path:Path):
     if name.endswith('.nii') or name.endswith('.nii.gz'): return NibabelReader()
     raise CTReadError(f"{path}: unknown CT format; give a NIfTI (.nii, .nii.gz) or NRRD file, or a DICOM series folder")
 
-def _dicom_modality(folder:Path)->str|None:
-    "The Modality of the first DICOM file in `folder` (None if none can be read)."
-    import pydicom
-    for f in sorted(p for p in folder.iterdir() if p.is_file()):
-        try: return str(pydicom.dcmread(f, stop_before_pixels=True).get('Modality', '')) or None
-        except Exception: continue
-    return None
 
 # %% ../nbs/03_data.ipynb #7ca62061
 HU_MIN_EXPECTED, HU_RANGE = -500., (-2000., 5000.)
@@ -76,16 +66,16 @@ def check_ct(img:torch.Tensor, path:Path|str)->torch.Tensor:
 class LoadCT(mt.Transform):
     "MONAI transform: path -> checked MetaTensor (1, X, Y, Z) in HU with its affine; `CTReadError` on bad input."
     def __call__(self, path):
-        path = Path(path)
-        if not path.exists(): raise CTReadError(f"{path}: no such file or folder")
-        if path.is_dir():
-            mod = _dicom_modality(path)
-            if mod is None: raise CTReadError(f"{path}: no readable DICOM file in this folder")
-            if mod.upper() != 'CT': raise CTReadError(f"{path}: DICOM Modality is {mod!r}, not 'CT'")
+        folder, uid = split_series(path)
+        if not folder.exists(): raise CTReadError(f"{path}: no such file or folder")
+        reader = _reader(folder)
+        if folder.is_dir():                                   # exactly the named (or only) series' files: MONAI's reader filtered by name
+            files = series_files(path)
+            reader = PydicomReader(fname_regex='^(?:' + '|'.join(re.escape(os.path.join(str(folder), f.name)) for f in files) + ')$')
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore')
-                img = mt.LoadImage(reader=_reader(path), image_only=True, ensure_channel_first=True)(str(path))
+                img = mt.LoadImage(reader=reader, image_only=True, ensure_channel_first=True)(str(folder))
         except CTReadError: raise
         except Exception as e: raise CTReadError(f"{path}: cannot be read ({type(e).__name__}: {str(e)[:200]})") from e
         return check_ct(img.float(), path)
@@ -197,9 +187,10 @@ class SimCLRViews(ItemTransform):
 CACHE_VERSION = 2   # 2: key from every preprocessing parameter and the library versions; anti-aliasing
 
 def file_digest(path:str|Path)->str:
-    "SHA-1 of a file's bytes, or of a folder's files (names and bytes, in name order)."
-    h, path = hashlib.sha1(), Path(path)
-    files = sorted(p for p in path.rglob('*') if p.is_file()) if path.is_dir() else [path]
+    "SHA-1 of a file's bytes, or of a folder's files (names and bytes, in name order), or of one named series' files and its uid."
+    h, (path, uid) = hashlib.sha1(), split_series(path)
+    if uid: h.update(uid.encode()); files = sorted(series_files(f"{path}::{uid}"))
+    else: files = sorted(p for p in path.rglob('*') if p.is_file()) if path.is_dir() else [path]
     for f in files:
         h.update(f.relative_to(path).as_posix().encode() if path.is_dir() else b'')
         with open(f, 'rb') as fh:
@@ -209,9 +200,9 @@ def file_digest(path:str|Path)->str:
 # %% ../nbs/03_data.ipynb #dae610f0
 def file_state(path:str|Path)->tuple:
     "What changes when a file, or any file inside a folder, is rewritten: paths, sizes and modification times."
-    p = Path(path).resolve()
+    folder, uid = split_series(path); p = folder.resolve()
     files = sorted(f for f in p.rglob('*') if f.is_file()) if p.is_dir() else [p]
-    return (str(p),) + tuple((f.name, st.st_size, st.st_mtime_ns) for f, st in ((f, f.stat()) for f in files))
+    return (str(p) + (f'::{uid}' if uid else ''),) + tuple((f.name, st.st_size, st.st_mtime_ns) for f, st in ((f, f.stat()) for f in files))
 
 # %% ../nbs/03_data.ipynb #ce1ff6ab
 def _version(module:str)->str:
@@ -250,7 +241,7 @@ class CTCache:
 
     def __call__(self, path)->torch.Tensor:
         "The preprocessed volume (1, size, size, size) float32: read from the cache, or computed and stored."
-        if not Path(path).exists(): raise CTReadError(f"{path}: no such file or folder")
+        if not ct_exists(path): raise CTReadError(f"{path}: no such file or folder")
         f = self.dir/f'{self.key(path)}.npy'
         if f.exists(): return torch.from_numpy(np.load(f).astype(np.float32))
         x = apply_ct(self.tfm, path).numpy().astype(np.float16)
