@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Sequence
 
 # %% auto #0
-__all__ = ['USER_ERRORS', 'MULTI_PROCESS', 'run_all', 'run_demo', 'main', 'cli']
+__all__ = ['USER_ERRORS', 'MULTI_PROCESS', 'run_all', 'run_demo', 'run_index', 'main', 'cli']
 
 # %% ../nbs/14_cli.ipynb #35f98887
 import pandas as pd
@@ -20,7 +20,8 @@ from .data import CTReadError
 from .dicom import ct_exists
 from .encoders import WeightLoadError, EncoderConfigError
 from .predict import load_bundle, BundleError
-from .stages import (EXAMPLE_CONFIG, UserError, load_config, prepare_out, say, DEMO_SIZES, demo_config, run_demo_data, run_training,
+from .dicom import index_dicom
+from .stages import (EXAMPLE_CONFIG, default_config, index_settings, UserError, load_config, prepare_out, say, DEMO_SIZES, demo_config, run_demo_data, run_training,
                             run_cohort, pretrain_names, run_pretrain, finetune_runs, run_finetune)
 from .report import run_evaluate
 
@@ -30,11 +31,12 @@ def run_all(cfg:dict, fewshot_epochs:int|None=None)->dict:
     run_training(cfg, fewshot_epochs)
     return run_evaluate(cfg)
 
-def run_demo(out:str|Path='xcardia_demo', size:str='small', sweeps:bool=False, seed:int=0, seeds:Sequence[int]|None=None)->dict:
+def run_demo(out:str|Path='xcardia_demo', size:str='small', sweeps:bool=False, seed:int=0, seeds:Sequence[int]|None=None,
+             archive:bool|None=None)->dict:
     "The main job: synthetic cohort, matching, pre-training of every variant, fine-tuning, evaluation and the report."
     if size not in DEMO_SIZES: raise UserError(f"--size must be one of {list(DEMO_SIZES)}, not {size!r}")
     t0 = time.perf_counter()
-    cfg = demo_config(out, size, sweeps, seed, seeds)
+    cfg = demo_config(out, size, sweeps, seed, seeds, archive)
     prepare_out(cfg)
     run_demo_data(cfg, size)
     res = run_all(cfg, DEMO_SIZES[size]['finetune']['fewshot_epochs'])
@@ -54,6 +56,19 @@ def _parser()->argparse.ArgumentParser:
     d.add_argument('--sweeps', action='store_true', help='also the lambda sweep (Table B.1) and label fractions (Table C.1)')
     d.add_argument('--seed', type=int, default=0, help="the synthetic cohort's and its split's seed (default 0)")
     d.add_argument('--seeds', type=int, nargs='+', help='training seeds, each a full set of runs (default: --seed alone), e.g. --seeds 0 1 2')
+    d.add_argument('--archive', action=argparse.BooleanOptionalAction, default=None,
+                   help='write the CTs as a PACS export and build the CT table with `xcardia index` (default: on at tiny, off otherwise)')
+    ix = sub.add_parser('index', help='index a DICOM archive: one CT series per study -> the CT table (series.csv and the summary beside it)')
+    ix.add_argument('root', help='the archive folder (only read)')
+    ix.add_argument('--out', required=True, help='the CT table to write, e.g. tables/ct_studies.csv (outside the archive)')
+    ix.add_argument('--config', help="a configuration whose index: section sets the rule (see `xcardia init`)")
+    ix.add_argument('--id-map', help='CSV translating DICOM PatientID to your tables\' patient_id (columns dicom_patient_id, patient_id)')
+    ix.add_argument('--max-thickness', type=float, help='mm (default 5)')
+    ix.add_argument('--min-slices', type=int, help='default 20')
+    ix.add_argument('--min-z-mm', type=float, help='default 120')
+    ix.add_argument('--keep-contrast', action='store_true', help='keep contrast-enhanced series')
+    ix.add_argument('--study-id', choices=['uid', 'accession'], help='study_id from StudyInstanceUID (default) or AccessionNumber')
+    ix.add_argument('--workers', type=int, help='header-reading processes (default: all cores)')
     i = sub.add_parser('init', help='write the example configuration file')
     i.add_argument('config', nargs='?', default='xcardia.yaml')
     for name, text in [('cohort', 'match CT with ECHO/ECG, label, split, Table A.1'), ('pretrain', 'pre-train the variants (torchrun / accelerate launch for several GPUs)'),
@@ -72,8 +87,22 @@ def _parser()->argparse.ArgumentParser:
     pr.add_argument('--csv', help='write the table here (default: print it)')
     return ap
 
+def run_index(a)->str:
+    "`xcardia index`: the configuration's `index:` section (or the defaults), overridden by the options given."
+    cfg = load_config(a.config, check_files=False) if a.config else default_config()
+    ix = dict(cfg['index'])
+    given = dict(max_thickness=a.max_thickness, min_slices=a.min_slices, min_z_mm=a.min_z_mm, study_id=a.study_id, id_map=a.id_map,
+                 keep_contrast=a.keep_contrast or None)
+    ix.update({k: v for k, v in given.items() if v is not None})
+    rule, study_id, id_map = index_settings({'index': ix})
+    try: res = index_dicom(a.root, a.out, rule=rule, id_map=id_map, study_id=study_id, n_workers=a.workers)
+    except ValueError as e: raise UserError(str(e)) from e
+    if not len(res['ct']): raise UserError(f"no study in {a.root} has a usable CT series; {Path(a.out).parent/'series.csv'} gives each series' reason")
+    return a.out
+
 def _command(a)->str|None:
-    if a.command == 'demo': return run_demo(a.out, a.size, a.sweeps, a.seed, a.seeds)['report']
+    if a.command == 'demo': return run_demo(a.out, a.size, a.sweeps, a.seed, a.seeds, a.archive)['report']
+    if a.command == 'index': return run_index(a)
     if a.command == 'init':
         p = Path(a.config)
         if p.exists(): raise UserError(f"{p} exists; give another file name")

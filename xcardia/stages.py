@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Sequence
 
 # %% auto #0
-__all__ = ['EXAMPLE_CONFIG', 'REQUIRED', 'FREE_MAPPINGS', 'ADDITIVE', 'PATH_KEYS', 'REGIME', 'DEMO_SIZES', 'RUN_SETTINGS',
-           'UserError', 'default_config', 'load_config', 'prepare_out', 'say', 'stage_done', 'finish_stage',
-           'demo_config', 'run_synthetic_data', 'run_demo_data', 'run_cohort', 'read_cohort_stage', 'seed_suffix',
-           'split_seed', 'run_seed', 'method_seeds', 'pretrain_names', 'parse_run', 'dls_kwargs', 'fast_kwargs',
-           'run_spec', 'pretrain_dls', 'run_pretrain', 'load_pretrained_learner', 'freeze_for', 'regime_rows',
-           'finetune_runs', 'pretrained_encoder_file', 'predict_rows', 'run_finetune', 'load_finetuned_model',
-           'run_training']
+__all__ = ['EXAMPLE_CONFIG', 'REQUIRED', 'FREE_MAPPINGS', 'ADDITIVE', 'PATH_KEYS', 'REGIME', 'DEMO_SIZES', 'DEMO_INDEX',
+           'RUN_SETTINGS', 'UserError', 'default_config', 'index_settings', 'load_config', 'prepare_out', 'say',
+           'stage_done', 'finish_stage', 'demo_config', 'archive_ct_table', 'run_synthetic_data', 'run_demo_data',
+           'run_cohort', 'read_cohort_stage', 'seed_suffix', 'split_seed', 'run_seed', 'method_seeds', 'pretrain_names',
+           'parse_run', 'dls_kwargs', 'fast_kwargs', 'run_spec', 'pretrain_dls', 'run_pretrain',
+           'load_pretrained_learner', 'freeze_for', 'regime_rows', 'finetune_runs', 'pretrained_encoder_file',
+           'predict_rows', 'run_finetune', 'load_finetuned_model', 'run_training']
 
 # %% ../nbs/12_stages.ipynb #d5e1587c
 import numpy as np
@@ -25,6 +25,7 @@ import yaml
 from .core import TARGET_NAMES, PRESETS, get_preset, set_seed
 from .matching import read_tables, match_exams, split_patients, pretraining_cohort, cohort_report
 from .synthetic import make_cohort
+from .dicom import SeriesRule, index_dicom
 from .data import make_dls, CohortDataset, measurement_targets
 from .encoders import image_encoder, BLOCK_NAMES
 from .nw import BANKS
@@ -94,6 +95,16 @@ finetune:
     none: []                     # no pre-training: random blocks are trained, not frozen
   patience: 10                   # early stopping on validation macro-AUROC
 
+index:                           # `xcardia index DICOM_ROOT --out CT_TABLE --config THIS`: one CT series per study (xcardia.dicom)
+  max_thickness: 5.0             # mm; thicker series are left out ('thick slices'); the paper resamples to 2 mm
+  min_slices: 20                 # fewer slices: 'too few slices' (scouts, bolus tracking)
+  min_z_mm: 120                  # slice positions must span this many mm (the adult heart: about 12 cm)
+  max_irregularity: 0.1          # largest uneven step between slices, relative to the median (a missing slice: 1.0)
+  max_tilt_deg: 1.0              # gantry tilt above this: 'gantry tilt' (refused, never read as untilted)
+  keep_contrast: false           # true: keep contrast-enhanced series (the paper's cohort is non-contrast)
+  study_id: uid                  # the CT table's study_id: uid (StudyInstanceUID) or accession (AccessionNumber)
+  id_map: null                   # CSV translating DICOM PatientID to your tables' patient_id (columns dicom_patient_id, patient_id)
+
 evaluate:
   n_boot: 1000                   # bootstrap resamples of patients for every CI
   bundle: nw_mmcl/full           # the fine-tuned model that goes into the bundle (method/regime)
@@ -110,8 +121,10 @@ REQUIRED = ('out', 'data.ct', 'data.echo')
 FREE_MAPPINGS = ('data.columns', 'finetune.freeze', 'pretrain.runs')       # their keys are the user's (checked in `load_config`), not ours
 ADDITIVE = ('pretrain.variants', 'pretrain.lambda_sweep', 'finetune.methods', 'finetune.regimes', 'finetune.fractions',
             'finetune.sweep_regime', 'evaluate.n_boot', 'evaluate.bundle', 'evaluate.cam_target', 'evaluate.pairs', 'num_workers',
-            'speed.channels_last', 'speed.compile', 'speed.cudnn_benchmark', 'speed.fused_adamw', 'seeds', 'pretrain.runs', 'pretrain.diagnostics')
-PATH_KEYS = ('out', 'cache_dir', 'data.ct', 'data.echo', 'data.ecg')
+            'speed.channels_last', 'speed.compile', 'speed.cudnn_benchmark', 'speed.fused_adamw', 'seeds', 'pretrain.runs', 'pretrain.diagnostics',
+            'index.max_thickness', 'index.min_slices', 'index.min_z_mm', 'index.max_irregularity', 'index.max_tilt_deg',
+            'index.keep_contrast', 'index.study_id', 'index.id_map')   # index: the `xcardia index` command's, not the stages'
+PATH_KEYS = ('out', 'cache_dir', 'data.ct', 'data.echo', 'data.ecg', 'index.id_map')
 
 def default_config()->dict: return yaml.safe_load(EXAMPLE_CONFIG)
 
@@ -183,6 +196,17 @@ def _check_pairs(cfg:dict, name:str):
         if not (isinstance(p, list) and len(p) == 2 and p[0] != p[1] and all(m in methods for m in p)):
             raise UserError(f"{name}: evaluate.pairs entry {p!r} must be two different methods of finetune.methods {methods}, e.g. [nw_excl, mmcl_excl]")
 
+def index_settings(cfg:dict)->tuple:
+    "(SeriesRule, study_id, id_map) of the configuration's `index:` section."
+    ix = dict(cfg['index']); study_id, id_map = ix.pop('study_id'), ix.pop('id_map')
+    return SeriesRule.from_dict(ix), study_id, id_map
+
+def _check_index(cfg:dict, name:str):
+    try: index_settings(cfg)
+    except (TypeError, ValueError) as e: raise UserError(f"{name}: index: {e}")
+    if cfg['index']['study_id'] not in ('uid', 'accession'):
+        raise UserError(f"{name}: index.study_id must be uid or accession, not {cfg['index']['study_id']!r}")
+
 def _check_seeds(cfg:dict, name:str):
     "`seeds` filled in ([seed] for null) and checked: distinct whole numbers, `seed` among them."
     s = cfg['seeds'] = cfg['seeds'] if cfg['seeds'] is not None else [cfg['seed']]
@@ -243,6 +267,7 @@ def load_config(src:str|Path|dict, # a YAML file, or the configuration itself
     if bad: raise UserError(f"{name}: finetune.methods {bad} are not pre-trained (add them to pretrain.variants, or use 'none')")
     bad = [r for r in cfg['finetune']['regimes'] + [cfg['finetune']['sweep_regime']] if not REGIME.match(str(r))]
     if bad: raise UserError(f"{name}: finetune regimes {bad} not understood; use full, <k>shot (e.g. 5shot) or frac<share> (e.g. frac0.1)")
+    _check_index(cfg, name)
     _check_seeds(cfg, name); _check_run_seeds(cfg, name, runs); _check_freeze(cfg, name, runs); _check_pairs(cfg, name); _check_speed(cfg, name)
     if check_files:
         for k in ('data.ct', 'data.echo', 'data.ecg') + (('data.test',) if isinstance(t, str) else ()):
@@ -286,12 +311,16 @@ def finish_stage(folder:Path, t0:float, **info)->dict:
 
 # %% ../nbs/12_stages.ipynb #f994ab74
 DEMO_SIZES = {
-    'tiny': dict(n_patients=40, pretrain=dict(epochs=1), finetune=dict(epochs=1, fewshot_epochs=2), n_boot=100),
-    'small': dict(n_patients=800, pretrain=dict(epochs=20), finetune=dict(epochs=8, fewshot_epochs=30), n_boot=1000),
-    'paper': dict(n_patients=1000, pretrain=dict(epochs=None), finetune=dict(epochs=None, fewshot_epochs=None), n_boot=1000),
+    'tiny': dict(n_patients=40, archive=True, pretrain=dict(epochs=1), finetune=dict(epochs=1, fewshot_epochs=2), n_boot=100),
+    'small': dict(n_patients=800, archive=False, pretrain=dict(epochs=20), finetune=dict(epochs=8, fewshot_epochs=30), n_boot=1000),
+    'paper': dict(n_patients=1000, archive=False, pretrain=dict(epochs=None), finetune=dict(epochs=None, fewshot_epochs=None), n_boot=1000),
 }
 
-def demo_config(out:str|Path, size:str='small', sweeps:bool=False, seed:int=0, seeds:Sequence[int]|None=None)->dict:
+DEMO_INDEX = {'max_thickness': 7.0, 'study_id': 'accession'}   # the phantoms are 4-7 mm; their accession numbers are the study ids
+
+def demo_config(out:str|Path, size:str='small', sweeps:bool=False, seed:int=0, seeds:Sequence[int]|None=None,
+                archive:bool|None=None, # the CTs as a PACS export indexed by `xcardia index` (default: `DEMO_SIZES[size]['archive']`)
+               )->dict:
     "The configuration of the demo on the synthetic cohort written into `out/data`."
     s = DEMO_SIZES[size]; out = Path(out).resolve(); data = out/'data'
     cfg = {'out': str(out), 'preset': size, 'seed': seed, 'seeds': list(seeds) if seeds else None, 'cache_dir': str(out/'cache'),
@@ -299,24 +328,42 @@ def demo_config(out:str|Path, size:str='small', sweeps:bool=False, seed:int=0, s
            'pretrain': {'epochs': s['pretrain']['epochs']},
            'finetune': {'epochs': s['finetune']['epochs']},
            'evaluate': {'n_boot': s['n_boot']}}
+    if s['archive'] if archive is None else archive: cfg['index'] = {**DEMO_INDEX, 'id_map': str(data/'id_map.csv')}
     if sweeps:
         cfg['pretrain']['lambda_sweep'] = [.2, .8]
         cfg['finetune']['fractions'] = [.02, .04, .06, .1]
     return load_config(cfg, check_files=False)
 
-def run_synthetic_data(cfg:dict, n_patients:int)->dict:
-    "Write the built-in synthetic cohort where the configuration's `data.ct` lies (a stage: skipped when done)."
+def archive_ct_table(cfg:dict, data:Path)->pd.DataFrame:
+    "The synthetic cohort's CT table built by `index_dicom` from its PACS export, checked series by series against its truth."
+    rule, study_id, id_map = index_settings(cfg)
+    res = index_dicom(data/'archive', data/'index'/'ct_index.csv', rule=rule, id_map=id_map, study_id=study_id)
+    truth = pd.read_csv(data/'ct_truth.csv', dtype=str).set_index('study_id')
+    got = res['ct'].astype({'study_id': str}).set_index('study_id')
+    wrong = [s for s in truth.index if s not in got.index or got.series_uid[s] != truth.series_uid[s] or got.patient_id[s] != truth.patient_id[s]]
+    if wrong: raise RuntimeError(f"the index chose another series (or patient) than the cohort's truth for {len(wrong)} studies, "
+                                 f"e.g. {wrong[:3]}; see {data/'index'/'series.csv'}")
+    ct = got.loc[truth.index, ['patient_id', 'study_date', 'image_path']].join(truth[['label_path', 'spacing_mm']]).reset_index()
+    ct = ct[['patient_id', 'study_id', 'study_date', 'image_path', 'label_path', 'spacing_mm']]
+    ct.to_csv(data/'ct_studies.csv', index=False)
+    return ct
+
+def run_synthetic_data(cfg:dict, n_patients:int, archive:bool=False)->dict:
+    "Write the built-in synthetic cohort where the configuration's `data.ct` lies (a stage: skipped when done); with `archive`, its CT table through the index."
     data, n = Path(cfg['data']['ct']).parent, n_patients
     if (info := stage_done(data)): return info
     t0 = time.perf_counter()
-    say(f"writing the synthetic cohort ({n} patients) -> {data}")
+    say(f"writing the synthetic cohort ({n} patients{', as a PACS export' if archive else ''}) -> {data}")
     data.mkdir(parents=True, exist_ok=True)
-    make_cohort(data, n_patients=n, seed=cfg['seed'])
-    return finish_stage(data, t0, n_patients=n)
+    make_cohort(data, n_patients=n, seed=cfg['seed'], archive=archive)
+    if archive:
+        t1 = time.perf_counter(); ct = archive_ct_table(cfg, data)
+        say(f"indexed the export in {time.perf_counter() - t1:.0f} s: {len(ct)} studies, each read from its intended series")
+    return finish_stage(data, t0, n_patients=n, archive=archive)
 
 def run_demo_data(cfg:dict, size:str='small')->dict:
-    "The demo's synthetic cohort (`DEMO_SIZES[size]` patients) in `out/data`, where `demo_config` points."
-    return run_synthetic_data(cfg, DEMO_SIZES[size]['n_patients'])
+    "The demo's synthetic cohort (`DEMO_SIZES[size]` patients) in `out/data`, where `demo_config` points (a PACS export when its index has an id map)."
+    return run_synthetic_data(cfg, DEMO_SIZES[size]['n_patients'], archive=cfg['index']['id_map'] is not None)
 
 # %% ../nbs/12_stages.ipynb #46836141
 def _test_spec(cfg):

@@ -4,15 +4,16 @@
 
 # %% ../nbs/02_synthetic.ipynb #af7185be
 from __future__ import annotations
-import os
+import hashlib, os
 from pathlib import Path
 from typing import Sequence
 
 # %% auto #0
-__all__ = ['PAPER_PREVALENCE', 'PAPER_MISSING', 'FOV_MM', 'LABELS', 'HU', 'HEART_LABELS', 'draw_patients', 'echo_measurements',
-           'ecg_measurements', 'apply_missingness', 'render_phantom', 'study_geometry', 'write_nifti',
-           'write_dicom_series', 'read_ct', 'make_cohort', 'ct_stats', 'image_stats', 'signal_check', 'label_map_like',
-           'heart_mask', 'displaced_hearts']
+__all__ = ['PAPER_PREVALENCE', 'PAPER_MISSING', 'FOV_MM', 'LABELS', 'HU', 'ARCHIVE_VENDORS', 'ARCHIVE_SHARES', 'SERIES_NUMBERS',
+           'BLOOD_LABELS', 'HEART_LABELS', 'draw_patients', 'echo_measurements', 'ecg_measurements',
+           'apply_missingness', 'render_phantom', 'study_geometry', 'write_nifti', 'write_dicom_series', 'read_ct',
+           'archive_plan', 'series_folder', 'archive_truth', 'write_archive_study', 'write_archive_extras',
+           'make_cohort', 'ct_stats', 'image_stats', 'signal_check', 'label_map_like', 'heart_mask', 'displaced_hearts']
 
 # %% ../nbs/02_synthetic.ipynb #ca19cd64
 import numpy as np
@@ -232,34 +233,44 @@ def write_nifti(path:Path, vol:np.ndarray, affine:np.ndarray):
     nib.save(img, str(path))
 
 # %% ../nbs/02_synthetic.ipynb #0028741c
-def write_dicom_series(folder:Path, hu:np.ndarray, affine:np.ndarray, study_id:str, patient_id:str, date:str, seed:int):
-    "A CT series, one file per axial slice, in the LPS frame, stored as uint16 with RescaleIntercept -1024."
+def write_dicom_series(folder:Path, hu:np.ndarray, affine:np.ndarray, study_id:str, patient_id:str, date:str, seed:int,
+                       series:str='series', # which series of the study: its uids derive from this name
+                       number:int=1, # SeriesNumber
+                       transfer_syntax:str|None=None, # compress the pixel data (pydicom's `compress`), e.g. RLELossless
+                       file_name:str='slice_{k:04d}.dcm', # each slice's file name ({k}: slice, {n}: series number)
+                       **tags, # more header fields, e.g. SeriesDescription, ConvolutionKernel, ImageType, ContrastBolusAgent
+                      ):
+    "A CT series, one file per axial slice (z step and thickness from the affine), in the LPS frame, uint16 with RescaleIntercept -1024."
     import pydicom
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid, CTImageStorage
     folder.mkdir(parents=True, exist_ok=True)
-    sp = float(affine[0, 0]); nx, ny, nz = hu.shape
+    sp, dz = float(affine[0, 0]), float(affine[2, 2]); nx, ny, nz = hu.shape
     x0, y0 = affine[0, 3] + (nx - 1) * sp, affine[1, 3] + (ny - 1) * sp   # RAS position of voxel (nx-1, ny-1)
-    study_uid, series_uid, frame_uid = (generate_uid(entropy_srcs=[study_id, str(seed), k]) for k in ('study', 'series', 'frame'))
+    study_uid, series_uid, frame_uid = (generate_uid(entropy_srcs=[study_id, str(seed), k]) for k in ('study', series, 'frame'))
     d = date.replace('-', '')
     for k in range(nz):
         meta = FileMetaDataset()
         meta.MediaStorageSOPClassUID, meta.TransferSyntaxUID = CTImageStorage, ExplicitVRLittleEndian
-        meta.MediaStorageSOPInstanceUID = generate_uid(entropy_srcs=[study_id, str(seed), 'slice', str(k)])
+        meta.MediaStorageSOPInstanceUID = generate_uid(entropy_srcs=[study_id, str(seed), 'slice' if series == 'series' else series, str(k)])
         ds = Dataset(); ds.file_meta = meta
         ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, meta.MediaStorageSOPInstanceUID
         ds.Modality, ds.PatientID, ds.PatientName, ds.StudyDate, ds.SeriesDate = 'CT', patient_id, patient_id, d, d
         ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study_uid, series_uid, frame_uid
-        ds.StudyID, ds.SeriesNumber, ds.InstanceNumber = study_id[-8:], 1, k + 1
+        ds.StudyID, ds.SeriesNumber, ds.InstanceNumber = study_id[-8:], number, k + 1
         ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-        ds.ImagePositionPatient = [-x0, -y0, float(affine[2, 3] + k * sp)]
-        ds.PixelSpacing, ds.SliceThickness = [sp, sp], sp
+        ds.ImagePositionPatient = [-x0, -y0, float(affine[2, 3] + k * dz)]
+        ds.PixelSpacing, ds.SliceThickness = [sp, sp], dz
         ds.Rows, ds.Columns = ny, nx
         ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, 'MONOCHROME2'
         ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
         ds.RescaleIntercept, ds.RescaleSlope, ds.RescaleType = -1024, 1, 'HU'
-        ds.PixelData = np.ascontiguousarray((hu[::-1, ::-1, k].T.astype(np.int32) + 1024).astype(np.uint16)).tobytes()
-        ds.save_as(folder/f'slice_{k:04d}.dcm', enforce_file_format=True)
+        for key, v in tags.items(): setattr(ds, key, v)
+        pixels = np.ascontiguousarray((hu[::-1, ::-1, k].T.astype(np.int32) + 1024).astype(np.uint16))
+        ds.PixelData = pixels.tobytes()
+        if transfer_syntax: ds.compress(transfer_syntax, pixels)
+        ds.save_as(folder/file_name.format(k=k, n=number), enforce_file_format=True)
+    return series_uid
 
 # %% ../nbs/02_synthetic.ipynb #89447668
 def read_ct(path:str|Path):
@@ -272,13 +283,106 @@ def read_ct(path:str|Path):
         img = mt.LoadImage(reader=PydicomReader() if Path(path).is_dir() else NibabelReader(), image_only=True, ensure_channel_first=True)(str(path))
     return mt.Orientation(axcodes='RAS', labels=(('L', 'R'), ('P', 'A'), ('I', 'S')))(img.float())
 
+# %% ../nbs/02_synthetic.ipynb #2013e0d3
+ARCHIVE_VENDORS = (('SIEMENS', 'B30f', 'B70f'), ('GE MEDICAL SYSTEMS', 'STANDARD', 'LUNG'), ('Philips', 'B', 'L'),
+                   ('TOSHIBA', 'FC03', 'FC52'), ('ACME CT', 'K1', 'K2'))     # the last names say nothing: the windows tell
+ARCHIVE_SHARES = dict(flat=.3, rle=.15, j2k=.1, thick=.25, contrast=.25, capture=.3, junk=.2)
+SERIES_NUMBERS = dict(scout=1, soft=2, lung=3, thick=4, contrast=5, capture=99)
+
+def archive_plan(study:pd.Series, # a row of the CT table (patient_id, study_id)
+                 seed:list, # the study's seed (its uids derive from it)
+                 spacing:float, # the phantom's voxel size (mm)
+                 rng, # draws the plan
+                 shares:dict|None=None, # overrides of `ARCHIVE_SHARES`
+                )->dict:
+    "Which series one study's export holds, its layout, vendor and compression."
+    sh = {**ARCHIVE_SHARES, **(shares or {})}
+    draw = {k: bool(rng.random() < v) for k, v in sh.items()}
+    vendor = ARCHIVE_VENDORS[int(rng.integers(len(ARCHIVE_VENDORS)))]
+    pid = 'ANON' + hashlib.sha1(str(study.patient_id).encode()).hexdigest()[:10].upper()
+    return dict(seed=list(seed), spacing=spacing, vendor=vendor, dicom_patient_id=pid, folder=f'archive/{pid}/{study.study_id}',
+                flat=draw['flat'], compression='rle' if draw['rle'] else 'j2k' if draw['j2k'] else None, junk=draw['junk'],
+                series=['scout', 'soft', 'lung'] + [k for k in ('thick', 'contrast', 'capture') if draw[k]])
+
+def series_folder(plan:dict, name:str)->str:
+    "Where a series of the plan goes (relative to the cohort folder): the study folder itself when flat."
+    return plan['folder'] if plan['flat'] else f"{plan['folder']}/{SERIES_NUMBERS[name]:03d}_{name}"
+
+# %% ../nbs/02_synthetic.ipynb #883b5b3c
+def _series_uid(study_id:str, seed, name:str)->str:
+    from pydicom.uid import generate_uid
+    return generate_uid(entropy_srcs=[study_id, str(seed), name])
+
+def archive_truth(ct:pd.DataFrame, plans:list)->pd.DataFrame:
+    "The CT table of an export: each study's intended series (the soft-tissue one) as `image_path`, its uid and DICOM PatientID."
+    t = ct.copy()
+    t['dicom_patient_id'] = [p['dicom_patient_id'] for p in plans]
+    t['series_uid'] = [_series_uid(s, p['seed'], 'soft') for s, p in zip(t.study_id, plans)]
+    t['image_path'] = [f"{series_folder(p, 'soft')}::{u}" for p, u in zip(plans, t.series_uid)]
+    t['plan'] = plans
+    return t
+
+# %% ../nbs/02_synthetic.ipynb #67bd8097
+BLOOD_LABELS = ('lv_cavity', 'rv', 'atria', 'aorta')
+
+def _series_volume(name:str, hu:np.ndarray, lab:np.ndarray, aff:np.ndarray, soft:str, sharp:str, sp:float)->tuple:
+    "(volume, affine, header fields) of one series of an exported study."
+    axial = dict(ImageType=['ORIGINAL', 'PRIMARY', 'AXIAL'], WindowCenter=40, WindowWidth=400, ConvolutionKernel=soft)
+    if name == 'soft': return hu, aff, dict(axial, SeriesDescription=f'Thorax {sp:.1f} {soft}')
+    if name == 'lung':
+        sharp_hu = hu + 1.5 * (hu - ndimage.gaussian_filter(hu.astype(np.float32), 1.))
+        return (np.clip(sharp_hu, -1024, 3071).astype(np.int16), aff,
+                dict(axial, SeriesDescription=f'Lung {sp:.1f} {sharp}', ConvolutionKernel=sharp, WindowCenter=-600, WindowWidth=1500))
+    if name == 'thick':
+        m = hu.shape[2] // 2; a = aff.copy(); a[2, 2], a[2, 3] = 2 * aff[2, 2], aff[2, 3] + aff[2, 2] / 2
+        vol = ((hu[..., 0:2 * m:2].astype(np.int32) + hu[..., 1:2 * m:2]) // 2).astype(np.int16)
+        return vol, a, dict(axial, SeriesDescription=f'Thorax {2 * sp:.1f} {soft}')
+    if name == 'contrast':
+        vol = hu.copy(); vol[np.isin(lab, [LABELS[k] for k in BLOOD_LABELS])] += 250
+        return vol, aff, dict(axial, SeriesDescription=f'ARTERIAL {sp:.1f} {soft}', ContrastBolusAgent='IOPAMIDOL 370')
+    mid = hu[:, :, hu.shape[2] // 2][:, :, None]
+    if name == 'scout':
+        proj = hu.mean(axis=1).astype(np.int16)[:, :, None]                           # a frontal projection, as one image
+        return proj, aff, dict(ImageType=['ORIGINAL', 'PRIMARY', 'LOCALIZER'], SeriesDescription='Topogram 0.6 T20f',
+                               ImageOrientationPatient=[1, 0, 0, 0, 0, -1])
+    return mid, aff, dict(ImageType=['DERIVED', 'SECONDARY', 'OTHER'], SeriesDescription='Dose Info', SOPClassUID='1.2.840.10008.5.1.4.1.1.7')
+
+# %% ../nbs/02_synthetic.ipynb #993cf708
+def write_archive_study(out:Path, # the cohort folder
+                        hu:np.ndarray, lab:np.ndarray, aff:np.ndarray, # the rendered phantom
+                        job:dict, # `make_cohort`'s job: study_id, date, and the `archive_plan` under 'archive'
+                       ):
+    "Every series of one study's export, as its plan says."
+    from pydicom.uid import RLELossless, JPEG2000Lossless
+    plan = job['archive']; maker, soft, sharp = plan['vendor']
+    syntax = {'rle': RLELossless, 'j2k': JPEG2000Lossless, None: None}[plan['compression']]
+    for name in plan['series']:
+        vol, a, tags = _series_volume(name, hu, lab, aff, soft, sharp, plan['spacing'])
+        write_dicom_series(out/series_folder(plan, name), vol, a, job['study_id'], plan['dicom_patient_id'], job['date'], plan['seed'],
+                           series=name, number=SERIES_NUMBERS[name], transfer_syntax=syntax if name != 'capture' else None,
+                           file_name='{n:03d}_{k:04d}.dcm' if plan['flat'] else 'IM{k:04d}', Manufacturer=maker,
+                           AccessionNumber=job['study_id'], StudyDescription='CT THORAX', **tags)
+    if plan['junk']: (out/plan['folder']/'report.txt').write_text('Radiology report: see the RIS. Not an image.\n')
+
+def write_archive_extras(root:Path):
+    "What an export keeps beside the images: a README and a DICOMDIR (an index of the media, not an image)."
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+    root.mkdir(parents=True, exist_ok=True)
+    (root/'README.txt').write_text('Research export of chest CT studies (synthetic).\n')
+    meta = FileMetaDataset(); meta.MediaStorageSOPClassUID = '1.2.840.10008.1.3.10'
+    meta.MediaStorageSOPInstanceUID, meta.TransferSyntaxUID = generate_uid(entropy_srcs=['dicomdir', str(root.name)]), ExplicitVRLittleEndian
+    ds = Dataset(); ds.file_meta = meta; ds.FileSetID = 'XCARDIA'
+    ds.save_as(root/'DICOMDIR', enforce_file_format=True)
+
 # %% ../nbs/02_synthetic.ipynb #e9717eec
 def _write_study(job:dict)->dict:
     "Render and write one study (run in a worker); deterministic from the study's own seed."
     rng = np.random.default_rng(job['seed'])
     hu, lab, aff = render_phantom(job['geometry'], job['spacing'], rng)
     out = Path(job['out_dir'])
-    if job['dicom']: write_dicom_series(out/job['image_path'], hu, aff, job['study_id'], job['patient_id'], job['date'], job['seed'])
+    if job.get('archive'): write_archive_study(out, hu, lab, aff, job)
+    elif job['dicom']: write_dicom_series(out/job['image_path'], hu, aff, job['study_id'], job['patient_id'], job['date'], job['seed'])
     else: write_nifti(out/job['image_path'], hu, aff)
     write_nifti(out/job['label_path'], lab, aff)
     return dict(study_id=job['study_id'], shape=hu.shape)
@@ -302,8 +406,9 @@ def make_cohort(out_dir:str|Path, # folder to write into (created)
                 dicom_share:float=.15, # share of studies written as DICOM series folders
                 outside_window:float=.08, # share of exams more than six months from their CT
                 n_workers:int|None=None, # processes writing images (default: all cores)
-               )->dict: # paths of 'ct', 'echo', 'ecg' tables and the 'root'
-    "Write a synthetic cohort: phantom CTs (NIfTI and DICOM) with label maps, and CT/ECHO/ECG tables."
+                archive:bool=False, # CTs as a PACS export (`archive/`, several series per study); ct_truth.csv instead of ct_studies.csv
+               )->dict: # paths of 'ct', 'echo', 'ecg' tables and the 'root' (with `archive`: 'archive', 'truth', 'id_map')
+    "Write a synthetic cohort: phantom CTs (NIfTI and DICOM, or a PACS export) with label maps, and CT/ECHO/ECG tables."
     out = Path(out_dir); (out/'ct').mkdir(parents=True, exist_ok=True); (out/'labels').mkdir(exist_ok=True)
     prev = {t: max(v, min_prevalence) for t, v in {**PAPER_PREVALENCE, **(prevalence or {})}.items()}
     miss = {**PAPER_MISSING, **(missing or {})}
@@ -339,13 +444,22 @@ def make_cohort(out_dir:str|Path, # folder to write into (created)
                            label_path=[f'labels/{s}.nii.gz' for s in st.study_id], spacing_mm=spacing))
     order = rng.permutation(len(st))   # exams are listed in no particular order, as in an export
     paths = dict(root=out, ct=out/'ct_studies.csv', echo=out/'echo_exams.csv', ecg=out/'ecg_exams.csv')
-    ct.to_csv(paths['ct'], index=False)
+    if archive:
+        plans = [archive_plan(ct.iloc[i], [seed, i], float(spacing[i]), np.random.default_rng([seed, i, 2])) for i in range(len(st))]
+        ct = archive_truth(ct, plans)
+        paths.update(ct=None, archive=out/'archive', truth=out/'ct_truth.csv', id_map=out/'id_map.csv')
+        ct.drop(columns='plan').to_csv(paths['truth'], index=False)
+        ids = ct[['dicom_patient_id', 'patient_id']].drop_duplicates()
+        ids.to_csv(paths['id_map'], index=False)
+        write_archive_extras(paths['archive'])
+    else: ct.to_csv(paths['ct'], index=False)
     echo.iloc[order].to_csv(paths['echo'], index=False); ecg.iloc[order].to_csv(paths['ecg'], index=False)
     if not tables_only:
         true['q_a'] = q['a']
         jobs = [dict(seed=[seed, i], geometry=study_geometry(st.iloc[i], true.iloc[i], np.random.default_rng([seed, i, 1])),
                      spacing=float(spacing[i]), out_dir=str(out), dicom=bool(dicom[i]), image_path=ct.image_path[i],
-                     label_path=ct.label_path[i], study_id=ct.study_id[i], patient_id=ct.patient_id[i], date=ct.study_date[i])
+                     label_path=ct.label_path[i], study_id=ct.study_id[i], patient_id=ct.patient_id[i], date=ct.study_date[i],
+                     archive=ct.plan[i] if archive else None)
                 for i in range(len(st))]
         from fastcore.parallel import parallel
         parallel(_write_study, jobs, n_workers=n_workers if n_workers is not None else (os.cpu_count() or 1), progress=True)
