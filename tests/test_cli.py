@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from xcardia.stages import EXAMPLE_CONFIG, load_config
+from xcardia.stages import EXAMPLE_CONFIG, load_config, UserError
 from xcardia.core import TARGET_NAMES
 from xcardia.synthetic import make_cohort
 
@@ -167,3 +167,20 @@ def test_study_config_loads_and_names_every_lever():
     assert settings['nw_pos'][1]['bank'] == 'positives' and 'echo_lvef' in settings['mmcl_excl'][2] and settings['mmcl_excl'][0] == 'mmcl'
     assert settings['nw_meas'][1]['nw_targets'] == 'measurements'
     assert set(cfg['pretrain']['runs']) <= set(cfg['finetune']['methods'])   # every lever is fine-tuned and compared
+
+def test_demo_tiny_reads_its_ct_through_the_index(demo):
+    "The tiny demo walks a user's path: its CT table comes from `xcardia index` on the synthetic PACS export."
+    ct, series = pd.read_csv(demo/'data'/'ct_studies.csv'), pd.read_csv(demo/'data'/'index'/'series.csv')
+    assert ct.image_path.str.contains('::').all()
+    assert {'selected', 'localizer', 'sharper kernel'} <= set(series.reason)
+    assert series.selected.sum() == len(ct) == len(pd.read_csv(demo/'data'/'ct_truth.csv'))
+    assert 'each read from its intended series' in (demo.parent/'stderr.txt').read_text()
+
+def test_index_settings_checked_when_the_config_loads(tmp_path):
+    cfg = yaml.safe_load(EXAMPLE_CONFIG)
+    cfg['index']['max_thicknes'] = 3
+    (tmp_path/'c.yaml').write_text(yaml.safe_dump(cfg))
+    with pytest.raises(UserError, match='unknown key .index.max_thicknes'): load_config(tmp_path/'c.yaml', check_files=False)
+    cfg = yaml.safe_load(EXAMPLE_CONFIG); cfg['index']['study_id'] = 'mrn'
+    (tmp_path/'c.yaml').write_text(yaml.safe_dump(cfg))
+    with pytest.raises(UserError, match='study_id must be uid or accession'): load_config(tmp_path/'c.yaml', check_files=False)

@@ -283,7 +283,7 @@ def read_ct(path:str|Path):
         img = mt.LoadImage(reader=PydicomReader() if Path(path).is_dir() else NibabelReader(), image_only=True, ensure_channel_first=True)(str(path))
     return mt.Orientation(axcodes='RAS', labels=(('L', 'R'), ('P', 'A'), ('I', 'S')))(img.float())
 
-# %% ../nbs/02_synthetic.ipynb #2013e0d3
+# %% ../nbs/02_synthetic.ipynb #b5f2a749
 ARCHIVE_VENDORS = (('SIEMENS', 'B30f', 'B70f'), ('GE MEDICAL SYSTEMS', 'STANDARD', 'LUNG'), ('Philips', 'B', 'L'),
                    ('TOSHIBA', 'FC03', 'FC52'), ('ACME CT', 'K1', 'K2'))     # the last names say nothing: the windows tell
 ARCHIVE_SHARES = dict(flat=.3, rle=.15, j2k=.1, thick=.25, contrast=.25, capture=.3, junk=.2)
@@ -308,7 +308,7 @@ def series_folder(plan:dict, name:str)->str:
     "Where a series of the plan goes (relative to the cohort folder): the study folder itself when flat."
     return plan['folder'] if plan['flat'] else f"{plan['folder']}/{SERIES_NUMBERS[name]:03d}_{name}"
 
-# %% ../nbs/02_synthetic.ipynb #883b5b3c
+# %% ../nbs/02_synthetic.ipynb #48c5058d
 def _series_uid(study_id:str, seed, name:str)->str:
     from pydicom.uid import generate_uid
     return generate_uid(entropy_srcs=[study_id, str(seed), name])
@@ -322,7 +322,7 @@ def archive_truth(ct:pd.DataFrame, plans:list)->pd.DataFrame:
     t['plan'] = plans
     return t
 
-# %% ../nbs/02_synthetic.ipynb #67bd8097
+# %% ../nbs/02_synthetic.ipynb #facd474d
 BLOOD_LABELS = ('lv_cavity', 'rv', 'atria', 'aorta')
 
 def _series_volume(name:str, hu:np.ndarray, lab:np.ndarray, aff:np.ndarray, soft:str, sharp:str, sp:float)->tuple:
@@ -347,7 +347,7 @@ def _series_volume(name:str, hu:np.ndarray, lab:np.ndarray, aff:np.ndarray, soft
                                ImageOrientationPatient=[1, 0, 0, 0, 0, -1])
     return mid, aff, dict(ImageType=['DERIVED', 'SECONDARY', 'OTHER'], SeriesDescription='Dose Info', SOPClassUID='1.2.840.10008.5.1.4.1.1.7')
 
-# %% ../nbs/02_synthetic.ipynb #993cf708
+# %% ../nbs/02_synthetic.ipynb #9f58a39d
 def write_archive_study(out:Path, # the cohort folder
                         hu:np.ndarray, lab:np.ndarray, aff:np.ndarray, # the rendered phantom
                         job:dict, # `make_cohort`'s job: study_id, date, and the `archive_plan` under 'archive'
