@@ -184,3 +184,16 @@ def test_index_settings_checked_when_the_config_loads(tmp_path):
     cfg = yaml.safe_load(EXAMPLE_CONFIG); cfg['index']['study_id'] = 'mrn'
     (tmp_path/'c.yaml').write_text(yaml.safe_dump(cfg))
     with pytest.raises(UserError, match='study_id must be uid or accession'): load_config(tmp_path/'c.yaml', check_files=False)
+
+def test_predict_reads_a_named_series(demo, tmp_path):
+    "`xcardia predict FOLDER::SERIES_UID` through the demo's bundle; the bare study folder (several series) is refused."
+    ct = pd.read_csv(demo/'data'/'ct_studies.csv')
+    paths = ct.image_path.head(2).tolist()
+    code, _, err = xcardia('predict', *paths, '--bundle', demo/'bundle', '--csv', tmp_path/'pred.csv')
+    assert code == 0, err[-2000:]
+    pred = pd.read_csv(tmp_path/'pred.csv', index_col=0)
+    assert list(pred.index) == paths and pred[list(TARGET_NAMES)].apply(lambda c: c.between(0, 1)).all().all()
+    flat = [p.split('::')[0] for p in ct.image_path if Path(p.split('::')[0]).name.startswith('S')]   # flat study folders
+    if flat:
+        code, _, err = xcardia('predict', flat[0], '--bundle', demo/'bundle')
+        assert code == 2 and 'DICOM series' in err
