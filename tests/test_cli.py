@@ -197,3 +197,70 @@ def test_predict_reads_a_named_series(demo, tmp_path):
     if flat:
         code, _, err = xcardia('predict', flat[0], '--bundle', demo/'bundle')
         assert code == 2 and 'DICOM series' in err
+
+def _cohort_config(root:Path, out:str, **data)->Path:
+    cfg = yaml.safe_load(EXAMPLE_CONFIG)
+    cfg.update(out=out, preset='tiny', cache_dir='cache'); cfg['data'].update(data)
+    f = root/f'{out}.yaml'; f.write_text(yaml.safe_dump(cfg, sort_keys=False)); return f
+
+def test_units_checked_on_the_way_in(tmp_path):
+    """The built-in cohort's ECHO table with LVEF in fractions and TR Vmax in cm/s: refused with the unit named; declared, the labels
+    are those of the original table; a typo becomes missing and is listed with its file line."""
+    make_cohort(tmp_path/'tables', n_patients=40, seed=5, tables_only=True)
+    code, _, err = xcardia('cohort', _cohort_config(tmp_path, 'orig'), cwd=tmp_path)
+    assert code == 0, err[-2000:]
+    echo = pd.read_csv(tmp_path/'tables'/'echo_exams.csv', keep_default_na=False, na_values=[''])
+    bad = echo.assign(lvef=echo.lvef / 100, tr_vmax=echo.tr_vmax * 100)
+    bad.loc[3, 'pasp'] = 999.                                                         # a typo, line 5 of the file
+    bad.to_csv(tmp_path/'tables'/'echo_fraction.csv', index=False)
+    code, _, err = xcardia('cohort', _cohort_config(tmp_path, 'frac', echo='tables/echo_fraction.csv'), cwd=tmp_path)
+    assert code == 2 and "column 'lvef'" in err and 'data.units: {lvef: fraction}' in err, err[-2000:]
+    code, _, err = xcardia('cohort', _cohort_config(tmp_path, 'conv', echo='tables/echo_fraction.csv',
+                                                    units={'lvef': 'fraction', 'tr_vmax': 'cm/s'}), cwd=tmp_path)
+    assert code == 0, err[-2000:]
+    a, b = (pd.read_parquet(tmp_path/o/'cohort'/'labelled.parquet') for o in ('orig', 'conv'))
+    for t in ('lvef_le45', 'tr_vmax_ge32', 'aortic_stenosis'):
+        pd.testing.assert_series_equal(a[t], b[t])
+    imp = pd.read_csv(tmp_path/'conv'/'cohort'/'implausible_values.csv')
+    assert imp[['table', 'column', 'row', 'value']].values.tolist() == [['ECHO', 'pasp', 5, 999.]]
+    assert '1 implausible measurement value(s) set missing' in err
+    code, _, err = xcardia('cohort', _cohort_config(tmp_path, 'u', units={'lvef': 'permille'}), cwd=tmp_path)
+    assert code == 2 and "data.units.lvef = 'permille'" in err
+
+def test_empty_ct_table_refused_as_empty(tmp_path):
+    make_cohort(tmp_path/'tables', n_patients=10, seed=5, tables_only=True)
+    pd.read_csv(tmp_path/'tables'/'ct_studies.csv').head(0).to_csv(tmp_path/'tables'/'empty.csv', index=False)
+    code, _, err = xcardia('cohort', _cohort_config(tmp_path, 'e', ct='tables/empty.csv'), cwd=tmp_path)
+    assert code == 2 and 'CT table is empty' in err, err[-2000:]
+
+def test_numeric_ids_keep_their_leading_zeros(tmp_path):
+    "Patient ids written as zero-padded numbers in all three tables (00012): read as text, every study matches as before."
+    make_cohort(tmp_path/'tables', n_patients=20, seed=5, tables_only=True)
+    code, _, err = xcardia('cohort', _cohort_config(tmp_path, 'orig'), cwd=tmp_path)
+    assert code == 0, err[-2000:]
+    for t in ('ct_studies', 'echo_exams', 'ecg_exams'):
+        df = pd.read_csv(tmp_path/'tables'/f'{t}.csv', dtype={'patient_id': str}, keep_default_na=False, na_values=[''])
+        df['patient_id'] = '000' + df.patient_id.str[1:]                                   # P00012 -> 00000012
+        if t == 'ct_studies':                                   # one id with a letter: pandas would keep this column as text only
+            df = pd.concat([df, df.tail(1).assign(patient_id='X1', study_id='SX')], ignore_index=True)
+        df.to_csv(tmp_path/'tables'/f'{t}_num.csv', index=False)
+    code, _, err = xcardia('cohort', _cohort_config(tmp_path, 'num', ct='tables/ct_studies_num.csv', echo='tables/echo_exams_num.csv',
+                                                    ecg='tables/ecg_exams_num.csv'), cwd=tmp_path)
+    assert code == 0, err[-2000:]
+    a, b = (pd.read_parquet(tmp_path/o/'cohort'/'labelled.parquet') for o in ('orig', 'num'))
+    assert len(a) == len(b) and b.patient_id.str.startswith('000').all()
+    assert pd.read_csv(tmp_path/'num'/'cohort'/'unmatched.csv').query("study_id == 'SX'").reason.item() == 'patient without exams'
+
+def test_edited_table_is_not_silently_ignored(tmp_path):
+    "The CT table halved after `xcardia cohort`: the rerun and every later stage refuse, naming the table; touched but unchanged is fine."
+    make_cohort(tmp_path/'tables', n_patients=20, seed=5, tables_only=True)
+    cfg = _cohort_config(tmp_path, 'run')
+    assert xcardia('cohort', cfg, cwd=tmp_path)[0] == 0
+    ct = tmp_path/'tables'/'ct_studies.csv'
+    ct.write_bytes(ct.read_bytes())                                           # same bytes, new mtime: still the same table
+    code, _, err = xcardia('cohort', cfg, cwd=tmp_path)
+    assert code == 0, err[-2000:]
+    df = pd.read_csv(ct); df.head(len(df) // 2).to_csv(ct, index=False)
+    for cmd in ('cohort', 'pretrain'):
+        code, _, err = xcardia(cmd, cfg, cwd=tmp_path)
+        assert code == 2 and 'data.ct' in err and 'changed since `xcardia cohort` read it' in err, (cmd, err[-2000:])

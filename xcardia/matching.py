@@ -5,13 +5,14 @@
 # %% ../nbs/01_matching.ipynb #d0dfe740
 from __future__ import annotations
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 # %% auto #0
-__all__ = ['CANONICAL', 'NA_VALUES', 'REASONS', 'read_table', 'require_columns', 'patient_key', 'resolve_paths', 'read_tables',
-           'parse_dates', 'drop_duplicate_rows', 'nearest_exam', 'match_exams', 'split_patients', 'pretraining_cohort',
-           'cohort_report', 'random_exam_tables']
+__all__ = ['CANONICAL', 'NA_VALUES', 'MEASUREMENT_UNITS', 'REASONS', 'read_table', 'require_columns', 'patient_key',
+           'resolve_paths', 'read_tables', 'parse_dates', 'drop_duplicate_rows', 'Unit', 'check_units', 'nearest_exam',
+           'match_exams', 'split_patients', 'pretraining_cohort', 'cohort_report', 'random_exam_tables']
 
 # %% ../nbs/01_matching.ipynb #ea3563af
 import numpy as np
@@ -28,12 +29,14 @@ NA_VALUES = ['', '#N/A', 'N/A', 'NA', 'NULL', 'NaN', 'n/a', 'nan', 'null', '<NA>
 
 def read_table(src:pd.DataFrame|str|Path, # a DataFrame, or a CSV or Parquet file
                name:str='table', # the table's name, for messages
+               text_columns:Sequence[str]=('patient_id', 'study_id'), # read as text from a CSV: ids keep their leading zeros
               )->pd.DataFrame:
-    "A copy of `src` as a DataFrame, read from CSV or Parquet when it is a path."
+    "A copy of `src` as a DataFrame, read from CSV or Parquet when it is a path; id columns of a CSV as text."
     if isinstance(src, pd.DataFrame): return src.copy()
     p = Path(src)
     if not p.is_file(): raise FileNotFoundError(f"{name} table: no file at {p}")
-    if p.suffix.lower() in ('.csv', '.gz', '.txt'): return pd.read_csv(p, keep_default_na=False, na_values=NA_VALUES)
+    if p.suffix.lower() in ('.csv', '.gz', '.txt'):
+        return pd.read_csv(p, keep_default_na=False, na_values=NA_VALUES, dtype={c: str for c in text_columns})
     if p.suffix.lower() in ('.parquet', '.pq'): return pd.read_parquet(p)
     raise ValueError(f"{name} table {p}: unknown format {p.suffix!r}; give a .csv or .parquet file, or a DataFrame")
 
@@ -65,15 +68,18 @@ def read_tables(ct:pd.DataFrame|str|Path, # the CT table: patient_id, study_id, 
                 echo:pd.DataFrame|str|Path, # the ECHO table
                 ecg:pd.DataFrame|str|Path|None=None, # the ECG table, if any
                 image_column:str='image_path', # the CT table's column of CT files
+                columns:dict|None=None, # non-canonical column names (as `match_exams` takes them): the id columns read as text
                )->tuple:
     "The (ct, echo, ecg) tables (ecg None without one), with the CT files and label maps made absolute against the CT table's folder."
-    ct_t = read_table(ct, 'CT')
+    cols = {**CANONICAL, **(columns or {})}
+    ct_t = read_table(ct, 'CT', (cols['patient_id'], cols['study_id']))
     base = Path(ct).resolve().parent if not isinstance(ct, pd.DataFrame) else Path.cwd()
     for c in (image_column, 'label_path'):
         if c == 'label_path' and c not in ct_t: continue
         require_columns(ct_t, [c], 'CT')
         ct_t[c] = resolve_paths(ct_t[c], base)
-    return ct_t, read_table(echo, 'ECHO'), read_table(ecg, 'ECG') if ecg is not None else None
+    return (ct_t, read_table(echo, 'ECHO', (cols['echo_patient_id'],)),
+            read_table(ecg, 'ECG', (cols['ecg_patient_id'],)) if ecg is not None else None)
 
 # %% ../nbs/01_matching.ipynb #4255bf36
 def _is_number(v)->bool: return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)) and not pd.isna(v)
@@ -112,6 +118,62 @@ def drop_duplicate_rows(df:pd.DataFrame, name:str)->tuple:
     if dup.any(): warnings.warn(f"{name} table: {dup.sum()} duplicate row(s) collapsed.", stacklevel=2)
     return df[~dup], int(dup.sum())
 
+# %% ../nbs/01_matching.ipynb #2a5b2090
+@dataclass(frozen=True)
+class Unit:
+    "A measurement's unit, its plausible range, and the other units a table may use (unit -> factor to this one)."
+    unit:str
+    lo:float
+    hi:float
+    others:tuple=()
+
+MEASUREMENT_UNITS = {
+    'lvef': Unit('%', 5, 90, (('fraction', 100.),)),
+    'ivs': Unit('mm', 3, 35, (('cm', 10.),)), 'lvpw': Unit('mm', 3, 35, (('cm', 10.),)),
+    'lvidd': Unit('mm', 20, 100, (('cm', 10.),)), 'lvids': Unit('mm', 10, 90, (('cm', 10.),)),
+    'av_vmax': Unit('m/s', .3, 7, (('cm/s', .01),)), 'tr_vmax': Unit('m/s', .3, 7, (('cm/s', .01),)),
+    'pasp': Unit('mmHg', 5, 150),
+    'heart_rate': Unit('bpm', 20, 250),
+    'pr_ms': Unit('ms', 40, 500, (('s', 1000.),)), 'qrs_ms': Unit('ms', 40, 500, (('s', 1000.),)),
+    'qtc_ms': Unit('ms', 200, 800, (('s', 1000.),)),
+}
+
+# %% ../nbs/01_matching.ipynb #de9af459
+def _share_in(v:pd.Series, u:Unit)->float: return float(((v >= u.lo) & (v <= u.hi)).mean()) if len(v) else 1.
+
+def check_units(df:pd.DataFrame, # an ECHO or ECG table (canonical measurement columns)
+                name:str, # the table's name, for messages
+                units:dict|None=None, # column -> the unit it is in, when not xcardia's (e.g. {'lvef': 'fraction'}): converted
+                rows:pd.Index|None=None, # the file's row numbers of `df`'s rows (default: its index), for the report
+               )->tuple: # (table with converted columns and implausible values missing, report of the values set missing)
+    "Convert declared units, refuse a column whose values look like another unit, and set isolated implausible values missing."
+    df, units, found = df.copy(), dict(units or {}), []
+    rows = df.index if rows is None else rows
+    for col, u in MEASUREMENT_UNITS.items():
+        if col not in df.columns: continue
+        v = pd.to_numeric(df[col], errors='coerce')
+        if col in units:
+            factor = dict(u.others).get(units[col], 1. if units[col] == u.unit else None)
+            if factor is None: raise ValueError(f"{name} table, column {col!r}: unit {units[col]!r} unknown; use {u.unit!r}"
+                                                + ''.join(f" or {o!r}" for o, _ in u.others))
+            v = (v * factor).round(9)                          # no float noise across a threshold (0.45 x 100)
+        known = v.dropna()
+        if len(known) and _share_in(known, u) < .5:
+            seen = f"{known.min():g} to {known.max():g}"
+            alt = [o for o, f in u.others if _share_in(known * f, u) >= .8]
+            if alt: raise ValueError(f"{name} table, column {col!r}: {int((~known.between(u.lo, u.hi)).sum())} of {len(known)} values lie "
+                                     f"outside {u.lo:g}-{u.hi:g} {u.unit} (observed {seen}); they look like {alt[0]}. Declare it with "
+                                     f"data.units: {{{col}: {alt[0]}}} in the configuration (xcardia converts it), or convert the column to {u.unit}.")
+            raise ValueError(f"{name} table, column {col!r}: most values lie outside the plausible {u.lo:g}-{u.hi:g} {u.unit} "
+                             f"(observed {seen}); check the column and its unit.")
+        bad = v.notna() & ~v.between(u.lo, u.hi)
+        found += [dict(table=name, column=col, row=r, value=x, reason=f'outside {u.lo:g}-{u.hi:g} {u.unit}')
+                  for r, x in zip(np.asarray(rows)[bad.to_numpy()], df.loc[bad, col])]
+        if col in units or bad.any(): df[col] = v.mask(bad)
+    unknown = sorted(set(units) - set(MEASUREMENT_UNITS))
+    if unknown: raise ValueError(f"units given for {unknown}, which xcardia does not know; units can be declared for {sorted(MEASUREMENT_UNITS)}")
+    return df, pd.DataFrame(found, columns=['table', 'column', 'row', 'value', 'reason'])
+
 # %% ../nbs/01_matching.ipynb #4d655b72
 def _asof(left:pd.DataFrame, exams:pd.DataFrame, direction:str, tol:pd.Timedelta)->pd.DataFrame:
     "merge_asof in one direction; among same-date exams the first listed wins. Returns exam row and date per CT row."
@@ -147,11 +209,12 @@ def nearest_exam(ct:pd.DataFrame, # CT rows with _pid, _date (datetime), _row
     return res
 
 # %% ../nbs/01_matching.ipynb #aaec5a2e
-def _prep_exams(src, name:str, cols:dict, key:str, dayfirst:bool)->pd.DataFrame:
-    "Read an exam table, check and parse it, add _pid, _date and _order (its row position after de-duplication)."
-    df = read_table(src, name)
+def _prep_exams(src, name:str, cols:dict, key:str, dayfirst:bool, units:dict|None=None)->tuple:
+    "Read an exam table, check units and parse it, add _pid, _date and _order (its row position after de-duplication); and its implausible values."
     pid, date = cols[f'{key}_patient_id'], cols[f'{key}_date']
+    df = read_table(src, name, (pid,))
     require_columns(df, [pid, date], name)
+    df, implausible = check_units(df, name, units, rows=df.index + 2 if not isinstance(src, pd.DataFrame) else df.index)
     df, _ = drop_duplicate_rows(df, name)
     df = df.reset_index(drop=True)
     df['_date'] = parse_dates(df[date], name, date, dayfirst)
@@ -160,7 +223,7 @@ def _prep_exams(src, name:str, cols:dict, key:str, dayfirst:bool)->pd.DataFrame:
     if bad.any(): warnings.warn(f"{name} table: {bad.sum()} exam(s) without a date or patient id cannot be matched (rows {list(df.index[bad][:5])}).", stacklevel=3)
     df = df[~bad]
     df['_order'] = df.index.astype(float)
-    return df
+    return df, implausible
 
 # %% ../nbs/01_matching.ipynb #bfbf5b03
 REASONS = ('missing patient_id', 'unparseable date', 'patient without exams', 'no ECHO in window', 'no ECG in window')
@@ -175,6 +238,7 @@ def match_exams(ct:pd.DataFrame|str|Path, # CT studies: patient_id, study_id, st
                 targets=TARGETS, # label rules (see `derive_labels`)
                 missing_columns:str='error', # for `derive_labels`: 'error' or 'nan' when an ECHO column is absent
                 dayfirst:bool=False, # read ambiguous dates as day/month
+                units:dict|None=None, # measurement -> the unit of its column when not xcardia's, e.g. {'lvef': 'fraction'} (`check_units`)
                )->tuple: # (cohort, unmatched)
     "Match each CT study to the nearest ECHO (and ECG) of its patient within the window, and derive its labels."
     cols = {**CANONICAL, **(columns or {})}
@@ -185,7 +249,8 @@ def match_exams(ct:pd.DataFrame|str|Path, # CT studies: patient_id, study_id, st
     if 'ecg' in require and ecg is None: raise ValueError("require includes 'ecg' but no ECG table was given")
 
     ct_base = None if isinstance(ct, pd.DataFrame) else Path(ct).resolve().parent
-    ct = read_table(ct, 'CT')
+    ct = read_table(ct, 'CT', (cols['patient_id'], cols['study_id']))
+    if not len(ct): raise ValueError("CT table is empty: it has a header but no CT study")
     require_columns(ct, [cols['patient_id'], cols['study_id'], cols['study_date']], 'CT')
     ct = ct.rename(columns={cols[k]: k for k in ('patient_id', 'study_id', 'study_date', 'image_path') if cols[k] in ct.columns})
     if ct_base is not None:
@@ -200,8 +265,9 @@ def match_exams(ct:pd.DataFrame|str|Path, # CT studies: patient_id, study_id, st
     ct['_pid'] = patient_key(ct['patient_id'])
     ct['_date'] = parse_dates(ct['study_date'], 'CT', cols['study_date'], dayfirst)
 
-    tables = {'echo': _prep_exams(echo, 'ECHO', cols, 'echo', dayfirst)}
-    if ecg is not None: tables['ecg'] = _prep_exams(ecg, 'ECG', cols, 'ecg', dayfirst)
+    tables, implausible = {}, []
+    for k, src, nm in (('echo', echo, 'ECHO'), ('ecg', ecg, 'ECG')):
+        if src is not None: tables[k], imp = _prep_exams(src, nm, cols, k, dayfirst, units); implausible.append(imp)
     chosen = {k: nearest_exam(ct, t, window_days, direction) for k, t in tables.items()}
 
     reason = pd.Series(pd.NA, index=ct.index, dtype='string')
@@ -229,6 +295,7 @@ def match_exams(ct:pd.DataFrame|str|Path, # CT studies: patient_id, study_id, st
     cohort.attrs['match_report'] = dict(n_ct=len(ct), n_matched=len(cohort), duplicate_ct_rows=n_ct_dup,
                                         removed=unmatched['reason'].value_counts().to_dict(),
                                         window_days=window_days, direction=direction, require=require)
+    cohort.attrs['implausible'] = pd.concat(implausible, ignore_index=True).to_dict('records')   # values set missing (`check_units`)
     return cohort, unmatched
 
 # %% ../nbs/01_matching.ipynb #3620c413

@@ -10,12 +10,13 @@ from typing import Sequence
 
 # %% auto #0
 __all__ = ['EXAMPLE_CONFIG', 'REQUIRED', 'FREE_MAPPINGS', 'ADDITIVE', 'PATH_KEYS', 'REGIME', 'DEMO_SIZES', 'DEMO_INDEX',
-           'RUN_SETTINGS', 'UserError', 'default_config', 'index_settings', 'load_config', 'prepare_out', 'say',
-           'stage_done', 'finish_stage', 'demo_config', 'archive_ct_table', 'run_synthetic_data', 'run_demo_data',
-           'run_cohort', 'read_cohort_stage', 'seed_suffix', 'split_seed', 'run_seed', 'method_seeds', 'pretrain_names',
-           'parse_run', 'dls_kwargs', 'fast_kwargs', 'run_spec', 'pretrain_dls', 'run_pretrain',
-           'load_pretrained_learner', 'freeze_for', 'regime_rows', 'finetune_runs', 'pretrained_encoder_file',
-           'predict_rows', 'run_finetune', 'load_finetuned_model', 'run_training']
+           'INPUT_KEYS', 'RUN_SETTINGS', 'UserError', 'default_config', 'index_settings', 'load_config', 'prepare_out',
+           'say', 'stage_done', 'finish_stage', 'demo_config', 'archive_ct_table', 'run_synthetic_data',
+           'run_demo_data', 'input_state', 'check_inputs', 'run_cohort', 'read_cohort_stage', 'seed_suffix',
+           'split_seed', 'run_seed', 'method_seeds', 'pretrain_names', 'parse_run', 'dls_kwargs', 'fast_kwargs',
+           'run_spec', 'pretrain_dls', 'run_pretrain', 'load_pretrained_learner', 'freeze_for', 'regime_rows',
+           'finetune_runs', 'pretrained_encoder_file', 'predict_rows', 'run_finetune', 'load_finetuned_model',
+           'run_training']
 
 # %% ../nbs/12_stages.ipynb #d5e1587c
 import numpy as np
@@ -23,10 +24,10 @@ import pandas as pd
 import torch
 import yaml
 from .core import TARGET_NAMES, PRESETS, get_preset, set_seed
-from .matching import read_tables, match_exams, split_patients, pretraining_cohort, cohort_report
+from .matching import read_tables, match_exams, split_patients, pretraining_cohort, cohort_report, MEASUREMENT_UNITS
 from .synthetic import make_cohort
 from .dicom import SeriesRule, index_dicom
-from .data import make_dls, CohortDataset, measurement_targets
+from .data import make_dls, CohortDataset, measurement_targets, file_digest
 from .encoders import image_encoder, BLOCK_NAMES
 from .nw import BANKS
 from .train import fit_cosine, resume, barrier
@@ -60,6 +61,7 @@ data:
   test: 0.2                      # share of patients held out for testing, or a file with one patient id per line
   val: 0.2                       # share of the other patients used for validation
   exclude_columns: []            # tabular columns never used as pre-training inputs
+  units: {}                      # measurements not in xcardia's units, converted on the way in, e.g. {lvef: fraction, tr_vmax: cm/s}
   skip_bad: false                # true: leave out unreadable CTs (listed in the report) instead of stopping
 
 pretrain:
@@ -118,7 +120,7 @@ class UserError(Exception):
 
 # %% ../nbs/12_stages.ipynb #2d3ab8c6
 REQUIRED = ('out', 'data.ct', 'data.echo')
-FREE_MAPPINGS = ('data.columns', 'finetune.freeze', 'pretrain.runs')       # their keys are the user's (checked in `load_config`), not ours
+FREE_MAPPINGS = ('data.columns', 'data.units', 'finetune.freeze', 'pretrain.runs')       # their keys are the user's (checked in `load_config`), not ours
 ADDITIVE = ('pretrain.variants', 'pretrain.lambda_sweep', 'finetune.methods', 'finetune.regimes', 'finetune.fractions',
             'finetune.sweep_regime', 'evaluate.n_boot', 'evaluate.bundle', 'evaluate.cam_target', 'evaluate.pairs', 'num_workers',
             'speed.channels_last', 'speed.compile', 'speed.cudnn_benchmark', 'speed.fused_adamw', 'seeds', 'pretrain.runs', 'pretrain.diagnostics',
@@ -201,6 +203,13 @@ def index_settings(cfg:dict)->tuple:
     ix = dict(cfg['index']); study_id, id_map = ix.pop('study_id'), ix.pop('id_map')
     return SeriesRule.from_dict(ix), study_id, id_map
 
+def _check_units(cfg:dict, name:str):
+    "data.units: known measurements and, for each, one of its units (`MEASUREMENT_UNITS`)."
+    for col, unit in (cfg['data']['units'] or {}).items():
+        if col not in MEASUREMENT_UNITS: raise UserError(f"{name}: data.units names {col!r}; units can be declared for {sorted(MEASUREMENT_UNITS)}")
+        u = MEASUREMENT_UNITS[col]; ok = [u.unit] + [o for o, _ in u.others]
+        if unit not in ok: raise UserError(f"{name}: data.units.{col} = {unit!r}; use one of {ok}")
+
 def _check_index(cfg:dict, name:str):
     try: index_settings(cfg)
     except (TypeError, ValueError) as e: raise UserError(f"{name}: index: {e}")
@@ -267,7 +276,7 @@ def load_config(src:str|Path|dict, # a YAML file, or the configuration itself
     if bad: raise UserError(f"{name}: finetune.methods {bad} are not pre-trained (add them to pretrain.variants, or use 'none')")
     bad = [r for r in cfg['finetune']['regimes'] + [cfg['finetune']['sweep_regime']] if not REGIME.match(str(r))]
     if bad: raise UserError(f"{name}: finetune regimes {bad} not understood; use full, <k>shot (e.g. 5shot) or frac<share> (e.g. frac0.1)")
-    _check_index(cfg, name)
+    _check_index(cfg, name); _check_units(cfg, name)
     _check_seeds(cfg, name); _check_run_seeds(cfg, name, runs); _check_freeze(cfg, name, runs); _check_pairs(cfg, name); _check_speed(cfg, name)
     if check_files:
         for k in ('data.ct', 'data.echo', 'data.ecg') + (('data.test',) if isinstance(t, str) else ()):
@@ -371,18 +380,43 @@ def _test_spec(cfg):
     if isinstance(t, str): return [l.strip() for l in Path(t).read_text().splitlines() if l.strip()]
     return float(t)
 
+INPUT_KEYS = ('data.ct', 'data.echo', 'data.ecg', 'data.test')
+
+def input_state(cfg:dict)->dict:
+    "Size, modification time and SHA-1 of each input table the cohort stage reads (and the test-patient list when it is a file)."
+    out = {}
+    for k in INPUT_KEYS:
+        v = _get(cfg, k)
+        if isinstance(v, str) and Path(v).is_file():
+            st = Path(v).stat(); out[k] = dict(path=v, size=st.st_size, mtime_ns=st.st_mtime_ns, sha1=file_digest(v))
+    return out
+
+def check_inputs(cfg:dict, info:dict):
+    "Refuse to reuse a cohort built from tables that have changed since (`UserError` naming the table and what changed)."
+    for k, old in (info.get('inputs') or {}).items():
+        p = Path(old['path'])
+        if not p.is_file(): raise UserError(f"{k} = {p} is gone since `xcardia cohort` read it; restore it, or use another `out` folder")
+        st = p.stat()
+        if (st.st_size, st.st_mtime_ns) == (old['size'], old['mtime_ns']) or file_digest(p) == old['sha1']: continue
+        raise UserError(f"{k} = {p} changed since `xcardia cohort` read it ({old['size']} -> {st.st_size} bytes, modified "
+                        f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(st.st_mtime))}); the cohort and every stage after it were "
+                        f"built from the old table. Use another `out` folder, or delete {Path(cfg['out'])} to rebuild from the new one")
+
 def run_cohort(cfg:dict)->dict:
     "Match, label and split; write `cohort/labelled.parquet`, `cohort/pretrain.parquet`, the unmatched studies and Table A.1."
     folder = Path(cfg['out'])/'cohort'
-    if (info := stage_done(folder)): return info
+    if (info := stage_done(folder)): check_inputs(cfg, info); return info
+    inputs = input_state(cfg)
     t0 = time.perf_counter(); folder.mkdir(parents=True, exist_ok=True)
-    d = cfg['data']; kw = dict(window_days=d['window_days'], columns=d['columns'] or None, dayfirst=d['dayfirst'])
+    d = cfg['data']; kw = dict(window_days=d['window_days'], columns=d['columns'] or None, dayfirst=d['dayfirst'], units=d['units'] or None)
     try:
-        ct, echo, ecg = read_tables(d['ct'], d['echo'], d.get('ecg'), (d.get('columns') or {}).get('image_path', 'image_path'))
+        ct, echo, ecg = read_tables(d['ct'], d['echo'], d.get('ecg'), (d.get('columns') or {}).get('image_path', 'image_path'), d.get('columns'))
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always')
-            labelled, unmatched = match_exams(ct, echo, ecg, require=('echo',), **kw)
-            paired = match_exams(ct, echo, ecg, require=('echo', 'ecg'), **kw)[0] if ecg is not None else labelled
+            exams = (d['echo'], d.get('ecg'))         # as files: implausible values are reported by their line in the user's file
+            labelled, unmatched = match_exams(ct, *exams, require=('echo',), **kw)
+            implausible = pd.DataFrame(labelled.attrs.get('implausible', []), columns=['table', 'column', 'row', 'value', 'reason'])
+            paired = match_exams(ct, *exams, require=('echo', 'ecg'), **kw)[0] if ecg is not None else labelled
     except (ValueError, FileNotFoundError) as e: raise UserError(str(e)) from e
     for w in caught: say(f"matching: {w.message}")
     if not len(labelled): raise UserError(f"no CT study has an ECHO within {d['window_days']} days; check data.columns and the dates")
@@ -392,19 +426,24 @@ def run_cohort(cfg:dict)->dict:
     pre = pretraining_cohort(paired, labelled.patient_id[labelled.split == 'test'].unique(), fr, seed=cfg['seed'])
     labelled.to_parquet(folder/'labelled.parquet'); pre.to_parquet(folder/'pretrain.parquet')
     unmatched.to_csv(folder/'unmatched.csv', index=False)
+    implausible.to_csv(folder/'implausible_values.csv', index=False)
+    if len(implausible): say(f"{len(implausible)} implausible measurement value(s) set missing ({implausible.groupby(['table', 'column']).size().to_dict()}); "
+                             f"listed in {folder/'implausible_values.csv'}")
     rep = cohort_report(labelled, 'split'); rep.to_csv(folder/'table_a1.csv')
     short = {f'{t} ({s})': int((labelled[t][labelled.split == s] == 1).sum()) for t in TARGET_NAMES for s in ('train', 'test')
              if (labelled[t][labelled.split == s] == 1).sum() < 5}
     if short: say(f"targets with fewer than 5 positive studies: {short}; their AUROC will be missing or wide")
     say(f"cohort: {len(labelled)} labelled studies ({labelled.patient_id.nunique()} patients), {len(pre)} pre-training pairs, "
-        f"{len(unmatched)} CT studies unmatched")
-    return finish_stage(folder, t0, labelled=len(labelled), pretrain=len(pre), unmatched=len(unmatched), short_targets=short)
+        f"{len(unmatched)} CT studies unmatched" + (f" ({unmatched.reason.value_counts().to_dict()})" if len(unmatched) else ''))
+    return finish_stage(folder, t0, labelled=len(labelled), pretrain=len(pre), unmatched=len(unmatched), short_targets=short,
+                        implausible_values=len(implausible), inputs=inputs)
 
 # %% ../nbs/12_stages.ipynb #36b4a4dc
 def read_cohort_stage(cfg:dict, which:str='labelled')->pd.DataFrame:
     "A cohort frame written by `run_cohort` ('labelled' or 'pretrain')."
     f = Path(cfg['out'])/'cohort'/f'{which}.parquet'
     if not f.exists(): raise UserError(f"{f} does not exist: run `xcardia cohort CONFIG` first")
+    check_inputs(cfg, stage_done(f.parent) or {})
     return pd.read_parquet(f)
 
 # %% ../nbs/12_stages.ipynb #fe19741c
