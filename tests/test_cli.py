@@ -264,3 +264,35 @@ def test_edited_table_is_not_silently_ignored(tmp_path):
     for cmd in ('cohort', 'pretrain'):
         code, _, err = xcardia(cmd, cfg, cwd=tmp_path)
         assert code == 2 and 'data.ct' in err and 'changed since `xcardia cohort` read it' in err, (cmd, err[-2000:])
+
+def test_check_and_measurement_columns_in_your_names(tmp_path):
+    """`xcardia check` on the built-in tables with the ECHO's LVEF renamed EF, mapped by `columns: {lvef: EF}`, a free-text column and
+    `exclude_columns: [sbp]` (no prefix): it names what it would use and leave out; a cohort built so has the original labels."""
+    make_cohort(tmp_path/'tables', n_patients=30, seed=5, tables_only=True)
+    assert xcardia('cohort', _cohort_config(tmp_path, 'orig'), cwd=tmp_path)[0] == 0
+    echo = pd.read_csv(tmp_path/'tables'/'echo_exams.csv', keep_default_na=False, na_values=[''])
+    echo = echo.rename(columns={'lvef': 'EF'}).assign(comment=[f'note {i}: seen by Dr {i % 37}' for i in range(len(echo))])
+    echo.to_csv(tmp_path/'tables'/'echo_ef.csv', index=False)
+    cfg = _cohort_config(tmp_path, 'ef', echo='tables/echo_ef.csv', columns={'lvef': 'EF'}, exclude_columns=['sbp'])
+    code, out, err = xcardia('check', cfg, cwd=tmp_path)
+    assert code == 0, err[-2000:]
+    assert 'model inputs' in out and "excluded by exclude_columns: ['echo_sbp']" in out and "'echo_comment' looks like free text" in out
+    assert 'echo_lvef' in out.split('model inputs')[1] and 'preset tiny' in out
+    assert not (tmp_path/'ef').exists()                                                  # check writes nothing
+    assert xcardia('cohort', cfg, cwd=tmp_path)[0] == 0
+    a, b = (pd.read_parquet(tmp_path/o/'cohort'/'labelled.parquet') for o in ('orig', 'ef'))
+    pd.testing.assert_series_equal(a.lvef_le45, b.lvef_le45)
+    code, _, err = xcardia('check', _cohort_config(tmp_path, 'x', columns={'lvefx': 'EF'}), cwd=tmp_path)
+    assert code == 2 and "data.columns maps 'lvefx'" in err
+    code, out, err = xcardia('check', _cohort_config(tmp_path, 'y', exclude_columns=['nosuch']), cwd=tmp_path)
+    assert code == 2 and "exclude_columns names 'nosuch'" in err
+
+def test_mixed_date_orders_refused_naming_dayfirst(tmp_path):
+    make_cohort(tmp_path/'tables', n_patients=10, seed=5, tables_only=True)
+    ct = pd.read_csv(tmp_path/'tables'/'ct_studies.csv')
+    ct['study_date'] = pd.to_datetime(ct.study_date).dt.strftime('%d/%m/%Y')              # day first, some days > 12
+    ct.to_csv(tmp_path/'tables'/'ct_dmy.csv', index=False)
+    code, _, err = xcardia('check', _cohort_config(tmp_path, 'd', ct='tables/ct_dmy.csv'), cwd=tmp_path)
+    assert code == 2 and 'set data.dayfirst: true' in err, err[-2000:]
+    code, out, err = xcardia('check', _cohort_config(tmp_path, 'd2', ct='tables/ct_dmy.csv', dayfirst=True), cwd=tmp_path)
+    assert code == 0, err[-2000:]

@@ -21,7 +21,7 @@ from .dicom import ct_exists
 from .encoders import WeightLoadError, EncoderConfigError
 from .predict import load_bundle, BundleError
 from .dicom import index_dicom
-from .stages import (EXAMPLE_CONFIG, default_config, index_settings, UserError, load_config, prepare_out, say, DEMO_SIZES, demo_config, run_demo_data, run_training,
+from .stages import (EXAMPLE_CONFIG, default_config, index_settings, check_tables, UserError, load_config, prepare_out, say, DEMO_SIZES, demo_config, run_demo_data, run_training,
                             run_cohort, pretrain_names, run_pretrain, finetune_runs, run_finetune)
 from .report import run_evaluate
 
@@ -69,6 +69,8 @@ def _parser()->argparse.ArgumentParser:
     ix.add_argument('--keep-contrast', action='store_true', help='keep contrast-enhanced series')
     ix.add_argument('--study-id', choices=['uid', 'accession'], help='study_id from StudyInstanceUID (default) or AccessionNumber')
     ix.add_argument('--workers', type=int, help='header-reading processes (default: all cores)')
+    ck = sub.add_parser('check', help='check the tables of a configuration and say what the cohort stage would use, leave out and why (writes nothing)')
+    ck.add_argument('config', help='YAML configuration (see `xcardia init`)')
     i = sub.add_parser('init', help='write the example configuration file')
     i.add_argument('config', nargs='?', default='xcardia.yaml')
     for name, text in [('cohort', 'match CT with ECHO/ECG, label, split, Table A.1'), ('pretrain', 'pre-train the variants (torchrun / accelerate launch for several GPUs)'),
@@ -103,6 +105,7 @@ def run_index(a)->str:
 def _command(a)->str|None:
     if a.command == 'demo': return run_demo(a.out, a.size, a.sweeps, a.seed, a.seeds, a.archive)['report']
     if a.command == 'index': return run_index(a)
+    if a.command == 'check': print(check_tables(load_config(a.config))); return None
     if a.command == 'init':
         p = Path(a.config)
         if p.exists(): raise UserError(f"{p} exists; give another file name")

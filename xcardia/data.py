@@ -12,7 +12,7 @@ from typing import Sequence
 __all__ = ['HU_MIN_EXPECTED', 'HU_RANGE', 'AIR_HU', 'CACHE_VERSION', 'MISSING_TOKENS', 'KIND_N_INP', 'MEASUREMENT_PREFIX',
            'check_ct', 'LoadCT', 'AntiAlias', 'ct_transforms', 'apply_ct', 'load_ct', 'simclr_augment', 'random_views',
            'SimCLRViews', 'file_digest', 'file_state', 'preprocessing_params', 'CTCache', 'tabular_columns',
-           'TabularPreprocessor', 'CohortDataset', 'make_dls', 'measurement_targets']
+           'resolve_exclude', 'TabularPreprocessor', 'CohortDataset', 'make_dls', 'measurement_targets']
 
 # %% ../nbs/03_data.ipynb #4730804b
 import numpy as np
@@ -281,6 +281,17 @@ def tabular_columns(df:pd.DataFrame, prefixes:Sequence[str]=('echo_', 'ecg_'), e
 # %% ../nbs/03_data.ipynb #3f603dc8
 MISSING_TOKENS = ('?', '', 'na', 'n/a', 'null', 'nan')
 
+def resolve_exclude(exclude:Sequence[str], # column names as the user wrote them: `comment` or `echo_comment`
+                    columns:Sequence[str], # the tabular input columns
+                    prefixes:Sequence[str]=('echo_', 'ecg_'))->list:
+    "The input columns `exclude` names, with or without the table prefix; a name matching none is an error listing the inputs."
+    out = []
+    for e in exclude:
+        hit = [c for c in columns if c == e or c in (p + e for p in prefixes)]
+        if not hit: raise ValueError(f"exclude_columns names {e!r}, which is not a tabular input; the inputs are {list(columns)}")
+        out += hit
+    return out
+
 def _clean_text(s:pd.Series)->pd.Series:
     "Trimmed lower-case strings, with missing tokens as <NA>."
     t = s.astype('string').str.strip().str.lower()
@@ -292,8 +303,10 @@ class TabularPreprocessor:
                  exclude:Sequence[str]=(), # columns never to use
                  n_neighbors:int=5, # KNN imputer's k (paper: 5)
                  numeric_share:float=0.9, # share of known values that must be numbers for a numeric column
+                 max_categories:int=20, # a text column with more distinct training values is free text: left out unless in `columns`
                 ):
         self.columns, self.exclude, self.n_neighbors, self.numeric_share = columns, list(exclude), n_neighbors, numeric_share
+        self.max_categories = max_categories
 
     def _numbers(self, df, c):
         return pd.to_numeric(_clean_text(df[c]) if not pd.api.types.is_numeric_dtype(df[c]) else df[c], errors='coerce').astype(float)
@@ -301,7 +314,7 @@ class TabularPreprocessor:
     def fit(self, train:pd.DataFrame):
         "Learn columns, scaler, imputer and category codes from the training rows."
         cols = list(self.columns) if self.columns is not None else tabular_columns(train)
-        cols = [c for c in cols if c not in self.exclude]
+        cols = [c for c in cols if c not in resolve_exclude(self.exclude, cols)]
         missing = [c for c in cols if c not in train.columns]
         if missing: raise ValueError(f"tabular columns {missing} are not in the table (columns present: {list(train.columns)})")
         self.num_cols, self.cat_cols, self.dropped, self.categories = [], [], [], {}
@@ -314,6 +327,9 @@ class TabularPreprocessor:
             if share >= self.numeric_share:
                 if share < 1: warnings.warn(f"tabular column {c!r}: {int((known & num.isna()).sum())} value(s) are not numbers; treated as missing.")
                 self.num_cols.append(c)
+            elif self.columns is None and text[known].nunique() > self.max_categories:
+                warnings.warn(f"tabular column {c!r} looks like free text ({text[known].nunique()} distinct values in the training rows); "
+                              "left out of the model inputs."); self.dropped.append(c)
             else:
                 self.cat_cols.append(c); self.categories[c] = sorted(text[known].unique())
         if not (self.num_cols or self.cat_cols): raise ValueError("no usable tabular column in the training rows")

@@ -4,20 +4,21 @@
 
 # %% ../nbs/01_matching.ipynb #d0dfe740
 from __future__ import annotations
-import warnings
+import re, warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 # %% auto #0
-__all__ = ['CANONICAL', 'NA_VALUES', 'MEASUREMENT_UNITS', 'REASONS', 'read_table', 'require_columns', 'patient_key',
-           'resolve_paths', 'read_tables', 'parse_dates', 'drop_duplicate_rows', 'Unit', 'check_units', 'nearest_exam',
-           'match_exams', 'split_patients', 'pretraining_cohort', 'cohort_report', 'random_exam_tables']
+__all__ = ['CANONICAL', 'NA_VALUES', 'MEASUREMENT_UNITS', 'MEASUREMENT_KEYS', 'REASONS', 'read_table', 'require_columns',
+           'patient_key', 'resolve_paths', 'read_tables', 'check_date_order', 'parse_dates', 'drop_duplicate_rows',
+           'Unit', 'check_units', 'nearest_exam', 'match_exams', 'split_patients', 'pretraining_cohort',
+           'cohort_report', 'random_exam_tables']
 
 # %% ../nbs/01_matching.ipynb #ea3563af
 import numpy as np
 import pandas as pd
-from .core import TARGETS, TARGET_NAMES, derive_labels
+from .core import TARGETS, TARGET_NAMES, derive_labels, measurement_columns
 
 # %% ../nbs/01_matching.ipynb #5dc944ea
 CANONICAL = dict(patient_id='patient_id', study_id='study_id', study_date='study_date', image_path='image_path',
@@ -81,6 +82,32 @@ def read_tables(ct:pd.DataFrame|str|Path, # the CT table: patient_id, study_id, 
     return (ct_t, read_table(echo, 'ECHO', (cols['echo_patient_id'],)),
             read_table(ecg, 'ECG', (cols['ecg_patient_id'],)) if ecg is not None else None)
 
+# %% ../nbs/01_matching.ipynb #60e9244f
+_DMY = re.compile(r'^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{2,4})\b')
+
+def check_date_order(values:pd.Series, # a date column as text
+                     name:str, column:str, # the table and the column, for messages
+                     dayfirst:bool=False, # the configuration's `data.dayfirst`
+                    ):
+    "Refuse a column whose dd/mm or mm/dd dates contradict `dayfirst` or mix both orders; warn when all are ambiguous."
+    m = values.dropna().astype(str).str.extract(_DMY).dropna().astype(int)
+    if not len(m): return
+    day_first, month_first = m[0] > 12, m[1] > 12
+    eg = lambda hit: values.dropna().astype(str)[hit.reindex(values.dropna().index, fill_value=False).to_numpy()].iloc[0]
+    if day_first.any() and month_first.any():
+        raise ValueError(f"{name} table, column {column!r}: dates in both orders ({eg(day_first)!r} is day-first, {eg(month_first)!r} "
+                         "month-first); write them one way, ideally as YYYY-MM-DD")
+    if day_first.any() and not dayfirst:
+        raise ValueError(f"{name} table, column {column!r}: {eg(day_first)!r} is day/month, but dates like it would be read month/day "
+                         "(data.dayfirst is false); set data.dayfirst: true")
+    if month_first.any() and dayfirst:
+        raise ValueError(f"{name} table, column {column!r}: {eg(month_first)!r} is month/day, but dates like it would be read day/month "
+                         "(data.dayfirst is true); set data.dayfirst: false")
+    if not (day_first.any() or month_first.any()):
+        warnings.warn(f"{name} table, column {column!r}: all {len(m)} dates like {values.dropna().iloc[0]!r} could be day/month or "
+                      f"month/day; read as {'day/month' if dayfirst else 'month/day'} (data.dayfirst: {str(dayfirst).lower()}). "
+                      "Write YYYY-MM-DD to be sure.", stacklevel=2)
+
 # %% ../nbs/01_matching.ipynb #4255bf36
 def _is_number(v)->bool: return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)) and not pd.isna(v)
 
@@ -103,6 +130,7 @@ def parse_dates(values:pd.Series, name:str, column:str, dayfirst:bool=False)->pd
     else: num = pd.Series(False, index=s.index)
     out = pd.Series(pd.NaT, index=s.index, dtype='datetime64[ns]')
     if num.any(): out[num] = _numeric_dates(s[num], name, column).astype('datetime64[ns]')
+    if (~num).any(): check_date_order(s[~num], name, column, dayfirst)
     if (~num).any(): out[~num] = pd.to_datetime(s[~num], format='mixed', dayfirst=dayfirst, errors='coerce').astype('datetime64[ns]')
     bad = out.isna() & s.notna() & (s.astype(str).str.strip() != '')
     if bad.any():
@@ -209,11 +237,14 @@ def nearest_exam(ct:pd.DataFrame, # CT rows with _pid, _date (datetime), _row
     return res
 
 # %% ../nbs/01_matching.ipynb #aaec5a2e
+MEASUREMENT_KEYS = tuple(dict.fromkeys([c for c, _ in measurement_columns()] + list(MEASUREMENT_UNITS)))   # mappable like the ids and dates
+
 def _prep_exams(src, name:str, cols:dict, key:str, dayfirst:bool, units:dict|None=None)->tuple:
     "Read an exam table, check units and parse it, add _pid, _date and _order (its row position after de-duplication); and its implausible values."
     pid, date = cols[f'{key}_patient_id'], cols[f'{key}_date']
     df = read_table(src, name, (pid,))
     require_columns(df, [pid, date], name)
+    df = df.rename(columns={cols[c]: c for c in MEASUREMENT_KEYS if cols[c] != c and cols[c] in df.columns})  # your names -> ours
     df, implausible = check_units(df, name, units, rows=df.index + 2 if not isinstance(src, pd.DataFrame) else df.index)
     df, _ = drop_duplicate_rows(df, name)
     df = df.reset_index(drop=True)
@@ -241,9 +272,9 @@ def match_exams(ct:pd.DataFrame|str|Path, # CT studies: patient_id, study_id, st
                 units:dict|None=None, # measurement -> the unit of its column when not xcardia's, e.g. {'lvef': 'fraction'} (`check_units`)
                )->tuple: # (cohort, unmatched)
     "Match each CT study to the nearest ECHO (and ECG) of its patient within the window, and derive its labels."
-    cols = {**CANONICAL, **(columns or {})}
-    unknown = set(columns or {}) - set(CANONICAL)
-    if unknown: raise ValueError(f"Unknown key(s) in columns: {sorted(unknown)}; keys are {sorted(CANONICAL)}")
+    cols = {**CANONICAL, **{c: c for c in MEASUREMENT_KEYS}, **(columns or {})}
+    unknown = set(columns or {}) - set(CANONICAL) - set(MEASUREMENT_KEYS)
+    if unknown: raise ValueError(f"Unknown key(s) in columns: {sorted(unknown)}; keys are {sorted(CANONICAL) + list(MEASUREMENT_KEYS)}")
     require = tuple(require) if require is not None else (('echo', 'ecg') if ecg is not None else ('echo',))
     if not set(require) <= {'echo', 'ecg'} or not require: raise ValueError(f"require must name 'echo' and/or 'ecg', not {require!r}")
     if 'ecg' in require and ecg is None: raise ValueError("require includes 'ecg' but no ECG table was given")
@@ -268,6 +299,8 @@ def match_exams(ct:pd.DataFrame|str|Path, # CT studies: patient_id, study_id, st
     tables, implausible = {}, []
     for k, src, nm in (('echo', echo, 'ECHO'), ('ecg', ecg, 'ECG')):
         if src is not None: tables[k], imp = _prep_exams(src, nm, cols, k, dayfirst, units); implausible.append(imp)
+    lost = [f"{c} -> {cols[c]!r}" for c in MEASUREMENT_KEYS if cols[c] != c and not any(c in t for t in tables.values())]
+    if lost: raise ValueError(f"columns maps {', '.join(lost)}, but no exam table has that column")
     chosen = {k: nearest_exam(ct, t, window_days, direction) for k, t in tables.items()}
 
     reason = pd.Series(pd.NA, index=ct.index, dtype='string')

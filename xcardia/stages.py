@@ -12,11 +12,11 @@ from typing import Sequence
 __all__ = ['EXAMPLE_CONFIG', 'REQUIRED', 'FREE_MAPPINGS', 'ADDITIVE', 'PATH_KEYS', 'REGIME', 'DEMO_SIZES', 'DEMO_INDEX',
            'INPUT_KEYS', 'RUN_SETTINGS', 'UserError', 'default_config', 'index_settings', 'load_config', 'prepare_out',
            'say', 'stage_done', 'finish_stage', 'demo_config', 'archive_ct_table', 'run_synthetic_data',
-           'run_demo_data', 'input_state', 'check_inputs', 'run_cohort', 'read_cohort_stage', 'seed_suffix',
-           'split_seed', 'run_seed', 'method_seeds', 'pretrain_names', 'parse_run', 'dls_kwargs', 'fast_kwargs',
-           'run_spec', 'pretrain_dls', 'run_pretrain', 'load_pretrained_learner', 'freeze_for', 'regime_rows',
-           'finetune_runs', 'pretrained_encoder_file', 'predict_rows', 'run_finetune', 'load_finetuned_model',
-           'run_training']
+           'run_demo_data', 'preset_warning', 'input_state', 'check_inputs', 'run_cohort', 'read_cohort_stage',
+           'check_tables', 'seed_suffix', 'split_seed', 'run_seed', 'method_seeds', 'pretrain_names', 'parse_run',
+           'dls_kwargs', 'fast_kwargs', 'run_spec', 'pretrain_dls', 'run_pretrain', 'load_pretrained_learner',
+           'freeze_for', 'regime_rows', 'finetune_runs', 'pretrained_encoder_file', 'predict_rows', 'run_finetune',
+           'load_finetuned_model', 'run_training']
 
 # %% ../nbs/12_stages.ipynb #d5e1587c
 import numpy as np
@@ -24,10 +24,10 @@ import pandas as pd
 import torch
 import yaml
 from .core import TARGET_NAMES, PRESETS, get_preset, set_seed
-from .matching import read_tables, match_exams, split_patients, pretraining_cohort, cohort_report, MEASUREMENT_UNITS
+from .matching import read_tables, match_exams, split_patients, pretraining_cohort, cohort_report, MEASUREMENT_UNITS, MEASUREMENT_KEYS, CANONICAL
 from .synthetic import make_cohort
 from .dicom import SeriesRule, index_dicom
-from .data import make_dls, CohortDataset, measurement_targets, file_digest
+from .data import make_dls, CohortDataset, measurement_targets, file_digest, resolve_exclude, tabular_columns, TabularPreprocessor
 from .encoders import image_encoder, BLOCK_NAMES
 from .nw import BANKS
 from .train import fit_cosine, resume, barrier
@@ -55,12 +55,12 @@ data:
   ct: tables/ct_studies.csv      # (required) one row per CT study: patient_id, study_id, study_date, image_path
   echo: tables/echo_exams.csv    # (required) one row per ECHO exam: patient_id, exam_date, measurements, valve grades
   ecg: tables/ecg_exams.csv      # one row per ECG exam: patient_id, exam_date, measurements (null: no ECG)
-  columns: {}                    # canonical name -> your column, e.g. {study_date: scan_date, echo_date: date}
+  columns: {}                    # our name -> your column: ids, dates, measurements, e.g. {study_date: scan_date, echo_date: date, lvef: EF}
   window_days: 183               # ECHO/ECG at most this many days from the CT (six months)
-  dayfirst: false                # read 03/04/2020 as 3 April
+  dayfirst: false                # true: 03/04/2020 is 3 April (day/month); false: March 4 (a column contradicting it is refused)
   test: 0.2                      # share of patients held out for testing, or a file with one patient id per line
   val: 0.2                       # share of the other patients used for validation
-  exclude_columns: []            # tabular columns never used as pre-training inputs
+  exclude_columns: []            # ECHO/ECG columns never used as pre-training inputs, e.g. [comment] or [echo_comment]; free text is left out anyway
   units: {}                      # measurements not in xcardia's units, converted on the way in, e.g. {lvef: fraction, tr_vmax: cm/s}
   skip_bad: false                # true: leave out unreadable CTs (listed in the report) instead of stopping
 
@@ -203,6 +203,13 @@ def index_settings(cfg:dict)->tuple:
     ix = dict(cfg['index']); study_id, id_map = ix.pop('study_id'), ix.pop('id_map')
     return SeriesRule.from_dict(ix), study_id, id_map
 
+def _check_columns(cfg:dict, name:str):
+    "data.columns: our names (ids, dates, the measurements of `MEASUREMENT_KEYS`) mapped to yours, checked when the config loads."
+    known = list(CANONICAL) + list(MEASUREMENT_KEYS)
+    for k, v in (cfg['data']['columns'] or {}).items():
+        if k not in known: raise UserError(f"{name}: data.columns maps {k!r}, which is not one of xcardia's columns; map any of {known}")
+        if not isinstance(v, str) or not v: raise UserError(f"{name}: data.columns.{k} must be your column's name, not {v!r}")
+
 def _check_units(cfg:dict, name:str):
     "data.units: known measurements and, for each, one of its units (`MEASUREMENT_UNITS`)."
     for col, unit in (cfg['data']['units'] or {}).items():
@@ -276,7 +283,7 @@ def load_config(src:str|Path|dict, # a YAML file, or the configuration itself
     if bad: raise UserError(f"{name}: finetune.methods {bad} are not pre-trained (add them to pretrain.variants, or use 'none')")
     bad = [r for r in cfg['finetune']['regimes'] + [cfg['finetune']['sweep_regime']] if not REGIME.match(str(r))]
     if bad: raise UserError(f"{name}: finetune regimes {bad} not understood; use full, <k>shot (e.g. 5shot) or frac<share> (e.g. frac0.1)")
-    _check_index(cfg, name); _check_units(cfg, name)
+    _check_index(cfg, name); _check_units(cfg, name); _check_columns(cfg, name)
     _check_seeds(cfg, name); _check_run_seeds(cfg, name, runs); _check_freeze(cfg, name, runs); _check_pairs(cfg, name); _check_speed(cfg, name)
     if check_files:
         for k in ('data.ct', 'data.echo', 'data.ecg') + (('data.test',) if isinstance(t, str) else ()):
@@ -374,6 +381,15 @@ def run_demo_data(cfg:dict, size:str='small')->dict:
     "The demo's synthetic cohort (`DEMO_SIZES[size]` patients) in `out/data`, where `demo_config` points (a PACS export when its index has an id map)."
     return run_synthetic_data(cfg, DEMO_SIZES[size]['n_patients'], archive=cfg['index']['id_map'] is not None)
 
+# %% ../nbs/12_stages.ipynb #b8683c90
+def preset_warning(cfg:dict)->str|None:
+    "A line for real data run at a test-size preset (the built-in cohort's folder carries its stage record, real data does not)."
+    if cfg['preset'] not in ('tiny', 'small') or (Path(cfg['data']['ct']).parent/'done.json').exists(): return None
+    p = get_preset(cfg['preset'])
+    return (f"preset {cfg['preset']}: CTs at {p.size}^3 voxels of {p.spacing:g} mm and a ResNet-{p.depth}, sized for tests and the "
+            "built-in synthetic cohort; too coarse for real chest CT. On your own data use `preset: paper` (2 mm, 164^3, ResNet-50)")
+
+
 # %% ../nbs/12_stages.ipynb #46836141
 def _test_spec(cfg):
     t = cfg['data']['test']
@@ -419,6 +435,7 @@ def run_cohort(cfg:dict)->dict:
             paired = match_exams(ct, *exams, require=('echo', 'ecg'), **kw)[0] if ecg is not None else labelled
     except (ValueError, FileNotFoundError) as e: raise UserError(str(e)) from e
     for w in caught: say(f"matching: {w.message}")
+    if (pw := preset_warning(cfg)): say(f"warning: {pw}")
     if not len(labelled): raise UserError(f"no CT study has an ECHO within {d['window_days']} days; check data.columns and the dates")
     fr = {'train': 1 - d['val'], 'val': d['val']}
     labelled = labelled.reset_index(drop=True)
@@ -445,6 +462,41 @@ def read_cohort_stage(cfg:dict, which:str='labelled')->pd.DataFrame:
     if not f.exists(): raise UserError(f"{f} does not exist: run `xcardia cohort CONFIG` first")
     check_inputs(cfg, stage_done(f.parent) or {})
     return pd.read_parquet(f)
+
+# %% ../nbs/12_stages.ipynb #3b8154f1
+def check_tables(cfg:dict)->str:
+    "What the cohort stage would use, leave out and why, from the configuration's tables (nothing is written)."
+    d = cfg['data']; lines = []
+    kw = dict(window_days=d['window_days'], columns=d['columns'] or None, dayfirst=d['dayfirst'], units=d['units'] or None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        try:
+            ct, echo, ecg = read_tables(d['ct'], d['echo'], d.get('ecg'), (d.get('columns') or {}).get('image_path', 'image_path'), d.get('columns'))
+            labelled, unmatched = match_exams(ct, d['echo'], d.get('ecg'), require=('echo',), **kw)
+        except (ValueError, FileNotFoundError) as e: raise UserError(str(e)) from e
+    for name, t, f in (('CT', ct, d['ct']), ('ECHO', echo, d['echo']), ('ECG', ecg, d.get('ecg'))):
+        if t is not None: lines.append(f"{name} table {f}: {len(t)} rows, columns {list(t.columns)}")
+    lines.append(f"matched: {len(labelled)} of {len(ct)} CT studies have an ECHO within {d['window_days']} days "
+                 f"({labelled.patient_id.nunique() if len(labelled) else 0} patients)")
+    for r, n in unmatched.reason.value_counts().items(): lines.append(f"  left out: {n} CT studies, {r}")
+    imp = pd.DataFrame(labelled.attrs.get('implausible', []))
+    for (t, c), g in (imp.groupby(['table', 'column']) if len(imp) else []):
+        lines.append(f"  implausible, set missing: {len(g)} value(s) of {t} column {c!r} (lines {list(g.row[:5])}), {g.reason.iloc[0]}")
+    lines += [f"  warning: {w.message}" for w in caught]
+    if len(labelled):
+        pos = {t: int((labelled[t] == 1).sum()) for t in TARGET_NAMES}
+        lines.append(f"labels (positive studies): {pos}")
+        inputs = tabular_columns(labelled)
+        try: out = resolve_exclude(d['exclude_columns'], inputs)
+        except ValueError as e: raise UserError(str(e)) from e
+        with warnings.catch_warnings(record=True) as w2:
+            warnings.simplefilter('always')
+            tp = TabularPreprocessor(exclude=out).fit(labelled)
+        lines.append(f"model inputs: {len(tp.num_cols)} numeric {tp.num_cols}, {len(tp.cat_cols)} categorical {tp.cat_cols}")
+        if out: lines.append(f"  excluded by exclude_columns: {out}")
+        lines += [f"  left out: {x.message}" for x in w2]
+    if (pw := preset_warning(cfg)): lines.append(f"warning: {pw}")
+    return '\n'.join(lines)
 
 # %% ../nbs/12_stages.ipynb #fe19741c
 def seed_suffix(cfg:dict, seed:int)->str:
@@ -532,6 +584,8 @@ def pretrain_dls(cfg:dict, name:str, spec:tuple|None=None):
     pre, targets = read_cohort_stage(cfg, 'pretrain'), list(TARGET_NAMES)
     if kw.get('nw_targets', 'labels') != 'labels':
         pre, names = measurement_targets(pre); targets += names
+    try: resolve_exclude(exclude, tabular_columns(pre))                 # your names, with or without echo_/ecg_; unknown ones refused
+    except ValueError as e: raise UserError(f"pre-training run {name}: {e}") from e
     make = lambda: make_dls(pre, kind=VARIANTS[variant][0], exclude=exclude, targets=targets, **dls_kwargs(cfg, 'pretrain'))
     if rank_distrib() == 0: dls = make()                 # several processes: rank 0 fills the CT cache, then the others read it
     barrier()
