@@ -381,7 +381,7 @@ def run_demo_data(cfg:dict, size:str='small')->dict:
     "The demo's synthetic cohort (`DEMO_SIZES[size]` patients) in `out/data`, where `demo_config` points (a PACS export when its index has an id map)."
     return run_synthetic_data(cfg, DEMO_SIZES[size]['n_patients'], archive=cfg['index']['id_map'] is not None)
 
-# %% ../nbs/12_stages.ipynb #b8683c90
+# %% ../nbs/12_stages.ipynb #0abfbf9a
 def preset_warning(cfg:dict)->str|None:
     "A line for real data run at a test-size preset (the built-in cohort's folder carries its stage record, real data does not)."
     if cfg['preset'] not in ('tiny', 'small') or (Path(cfg['data']['ct']).parent/'done.json').exists(): return None
@@ -463,7 +463,7 @@ def read_cohort_stage(cfg:dict, which:str='labelled')->pd.DataFrame:
     check_inputs(cfg, stage_done(f.parent) or {})
     return pd.read_parquet(f)
 
-# %% ../nbs/12_stages.ipynb #3b8154f1
+# %% ../nbs/12_stages.ipynb #6f9100cb
 def check_tables(cfg:dict)->str:
     "What the cohort stage would use, leave out and why, from the configuration's tables (nothing is written)."
     d = cfg['data']; lines = []
