@@ -296,3 +296,12 @@ def test_mixed_date_orders_refused_naming_dayfirst(tmp_path):
     assert code == 2 and 'set data.dayfirst: true' in err, err[-2000:]
     code, out, err = xcardia('check', _cohort_config(tmp_path, 'd2', ct='tables/ct_dmy.csv', dayfirst=True), cwd=tmp_path)
     assert code == 0, err[-2000:]
+
+def test_demo_report_gives_operating_points(demo):
+    "Each flag's threshold with sensitivity, specificity, PPV and NPV in the report and the bundle; `predict --help` says what a flag means."
+    md = (demo/'report'/'report.md').read_text()
+    assert '## Operating points' in md and 'test sensitivity' in md
+    op = pd.read_csv(demo/'bundle'/'operating_points.csv')
+    assert set(op.split) == {'val', 'test'} and {'sensitivity_lo', 'npv_hi', 'threshold_positives', 'reliable'} <= set(op.columns)
+    code, out, _ = xcardia('predict', '--help')
+    assert code == 0 and 'sensitivity, specificity, PPV and NPV' in ' '.join(out.split())

@@ -82,8 +82,12 @@ def _parser()->argparse.ArgumentParser:
         if name == 'finetune':
             s.add_argument('--method', action='append', help='only this method (repeatable)')
             s.add_argument('--regime', action='append', help='only this regime (repeatable)')
-    pr = sub.add_parser('predict', help='probabilities per target for new CT files with a model bundle')
-    pr.add_argument('ct', nargs='+', help='CT files (NIfTI, NRRD) or DICOM series folders')
+    pr = sub.add_parser('predict', help='probabilities per target for new CT files with a model bundle',
+                        description="Per target: the probability, and a flag (probability >= the target's threshold, chosen for the best "
+                        "F1 on the training run's validation split). A flag is a screening prompt, not a diagnosis: each threshold's "
+                        "sensitivity, specificity, PPV and NPV (95 % CIs) are in the run's report (Operating points) and in the bundle's "
+                        "operating_points.csv, which also marks thresholds set from too few validation positives.")
+    pr.add_argument('ct', nargs='+', help='CT files (NIfTI, NRRD), DICOM series folders, or FOLDER::SERIES_UID')
     pr.add_argument('--bundle', required=True, help='a bundle folder (written by `xcardia evaluate` into OUT/bundle)')
     pr.add_argument('--exemplars', type=int, default=0, help='top NW support studies per CT (image-only query)')
     pr.add_argument('--csv', help='write the table here (default: print it)')

@@ -8,11 +8,12 @@ import warnings
 from typing import Sequence
 
 # %% auto #0
-__all__ = ['CAM_BLOCKS', 'patient_bootstrap', 'bootstrap_counts', 'weighted_auroc', 'weighted_average_precision', 'weighted_f1',
-           'best_f1_threshold', 'evaluate', 'compare_seeds', 'compare', 'plot_differences', 'calibration_bins',
-           'expected_calibration_error', 'reliability_diagram', 'results_table', 'table_markdown', 'seed_table',
-           'modality_gap', 'plot_modality_pca', 'PhenotypeScores', 'cam_layer', 'scale_to_max', 'grad_cam',
-           'cam_mass_inside', 'centred_blob', 'cam_heart_shares', 'cam_figure', 'exemplar_figure']
+__all__ = ['OP_METRICS', 'CAM_BLOCKS', 'patient_bootstrap', 'bootstrap_counts', 'weighted_auroc', 'weighted_average_precision',
+           'weighted_f1', 'best_f1_threshold', 'evaluate', 'operating_points', 'compare_seeds', 'compare',
+           'plot_differences', 'calibration_bins', 'expected_calibration_error', 'reliability_diagram', 'results_table',
+           'table_markdown', 'seed_table', 'modality_gap', 'plot_modality_pca', 'PhenotypeScores', 'cam_layer',
+           'scale_to_max', 'grad_cam', 'cam_mass_inside', 'centred_blob', 'cam_heart_shares', 'cam_figure',
+           'exemplar_figure']
 
 # %% ../nbs/10_evaluate.ipynb #335088e5
 import numpy as np
@@ -91,7 +92,7 @@ def evaluate(probs:np.ndarray, # test probabilities (n, C)
              val_probs:np.ndarray|None=None, val_y:np.ndarray|None=None, # validation, to choose the F1 threshold
              n_boot:int=1000, seed:int=0, targets:Sequence[str]=TARGET_NAMES,
             )->pd.DataFrame:
-    "Per target: AUROC, AP and F1 with patient-bootstrap 95 % CIs; NaN with a reason for targets that cannot be scored."
+    "Per target: AUROC, AP and F1 with patient-bootstrap 95 % CIs, the F1 threshold and the validation positives that set it; NaN with a reason where a target cannot be scored."
     probs, y = np.asarray(probs, float), np.asarray(y, float)
     targets = list(targets)[:y.shape[1]]
     W = bootstrap_counts(patient_ids, n_boot, seed)
@@ -99,11 +100,11 @@ def evaluate(probs:np.ndarray, # test probabilities (n, C)
     for c, t in enumerate(targets):
         ok = ~np.isnan(y[:, c]); p, yc = probs[ok, c], y[ok, c]
         row = dict(n=int(ok.sum()), positives=int(yc.sum()), reason=_one_class(yc))
-        thr = 0.5
+        thr, set_by = 0.5, 0
         if val_probs is not None:
             vok = ~np.isnan(val_y[:, c])
-            if _one_class(val_y[vok, c]) is None: thr = best_f1_threshold(val_probs[vok, c], val_y[vok, c])
-        row['threshold'] = thr
+            if _one_class(val_y[vok, c]) is None: thr, set_by = best_f1_threshold(val_probs[vok, c], val_y[vok, c]), int(val_y[vok, c].sum())
+        row['threshold'], row['threshold_positives'] = thr, set_by
         if row['reason'] is None:
             point = _metrics(p, yc, thr)
             Wc = W[:, ok]
@@ -115,8 +116,41 @@ def evaluate(probs:np.ndarray, # test probabilities (n, C)
         else:
             row.update({m: np.nan for m in ('auroc', 'auroc_lo', 'auroc_hi', 'ap', 'ap_lo', 'ap_hi', 'f1', 'f1_lo', 'f1_hi')})
         rows[t] = row
-    cols = ['n', 'positives', 'auroc', 'auroc_lo', 'auroc_hi', 'ap', 'ap_lo', 'ap_hi', 'f1', 'f1_lo', 'f1_hi', 'threshold', 'reason']
+    cols = ['n', 'positives', 'auroc', 'auroc_lo', 'auroc_hi', 'ap', 'ap_lo', 'ap_hi', 'f1', 'f1_lo', 'f1_hi', 'threshold', 'threshold_positives', 'reason']
     return pd.DataFrame(rows).T[cols]
+
+# %% ../nbs/10_evaluate.ipynb #1663a36f
+OP_METRICS = ('sensitivity', 'specificity', 'ppv', 'npv')
+
+def _op_counts(p:np.ndarray, y:np.ndarray, thr:float, W:np.ndarray)->np.ndarray:
+    "Sensitivity, specificity, PPV and NPV of `p >= thr` under each row of weights `W` (n_w, n): (n_w, 4), NaN where undefined."
+    flag = p >= thr
+    tp, fn = W @ (flag & (y == 1)), W @ (~flag & (y == 1))
+    tn, fp = W @ (~flag & (y == 0)), W @ (flag & (y == 0))
+    with np.errstate(invalid='ignore', divide='ignore'):
+        return np.stack([tp / (tp + fn), tn / (tn + fp), tp / (tp + fp), tn / (tn + fn)], axis=-1)
+
+def operating_points(probs:np.ndarray, # probabilities (n, C)
+                     y:np.ndarray, # labels (n, C), NaN for missing
+                     patient_ids:Sequence, # patient of each row, for the bootstrap
+                     thresholds:Sequence[float], # one per target
+                     n_boot:int=1000, seed:int=0, targets:Sequence[str]=TARGET_NAMES,
+                    )->pd.DataFrame:
+    "Per target: the threshold's sensitivity, specificity, PPV and NPV with patient-bootstrap 95 % CIs."
+    probs, y = np.asarray(probs, float), np.asarray(y, float)
+    W = bootstrap_counts(patient_ids, n_boot, seed).astype(float)
+    rows = {}
+    for c, t in enumerate(list(targets)[:y.shape[1]]):
+        ok = ~np.isnan(y[:, c]); p, yc = probs[ok, c], y[ok, c]
+        row = dict(threshold=float(thresholds[c]), n=int(ok.sum()), positives=int(yc.sum()))
+        point = _op_counts(p, yc, thresholds[c], np.ones((1, ok.sum())))[0]
+        samples = _op_counts(p, yc, thresholds[c], W[:, ok])
+        for k, m in enumerate(OP_METRICS):
+            s = samples[:, k][~np.isnan(samples[:, k])]
+            lo, hi = np.percentile(s, [2.5, 97.5]) if len(s) else (np.nan, np.nan)
+            row.update({m: point[k], f'{m}_lo': lo, f'{m}_hi': hi})
+        rows[t] = row
+    return pd.DataFrame(rows).T
 
 # %% ../nbs/10_evaluate.ipynb #7b3b6781
 def compare_seeds(probs_a:Sequence[np.ndarray], probs_b:Sequence[np.ndarray], # each method's test probabilities (n, C), one array per training seed

@@ -415,7 +415,7 @@ def random_exam_tables(n_patients:int=1000, # patients
                        n_ecg:int|None=None, # ECG exams (default: 2 per patient)
                        seed:int=0,
                       )->tuple: # (ct, echo, ecg) DataFrames
-    "Random CT/ECHO/ECG tables of the canonical columns, dates within five years, some values missing."
+    "Random CT/ECHO/ECG tables of the canonical columns, plausible values, dates within five years, some values missing."
     rng = np.random.default_rng(seed)
     n_ct, n_echo, n_ecg = n_ct or int(1.5 * n_patients), n_echo or 2 * n_patients, n_ecg or 2 * n_patients
     start = np.datetime64('2015-01-01')
@@ -426,10 +426,10 @@ def random_exam_tables(n_patients:int=1000, # patients
     ct = pd.DataFrame({'patient_id': pids(n_ct), 'study_id': [f'S{i:07d}' for i in range(n_ct)], 'study_date': dates(n_ct)})
     ct['image_path'] = 'ct/' + ct['study_id'] + '.nii.gz'
     echo = pd.DataFrame({'patient_id': pids(n_echo), 'exam_date': dates(n_echo),
-                         'lvef': maybe(rng.normal(58, 10, n_echo)), 'ivs': maybe(rng.normal(10.5, 2, n_echo)),
-                         'lvpw': maybe(rng.normal(10, 2, n_echo)), 'lvidd': maybe(rng.normal(48, 6, n_echo)),
-                         'lvids': maybe(rng.normal(32, 6, n_echo)), 'av_vmax': maybe(rng.gamma(6, .3, n_echo)),
-                         'pasp': maybe(rng.normal(32, 10, n_echo)), 'tr_vmax': maybe(rng.normal(2.6, .4, n_echo))})
+                         'lvef': maybe(rng.normal(58, 10, n_echo).clip(10, 85)), 'ivs': maybe(rng.normal(10.5, 2, n_echo).clip(5, 25)),
+                         'lvpw': maybe(rng.normal(10, 2, n_echo).clip(5, 25)), 'lvidd': maybe(rng.normal(48, 6, n_echo)),
+                         'lvids': maybe(rng.normal(32, 6, n_echo)), 'av_vmax': maybe(rng.gamma(6, .3, n_echo).clip(.5, 6.5)),
+                         'pasp': maybe(rng.normal(32, 10, n_echo).clip(10, 120)), 'tr_vmax': maybe(rng.normal(2.6, .4, n_echo))})   # inside `MEASUREMENT_UNITS`' ranges
     for c in ['as_grade', 'ar_grade', 'mr_grade', 'tr_grade', 'pr_grade']:
         echo[c] = rng.choice(grades, n_echo, p=[.45, .2, .2, .08, .04, .03])
     ecg = pd.DataFrame({'patient_id': pids(n_ecg), 'exam_date': dates(n_ecg),

@@ -44,6 +44,7 @@ def save_bundle(path:str|Path, # folder to write (created; existing bundle files
                 support:pd.DataFrame|None=None, # one row per bank entry: idx, study_id, image_path (and labels)
                 tab_preprocessor:TabularPreprocessor|None=None, # the pre-training's tabular preprocessing
                 config:dict|None=None, # the run's configuration, kept for the record
+                operating_points:pd.DataFrame|None=None, # each threshold's sensitivity, specificity, PPV, NPV (`operating_points`)
                )->Path:
     "Write a model bundle that `load_bundle` reads back."
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
@@ -55,6 +56,7 @@ def save_bundle(path:str|Path, # folder to write (created; existing bundle files
                preprocessing=dict(spacing=preset.spacing, size=preset.size, hu_window=list(preset.hu_window)),
                preset=preset.name, image_encoder=finetuned.encoder.config,
                config=config or {}, versions=package_versions())
+    if operating_points is not None: operating_points.to_csv(path/'operating_points.csv', index=False); man['operating_points'] = 'operating_points.csv'
     torch.save(finetuned.state_dict(), path/'finetuned.pth')
     if pretrained is not None:
         if tab_preprocessor is None: raise ValueError("a pre-trained model needs its tab_preprocessor (the tabular encoder's input layout)")
@@ -145,4 +147,6 @@ def load_bundle(path:str|Path, device=None)->Bundle:
             if not (path/'support.csv').is_file(): raise BundleError(f"{path}: support.csv is missing; the NW bank's studies are listed there")
             sup = pd.read_csv(path/'support.csv', dtype={'study_id': str})
             if set(sup['idx']) != set(pre.head.support_ids.tolist()): raise BundleError(f"{path}: support.csv does not list the bank's entries")
-    return Bundle(path, man, ft, pre, sup, tp, device)
+    b = Bundle(path, man, ft, pre, sup, tp, device)
+    b.operating_points = pd.read_csv(path/man['operating_points']) if 'operating_points' in man else None   # the report's table
+    return b

@@ -14,7 +14,8 @@ __all__ = ['METHOD_NAMES', 'REGIME_TITLES', 'DIAGNOSTICS', 'method_label', 'fram
            'start_evaluation', 'cohort_section', 'load_finetune_results', 'regime_tables', 'fraction_table',
            'sweep_table', 'comparison_table', 'comparison_section', 'load_pretrained', 'pretraining_head_section',
            'modality_section', 'diagnostics_section', 'cam_studies', 'study_batch', 'study_cams', 'gradcam_section',
-           'exemplar_section', 'calibration_section', 'bundle_section', 'provenance_section', 'run_evaluate']
+           'exemplar_section', 'calibration_section', 'operating_section', 'bundle_section', 'provenance_section',
+           'run_evaluate']
 
 # %% ../nbs/13_report.ipynb #88f644fb
 import numpy as np
@@ -29,7 +30,7 @@ from .encoders import fuse
 from .nw import explanation_frame
 from .losses import nw_loss, base_rate_bce
 from .pretrain import head_outputs, VARIANTS
-from .evaluate import (evaluate, compare_seeds, seed_table, results_table, table_markdown, reliability_diagram, plot_modality_pca, modality_gap,
+from .evaluate import (OP_METRICS, operating_points, evaluate, compare_seeds, seed_table, results_table, table_markdown, reliability_diagram, plot_modality_pca, modality_gap,
                               PhenotypeScores, grad_cam, cam_layer, cam_heart_shares, cam_figure, exemplar_figure, plot_differences)
 from .predict import save_bundle, package_versions
 from .stages import (say, stage_done, read_cohort_stage, pretrain_names, parse_run, split_seed, seed_suffix, finetune_runs,
@@ -135,7 +136,9 @@ def start_evaluation(cfg:dict)->Evaluation:
     "An `Evaluation` of a run: `report/` created, the report opened with the run's settings."
     ev = Evaluation(cfg, Report('X-Cardia: phenotype-guided cross-modal pre-training, results'))
     (ev.folder/'results').mkdir(parents=True, exist_ok=True)
-    ev.report.p(f"Preset **{cfg['preset']}**, seed {ev.seed}, {ev.n_boot} patient-bootstrap resamples for every 95 % CI. "
+    ev.report.p(f"Preset **{cfg['preset']}**; split seed {ev.seed}, training seed(s) {', '.join(map(str, ev.seeds))}; "
+                f"{ev.n_boot} patient-bootstrap resamples for every 95 % CI. In the tables, [a, b] is that 95 % CI; on several "
+                "training seeds, ± is the across-seed SD (a spread, not a CI). "
                 f"Written {time.strftime('%Y-%m-%d %H:%M')} from `{ev.out}`. Every number below was computed from this run's outputs.")
     return ev
 
@@ -146,6 +149,9 @@ def cohort_section(ev:Evaluation):
     rep.h('Table A.1 analogue: cohort').p(f"{len(lab)} labelled CT studies of {lab.patient_id.nunique()} patients; "
           f"{len(read_cohort_stage(ev.cfg, 'pretrain'))} pre-training pairs (test patients excluded).")
     rep.table(frame_markdown(pd.read_csv(ev.out/'cohort'/'table_a1.csv', header=[0, 1], index_col=0), 1))
+    un = pd.read_csv(ev.out/'cohort'/'unmatched.csv') if (ev.out/'cohort'/'unmatched.csv').exists() else pd.DataFrame(columns=['reason'])
+    if len(un): rep.p(f"{len(un)} CT studies left out at matching: " + ', '.join(f"{n} {r}" for r, n in un.reason.value_counts().items())
+                      + " (`cohort/unmatched.csv`).")
     short = stage_done(ev.out/'cohort').get('short_targets') or {}
     if short: rep.p(f"Targets with fewer than 5 positive studies (AUROC missing or wide): {short}.")
 
@@ -423,8 +429,35 @@ def calibration_section(ev:Evaluation):
     ax.set_title('reliability, all targets pooled', fontsize=9); fig.tight_layout()
     ev.report.h('Calibration').img(ev.save_fig(fig, 'fig_calibration.png'), 'Observed rate against predicted probability (10 bins), with the expected calibration error.')
 
+# %% ../nbs/13_report.ipynb #4d43df79
+def _ci_cell(r:pd.Series, m:str)->str:
+    v = r[m]
+    return 'n/a' if pd.isna(v) else f"{v:.2f} [{r[f'{m}_lo']:.2f}, {r[f'{m}_hi']:.2f}]"
+
+def operating_section(ev:Evaluation)->pd.DataFrame|None:
+    "The bundle model's thresholds with sensitivity, specificity, PPV and NPV (95 % CIs) on validation and test; few-positive thresholds marked."
+    if ev.bundle_run not in ev.preds: return None
+    p, res = ev.preds[ev.bundle_run], ev.results[ev.bundle_run]
+    thr, few = res['threshold'].astype(float).to_numpy(), ev.cfg['evaluate']['min_threshold_positives']
+    op = pd.concat({s: operating_points(p[f'{s}_probs'], p[f'{s}_y'], p[f'{s}_pids'], thr, ev.n_boot, ev.seed)
+                    for s in ('val', 'test')}, names=['split', 'target']).reset_index()
+    op['threshold_positives'] = op.target.map(res['threshold_positives']).astype(int)
+    op['reliable'] = op.threshold_positives >= few
+    op.to_csv(ev.folder/'operating_points.csv', index=False)
+    test = op[op.split == 'test'].set_index('target')
+    tab = pd.DataFrame({'threshold (validation positives)': [f"{r.threshold:.3f} ({r.threshold_positives}){'' if r.reliable else ' †'}" for _, r in test.iterrows()],
+                        **{f"test {m.upper() if len(m) == 3 else m}": [_ci_cell(r, m) for _, r in test.iterrows()] for m in OP_METRICS}},
+                       index=test.index)
+    ev.report.h('Operating points').p(
+        f"A flag of `xcardia predict` means probability >= the target's threshold, chosen for the best F1 on the validation split. "
+        f"Below: each threshold's sensitivity, specificity, PPV and NPV on the test split with patient-bootstrap 95 % CIs; validation "
+        f"figures (optimistic: the threshold was chosen there) are in `operating_points.csv`. PPV and NPV depend on the prevalence of "
+        f"this cohort. † marks a threshold set from fewer than {few} validation positives (`evaluate.min_threshold_positives`): treat "
+        "its flag as unreliable and choose a cut on your own validation data.").table(frame_markdown(tab))
+    return op
+
 # %% ../nbs/13_report.ipynb #d68e302e
-def bundle_section(ev:Evaluation):
+def bundle_section(ev:Evaluation, operating:pd.DataFrame|None=None):
     "Write the model bundle of `evaluate.bundle` into `out/bundle` and say what it holds."
     if ev.finetuned is None: return
     (bm, br), pre_nw = ev.bundle_run, ev.learners.get('nw_mmcl')
@@ -434,8 +467,9 @@ def bundle_section(ev:Evaluation):
         support = pre_nw.dls.valid_ds.cohort.loc[ids, ['study_id', 'image_path'] + list(TARGET_NAMES)].rename_axis('idx').reset_index()
         tp = pre_nw.dls.tab_preprocessor
     save_bundle(ev.out/'bundle', ev.finetuned.cpu(), ev.results[(bm, br)]['threshold'].astype(float).to_dict(), get_preset(ev.cfg['preset']),
-                pretrained=pre_nw.model.cpu() if pre_nw is not None else None, support=support, tab_preprocessor=tp, config=ev.cfg)
-    ev.report.h('Model bundle').p(f"`{ev.out/'bundle'}`: the fine-tuned {method_label(bm)} / {br} model with its validation F1 thresholds"
+                pretrained=pre_nw.model.cpu() if pre_nw is not None else None, support=support, tab_preprocessor=tp, config=ev.cfg,
+                operating_points=operating)
+    ev.report.h('Model bundle').p(f"`{ev.out/'bundle'}`: the fine-tuned {method_label(bm)} / {br} model with its validation F1 thresholds and their operating points"
                                   + (', and the pre-trained NW+MMCL model with its support bank' if pre_nw is not None else '')
                                   + f". `xcardia predict CT... --bundle {ev.out/'bundle'}` uses it.")
 
@@ -470,6 +504,6 @@ def run_evaluate(cfg:dict)->dict:
     comparisons = comparison_section(ev)
     load_pretrained(ev); pretraining_head_section(ev); modality_section(ev); diagnostics_section(ev)
     ev.finetuned = load_finetuned_model(cfg, *ev.bundle_run) if ev.bundle_run in ev.results else None
-    cam = gradcam_section(ev); exemplar_section(ev); calibration_section(ev); bundle_section(ev)
+    cam = gradcam_section(ev); exemplar_section(ev); calibration_section(ev); bundle_section(ev, operating_section(ev))
     f, seconds = provenance_section(ev, t0)
     return dict(report=str(f), headline={k: v.to_dict() for k, v in headline.items()}, comparisons=comparisons, cam=cam, seconds=seconds)

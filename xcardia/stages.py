@@ -111,6 +111,7 @@ evaluate:
   n_boot: 1000                   # bootstrap resamples of patients for every CI
   bundle: nw_mmcl/full           # the fine-tuned model that goes into the bundle (method/regime)
   cam_target: lvwt_ge13          # phenotype shown in the Grad-CAM figure
+  min_threshold_positives: 5     # a flag threshold set from fewer validation positives is marked unreliable (report, bundle)
   pairs: []                      # extra paired comparisons [A, B] of finetune.methods (A − B), e.g. [[nw_excl, mmcl_excl]]
 """
 
@@ -122,7 +123,7 @@ class UserError(Exception):
 REQUIRED = ('out', 'data.ct', 'data.echo')
 FREE_MAPPINGS = ('data.columns', 'data.units', 'finetune.freeze', 'pretrain.runs')       # their keys are the user's (checked in `load_config`), not ours
 ADDITIVE = ('pretrain.variants', 'pretrain.lambda_sweep', 'finetune.methods', 'finetune.regimes', 'finetune.fractions',
-            'finetune.sweep_regime', 'evaluate.n_boot', 'evaluate.bundle', 'evaluate.cam_target', 'evaluate.pairs', 'num_workers',
+            'finetune.sweep_regime', 'evaluate.n_boot', 'evaluate.bundle', 'evaluate.cam_target', 'evaluate.pairs', 'evaluate.min_threshold_positives', 'num_workers',
             'speed.channels_last', 'speed.compile', 'speed.cudnn_benchmark', 'speed.fused_adamw', 'seeds', 'pretrain.runs', 'pretrain.diagnostics',
             'index.max_thickness', 'index.min_slices', 'index.min_z_mm', 'index.max_irregularity', 'index.max_tilt_deg',
             'index.keep_contrast', 'index.study_id', 'index.id_map')   # index: the `xcardia index` command's, not the stages'
