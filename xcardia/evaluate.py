@@ -119,7 +119,7 @@ def evaluate(probs:np.ndarray, # test probabilities (n, C)
     cols = ['n', 'positives', 'auroc', 'auroc_lo', 'auroc_hi', 'ap', 'ap_lo', 'ap_hi', 'f1', 'f1_lo', 'f1_hi', 'threshold', 'threshold_positives', 'reason']
     return pd.DataFrame(rows).T[cols]
 
-# %% ../nbs/10_evaluate.ipynb #1663a36f
+# %% ../nbs/10_evaluate.ipynb #2e522453
 OP_METRICS = ('sensitivity', 'specificity', 'ppv', 'npv')
 
 def _op_counts(p:np.ndarray, y:np.ndarray, thr:float, W:np.ndarray)->np.ndarray:

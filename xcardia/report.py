@@ -24,7 +24,8 @@ import torch
 import torch.nn as nn
 import yaml
 import matplotlib.pyplot as plt
-from .core import TARGET_NAMES, get_preset
+from .core import TARGETS, TARGET_NAMES, get_preset
+from .matching import MEASUREMENT_UNITS
 from .synthetic import heart_mask, displaced_hearts
 from .encoders import fuse
 from .nw import explanation_frame
@@ -149,6 +150,11 @@ def cohort_section(ev:Evaluation):
     rep.h('Table A.1 analogue: cohort').p(f"{len(lab)} labelled CT studies of {lab.patient_id.nunique()} patients; "
           f"{len(read_cohort_stage(ev.cfg, 'pretrain'))} pre-training pairs (test patients excluded).")
     rep.table(frame_markdown(pd.read_csv(ev.out/'cohort'/'table_a1.csv', header=[0, 1], index_col=0), 1))
+    srcs = lambda t: 'the nine above' if t.rule == 'any' else ', '.join(
+        f"{c} ({MEASUREMENT_UNITS[c].unit})" if c in MEASUREMENT_UNITS else f"{c} (grade words)" for c in t.columns + ((t.fallback[0],) if t.fallback else ()))
+    defs = pd.DataFrame({'definition': [t.description for t in TARGETS], 'ECHO columns (unit)': [srcs(t) for t in TARGETS]},
+                        index=pd.Index(TARGET_NAMES, name='target'))
+    rep.p('Label definitions (a missing measurement gives a missing label, never a negative; units as checked on the way in):').table(frame_markdown(defs))
     un = pd.read_csv(ev.out/'cohort'/'unmatched.csv') if (ev.out/'cohort'/'unmatched.csv').exists() else pd.DataFrame(columns=['reason'])
     if len(un): rep.p(f"{len(un)} CT studies left out at matching: " + ', '.join(f"{n} {r}" for r, n in un.reason.value_counts().items())
                       + " (`cohort/unmatched.csv`).")
@@ -429,7 +435,7 @@ def calibration_section(ev:Evaluation):
     ax.set_title('reliability, all targets pooled', fontsize=9); fig.tight_layout()
     ev.report.h('Calibration').img(ev.save_fig(fig, 'fig_calibration.png'), 'Observed rate against predicted probability (10 bins), with the expected calibration error.')
 
-# %% ../nbs/13_report.ipynb #4d43df79
+# %% ../nbs/13_report.ipynb #582bcdd4
 def _ci_cell(r:pd.Series, m:str)->str:
     v = r[m]
     return 'n/a' if pd.isna(v) else f"{v:.2f} [{r[f'{m}_lo']:.2f}, {r[f'{m}_hi']:.2f}]"
