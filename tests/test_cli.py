@@ -305,3 +305,18 @@ def test_demo_report_gives_operating_points(demo):
     assert set(op.split) == {'val', 'test'} and {'sensitivity_lo', 'npv_hi', 'threshold_positives', 'reliable'} <= set(op.columns)
     code, out, _ = xcardia('predict', '--help')
     assert code == 0 and 'sensitivity, specificity, PPV and NPV' in ' '.join(out.split())
+
+def test_errors_in_your_terms(tmp_path):
+    "A missing grade column suggests YAML keys that exist (data.missing_columns: nan works); a bad grade word names your column and row."
+    make_cohort(tmp_path/'tables', n_patients=20, seed=5, tables_only=True)
+    echo = pd.read_csv(tmp_path/'tables'/'echo_exams.csv', keep_default_na=False, na_values=[''])
+    echo.drop(columns='pr_grade').to_csv(tmp_path/'tables'/'echo_nopr.csv', index=False)
+    code, _, err = xcardia('cohort', _cohort_config(tmp_path, 'a', echo='tables/echo_nopr.csv'), cwd=tmp_path)
+    assert code == 2 and "lacks column 'pr_grade'" in err and 'data.missing_columns: nan' in err, err[-2000:]
+    code, _, err = xcardia('cohort', _cohort_config(tmp_path, 'b', echo='tables/echo_nopr.csv', missing_columns='nan'), cwd=tmp_path)
+    assert code == 0, err[-2000:]
+    assert pd.read_parquet(tmp_path/'b'/'cohort'/'labelled.parquet').pulmonary_regurgitation.isna().all()
+    bad = echo.rename(columns={'mr_grade': 'MR'}); bad.loc[6, 'MR'] = 'moderat'                   # line 8 of the file
+    bad.to_csv(tmp_path/'tables'/'echo_typo.csv', index=False)
+    code, _, err = xcardia('cohort', _cohort_config(tmp_path, 'c', echo='tables/echo_typo.csv', columns={'mr_grade': 'MR'}), cwd=tmp_path)
+    assert code == 2 and "Column 'MR' has grade word 'moderat' (row 8" in err, err[-2000:]

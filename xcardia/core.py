@@ -132,9 +132,10 @@ def _measurement(echo:pd.DataFrame, name:str, kind:str, missing_columns:str='err
     "One ECHO column as numbers: grades ('grade') parsed to the grade scale, measurements ('num') as floats; NaN where missing."
     if name not in echo.columns:
         if missing_columns == 'nan': return pd.Series(np.nan, index=echo.index)
-        raise ValueError(f"ECHO table lacks column {name!r} needed by the targets (columns present: "
-                         f"{list(echo.columns)}). Rename it, point the target elsewhere with "
-                         "override_targets(...), or pass missing_columns='nan' to leave such labels missing.")
+        short = name.split('_', 1)[1] if name.startswith(('echo_', 'ecg_')) else name
+        raise ValueError(f"ECHO table lacks column {short!r} needed by the targets (columns present: {list(echo.columns)}). "
+                         f"Map yours with data.columns: {{{short}: YOUR_COLUMN}}, or set data.missing_columns: nan to leave the "
+                         "labels that need it missing (in Python: missing_columns='nan', or other columns with override_targets).")
     return parse_grades(echo[name], name) if kind == 'grade' else to_numeric(echo[name], name)
 
 #| export

@@ -18,7 +18,7 @@ __all__ = ['CANONICAL', 'NA_VALUES', 'MEASUREMENT_UNITS', 'MEASUREMENT_KEYS', 'R
 # %% ../nbs/01_matching.ipynb #ea3563af
 import numpy as np
 import pandas as pd
-from .core import TARGETS, TARGET_NAMES, derive_labels, measurement_columns
+from .core import TARGETS, TARGET_NAMES, derive_labels, measurement_columns, parse_grades
 
 # %% ../nbs/01_matching.ipynb #5dc944ea
 CANONICAL = dict(patient_id='patient_id', study_id='study_id', study_date='study_date', image_path='image_path',
@@ -246,6 +246,9 @@ def _prep_exams(src, name:str, cols:dict, key:str, dayfirst:bool, units:dict|Non
     require_columns(df, [pid, date], name)
     df = df.rename(columns={cols[c]: c for c in MEASUREMENT_KEYS if cols[c] != c and cols[c] in df.columns})  # your names -> ours
     df, implausible = check_units(df, name, units, rows=df.index + 2 if not isinstance(src, pd.DataFrame) else df.index)
+    lines = df.index + 2 if not isinstance(src, pd.DataFrame) else df.index          # the file's line numbers (header: line 1)
+    for col, kind in measurement_columns():                                          # grade words checked in your file's terms
+        if kind == 'grade' and col in df: parse_grades(pd.Series(df[col].to_numpy(), index=lines), cols.get(col, col))
     df, _ = drop_duplicate_rows(df, name)
     df = df.reset_index(drop=True)
     df['_date'] = parse_dates(df[date], name, date, dayfirst)

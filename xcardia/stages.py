@@ -61,6 +61,7 @@ data:
   test: 0.2                      # share of patients held out for testing, or a file with one patient id per line
   val: 0.2                       # share of the other patients used for validation
   exclude_columns: []            # ECHO/ECG columns never used as pre-training inputs, e.g. [comment] or [echo_comment]; free text is left out anyway
+  missing_columns: error         # an ECHO column a target needs is absent: error, or nan (those labels missing)
   units: {}                      # measurements not in xcardia's units, converted on the way in, e.g. {lvef: fraction, tr_vmax: cm/s}
   skip_bad: false                # true: leave out unreadable CTs (listed in the report) instead of stopping
 
@@ -204,6 +205,10 @@ def index_settings(cfg:dict)->tuple:
     ix = dict(cfg['index']); study_id, id_map = ix.pop('study_id'), ix.pop('id_map')
     return SeriesRule.from_dict(ix), study_id, id_map
 
+def _check_missing(cfg:dict, name:str):
+    if cfg['data']['missing_columns'] not in ('error', 'nan'):
+        raise UserError(f"{name}: data.missing_columns must be error or nan, not {cfg['data']['missing_columns']!r}")
+
 def _check_columns(cfg:dict, name:str):
     "data.columns: our names (ids, dates, the measurements of `MEASUREMENT_KEYS`) mapped to yours, checked when the config loads."
     known = list(CANONICAL) + list(MEASUREMENT_KEYS)
@@ -284,7 +289,7 @@ def load_config(src:str|Path|dict, # a YAML file, or the configuration itself
     if bad: raise UserError(f"{name}: finetune.methods {bad} are not pre-trained (add them to pretrain.variants, or use 'none')")
     bad = [r for r in cfg['finetune']['regimes'] + [cfg['finetune']['sweep_regime']] if not REGIME.match(str(r))]
     if bad: raise UserError(f"{name}: finetune regimes {bad} not understood; use full, <k>shot (e.g. 5shot) or frac<share> (e.g. frac0.1)")
-    _check_index(cfg, name); _check_units(cfg, name); _check_columns(cfg, name)
+    _check_index(cfg, name); _check_units(cfg, name); _check_columns(cfg, name); _check_missing(cfg, name)
     _check_seeds(cfg, name); _check_run_seeds(cfg, name, runs); _check_freeze(cfg, name, runs); _check_pairs(cfg, name); _check_speed(cfg, name)
     if check_files:
         for k in ('data.ct', 'data.echo', 'data.ecg') + (('data.test',) if isinstance(t, str) else ()):
@@ -425,7 +430,8 @@ def run_cohort(cfg:dict)->dict:
     if (info := stage_done(folder)): check_inputs(cfg, info); return info
     inputs = input_state(cfg)
     t0 = time.perf_counter(); folder.mkdir(parents=True, exist_ok=True)
-    d = cfg['data']; kw = dict(window_days=d['window_days'], columns=d['columns'] or None, dayfirst=d['dayfirst'], units=d['units'] or None)
+    d = cfg['data']; kw = dict(window_days=d['window_days'], columns=d['columns'] or None, dayfirst=d['dayfirst'], units=d['units'] or None,
+              missing_columns=d['missing_columns'])
     try:
         ct, echo, ecg = read_tables(d['ct'], d['echo'], d.get('ecg'), (d.get('columns') or {}).get('image_path', 'image_path'), d.get('columns'))
         with warnings.catch_warnings(record=True) as caught:
@@ -468,7 +474,7 @@ def read_cohort_stage(cfg:dict, which:str='labelled')->pd.DataFrame:
 def check_tables(cfg:dict)->str:
     "What the cohort stage would use, leave out and why, from the configuration's tables (nothing is written)."
     d = cfg['data']; lines = []
-    kw = dict(window_days=d['window_days'], columns=d['columns'] or None, dayfirst=d['dayfirst'], units=d['units'] or None)
+    kw = dict(window_days=d['window_days'], columns=d['columns'] or None, dayfirst=d['dayfirst'], units=d['units'] or None, missing_columns=d['missing_columns'])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
         try:
