@@ -51,7 +51,8 @@ def parse_grades(values:pd.Series, # valve grades as words, e.g. 'Moderate', 'mi
     bad = grades.isna()
     if bad.any():
         first = s[known][bad]
-        raise ValueError(f"Column {column!r} has grade word {first.iloc[0]!r} (row {first.index[0]!r}; "
+        row = int(first.index[0]) if isinstance(first.index[0], (int, np.integer)) else first.index[0]
+        raise ValueError(f"Column {column!r} has grade word {first.iloc[0]!r} (row {row!r}; "
                          f"{bad.sum()} unknown value(s) in all: {sorted(set(map(str, first)))[:5]}). "
                          f"Accepted words (case-insensitive): {', '.join(GRADE_WORDS)}. "
                          "Map these values to one of them, or set them to missing, before deriving labels.")
