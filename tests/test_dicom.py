@@ -110,3 +110,20 @@ def test_synthetic_export_indexed_as_intended(tmp_path):
     assert {'selected', 'localizer', 'sharper kernel'} <= reasons
     vol = load_ct(got.image_path.iloc[0], spacing=6., size=16, hu_window=None)
     assert vol.shape == (1, 16, 16, 16)
+
+def test_tilt_unmapped_and_non_ct_in_the_index(tmp_path):
+    "A gantry-tilted series gets 'gantry tilt', a patient missing from the id map is counted, a named non-CT series is refused by name."
+    from xcardia.dicom import write_test_slice
+    arch = tmp_path/'archive'
+    for k in range(30):
+        write_test_slice(arch/'ok'/f'{k}.dcm', '1.2.9.1', z=5. * k, instance=k + 1, patient_id='A', study='S1')
+        write_test_slice(arch/'tilt'/f'{k}.dcm', '1.2.9.2', z=5. * k, instance=k + 1, patient_id='A', study='S2', GantryDetectorTilt=15)
+        write_test_slice(arch/'who'/f'{k}.dcm', '1.2.9.3', z=5. * k, instance=k + 1, patient_id='B', study='S3')
+        write_test_slice(arch/'mr'/f'{k}.dcm', '1.2.9.4', z=5. * k, instance=k + 1, patient_id='A', study='S4', modality='MR')
+    res = index_dicom(arch, tmp_path/'i'/'ct.csv', rule={'min_z_mm': 100}, id_map={'A': 'P1'}, n_workers=1, progress=False)
+    reasons = dict(zip(res['series'].series_uid, res['series'].reason))
+    assert reasons == {'1.2.9.1': 'selected', '1.2.9.2': 'gantry tilt', '1.2.9.3': 'unmapped patient', '1.2.9.4': 'not CT'}
+    assert res['ct'].patient_id.tolist() == ['P1']
+    s = res['summary'].set_index(['level', 'reason'])['count']
+    assert s[('patients', 'unmapped')] == 1
+    with pytest.raises(CTReadError, match="Modality is 'MR', not 'CT'"): series_files(series_path(arch/'mr', '1.2.9.4'))
