@@ -96,3 +96,37 @@ def test_layering_test_catches_a_back_edge(tmp_path):
     (pkg/'data.py').write_text((pkg/'data.py').read_text() + "\ndef _planted():\n    from xcardia.pretrain import VARIANTS\n    return VARIANTS\n")
     (pkg/'nw.py').write_text((pkg/'nw.py').read_text() + "\nfrom .losses import nw_loss\n")
     assert back_edges(pkg) == ['data -> pretrain', 'nw -> losses']
+
+
+def docs_executed_mixed_cells(nb_path:Path)->list:
+    """Cells that `nbdev_proc_nbs` (the docs pipeline) would execute because they import something, although they also
+    hold other code: nbdev runs every cell containing an import (anywhere, even inside a `def`) to render `show_doc`, so
+    such a cell runs without the cells before it and fails on the first name they defined (CI's stop 32)."""
+    import json
+    nb = json.loads(nb_path.read_text())
+    bad = []
+    for i, cell in enumerate(nb['cells']):
+        src = ''.join(cell['source'])
+        if cell['cell_type'] != 'code' or 'nbdev_export()' in src: continue
+        directives = set(re.findall(r'^#\|\s*(\w+)', src, re.M))
+        if directives & {'export', 'exports', 'exporti', 'exec_doc'} or re.search(r'^#\|\s*eval:\s*false', src, re.M | re.I): continue
+        tree = ast.parse('\n'.join(l for l in src.splitlines() if not l.lstrip().startswith(('%', '!'))))
+        has = lambda types: any(isinstance(n, types) for n in ast.walk(tree))
+        if has((ast.Import, ast.ImportFrom)) and has((ast.Expr, ast.Assign)): bad.append(i)
+    return bad
+
+
+def test_no_notebook_cell_mixes_imports_with_code():
+    "Imports live in a notebook's import cells; a cell that mixes them with code breaks `nbdev_proc_nbs` in CI."
+    nbs = [p for p in sorted((ROOT/'nbs').glob('*.ipynb')) if '#| default_exp' in p.read_text()]
+    assert len(nbs) >= 15
+    found = {p.name: docs_executed_mixed_cells(p) for p in nbs}
+    assert not any(found.values()), f'move the imports of these cells (notebook: cell indexes) into the import cell: {found}'
+
+
+def test_mixed_cell_check_catches_one(tmp_path):
+    import json
+    cell = lambda s: {'cell_type': 'code', 'source': s, 'metadata': {}, 'outputs': [], 'execution_count': None}
+    nb = {'cells': [cell('#| default_exp x'), cell('from a import b\nx = 1'), cell('import a'), cell('#| export\nimport a\nx = 1')]}
+    (tmp_path/'x.ipynb').write_text(json.dumps(nb))
+    assert docs_executed_mixed_cells(tmp_path/'x.ipynb') == [1]
