@@ -18,13 +18,13 @@ def main():
     a = ap.parse_args()
     out = Path(a.out).resolve()
     for p in out.glob('p*'): shutil.rmtree(p) if p.is_dir() else p.unlink()     # the runs go; the cohort and its CT cache stay
-    cfg = demo_config(out/'data_run', a.preset)
-    cfg['pretrain'].update(variants=['nw_mmcl'], epochs=a.epochs, patience=None); cfg['finetune']['methods'] = ['nw_mmcl', 'none']
+    cfg = demo_config(out/'data_run', a.preset).updated(pretrain=dict(variants=['nw_mmcl'], epochs=a.epochs, patience=None),
+                                                        finetune=dict(methods=['nw_mmcl', 'none']))
     prepare_out(cfg); run_synthetic_data(cfg, a.patients); run_cohort(cfg)      # each skipped when already there
     threads = max(1, (os.cpu_count() or 1) // a.procs)
     rows = []
     for procs in (1, a.procs):
-        c = copy.deepcopy(cfg); c['out'] = str(out/f'p{procs}'); c['pretrain']['bs'] = a.bs // procs
+        c = cfg.to_dict(); c['out'] = str(out/f'p{procs}'); c['pretrain']['bs'] = a.bs // procs
         shutil.copytree(out/'data_run'/'cohort', out/f'p{procs}'/'cohort')    # the CT cache (cache_dir) is shared: filled by the first run
         f = out/f'p{procs}.yaml'; f.write_text(yaml.safe_dump(c))
         launch = [sys.executable] if procs == 1 else [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', str(procs)]

@@ -20,15 +20,14 @@ def _launch(args, cwd, procs=2, **env):
 def cohort_cfg(tmp_path_factory):
     "A tiny synthetic cohort, matched once; each test copies the cohort into its own folder."
     base = tmp_path_factory.mktemp('ddp')
-    cfg = demo_config(base/'run', 'tiny')
-    cfg['pretrain'].update(variants=['nw_mmcl', 'simclr'], epochs=2, refresh_every=1)
-    cfg['finetune']['methods'] = ['nw_mmcl', 'simclr', 'none']
+    cfg = demo_config(base/'run', 'tiny').updated(pretrain=dict(variants=['nw_mmcl', 'simclr'], epochs=2, refresh_every=1),
+                                                 finetune=dict(methods=['nw_mmcl', 'simclr', 'none']))
     prepare_out(cfg); run_demo_data(cfg, 'tiny'); run_cohort(cfg)
     return cfg
 
 def _config(cohort_cfg, folder:Path, **pretrain)->Path:
     "A copy of the tiny configuration writing into `folder` (with the matched cohort), its pretrain section updated."
-    c = copy.deepcopy(cohort_cfg); c['out'] = str(folder); c['pretrain'].update(pretrain)
+    c = cohort_cfg.to_dict(); c['out'] = str(folder); c['pretrain'].update(pretrain)
     c['finetune']['methods'] = [m for m in c['finetune']['methods'] if m in c['pretrain']['variants'] or m == 'none']
     shutil.copytree(Path(cohort_cfg['out'])/'cohort', folder/'cohort')
     f = folder.with_suffix('.yaml'); f.write_text(yaml.safe_dump(c)); return f

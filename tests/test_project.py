@@ -57,7 +57,7 @@ def test_readme_test_command_is_what_ci_runs():
 
 # The data's one way through the package (DESIGN's data flow): a module may import only from modules ranked below it.
 LAYERS = ('core', 'matching', 'dicom', 'synthetic', 'data', 'encoders', 'nw', 'losses', 'train', 'pretrain', 'finetune', 'evaluate',
-          'predict', 'stages', 'report', 'cli')
+          'predict', 'config', 'stages', 'report', 'cli')
 
 def package_imports(path:Path)->set:
     "The xcardia modules a file imports, at any depth (functions included), relative or absolute."
@@ -88,6 +88,20 @@ def test_every_module_has_a_layer():
 
 def test_imports_flow_down_the_layers():
     assert back_edges(ROOT/'xcardia') == []
+
+# Below in the layers, but not to be imported: evaluating or screening a hospital's data must not depend on the code that
+# draws phantoms (the report reads the synthetic cohort's truth as data: the CT table's `heart_path`).
+FORBIDDEN = {('report', 'synthetic'), ('evaluate', 'synthetic'), ('predict', 'synthetic'), ('data', 'synthetic')}
+
+def forbidden_edges(pkg:Path)->list:
+    return [f"{a} -> {b}" for a, b in sorted(FORBIDDEN) if (pkg/f'{a}.py').exists() and b in package_imports(pkg/f'{a}.py')]
+
+def test_no_forbidden_imports(tmp_path):
+    assert forbidden_edges(ROOT/'xcardia') == []
+    pkg = tmp_path/'xcardia'; pkg.mkdir()
+    for f in (ROOT/'xcardia').glob('*.py'): (pkg/f.name).write_text(f.read_text())
+    (pkg/'report.py').write_text((pkg/'report.py').read_text() + "\ndef _planted():\n    from .synthetic import heart_mask\n")
+    assert forbidden_edges(pkg) == ['report -> synthetic']
 
 def test_layering_test_catches_a_back_edge(tmp_path):
     "A planted import of a higher module, inside a function (as lazy imports are), in a copy of the package."

@@ -4,29 +4,32 @@
 
 # %% ../nbs/14_cli.ipynb #a6b35bd5
 from __future__ import annotations
-import argparse, sys, time
+import argparse, os, sys, time
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
 # %% auto #0
-__all__ = ['USER_ERRORS', 'MULTI_PROCESS', 'run_all', 'run_demo', 'run_index', 'main', 'cli']
+__all__ = ['USER_ERRORS', 'MULTI_PROCESS', 'run_all', 'run_demo', 'run_index', 'run_screen', 'main', 'cli']
 
 # %% ../nbs/14_cli.ipynb #35f98887
 import pandas as pd
+import torch
 import torch.distributed as dist
 from fastai.torch_core import num_distrib
 from .train import init_distributed
 from .data import CTReadError
 from .dicom import ct_exists
 from .encoders import WeightLoadError, EncoderConfigError
-from .predict import load_bundle, BundleError
+from .predict import load_bundle, BundleError, screen
 from .dicom import index_dicom
-from .stages import (EXAMPLE_CONFIG, default_config, index_settings, check_tables, UserError, load_config, prepare_out, say, DEMO_SIZES, demo_config, run_demo_data, run_training,
-                            run_cohort, pretrain_names, run_pretrain, finetune_runs, run_finetune)
+from .config import EXAMPLE_CONFIG, UserError, Config, Index, load_config
+from .stages import (check_tables, prepare_out, say, DEMO_SIZES, demo_config, run_demo_data, run_training, run_cohort, run_pretrain,
+                            run_finetune)
 from .report import run_evaluate
 
 # %% ../nbs/14_cli.ipynb #9fb11934
-def run_all(cfg:dict, fewshot_epochs:int|None=None)->dict:
+def run_all(cfg:Config, fewshot_epochs:int|None=None)->dict:
     "Every stage of a configuration, in order, re-using finished ones; returns the evaluation's summary."
     run_training(cfg, fewshot_epochs)
     return run_evaluate(cfg)
@@ -87,23 +90,40 @@ def _parser()->argparse.ArgumentParser:
                         "F1 on the training run's validation split). A flag is a screening prompt, not a diagnosis: each threshold's "
                         "sensitivity, specificity, PPV and NPV (95 % CIs) are in the run's report (Operating points) and in the bundle's "
                         "operating_points.csv, which also marks thresholds set from too few validation positives.")
-    pr.add_argument('ct', nargs='+', help='CT files (NIfTI, NRRD), DICOM series folders, or FOLDER::SERIES_UID')
+    pr.add_argument('ct', nargs='*', help='CT files (NIfTI, NRRD), DICOM series folders, or FOLDER::SERIES_UID')
     pr.add_argument('--bundle', required=True, help='a bundle folder (written by `xcardia evaluate` into OUT/bundle)')
     pr.add_argument('--exemplars', type=int, default=0, help='top NW support studies per CT (image-only query)')
     pr.add_argument('--csv', help='write the table here (default: print it)')
+    pr.add_argument('--table', help='screen every study of a CT table (patient_id, study_id, image_path; e.g. from `xcardia index`) into --out; '
+                    'under torchrun each process screens its share')
+    pr.add_argument('--out', help='with --table: the CSV written batch by batch, one row per study (an unreadable CT: its error); a rerun resumes it')
+    pr.add_argument('--workers', type=int, default=0, help='with --table: DataLoader processes reading CTs (default 0)')
+    pr.add_argument('--bs', type=int, default=8, help='CTs per batch (default 8)')
+    pr.add_argument('--cache-dir', help='with --table: keep the preprocessed CTs here, reused by a rerun')
     return ap
 
 def run_index(a)->str:
     "`xcardia index`: the configuration's `index:` section (or the defaults), overridden by the options given."
-    cfg = load_config(a.config, check_files=False) if a.config else default_config()
-    ix = dict(cfg['index'])
+    ix = load_config(a.config, check_files=False).index if a.config else Index()
     given = dict(max_thickness=a.max_thickness, min_slices=a.min_slices, min_z_mm=a.min_z_mm, study_id=a.study_id, id_map=a.id_map,
                  keep_contrast=a.keep_contrast or None)
-    ix.update({k: v for k, v in given.items() if v is not None})
-    rule, study_id, id_map = index_settings({'index': ix})
-    try: res = index_dicom(a.root, a.out, rule=rule, id_map=id_map, study_id=study_id, n_workers=a.workers)
+    ix = replace(ix, **{k: v for k, v in given.items() if v is not None}); ix.check()
+    try: res = index_dicom(a.root, a.out, rule=ix.rule, id_map=ix.id_map, study_id=ix.study_id, n_workers=a.workers)
     except ValueError as e: raise UserError(str(e)) from e
     if not len(res['ct']): raise UserError(f"no study in {a.root} has a usable CT series; {Path(a.out).parent/'series.csv'} gives each series' reason")
+    return a.out
+
+def run_screen(a)->str:
+    "`xcardia predict --table`: screen a CT table with a bundle into `--out` (resumable; under torchrun, each process its share)."
+    if not a.out: raise UserError("--table needs --out, the CSV to write (a rerun resumes it)")
+    if not Path(a.table).is_file(): raise UserError(f"--table {a.table}: no such file")
+    device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else None
+    b = load_bundle(a.bundle, device=device)
+    try: res = screen(b, a.table, a.out, bs=a.bs, num_workers=a.workers, exemplars=a.exemplars, cache_dir=a.cache_dir)
+    except ValueError as e: raise UserError(str(e)) from e
+    say(f"screened {res['studies']} studies: {res['ok']} ok, {res['failed']} failed" + (f" {res['reasons']}" if res['failed'] else '')
+        + f"; {res['screened_now']} in this run, {res['seconds']:.0f} s")
+    if res['ok'] == 0: raise UserError(f"no study could be read; the error column of {a.out} says why, study by study")
     return a.out
 
 def _command(a)->str|None:
@@ -115,6 +135,8 @@ def _command(a)->str|None:
         if p.exists(): raise UserError(f"{p} exists; give another file name")
         p.write_text(EXAMPLE_CONFIG); return str(p)
     if a.command == 'predict':
+        if a.table: return run_screen(a)
+        if not a.ct: raise UserError("give CT paths, or --table CT_TABLE --out OUT.csv to screen a table")
         b = load_bundle(a.bundle)
         missing = [c for c in a.ct if not ct_exists(c)]
         if missing: raise UserError(f"no such CT file or folder: {', '.join(missing)}")
@@ -123,26 +145,26 @@ def _command(a)->str|None:
         with pd.option_context('display.width', 200, 'display.max_columns', 50): print(df.round(3).to_string())
         return None
     cfg = load_config(a.config)
-    if getattr(a, 'seeds', None): cfg = load_config({**cfg, 'seeds': a.seeds}, check_files=False)
+    if getattr(a, 'seeds', None): cfg = cfg.updated(seeds=a.seeds)
     prepare_out(cfg)
     if a.command == 'run': return run_all(cfg)['report']
-    if a.command == 'cohort': run_cohort(cfg); return str(Path(cfg['out'])/'cohort')
+    if a.command == 'cohort': run_cohort(cfg); return str(Path(cfg.out)/'cohort')
     if a.command == 'pretrain':
-        for n in a.variant or pretrain_names(cfg): run_pretrain(cfg, n)
-        return str(Path(cfg['out'])/'pretrain')
+        for run in a.variant or cfg.plan.pretrain: run_pretrain(cfg, run)
+        return str(Path(cfg.out)/'pretrain')
     if a.command == 'finetune':
-        for m, r in finetune_runs(cfg):
-            if (a.method is None or m in a.method) and (a.regime is None or r in a.regime): run_finetune(cfg, m, r)
-        return str(Path(cfg['out'])/'finetune')
+        for run in cfg.plan.finetune:
+            if (a.method is None or run.name in a.method) and (a.regime is None or run.regime in a.regime): run_finetune(cfg, run)
+        return str(Path(cfg.out)/'finetune')
     if a.command == 'evaluate': return run_evaluate(cfg)['report']
 
 MULTI_PROCESS = ('pretrain',) # the commands that run under torchrun / accelerate launch
 
 def _check_launch(a):
     "Under several processes, only the commands of `MULTI_PROCESS`: fine-tuning sets are small (one GPU trains them in minutes)."
-    if num_distrib() > 1 and a.command not in MULTI_PROCESS:
+    if num_distrib() > 1 and a.command not in MULTI_PROCESS and not (a.command == 'predict' and a.table):
         raise UserError(f"`xcardia {a.command}` runs on one process; under torchrun or accelerate launch only "
-                        f"{', '.join('`xcardia ' + c + '`' for c in MULTI_PROCESS)} does. Run it without the launcher.")
+                        f"{', '.join('`xcardia ' + c + '`' for c in MULTI_PROCESS)} and `xcardia predict --table` do. Run it without the launcher.")
 
 def main(argv:Sequence[str]|None=None)->int:
     "The `xcardia` console command; returns the exit code."

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #76bae35c
 from __future__ import annotations
-import os, random, re, warnings, contextlib
+import os, random, re, shutil, tempfile, warnings, contextlib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Sequence
@@ -13,7 +13,7 @@ from typing import Sequence
 __all__ = ['GRADE_WORDS', 'RULES', 'TARGETS', 'TARGET_NAMES', 'PRESETS', 'parse_grades', 'Target', 'override_targets',
            'to_numeric', 'derive_labels', 'measurement_columns', 'measurements', 'Preset', 'get_preset', 'set_seed',
            'default_device', 'amp_dtype', 'autocast', 'mixed_precision_cbs', 'peak_memory', 'repo_root',
-           'shared_data_dir']
+           'shared_data_dir', 'scratch_dir', 'clean_scratch']
 
 # %% ../nbs/00_core.ipynb #d5a53bfb
 import numpy as np
@@ -318,3 +318,24 @@ def shared_data_dir()->Path|None:
         raise FileNotFoundError(f"CI=true but the shared data folder is missing (looked in {[str(c) for c in cands]}). "
                                 "CI must run with shared/ beside the checkout, or set XCARDIA_SHARED.")
     return None
+
+# %% ../nbs/00_core.ipynb #745d057f
+_SCRATCH: list = []   # the folders `scratch_dir` made in this process
+
+def scratch_dir(prefix:str='xcardia-', # the folder name's start
+               )->Path:
+    "A new empty folder under `$XCARDIA_SCRATCH` (else the system's temporary folder), removed by `clean_scratch`."
+    root = os.environ.get('XCARDIA_SCRATCH')
+    if root: Path(root).mkdir(parents=True, exist_ok=True)
+    p = Path(tempfile.mkdtemp(prefix=prefix, dir=root)); _SCRATCH.append(p)
+    return p
+
+def clean_scratch()->int:
+    "Remove every folder `scratch_dir` made in this process; returns the bytes freed."
+    freed = 0
+    while _SCRATCH:
+        p = _SCRATCH.pop()
+        if p.exists():
+            freed += sum(f.stat().st_size for f in p.rglob('*') if f.is_file() and not f.is_symlink())
+            shutil.rmtree(p, ignore_errors=True)
+    return freed

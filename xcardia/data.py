@@ -10,9 +10,10 @@ from typing import Sequence
 
 # %% auto #0
 __all__ = ['HU_MIN_EXPECTED', 'HU_RANGE', 'AIR_HU', 'CACHE_VERSION', 'MISSING_TOKENS', 'KIND_N_INP', 'MEASUREMENT_PREFIX',
-           'check_ct', 'LoadCT', 'AntiAlias', 'ct_transforms', 'apply_ct', 'load_ct', 'simclr_augment', 'random_views',
-           'SimCLRViews', 'file_digest', 'file_state', 'preprocessing_params', 'CTCache', 'tabular_columns',
-           'resolve_exclude', 'TabularPreprocessor', 'CohortDataset', 'make_dls', 'measurement_targets']
+           'check_ct', 'LoadCT', 'AntiAlias', 'ct_transforms', 'apply_ct', 'load_ct', 'mask_like', 'simclr_augment',
+           'random_views', 'SimCLRViews', 'file_digest', 'file_state', 'preprocessing_params', 'CTCache',
+           'tabular_columns', 'resolve_exclude', 'TabularPreprocessor', 'CohortDataset', 'make_dls',
+           'measurement_targets']
 
 # %% ../nbs/03_data.ipynb #4730804b
 import numpy as np
@@ -129,6 +130,15 @@ def apply_ct(tfm:mt.Compose, path:str|Path)->torch.Tensor:
 def load_ct(path:str|Path, spacing:float=2.0, size:int=164, hu_window:tuple|None=(-1000, 1000), **kwargs)->torch.Tensor:
     "One CT, preprocessed: a float32 tensor (1, size, size, size); `kwargs` go to `ct_transforms`."
     return apply_ct(ct_transforms(spacing, size, hu_window, **kwargs), path)
+
+# %% ../nbs/03_data.ipynb #753068a6
+def mask_like(path:str|Path, # a segmentation in the CT's space (NIfTI, NRRD): nonzero inside
+              spacing:float, size:int, # the preprocessing's voxel size (mm) and crop (`ct_transforms`)
+             )->np.ndarray:
+    "A segmentation on the preprocessed CT's grid (RAS, `spacing`, centre crop; nearest-neighbour): a boolean (size, size, size) array."
+    t = mt.Compose([mt.LoadImage(image_only=True, ensure_channel_first=True), mt.Orientation(axcodes='RAS', labels=(('L', 'R'), ('P', 'A'), ('I', 'S'))),
+                    mt.Spacing(pixdim=(spacing,) * 3, mode='nearest'), mt.ResizeWithPadOrCrop((size,) * 3)])
+    return t(str(path))[0].numpy() > .5
 
 # %% ../nbs/03_data.ipynb #2ec5a27b
 def simclr_augment(rotate:float=0.26, # max rotation (radians) about each axis
@@ -274,7 +284,7 @@ class _Preprocess(torch.utils.data.Dataset):
 def tabular_columns(df:pd.DataFrame, prefixes:Sequence[str]=('echo_', 'ecg_'), exclude:Sequence[str]=(),
                     targets:Sequence[str]=TARGET_NAMES)->list:
     "The default tabular inputs: columns with `prefixes`, minus dates, gaps, labels and `exclude`."
-    never = set(targets) | set(exclude) | {'patient_id', 'study_id', 'study_date', 'image_path', 'label_path', 'split'}
+    never = set(targets) | set(exclude) | {'patient_id', 'study_id', 'study_date', 'image_path', 'label_path', 'heart_path', 'split'}
     return [c for c in df.columns if c.startswith(tuple(prefixes)) and c not in never
             and not c.endswith(('_exam_date', '_gap_days', '_date', '_id', '_path'))]
 

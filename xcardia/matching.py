@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Sequence
 
 # %% auto #0
-__all__ = ['CANONICAL', 'NA_VALUES', 'MEASUREMENT_UNITS', 'MEASUREMENT_KEYS', 'REASONS', 'read_table', 'require_columns',
-           'patient_key', 'resolve_paths', 'read_tables', 'check_date_order', 'parse_dates', 'drop_duplicate_rows',
-           'Unit', 'check_units', 'nearest_exam', 'match_exams', 'split_patients', 'pretraining_cohort',
-           'cohort_report', 'random_exam_tables']
+__all__ = ['CANONICAL', 'NA_VALUES', 'SEGMENTATION_COLUMNS', 'MEASUREMENT_UNITS', 'MEASUREMENT_KEYS', 'REASONS', 'read_table',
+           'require_columns', 'patient_key', 'resolve_paths', 'read_tables', 'check_date_order', 'parse_dates',
+           'drop_duplicate_rows', 'Unit', 'check_units', 'nearest_exam', 'match_exams', 'split_patients',
+           'pretraining_cohort', 'cohort_report', 'random_exam_tables']
 
 # %% ../nbs/01_matching.ipynb #ea3563af
 import numpy as np
@@ -57,6 +57,8 @@ def patient_key(ids:pd.Series)->pd.Series:
     return s.astype('string').str.strip()
 
 # %% ../nbs/01_matching.ipynb #3863e638
+SEGMENTATION_COLUMNS = ('label_path', 'heart_path')   # optional CT-table columns of files in the CT's space (a label map, a heart mask)
+
 def resolve_paths(values:pd.Series, base:str|Path)->pd.Series:
     "Relative paths made absolute against `base`; absolute paths and missing values unchanged."
     def one(v):
@@ -71,12 +73,12 @@ def read_tables(ct:pd.DataFrame|str|Path, # the CT table: patient_id, study_id, 
                 image_column:str='image_path', # the CT table's column of CT files
                 columns:dict|None=None, # non-canonical column names (as `match_exams` takes them): the id columns read as text
                )->tuple:
-    "The (ct, echo, ecg) tables (ecg None without one), with the CT files and label maps made absolute against the CT table's folder."
+    "The (ct, echo, ecg) tables (ecg None without one), with the CT files and segmentations made absolute against the CT table's folder."
     cols = {**CANONICAL, **(columns or {})}
     ct_t = read_table(ct, 'CT', (cols['patient_id'], cols['study_id']))
     base = Path(ct).resolve().parent if not isinstance(ct, pd.DataFrame) else Path.cwd()
-    for c in (image_column, 'label_path'):
-        if c == 'label_path' and c not in ct_t: continue
+    for c in (image_column,) + SEGMENTATION_COLUMNS:
+        if c in SEGMENTATION_COLUMNS and c not in ct_t: continue
         require_columns(ct_t, [c], 'CT')
         ct_t[c] = resolve_paths(ct_t[c], base)
     return (ct_t, read_table(echo, 'ECHO', (cols['echo_patient_id'],)),
@@ -288,7 +290,7 @@ def match_exams(ct:pd.DataFrame|str|Path, # CT studies: patient_id, study_id, st
     require_columns(ct, [cols['patient_id'], cols['study_id'], cols['study_date']], 'CT')
     ct = ct.rename(columns={cols[k]: k for k in ('patient_id', 'study_id', 'study_date', 'image_path') if cols[k] in ct.columns})
     if ct_base is not None:
-        for c in ('image_path', 'label_path'):
+        for c in ('image_path',) + SEGMENTATION_COLUMNS:
             if c in ct.columns: ct[c] = resolve_paths(ct[c], ct_base)
     ct, n_ct_dup = drop_duplicate_rows(ct, 'CT')
     dup_ids = ct['study_id'][ct['study_id'].duplicated()]

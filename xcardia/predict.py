@@ -4,23 +4,29 @@
 
 # %% ../nbs/11_predict.ipynb #722a576d
 from __future__ import annotations
-import json
+import hashlib, json, os, time
+from functools import partial
 from pathlib import Path
 from typing import Sequence
 
 # %% auto #0
-__all__ = ['package_versions', 'save_bundle', 'BundleError', 'Bundle', 'load_bundle']
+__all__ = ['SCREEN_IDS', 'package_versions', 'save_bundle', 'BundleError', 'Bundle', 'load_bundle', 'bundle_identity',
+           'read_screen_table', 'screen']
 
 # %% ../nbs/11_predict.ipynb #e2515e69
 import numpy as np
 import pandas as pd
 import torch
 from fastprogress.fastprogress import progress_bar
+from fastai.torch_core import rank_distrib, num_distrib
 from .core import TARGET_NAMES, Preset, default_device
 from .data import load_ct, CTReadError, TabularPreprocessor
 from .encoders import ImageEncoder, TabularEncoder
 from .finetune import FineTuneModel
 from .pretrain import XCardiaModel, TABULAR_SIZES
+from .matching import read_table, require_columns, resolve_paths
+from .data import CTCache
+from .train import barrier
 
 # %% ../nbs/11_predict.ipynb #33c8e811
 def package_versions(names:Sequence[str]=('xcardia', 'torch', 'fastai', 'fastcore', 'monai', 'rtdl_revisiting_models',
@@ -150,3 +156,131 @@ def load_bundle(path:str|Path, device=None)->Bundle:
     b = Bundle(path, man, ft, pre, sup, tp, device)
     b.operating_points = pd.read_csv(path/man['operating_points']) if 'operating_points' in man else None   # the report's table
     return b
+
+# %% ../nbs/11_predict.ipynb #e49919d9
+def bundle_identity(path:str|Path)->str:
+    "A bundle's identity: the first 16 hex digits of its manifest's SHA-1 (`bundle.json` names every file and setting)."
+    return hashlib.sha1((Path(path)/'bundle.json').read_bytes()).hexdigest()[:16]
+
+SCREEN_IDS = ('patient_id', 'study_id', 'image_path')   # the CT table's columns `screen` needs
+
+def read_screen_table(table:str|Path|pd.DataFrame)->pd.DataFrame:
+    "A CT table to screen: ids as text, `image_path` made absolute against the table's folder, one row per study."
+    t = read_table(table, 'CT', ('patient_id', 'study_id'))
+    require_columns(t, list(SCREEN_IDS), 'CT')
+    if not isinstance(table, pd.DataFrame): t['image_path'] = resolve_paths(t['image_path'], Path(table).resolve().parent)
+    dup = t.study_id[t.study_id.duplicated()]
+    if len(dup): raise ValueError(f"CT table: study_id(s) {list(dup.unique()[:5])} appear in several rows; screening needs one row per study")
+    return t.reset_index(drop=True)
+
+# %% ../nbs/11_predict.ipynb #a35cb11e
+class _ScreenItems(torch.utils.data.Dataset):
+    "The studies of a screening, preprocessed by `load`: (position, volume, '') or, for a CT that cannot be read, (position, None, error)."
+    def __init__(self, paths:list, load): self.paths, self.load = paths, load
+    def __len__(self): return len(self.paths)
+    def __getitem__(self, i):
+        try: return i, self.load(self.paths[i]), ''
+        except CTReadError as e: return i, None, str(e).strip().splitlines()[0]
+        except Exception as e: return i, None, f"{self.paths[i]}: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+
+def _collate(items:list)->tuple:
+    "Positions, the stacked readable volumes (None if none) and each item's error ('' when read)."
+    pos = [i for i, _, _ in items]; ok = [x for _, x, _ in items if x is not None]
+    return pos, (torch.stack(ok) if ok else None), [e for _, _, e in items]
+
+def _append(f:Path, df:pd.DataFrame, header:bool):
+    "Append rows to a CSV in one write, flushed to disk: a kill leaves whole batches (or a last line cut short, which `_done_rows` drops)."
+    data = df.to_csv(index=False, header=header).encode()
+    fd = os.open(f, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try: os.write(fd, data); os.fsync(fd)
+    finally: os.close(fd)
+
+def _done_rows(f:Path, identity:str)->pd.DataFrame|None:
+    "The rows an earlier screening wrote to `f` (a last line cut short is removed from the file), refused if another bundle wrote them."
+    if not f.exists() or f.stat().st_size == 0: return None
+    raw = f.read_bytes()
+    if not raw.endswith(b'\n'):
+        raw = raw[:raw.rfind(b'\n') + 1]
+        with open(f, 'r+b') as fh: fh.truncate(len(raw))
+    done = pd.read_csv(f, dtype={'patient_id': str, 'study_id': str, 'error': str, 'bundle': str}, keep_default_na=False, na_values=[''])
+    other = sorted(set(done.get('bundle', pd.Series(dtype=str)).dropna()) - {identity})
+    if other: raise BundleError(f"{f} holds predictions of another bundle ({', '.join(other)}; this one is {identity}); "
+                                "write to another output, or delete it to screen again")
+    return done
+
+# %% ../nbs/11_predict.ipynb #06836848
+@torch.no_grad()
+def _exemplar_columns(bundle:Bundle, x:torch.Tensor|None, ok:np.ndarray, k:int)->pd.DataFrame:
+    "Per row of a batch: the top-k NW support studies and their weights (empty for a CT that could not be read)."
+    cols = {f'exemplar_{r + 1}_{w}': np.full(len(ok), None, object) for r in range(k) for w in ('study', 'weight')}
+    if x is not None:
+        e = bundle.pretrained.head.explain(bundle.pretrained.image_encoder(x).float(), k=k)
+        sup = bundle.support.set_index('idx'); ids, wts = e.ids.cpu().numpy(), e.weights.cpu().numpy()
+        for r in range(ids.shape[1]):
+            cols[f'exemplar_{r + 1}_study'][ok] = sup.loc[ids[:, r], 'study_id'].to_numpy()
+            cols[f'exemplar_{r + 1}_weight'][ok] = wts[:, r]
+    return pd.DataFrame(cols)
+
+def _merge_parts(out:Path, table:pd.DataFrame, identity:str, world:int):
+    "The ranks' part files (and what `out` held before) merged into `out`, one row per study in the table's order; written whole, then the parts removed."
+    parts = [out.with_name(f"{out.stem}.rank{r}{out.suffix}") for r in range(world)]
+    frames = [d for f in [out] + parts if (d := _done_rows(f, identity)) is not None]
+    rows = pd.concat(frames).drop_duplicates('study_id', keep='last')
+    order = {s: i for i, s in enumerate(table.study_id)}
+    rows = rows.iloc[np.argsort([order.get(s, len(order)) for s in rows.study_id], kind='stable')]
+    tmp = out.with_name(out.name + '.tmp'); rows.to_csv(tmp, index=False); os.replace(tmp, out)
+    for f in parts: f.unlink(missing_ok=True)
+
+# %% ../nbs/11_predict.ipynb #122c3843
+def _summary(rows:pd.DataFrame)->dict:
+    "Counts of a screening's rows: ok, failed, and failures by reason (the error without its path)."
+    err = rows['error'].fillna('')
+    reasons = err[err != ''].map(lambda e: e.split(': ', 1)[-1][:80]).value_counts()
+    return dict(studies=len(rows), ok=int((err == '').sum()), failed=int((err != '').sum()), reasons=reasons.to_dict())
+
+def screen(bundle:Bundle, # a loaded bundle (`load_bundle`)
+           table:str|Path|pd.DataFrame, # a CT table: patient_id, study_id, image_path (other columns carried through)
+           out:str|Path, # the output CSV: appended batch by batch; a rerun goes on where it stopped
+           bs:int=8, num_workers:int=0, # batch size; DataLoader processes reading and preprocessing CTs
+           exemplars:int=0, # top NW support studies per CT (image-only query; needs a bank)
+           cache_dir:str|Path|None=None, # read CTs through this CT cache (`CTCache`): preprocessed once, reused
+           progress:bool=True,
+          )->dict:
+    "Screen every study of a CT table into `out`, one row each (probability and flag per target, or the `error` of a CT that could not be read); returns the summary."
+    if exemplars and bundle.support is None: raise BundleError(f"{bundle.path}: this bundle has no NW support bank; exemplars need one")
+    t, ident, out = read_screen_table(table), bundle_identity(bundle.path), Path(out)
+    if 'bundle' in t and set(t['bundle'].dropna().astype(str)) - {ident}:
+        raise BundleError(f"this table holds predictions of another bundle ({', '.join(sorted(set(t['bundle'].dropna().astype(str))))}); screen a CT table")
+    t = t.drop(columns=[c for c in t if c in bundle.targets or c.endswith('_flag') or c in ('error', 'bundle')])
+    rank, world = rank_distrib(), num_distrib() or 1
+    part = out if world == 1 else out.with_name(f"{out.stem}.rank{rank}{out.suffix}")
+    done = [d for f in dict.fromkeys([out, part]) if (d := _done_rows(f, ident)) is not None]
+    seen = set(pd.concat(done).study_id) if done else set()
+    mine = t.iloc[rank::world]; todo = mine[~mine.study_id.isin(seen)]
+    p = bundle.manifest['preprocessing']
+    load = CTCache(cache_dir, p['spacing'], p['size'], tuple(p['hu_window'])) if cache_dir else partial(load_ct, spacing=p['spacing'], size=p['size'], hu_window=tuple(p['hu_window']))
+    dl = torch.utils.data.DataLoader(_ScreenItems(todo.image_path.tolist(), load), batch_size=bs, num_workers=num_workers, collate_fn=_collate,
+                                     generator=torch.Generator())
+    header, t0, n = not part.exists() or part.stat().st_size == 0, time.perf_counter(), 0
+    pb = progress_bar(dl, total=len(dl), leave=False) if progress and rank == 0 else dl
+    for pos, x, errs in pb:
+        rows = todo.iloc[pos].reset_index(drop=True)
+        probs = np.full((len(pos), len(bundle.targets)), np.nan, np.float32)
+        ok = np.array([e == '' for e in errs])
+        if x is not None:
+            x = x.to(bundle.device)
+            with torch.no_grad(), torch.autocast(bundle.device.type, dtype=torch.float16, enabled=bundle.device.type == 'cuda'):
+                probs[ok] = torch.sigmoid(bundle.finetuned(x).float()).cpu().numpy()
+        for k, tg in enumerate(bundle.targets): rows[tg] = probs[:, k]
+        for k, tg in enumerate(bundle.targets): rows[f'{tg}_flag'] = np.where(ok, probs[:, k] >= bundle.thresholds[tg], None)
+        if exemplars: rows = rows.join(_exemplar_columns(bundle, x, ok, exemplars))
+        rows['error'], rows['bundle'] = errs, ident
+        _append(part, rows, header); header = False
+        n += len(pos)
+        if pb is not dl: pb.comment = f"{n / (time.perf_counter() - t0):.2f} studies/s"
+    if world > 1:
+        barrier()
+        if rank == 0: _merge_parts(out, t, ident, world)
+        barrier()
+    res = _summary(pd.read_csv(out, dtype={'study_id': str, 'error': str}, keep_default_na=False, na_values=['']) if out.exists() else todo.assign(error=''))
+    return dict(res, out=str(out), screened_now=n, seconds=round(time.perf_counter() - t0, 1), bundle=ident)

@@ -13,9 +13,9 @@ from typing import Sequence
 __all__ = ['METHOD_NAMES', 'REGIME_TITLES', 'DIAGNOSTICS', 'method_label', 'frame_markdown', 'Report', 'Evaluation',
            'start_evaluation', 'cohort_section', 'load_finetune_results', 'regime_tables', 'fraction_table',
            'sweep_table', 'comparison_table', 'comparison_section', 'load_pretrained', 'pretraining_head_section',
-           'modality_section', 'diagnostics_section', 'cam_studies', 'study_batch', 'study_cams', 'gradcam_section',
-           'exemplar_section', 'calibration_section', 'operating_section', 'bundle_section', 'provenance_section',
-           'run_evaluate']
+           'modality_section', 'diagnostics_section', 'far_hearts', 'cam_studies', 'study_batch', 'study_cams',
+           'gradcam_section', 'exemplar_section', 'calibration_section', 'operating_section', 'bundle_section',
+           'provenance_section', 'run_evaluate']
 
 # %% ../nbs/13_report.ipynb #88f644fb
 import numpy as np
@@ -26,7 +26,7 @@ import yaml
 import matplotlib.pyplot as plt
 from .core import TARGETS, TARGET_NAMES, get_preset
 from .matching import MEASUREMENT_UNITS
-from .synthetic import heart_mask, displaced_hearts
+from .data import mask_like
 from .encoders import fuse
 from .nw import explanation_frame
 from .losses import nw_loss, base_rate_bce
@@ -34,16 +34,18 @@ from .pretrain import head_outputs, VARIANTS
 from .evaluate import (OP_METRICS, operating_points, evaluate, compare_seeds, seed_table, results_table, table_markdown, reliability_diagram, plot_modality_pca, modality_gap,
                               PhenotypeScores, grad_cam, cam_layer, cam_heart_shares, cam_figure, exemplar_figure, plot_differences)
 from .predict import save_bundle, package_versions
-from .stages import (say, stage_done, read_cohort_stage, pretrain_names, parse_run, split_seed, seed_suffix, finetune_runs,
-                            load_pretrained_learner, load_finetuned_model, run_spec, pretrain_dls)
+from .config import Config
+from .stages import say, stage_done, read_cohort_stage, load_pretrained_learner, load_finetuned_model, pretrain_dls
 
 # %% ../nbs/13_report.ipynb #ed84a2c4
 METHOD_NAMES = {'nw_mmcl': 'NW+MMCL', 'mmcl': 'MMCL', 'simclr': 'SimCLR', 'linear_mmcl': 'linear+MMCL', 'none': 'no pre-training'}
 
-def method_label(name:str)->str:
-    "A method's name in tables: 'nw_mmcl' -> 'NW+MMCL', 'nw_mmcl_lambda0.2' -> 'NW+MMCL λ=0.2', 'mmcl_seed1' -> 'MMCL seed 1'."
-    (v, lam), s = parse_run(name), split_seed(name)[1]
-    return METHOD_NAMES.get(v, v) + (f" λ={lam:g}" if lam is not None else '') + (f" seed {s}" if s is not None else '')
+def method_label(method:str, # a variant, an extra run of `pretrain.runs`, or 'none'
+                 lambda_nw:float|None=None, # a λ-sweep run's λ
+                 seed:int|None=None, # a training seed to name
+                )->str:
+    "A method's name in tables: 'nw_mmcl' -> 'NW+MMCL'; with a λ and a seed, 'NW+MMCL λ=0.2 seed 1'."
+    return METHOD_NAMES.get(method, method) + (f" λ={lambda_nw:g}" if lambda_nw is not None else '') + (f" seed {seed}" if seed is not None else '')
 
 # %% ../nbs/13_report.ipynb #21f0bde9
 def _esc(s:str)->str: return str(s).replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')
@@ -106,7 +108,7 @@ class Report:
 @dataclass
 class Evaluation:
     "What the report's sections share: the configuration, the report being written, and what earlier sections loaded."
-    cfg: dict
+    cfg: Config
     report: Report
     preds: dict = field(default_factory=dict)     # (method, regime) -> the contents of its preds.npz
     results: dict = field(default_factory=dict)   # (method, regime) -> its `evaluate` frame
@@ -115,29 +117,29 @@ class Evaluation:
     finetuned: nn.Module|None = None              # the bundle's fine-tuned model
     cam_study: tuple|None = None                  # (cohort row, heart centre or None) of the study Grad-CAM shows
     @property
-    def out(self)->Path: return Path(self.cfg['out'])
+    def out(self)->Path: return Path(self.cfg.out)
     @property
     def folder(self)->Path: return self.out/'report'
     @property
-    def n_boot(self)->int: return self.cfg['evaluate']['n_boot']
+    def n_boot(self)->int: return self.cfg.evaluate.n_boot
     @property
-    def seed(self)->int: return self.cfg['seed']
+    def seed(self)->int: return self.cfg.seed
     @property
-    def bundle_run(self)->tuple: return tuple(self.cfg['evaluate']['bundle'].split('/'))
+    def bundle_run(self)->tuple: return tuple(self.cfg.evaluate.bundle.split('/'))
     @property
-    def seeds(self)->list: return list(self.cfg['seeds'])
+    def seeds(self)->list: return list(self.cfg.seeds)
     def seed_runs(self, method:str, regime:str)->list:
         "The finished runs of `method` at `regime`, one per training seed: their names, in the order of `seeds`."
-        return [method + seed_suffix(self.cfg, s) for s in self.seeds if (method + seed_suffix(self.cfg, s), regime) in self.results]
+        return [r.name for r in self.cfg.plan.seed_runs(method, regime) if r.key in self.results]
     def save_fig(self, fig, fname:str)->str:
         "Write a figure into the report folder and close it."
         fig.savefig(self.folder/fname, dpi=110); plt.close(fig); return fname
 
-def start_evaluation(cfg:dict)->Evaluation:
+def start_evaluation(cfg:Config)->Evaluation:
     "An `Evaluation` of a run: `report/` created, the report opened with the run's settings."
     ev = Evaluation(cfg, Report('X-Cardia: phenotype-guided cross-modal pre-training, results'))
     (ev.folder/'results').mkdir(parents=True, exist_ok=True)
-    ev.report.p(f"Preset **{cfg['preset']}**; split seed {ev.seed}, training seed(s) {', '.join(map(str, ev.seeds))}; "
+    ev.report.p(f"Preset **{cfg.preset}**; split seed {ev.seed}, training seed(s) {', '.join(map(str, ev.seeds))}; "
                 f"{ev.n_boot} patient-bootstrap resamples for every 95 % CI. In the tables, [a, b] is that 95 % CI; on several "
                 "training seeds, ± is the across-seed SD (a spread, not a CI). "
                 f"Written {time.strftime('%Y-%m-%d %H:%M')} from `{ev.out}`. Every number below was computed from this run's outputs.")
@@ -165,7 +167,7 @@ def cohort_section(ev:Evaluation):
 def load_finetune_results(ev:Evaluation)->list:
     "Evaluate every finished fine-tuning (`preds.npz`) into `ev.preds` and `ev.results`, one CSV each; returns the unfinished runs."
     missing = []
-    for method, regime in finetune_runs(ev.cfg):
+    for method, regime in (r.key for r in ev.cfg.plan.finetune):
         f = ev.out/'finetune'/method/regime/'preds.npz'
         if not f.exists(): missing.append(f"{method}/{regime}"); continue
         p = ev.preds[(method, regime)] = dict(np.load(f))
@@ -181,9 +183,9 @@ REGIME_TITLES = {'full': 'Table 1 analogue: fine-tuning on all training labels, 
 
 def regime_tables(ev:Evaluation)->dict:
     "Tables 1 and 2 (and one per other regime): test AUROC per target and method (over several seeds: their mean ± SD); returns each regime's row of means."
-    f_cfg, headline = ev.cfg['finetune'], {}
-    for regime in f_cfg['regimes']:
-        runs = {method_label(m): names for m in f_cfg['methods'] if (names := ev.seed_runs(m, regime))}
+    f_cfg, headline = ev.cfg.finetune, {}
+    for regime in f_cfg.regimes:
+        runs = {method_label(m): names for m in f_cfg.methods if (names := ev.seed_runs(m, regime))}
         if not runs: continue
         res = {k: ev.results[(names[0], regime)] for k, names in runs.items()}
         if len(ev.seeds) == 1: tab = results_table(res, 'auroc')
@@ -201,21 +203,21 @@ def regime_tables(ev:Evaluation)->dict:
 # %% ../nbs/13_report.ipynb #5147bc75
 def fraction_table(ev:Evaluation):
     "Table C.1: mean test AUROC over targets per label fraction and method."
-    f_cfg = ev.cfg['finetune']
-    if not f_cfg['fractions']: return
+    f_cfg = ev.cfg.finetune
+    if not f_cfg.fractions: return
     frac = pd.DataFrame({method_label(m): {f"{x:g}": float(ev.results[(m, f'frac{x:g}')]['auroc'].astype(float).mean())
-                         for x in f_cfg['fractions'] if (m, f'frac{x:g}') in ev.results} for m in f_cfg['methods']})
+                         for x in f_cfg.fractions if (m, f'frac{x:g}') in ev.results} for m in f_cfg.methods})
     frac.index.name = 'label fraction'; frac.to_csv(ev.folder/'table_c1.csv')
     ev.report.h('Table C.1 analogue: label fractions, mean test AUROC over targets').table(frame_markdown(frac))
 
 def sweep_table(ev:Evaluation):
     "Table B.1: test AUROC of NW+MMCL per NW loss weight λ, at the sweep's regime."
-    sweep = [n for n in pretrain_names(ev.cfg) if parse_run(n)[1] is not None]
+    sweep = ev.cfg.plan.sweep
     if not sweep: return
-    regime, lam0 = ev.cfg['finetune']['sweep_regime'], ev.cfg['pretrain']['lambda_nw']
-    lam0 = lam0 if lam0 is not None else get_preset(ev.cfg['preset']).lambda_nw
+    regime, lam0 = ev.cfg.finetune.sweep_regime, ev.cfg.pretrain.lambda_nw
+    lam0 = lam0 if lam0 is not None else get_preset(ev.cfg.preset).lambda_nw
     res = {f"λ={lam0:g}": ev.results[('nw_mmcl', regime)]} if ('nw_mmcl', regime) in ev.results else {}
-    res.update({f"λ={parse_run(n)[1]:g}": ev.results[(n, regime)] for n in sweep if (n, regime) in ev.results})
+    res.update({f"λ={r.lambda_sweep:g}": ev.results[(r.name, regime)] for r in sweep if (r.name, regime) in ev.results})
     if not res: return
     tab = results_table(res, 'auroc'); tab.to_csv(ev.folder/'table_b1.csv')
     ev.report.h(f"Table B.1 analogue: NW loss weight λ (NW+MMCL, {regime} fine-tuning), test AUROC").table(table_markdown(tab))
@@ -223,19 +225,20 @@ def sweep_table(ev:Evaluation):
 # %% ../nbs/13_report.ipynb #39856d38
 def comparison_table(preds:dict, # (run name, regime) -> preds.npz contents
                      regimes:Sequence[str], methods:Sequence[str], n_boot:int=1000, seed:int=0,
-                     suffixes:Sequence[str]=('',), # the training seeds' run-name suffixes (`seed_suffix`); several: `compare_seeds`
                      pairs:Sequence=(), # extra (A, B) comparisons, A − B (`evaluate.pairs`)
+                     names:dict|None=None, # (method, training seed) -> run name (`cfg.plan`); several seeds: `compare_seeds`. Default: one seed, runs named by their method
                     )->pd.DataFrame:
     "Paired-bootstrap mean-AUROC differences: each pre-trained method vs no pre-training, NW+MMCL vs each other variant, each extra run (`pretrain.runs`) vs MMCL, and `pairs`."
     own = [(m, 'none') for m in methods if m != 'none'] + [('nw_mmcl', m) for m in methods if m not in ('nw_mmcl', 'none')]
     own += [(m, 'mmcl') for m in methods if m not in VARIANTS and m != 'none' and 'mmcl' in methods]
     pairs = own + [tuple(p) for p in pairs if tuple(p) not in own]
-    rows = []
+    names = names or {(m, seed): m for m in methods}
+    seeds, rows = list(dict.fromkeys(s for _, s in names)), []
     for r in regimes:
         for a, b in pairs:
-            both = [s for s in suffixes if (a + s, r) in preds and (b + s, r) in preds]
+            both = [s for s in seeds if (names.get((a, s)), r) in preds and (names.get((b, s)), r) in preds]
             if not both: continue
-            pa, pb = [preds[(a + s, r)] for s in both], [preds[(b + s, r)] for s in both]
+            pa, pb = [preds[(names[(a, s)], r)] for s in both], [preds[(names[(b, s)], r)] for s in both]
             if any(not np.array_equal(p['test_pids'], pa[0]['test_pids']) for p in pa + pb):
                 raise ValueError(f"{a} and {b} at {r}: the seeds' test sets differ; they must share the cohort's split")
             c = compare_seeds([p['test_probs'] for p in pa], [p['test_probs'] for p in pb], pa[0]['test_y'], pa[0]['test_pids'], n_boot=n_boot, seed=seed)
@@ -244,13 +247,13 @@ def comparison_table(preds:dict, # (run name, regime) -> preds.npz contents
             rows.append({'regime': r, 'comparison': f"{method_label(a)} − {method_label(b)}", 'mean AUROC difference': m.auroc_diff,
                          'CI low': m.lo, 'CI high': m.hi, 'CI excludes 0': bool(m.lo > 0 or m.hi < 0), 'seeds': len(both), 'seed SD': m.seed_sd})
     df = pd.DataFrame(rows)
-    return df.drop(columns=['seeds', 'seed SD'], errors='ignore') if len(suffixes) == 1 else df
+    return df.drop(columns=['seeds', 'seed SD'], errors='ignore') if len(seeds) == 1 else df
 
 def comparison_section(ev:Evaluation)->pd.DataFrame:
     "The paired comparisons as a table, a forest plot, and one sentence each for the CIs that exclude zero and those that do not."
-    f_cfg = ev.cfg['finetune']
-    cmp = comparison_table(ev.preds, f_cfg['regimes'], f_cfg['methods'], ev.n_boot, ev.seed, [seed_suffix(ev.cfg, s) for s in ev.seeds],
-                           ev.cfg['evaluate'].get('pairs') or ())
+    f_cfg = ev.cfg.finetune
+    names = {(r.method, r.seed): r.name for r in ev.cfg.plan.finetune if r.lambda_sweep is None}
+    cmp = comparison_table(ev.preds, f_cfg.regimes, f_cfg.methods, ev.n_boot, ev.seed, ev.cfg.evaluate.pairs, names)
     cmp.to_csv(ev.folder/'comparisons.csv', index=False)
     if not len(cmp): return cmp
     rep = ev.report
@@ -278,17 +281,14 @@ def _head_arrays(learn)->dict:
 def load_pretrained(ev:Evaluation)->list:
     "Each finished paired pre-training variant's and extra run's Learner (`ev.learners`) and head outputs on the validation pairs (`ev.heads`), at `seed`."
     cfg = ev.cfg
-    specs = {n: run_spec(cfg, n) for n in list(cfg['pretrain']['variants']) + list(cfg['pretrain']['runs'])}
-    names = [n for n, (variant, _, _) in specs.items() if variant != 'simclr' and (ev.out/'pretrain'/n/'model.pth').exists()]
-    if not names: return names
+    runs = [r for r in cfg.plan.pretrain if r.seed == cfg.seed and r.lambda_sweep is None and r.paired and (r.folder/'model.pth').exists()]
     built = {}   # runs whose DataLoaders `pretrain_dls` builds alike (excluded columns, measurement targets) share them
-    for n in names:
-        _, kw, exclude = specs[n]
-        key = (tuple(exclude), kw.get('nw_targets', 'labels') != 'labels')
-        if key not in built: built[key] = pretrain_dls(cfg, n, specs[n])
-        ev.learners[n] = load_pretrained_learner(cfg, n, built[key])
-        ev.heads[n] = _head_arrays(ev.learners[n])
-    return names
+    for r in runs:
+        key = (tuple(r.exclude), r.nw_targets != 'labels')
+        if key not in built: built[key] = pretrain_dls(cfg, r)
+        ev.learners[r.name] = load_pretrained_learner(cfg, r, built[key])
+        ev.heads[r.name] = _head_arrays(ev.learners[r.name])
+    return [r.name for r in runs]
 
 # %% ../nbs/13_report.ipynb #b8804349
 def pretraining_head_section(ev:Evaluation):
@@ -329,13 +329,13 @@ DIAGNOSTICS = ('head_mean_auroc', 'head_mean_r2', 'best_valid_nw_loss', 'nw_base
 def diagnostics_section(ev:Evaluation)->pd.DataFrame:
     "Per pre-training run (mean over seeds): head AUROC, NW loss against its base rate, and each term's gradient norm into each encoder."
     rows = {}
-    for name in pretrain_names(ev.cfg):
-        info = stage_done(ev.out/'pretrain'/name)
+    for run in ev.cfg.plan.pretrain:
+        info = stage_done(run.folder)
         if not info or 'head_mean_auroc' not in info and 'grad_norms_last_epoch' not in info: continue
         row = {k: info.get(k) for k in DIAGNOSTICS}
         row['nw_base_rate'] = info.get('nw_base_rate', info.get('base_rate_bce'))        # runs from before measurement targets: labels
         row.update({f"grad {k}": v for k, v in (info.get('grad_norms_last_epoch') or {}).items() if k != 'epoch'})
-        rows.setdefault(method_label(split_seed(name)[0]), []).append(row)
+        rows.setdefault(method_label(run.method, run.lambda_sweep), []).append(row)
     if not rows: return pd.DataFrame()
     tab = pd.DataFrame({k: pd.DataFrame(v).astype(float).mean() for k, v in rows.items()}).T
     tab = tab[[c for c in DIAGNOSTICS if c in tab and tab[c].notna().any()] + sorted(c for c in tab if c.startswith('grad'))]
@@ -349,11 +349,23 @@ def diagnostics_section(ev:Evaluation)->pd.DataFrame:
     return tab
 
 # %% ../nbs/13_report.ipynb #bf5d0cd7
+def far_hearts(cohort:pd.DataFrame, # a cohort frame with `heart_path` (heart masks in each CT's space)
+               rows:Sequence[int], # candidate row positions (e.g. a validation split)
+               spacing:float, size:int, n:int=8,
+              )->pd.DataFrame:
+    "The `n` studies among `rows` whose heart's centroid lies farthest from the crop centre (voxels, on the preprocessed grid), farthest first."
+    out = []
+    for r in rows:
+        h = mask_like(cohort.heart_path.iloc[r], spacing, size)
+        if h.any(): out.append(dict(row=int(r), study_id=cohort.study_id.iloc[r],
+                                    offset=float(np.linalg.norm(np.argwhere(h).mean(0) - (np.array(h.shape) - 1) / 2))))
+    return pd.DataFrame(out).sort_values('offset', ascending=False).head(n).reset_index(drop=True)
+
 def cam_studies(ds, preset)->tuple:
-    "The cohort rows Grad-CAM is shown on (the 8 phantoms with the most displaced hearts, else the first validation study), and whether they are phantoms."
+    "The cohort rows Grad-CAM is shown on (the 8 studies with the most displaced hearts, where the CT table gives heart masks; else the first validation study), and whether they have masks."
     co = ds.cohort
-    phantoms = 'label_path' in co and all(isinstance(s, str) and Path(s).exists() for s in co.label_path.iloc[ds.rows])
-    return (displaced_hearts(co, ds.rows, preset.spacing, preset.size, n=8).row.tolist() if phantoms else [int(ds.rows[0])]), phantoms
+    hearts = 'heart_path' in co and all(isinstance(s, str) and Path(s).exists() for s in co.heart_path.iloc[ds.rows])
+    return (far_hearts(co, ds.rows, preset.spacing, preset.size, n=8).row.tolist() if hearts else [int(ds.rows[0])]), hearts
 
 # %% ../nbs/13_report.ipynb #775ecece
 def study_batch(ds, row:int, device)->tuple:
@@ -372,7 +384,7 @@ def study_cams(ev:Evaluation, batch:tuple, target:int)->dict:
 
 # %% ../nbs/13_report.ipynb #d9c220b9
 def _cam_figure(ev:Evaluation, cams:dict, ct, centre, layer:str, study:str):
-    target, size = ev.cfg['evaluate']['cam_target'], ct.shape[-1]
+    target, size = ev.cfg.evaluate.cam_target, ct.shape[-1]
     fig = cam_figure(cams, ct[0, 0].cpu().numpy(), centre, f"Grad-CAM for {target} (block {layer}), study {study}")
     ev.report.h('Figure D.1 analogue: 3D Grad-CAM').img(ev.save_fig(fig, 'fig_gradcam.png'), f"Grad-CAM of the {target} score: pre-training "
         "heads with the patient's tabular input held fixed, and the fine-tuned model (CT only).")
@@ -383,23 +395,23 @@ def _share_table(ev:Evaluation, shares:list)->dict:
     if not shares: return {}
     t = pd.DataFrame(shares); t.loc['mean'] = t.mean(); t.to_csv(ev.folder/'cam_heart_shares.csv')
     mean, blob = t.loc['mean'].to_dict(), t.loc['mean', 'centred blob (reference)']
-    ev.report.p(f"Share of the Grad-CAM mass inside the heart (phantom label map) on the {len(shares)} validation phantoms whose hearts lie "
+    ev.report.p(f"Share of the Grad-CAM mass inside the heart (the CT table's heart masks, `heart_path`) on the {len(shares)} validation studies whose hearts lie "
                 "farthest from the crop centre, against a centred Gaussian blob of the same total mass:").table(frame_markdown(t))
     ev.report.p('Mean over these phantoms: ' + '; '.join(f"{k} {v:.3f} ({'more' if v > blob else 'less'} than the blob's {blob:.3f})"
                 for k, v in mean.items() if k not in ('centred blob (reference)', 'heart share of the volume')) + '.')
     return mean
 
 def gradcam_section(ev:Evaluation)->dict:
-    "Figure D.1: Grad-CAM of the `evaluate.cam_target` score, and on phantoms the heart's share of each map; returns the mean shares."
-    target = ev.cfg['evaluate']['cam_target']
+    "Figure D.1: Grad-CAM of the `evaluate.cam_target` score, and where the CT table gives heart masks the heart's share of each map; returns the mean shares."
+    target = ev.cfg.evaluate.cam_target
     if not ev.learners or target not in TARGET_NAMES: return {}
     learn = next(iter(ev.learners.values())); ds, pp = learn.dls.valid_ds, learn.dls.preset
-    rows, phantoms = cam_studies(ds, pp)
+    rows, hearts = cam_studies(ds, pp)
     shares = []
     for k, row in enumerate(rows):
         batch, _ = study_batch(ds, row, learn.dls.device)
         cams = study_cams(ev, batch, TARGET_NAMES.index(target))
-        heart = heart_mask(ds.cohort.label_path.iloc[row], pp.spacing, pp.size) if phantoms else None
+        heart = mask_like(ds.cohort.heart_path.iloc[row], pp.spacing, pp.size) if hearts else None
         if heart is not None: shares.append(pd.Series(cam_heart_shares(cams, heart), name=ds.cohort.study_id.iloc[row]))
         if k: continue
         centre = tuple(int(v) for v in np.argwhere(heart).mean(0)) if heart is not None and heart.any() else None
@@ -411,7 +423,7 @@ def gradcam_section(ev:Evaluation)->dict:
 def exemplar_section(ev:Evaluation):
     "The support studies with the largest NW weights (Eq. 4) behind the NW head's prediction for the Grad-CAM study."
     if 'nw_mmcl' not in ev.learners or ev.cam_study is None: return
-    (row, centre), target = ev.cam_study, ev.cfg['evaluate']['cam_target']
+    (row, centre), target = ev.cam_study, ev.cfg.evaluate.cam_target
     learn = ev.learners['nw_mmcl']; ds, model = learn.dls.valid_ds, learn.model.eval()
     (ct, x_num, x_cat, idx), y = study_batch(ds, row, learn.dls.device)
     with torch.no_grad(): z = fuse(model.image_encoder(ct), model.tabular_encoder(x_num, x_cat))
@@ -444,7 +456,7 @@ def operating_section(ev:Evaluation)->pd.DataFrame|None:
     "The bundle model's thresholds with sensitivity, specificity, PPV and NPV (95 % CIs) on validation and test; few-positive thresholds marked."
     if ev.bundle_run not in ev.preds: return None
     p, res = ev.preds[ev.bundle_run], ev.results[ev.bundle_run]
-    thr, few = res['threshold'].astype(float).to_numpy(), ev.cfg['evaluate']['min_threshold_positives']
+    thr, few = res['threshold'].astype(float).to_numpy(), ev.cfg.evaluate.min_threshold_positives
     op = pd.concat({s: operating_points(p[f'{s}_probs'], p[f'{s}_y'], p[f'{s}_pids'], thr, ev.n_boot, ev.seed)
                     for s in ('val', 'test')}, names=['split', 'target']).reset_index()
     op['threshold_positives'] = op.target.map(res['threshold_positives']).astype(int)
@@ -472,8 +484,8 @@ def bundle_section(ev:Evaluation, operating:pd.DataFrame|None=None):
         ids = pre_nw.model.head.support_ids.cpu().numpy()
         support = pre_nw.dls.valid_ds.cohort.loc[ids, ['study_id', 'image_path'] + list(TARGET_NAMES)].rename_axis('idx').reset_index()
         tp = pre_nw.dls.tab_preprocessor
-    save_bundle(ev.out/'bundle', ev.finetuned.cpu(), ev.results[(bm, br)]['threshold'].astype(float).to_dict(), get_preset(ev.cfg['preset']),
-                pretrained=pre_nw.model.cpu() if pre_nw is not None else None, support=support, tab_preprocessor=tp, config=ev.cfg,
+    save_bundle(ev.out/'bundle', ev.finetuned.cpu(), ev.results[(bm, br)]['threshold'].astype(float).to_dict(), get_preset(ev.cfg.preset),
+                pretrained=pre_nw.model.cpu() if pre_nw is not None else None, support=support, tab_preprocessor=tp, config=ev.cfg.to_dict(),
                 operating_points=operating)
     ev.report.h('Model bundle').p(f"`{ev.out/'bundle'}`: the fine-tuned {method_label(bm)} / {br} model with its validation F1 thresholds and their operating points"
                                   + (', and the pre-trained NW+MMCL model with its support bank' if pre_nw is not None else '')
@@ -493,7 +505,7 @@ def provenance_section(ev:Evaluation, t0:float)->tuple:
     rep = ev.report
     rep.h('Wall time of each stage').p(f"Total {times.seconds.sum() / 60:.1f} min (stages re-used from an earlier run keep their original time).")
     rep.table(frame_markdown(times, 1))
-    rep.h('Configuration').code(yaml.safe_dump(ev.cfg, sort_keys=False).strip())
+    rep.h('Configuration').code(yaml.safe_dump(ev.cfg.to_dict(), sort_keys=False).strip())
     rep.h('Package versions').table(frame_markdown(pd.Series(package_versions(), name='version').rename_axis('package').to_frame()))
     f = rep.write(ev.folder)
     say(f"report in {times.loc['report (this stage)', 'seconds']:.0f} s -> {f} (and report.html)")

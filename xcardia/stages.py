@@ -9,13 +9,11 @@ from pathlib import Path
 from typing import Sequence
 
 # %% auto #0
-__all__ = ['EXAMPLE_CONFIG', 'REQUIRED', 'FREE_MAPPINGS', 'ADDITIVE', 'PATH_KEYS', 'REGIME', 'DEMO_SIZES', 'DEMO_INDEX',
-           'INPUT_KEYS', 'RUN_SETTINGS', 'UserError', 'default_config', 'index_settings', 'load_config', 'prepare_out',
-           'say', 'stage_done', 'finish_stage', 'demo_config', 'archive_ct_table', 'run_synthetic_data',
-           'run_demo_data', 'preset_warning', 'input_state', 'check_inputs', 'run_cohort', 'read_cohort_stage',
-           'check_tables', 'seed_suffix', 'split_seed', 'run_seed', 'method_seeds', 'pretrain_names', 'parse_run',
-           'dls_kwargs', 'fast_kwargs', 'run_spec', 'pretrain_dls', 'run_pretrain', 'load_pretrained_learner',
-           'freeze_for', 'regime_rows', 'finetune_runs', 'pretrained_encoder_file', 'predict_rows', 'run_finetune',
+__all__ = ['ADDITIVE', 'DEMO_SIZES', 'DEMO_INDEX', 'INPUT_KEYS', 'index_settings', 'prepare_out', 'say', 'stage_done',
+           'finish_stage', 'demo_config', 'archive_ct_table', 'run_synthetic_data', 'run_demo_data', 'preset_warning',
+           'input_state', 'check_inputs', 'match_tables', 'run_cohort', 'read_cohort_stage', 'check_tables',
+           'pretrain_names', 'finetune_runs', 'pretrain_run', 'finetune_run', 'run_spec', 'dls_kwargs', 'fast_kwargs',
+           'pretrain_dls', 'run_pretrain', 'load_pretrained_learner', 'regime_rows', 'predict_rows', 'run_finetune',
            'load_finetuned_model', 'run_training']
 
 # %% ../nbs/12_stages.ipynb #d5e1587c
@@ -23,292 +21,43 @@ import numpy as np
 import pandas as pd
 import torch
 import yaml
-from .core import TARGET_NAMES, PRESETS, get_preset, set_seed
-from .matching import read_tables, match_exams, split_patients, pretraining_cohort, cohort_report, MEASUREMENT_UNITS, MEASUREMENT_KEYS, CANONICAL
+from .core import TARGET_NAMES, get_preset, set_seed
+from .matching import read_tables, match_exams, split_patients, pretraining_cohort, cohort_report
 from .synthetic import make_cohort
-from .dicom import SeriesRule, index_dicom
+from .dicom import index_dicom
 from .data import make_dls, CohortDataset, measurement_targets, file_digest, resolve_exclude, tabular_columns, TabularPreprocessor
-from .encoders import image_encoder, BLOCK_NAMES
-from .nw import BANKS
+from .encoders import image_encoder
 from .train import fit_cosine, resume, barrier
 from fastai.torch_core import rank_distrib
-from .pretrain import VARIANTS, NW_QUERIES, NW_TARGETS, pretrain_learner, save_image_encoder, retrieval_accuracy, head_auroc, head_r2
+from .pretrain import VARIANTS, pretrain_learner, save_image_encoder, retrieval_accuracy, head_auroc, head_r2
 from .losses import base_rate_bce, base_rate_mse
-from .finetune import finetune_learner, few_shot, fraction, FineTuneModel, PAPER_FREEZE
-
-# %% ../nbs/12_stages.ipynb #2ec6bd23
-EXAMPLE_CONFIG = """\
-# xcardia run configuration. Paths are relative to this file's folder.
-out: runs/xcardia            # every stage writes into a folder under here (required)
-preset: small                # tiny | small | paper: CT size, network, batch, epochs (see xcardia.core.PRESETS)
-seed: 0                      # the cohort's split (and the demo's synthetic cohort); training seed of the un-suffixed runs
-seeds: null                  # training seeds: every pre-training and fine-tuning once per seed, e.g. [0, 1, 2]; null: [seed]
-cache_dir: null              # preprocessed CTs (float16 .npy); null: ~/.cache/xcardia/ct
-num_workers: null            # DataLoader workers; null: 0 on CPU, up to 8 on a GPU
-speed:                       # the fast path of every fit (xcardia.train.fast_path); null: on CUDA, off on a CPU
-  channels_last: null            # channels_last_3d memory format (+10 % on an H100; slower on a CPU)
-  compile: null                  # torch.compile; null: on CUDA for fits of at least 200 training batches (compiling takes minutes)
-  cudnn_benchmark: false         # cuDNN autotuning (not bit-reproducible, more memory); null: on CUDA [off until measured on a GPU]
-  fused_adamw: true              # FusedAdamW: fastai Adam's updates in one fused kernel (+22 % on a 2-core CPU); false: fastai's Adam
-
-data:
-  ct: tables/ct_studies.csv      # (required) one row per CT study: patient_id, study_id, study_date, image_path
-  echo: tables/echo_exams.csv    # (required) one row per ECHO exam: patient_id, exam_date, measurements, valve grades
-  ecg: tables/ecg_exams.csv      # one row per ECG exam: patient_id, exam_date, measurements (null: no ECG)
-  columns: {}                    # our name -> your column: ids, dates, measurements, e.g. {study_date: scan_date, echo_date: date, lvef: EF}
-  window_days: 183               # ECHO/ECG at most this many days from the CT (six months)
-  dayfirst: false                # true: 03/04/2020 is 3 April (day/month); false: March 4 (a column contradicting it is refused)
-  test: 0.2                      # share of patients held out for testing, or a file with one patient id per line
-  val: 0.2                       # share of the other patients used for validation
-  exclude_columns: []            # ECHO/ECG columns never used as pre-training inputs, e.g. [comment] or [echo_comment]; free text is left out anyway
-  missing_columns: error         # an ECHO column a target needs is absent: error, or nan (those labels missing)
-  units: {}                      # measurements not in xcardia's units, converted on the way in, e.g. {lvef: fraction, tr_vmax: cm/s}
-  skip_bad: false                # true: leave out unreadable CTs (listed in the report) instead of stopping
-
-pretrain:
-  variants: [nw_mmcl, mmcl, simclr, linear_mmcl]   # NW+MMCL (X-Cardia), MMCL, SimCLR, linear head + MMCL
-  epochs: null
-  bs: null
-  lr: null
-  # method settings; null: the preset's value (the paper's, in brackets)
-  lambda_nw: null                # weight of the NW loss, Eq. (7) [0.5; best in 0.4-0.6]
-  tau_clip: null                 # CLIP temperature, Eq. (6) [0.07]
-  tau_nw: null                   # NW temperature, Eq. (4) [0.1 in xcardia; the paper gives none]
-  k_support: null                # K: exemplars per phenotype (and per class) in the NW support bank [20]
-  refresh_every: null            # M: epochs between support-bank rebuilds [5]
-  bank: positives_and_negatives  # NW bank: positives_and_negatives, or positives (the paper's; makes SHD's p constant 1)
-  nw_query: fused                # which embedding queries the bank in the NW loss: fused (Eq. 3) [fused], image, both
-  nw_tab_grad: true              # false: the NW loss sends no gradient into the tabular encoder [true]
-  nw_targets: labels             # what the NW bank carries and its loss scores: labels [labels], measurements (masked MSE), both
-  diagnostics: false             # each loss term's gradient norm into each encoder, every 10th batch (grad_norms.csv)
-  runs: {}                       # extra named runs: a variant with other settings, e.g. {nw_img: {variant: nw_mmcl, nw_query: image}}; seeds: [0] trains one at fewer seeds
-  patience: 10                   # early stopping on the validation loss
-  lambda_sweep: []               # Table B.1: extra NW+MMCL runs at these lambdas, e.g. [0.2, 0.4, 0.6, 0.8]
-
-finetune:
-  methods: [nw_mmcl, mmcl, simclr, linear_mmcl, none]   # pre-trained encoders to fine-tune; none: random initialisation
-  regimes: [full, 5shot]         # full | <k>shot | frac<share>, e.g. frac0.1
-  fractions: []                  # Table C.1: label fractions, e.g. [0.02, 0.04, 0.06, 0.1]
-  sweep_regime: full             # the regime of the lambda-sweep fine-tunings
-  epochs: null
-  bs: null
-  lr: null
-  freeze:                        # ResNet blocks kept frozen (fixed BatchNorm statistics), per method
-    default: [stem, layer1, layer2]   # every pre-trained encoder [the paper freezes the lower conv blocks]
-    none: []                     # no pre-training: random blocks are trained, not frozen
-  patience: 10                   # early stopping on validation macro-AUROC
-
-index:                           # `xcardia index DICOM_ROOT --out CT_TABLE --config THIS`: one CT series per study (xcardia.dicom)
-  max_thickness: 5.0             # mm; thicker series are left out ('thick slices'); the paper resamples to 2 mm
-  min_slices: 20                 # fewer slices: 'too few slices' (scouts, bolus tracking)
-  min_z_mm: 120                  # slice positions must span this many mm (the adult heart: about 12 cm)
-  max_irregularity: 0.1          # largest uneven step between slices, relative to the median (a missing slice: 1.0)
-  max_tilt_deg: 1.0              # gantry tilt above this: 'gantry tilt' (refused, never read as untilted)
-  keep_contrast: false           # true: keep contrast-enhanced series (the paper's cohort is non-contrast)
-  study_id: uid                  # the CT table's study_id: uid (StudyInstanceUID) or accession (AccessionNumber)
-  id_map: null                   # CSV translating DICOM PatientID to your tables' patient_id (columns dicom_patient_id, patient_id)
-
-evaluate:
-  n_boot: 1000                   # bootstrap resamples of patients for every CI
-  bundle: nw_mmcl/full           # the fine-tuned model that goes into the bundle (method/regime)
-  cam_target: lvwt_ge13          # phenotype shown in the Grad-CAM figure
-  min_threshold_positives: 5     # a flag threshold set from fewer validation positives is marked unreliable (report, bundle)
-  pairs: []                      # extra paired comparisons [A, B] of finetune.methods (A − B), e.g. [[nw_excl, mmcl_excl]]
-"""
-
-# %% ../nbs/12_stages.ipynb #60b54205
-class UserError(Exception):
-    "A problem with the user's input: the command line prints it as one line and exits with code 2."
+from .finetune import finetune_learner, few_shot, fraction, FineTuneModel
+from .config import (UserError, Config, PretrainRun, FinetuneRun, EXAMPLE_CONFIG, REGIME, load_config, default_config,
+                            _flat, _get)
 
 # %% ../nbs/12_stages.ipynb #2d3ab8c6
-REQUIRED = ('out', 'data.ct', 'data.echo')
-FREE_MAPPINGS = ('data.columns', 'data.units', 'finetune.freeze', 'pretrain.runs')       # their keys are the user's (checked in `load_config`), not ours
 ADDITIVE = ('pretrain.variants', 'pretrain.lambda_sweep', 'finetune.methods', 'finetune.regimes', 'finetune.fractions',
             'finetune.sweep_regime', 'evaluate.n_boot', 'evaluate.bundle', 'evaluate.cam_target', 'evaluate.pairs', 'evaluate.min_threshold_positives', 'num_workers',
             'speed.channels_last', 'speed.compile', 'speed.cudnn_benchmark', 'speed.fused_adamw', 'seeds', 'pretrain.runs', 'pretrain.diagnostics',
             'index.max_thickness', 'index.min_slices', 'index.min_z_mm', 'index.max_irregularity', 'index.max_tilt_deg',
             'index.keep_contrast', 'index.study_id', 'index.id_map')   # index: the `xcardia index` command's, not the stages'
-PATH_KEYS = ('out', 'cache_dir', 'data.ct', 'data.echo', 'data.ecg', 'index.id_map')
 
-def default_config()->dict: return yaml.safe_load(EXAMPLE_CONFIG)
-
-def _flat(d:dict, prefix:str='')->dict:
-    out = {}
-    for k, v in d.items():
-        key = f'{prefix}{k}'
-        if isinstance(v, dict) and key not in FREE_MAPPINGS and v: out.update(_flat(v, key + '.'))
-        else: out[key] = v
-    return out
-
-def _get(cfg, key):
-    for k in key.split('.'): cfg = cfg[k]
-    return cfg
-
-def _set(cfg, key, v):
-    *head, last = key.split('.')
-    for k in head: cfg = cfg[k]
-    cfg[last] = v
-
-# %% ../nbs/12_stages.ipynb #fd4f0a0a
-def _check_settings(s:dict, where:str):
-    "Method settings (of `pretrain`, or of one of its runs) in range; `where` names them in the message."
-    for k in ('tau_clip', 'tau_nw', 'lambda_nw'):
-        v = s.get(k)
-        if v is not None and not (isinstance(v, (int, float)) and v >= 0 and (v > 0 or k == 'lambda_nw')):
-            raise UserError(f"{where}.{k} must be a positive number (or null for the preset's), not {v!r}")
-    for k in ('k_support', 'refresh_every'):
-        v = s.get(k)
-        if v is not None and not (isinstance(v, int) and v >= 1): raise UserError(f"{where}.{k} must be a whole number >= 1, not {v!r}")
-    if s.get('bank', 'positives_and_negatives') not in BANKS: raise UserError(f"{where}.bank {s['bank']!r} unknown; choose from {list(BANKS)}")
-    if s.get('nw_query', 'fused') not in NW_QUERIES: raise UserError(f"{where}.nw_query {s['nw_query']!r} unknown; choose from {list(NW_QUERIES)}")
-    if s.get('nw_targets', 'labels') not in NW_TARGETS: raise UserError(f"{where}.nw_targets {s['nw_targets']!r} unknown; choose from {list(NW_TARGETS)}")
-    if not isinstance(s.get('nw_tab_grad', True), bool): raise UserError(f"{where}.nw_tab_grad must be true or false, not {s['nw_tab_grad']!r}")
-
-def _check_runs(cfg:dict, name:str)->dict:
-    "The extra runs of `pretrain.runs` (an empty mapping if none), each name and setting checked."
-    runs = cfg['pretrain']['runs'] = cfg['pretrain']['runs'] or {}
-    if not isinstance(runs, dict): raise UserError(f"{name}: pretrain.runs must be a mapping name -> settings, not {runs!r}")
-    for r, spec in runs.items():
-        if not re.fullmatch(r'[a-z][a-z0-9_]*', str(r)) or r in VARIANTS or split_seed(r)[1] is not None or parse_run(r)[1] is not None:
-            raise UserError(f"{name}: pretrain.runs name {r!r}: use lower-case letters, digits and _, not a variant's name, no _seed<k> or _lambda<x>")
-        if not isinstance(spec, dict) or spec.get('variant') not in VARIANTS:
-            raise UserError(f"{name}: pretrain.runs.{r} needs variant: one of {list(VARIANTS)}")
-        unknown = set(spec) - {'variant', 'seeds', *RUN_SETTINGS}
-        if unknown: raise UserError(f"{name}: pretrain.runs.{r} has unknown setting(s) {sorted(unknown)}; settings are {['seeds', *RUN_SETTINGS]}")
-        _check_settings(spec, f"{name}: pretrain.runs.{r}")
-    return runs
-
-def _check_run_seeds(cfg:dict, name:str, runs:dict):
-    "A run's own `seeds` (train it at fewer seeds, e.g. a one-seed screen of a lever): distinct, and among the configuration's `seeds`."
-    for r, spec in runs.items():
-        s = spec.get('seeds')
-        if s is None: continue
-        if not (isinstance(s, list) and s and all(isinstance(v, int) and not isinstance(v, bool) for v in s) and len(set(s)) == len(s)) or set(s) - set(cfg['seeds']):
-            raise UserError(f"{name}: pretrain.runs.{r}.seeds must be a list of distinct seeds among seeds {cfg['seeds']}, not {s!r}")
-
-def _check_speed(cfg:dict, name:str):
-    "`speed`: each switch true, false or null (fused_adamw: true or false)."
-    for k, v in cfg['speed'].items():
-        if not (isinstance(v, bool) or (v is None and k != 'fused_adamw')):
-            raise UserError(f"{name}: speed.{k} must be true or false" + ("" if k == 'fused_adamw' else " (or null: on CUDA, off on a CPU)") + f", not {v!r}")
-
-def _check_pairs(cfg:dict, name:str):
-    "`evaluate.pairs`: extra comparisons, each two different methods of `finetune.methods`."
-    ps = cfg['evaluate']['pairs'] = cfg['evaluate']['pairs'] or []
-    methods = cfg['finetune']['methods']
-    for p in ps:
-        if not (isinstance(p, list) and len(p) == 2 and p[0] != p[1] and all(m in methods for m in p)):
-            raise UserError(f"{name}: evaluate.pairs entry {p!r} must be two different methods of finetune.methods {methods}, e.g. [nw_excl, mmcl_excl]")
-
-def index_settings(cfg:dict)->tuple:
+def index_settings(cfg:Config)->tuple:
     "(SeriesRule, study_id, id_map) of the configuration's `index:` section."
-    ix = dict(cfg['index']); study_id, id_map = ix.pop('study_id'), ix.pop('id_map')
-    return SeriesRule.from_dict(ix), study_id, id_map
-
-def _check_missing(cfg:dict, name:str):
-    if cfg['data']['missing_columns'] not in ('error', 'nan'):
-        raise UserError(f"{name}: data.missing_columns must be error or nan, not {cfg['data']['missing_columns']!r}")
-
-def _check_columns(cfg:dict, name:str):
-    "data.columns: our names (ids, dates, the measurements of `MEASUREMENT_KEYS`) mapped to yours, checked when the config loads."
-    known = list(CANONICAL) + list(MEASUREMENT_KEYS)
-    for k, v in (cfg['data']['columns'] or {}).items():
-        if k not in known: raise UserError(f"{name}: data.columns maps {k!r}, which is not one of xcardia's columns; map any of {known}")
-        if not isinstance(v, str) or not v: raise UserError(f"{name}: data.columns.{k} must be your column's name, not {v!r}")
-
-def _check_units(cfg:dict, name:str):
-    "data.units: known measurements and, for each, one of its units (`MEASUREMENT_UNITS`)."
-    for col, unit in (cfg['data']['units'] or {}).items():
-        if col not in MEASUREMENT_UNITS: raise UserError(f"{name}: data.units names {col!r}; units can be declared for {sorted(MEASUREMENT_UNITS)}")
-        u = MEASUREMENT_UNITS[col]; ok = [u.unit] + [o for o, _ in u.others]
-        if unit not in ok: raise UserError(f"{name}: data.units.{col} = {unit!r}; use one of {ok}")
-
-def _check_index(cfg:dict, name:str):
-    try: index_settings(cfg)
-    except (TypeError, ValueError) as e: raise UserError(f"{name}: index: {e}")
-    if cfg['index']['study_id'] not in ('uid', 'accession'):
-        raise UserError(f"{name}: index.study_id must be uid or accession, not {cfg['index']['study_id']!r}")
-
-def _check_seeds(cfg:dict, name:str):
-    "`seeds` filled in ([seed] for null) and checked: distinct whole numbers, `seed` among them."
-    s = cfg['seeds'] = cfg['seeds'] if cfg['seeds'] is not None else [cfg['seed']]
-    if not (isinstance(s, list) and s and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in s) and len(set(s)) == len(s)):
-        raise UserError(f"{name}: seeds must be a list of distinct whole numbers >= 0 (e.g. [0, 1, 2]) or null, not {s!r}")
-    if cfg['seed'] not in s: raise UserError(f"{name}: seeds {s} must include seed ({cfg['seed']}), the training seed of the un-suffixed runs")
-
-def _check_freeze(cfg:dict, name:str, runs:dict):
-    "`finetune.freeze` as a mapping method -> blocks (a list: for every pre-trained encoder), every key and block checked."
-    fr = cfg['finetune']['freeze']
-    if isinstance(fr, list): fr = cfg['finetune']['freeze'] = {'default': fr, 'none': []}   # a list: for the pre-trained encoders
-    if not isinstance(fr, dict): raise UserError(f"{name}: finetune.freeze must be a list of blocks or a mapping method -> blocks, not {fr!r}")
-    fr.setdefault('default', list(PAPER_FREEZE)); fr.setdefault('none', [])
-    for m, blocks in fr.items():
-        if m not in ('default', 'none') and m not in VARIANTS and parse_run(m)[0] not in VARIANTS and m not in runs:
-            raise UserError(f"{name}: finetune.freeze has a key {m!r}; use default, none or a variant ({', '.join(VARIANTS)})")
-        bad = [b for b in (blocks or []) if b not in BLOCK_NAMES]
-        if bad: raise UserError(f"{name}: finetune.freeze.{m} names unknown block(s) {bad}; blocks are {list(BLOCK_NAMES)}")
-        fr[m] = list(blocks or [])
-
-# %% ../nbs/12_stages.ipynb #2726b242
-REGIME = re.compile(r'^(full|(\d+)shot|frac(0?\.\d+|1(\.0)?))$')
-
-def load_config(src:str|Path|dict, # a YAML file, or the configuration itself
-                base:str|Path|None=None, # folder relative paths start from (default: the file's folder, or the current one)
-                check_files:bool=True, # check that the tables exist
-               )->dict:
-    "The full configuration: defaults filled in, paths absolute, every key and value checked (`UserError` otherwise)."
-    name = 'config'
-    if not isinstance(src, dict):
-        p = Path(src); name = str(p)
-        if not p.is_file(): raise UserError(f"{p}: no such config file (`xcardia init {p}` writes an example)")
-        try: src = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as e: raise UserError(f"{p}: not valid YAML ({str(e).splitlines()[0]})")
-        base = base or p.resolve().parent
-        if not isinstance(src, dict): raise UserError(f"{p}: expected keys such as `out:` and `data:`, got a {type(src).__name__}")
-    base = Path(base or Path.cwd())
-    cfg, known, given = default_config(), _flat(default_config()), _flat(src)
-    for k, v in given.items():
-        if k not in known and not any(k.startswith(m + '.') for m in FREE_MAPPINGS):
-            section = k.rsplit('.', 1)[0] + '.' if '.' in k else ''
-            options = sorted(x for x in known if x.startswith(section) and x.count('.') == k.count('.'))
-            raise UserError(f"{name}: unknown key {k!r}; known keys here: {', '.join(options)}")
-        _set(cfg, k, v)
-    for k in REQUIRED:
-        if k not in given or _get(cfg, k) in (None, ''): raise UserError(f"{name}: missing key {k!r} (see `xcardia init` for an example config)")
-    for k in PATH_KEYS:
-        v = _get(cfg, k)
-        if v is not None: _set(cfg, k, str((base/Path(v).expanduser()).resolve()))
-    t = cfg['data']['test']
-    if isinstance(t, str): cfg['data']['test'] = str((base/Path(t).expanduser()).resolve())
-    if cfg['preset'] not in PRESETS: raise UserError(f"{name}: preset {cfg['preset']!r} is not one of {list(PRESETS)}")
-    bad = [v for v in cfg['pretrain']['variants'] if v not in VARIANTS]
-    if bad: raise UserError(f"{name}: pretrain.variants {bad} unknown; choose from {list(VARIANTS)}")
-    runs = _check_runs(cfg, name)
-    _check_settings(cfg['pretrain'], f"{name}: pretrain")
-    bad = [m for m in cfg['finetune']['methods'] if m != 'none' and m not in cfg['pretrain']['variants'] and m not in runs]
-    if bad: raise UserError(f"{name}: finetune.methods {bad} are not pre-trained (add them to pretrain.variants, or use 'none')")
-    bad = [r for r in cfg['finetune']['regimes'] + [cfg['finetune']['sweep_regime']] if not REGIME.match(str(r))]
-    if bad: raise UserError(f"{name}: finetune regimes {bad} not understood; use full, <k>shot (e.g. 5shot) or frac<share> (e.g. frac0.1)")
-    _check_index(cfg, name); _check_units(cfg, name); _check_columns(cfg, name); _check_missing(cfg, name)
-    _check_seeds(cfg, name); _check_run_seeds(cfg, name, runs); _check_freeze(cfg, name, runs); _check_pairs(cfg, name); _check_speed(cfg, name)
-    if check_files:
-        for k in ('data.ct', 'data.echo', 'data.ecg') + (('data.test',) if isinstance(t, str) else ()):
-            v = _get(cfg, k)
-            if v is not None and not Path(v).exists(): raise UserError(f"{name}: {k} = {v} does not exist")
-    return cfg
+    return cfg.index.rule, cfg.index.study_id, cfg.index.id_map
 
 # %% ../nbs/12_stages.ipynb #ff612882
-def prepare_out(cfg:dict)->Path:
-    "Create `cfg['out']` and store the configuration there; refuse a folder holding results of a different configuration."
-    out = Path(cfg['out']); stored = out/'config.yaml'
+def prepare_out(cfg:Config)->Path:
+    "Create `cfg.out` and store the configuration there; refuse a folder holding results of a different configuration."
+    out = Path(cfg.out); stored = out/'config.yaml'
     if stored.exists():
-        old, new, dflt = _flat(yaml.safe_load(stored.read_text()) or {}), _flat(cfg), _flat(default_config())
+        old, new, dflt = _flat(yaml.safe_load(stored.read_text()) or {}), _flat(cfg.to_dict()), _flat(default_config())
         old = {**{k: v for k, v in dflt.items() if k not in old}, **old}   # a key newer than the folder's run: its default then
         diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in ADDITIVE)
         if diff: raise UserError(f"{out} holds results of a different configuration (differs in {', '.join(diff)}); "
                                  "use another `out` folder, or delete this one")
     barrier()                                          # several processes: every rank has read it before rank 0 rewrites it
-    if rank_distrib() == 0: out.mkdir(parents=True, exist_ok=True); stored.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    if rank_distrib() == 0: out.mkdir(parents=True, exist_ok=True); stored.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     barrier()
     return out
 
@@ -342,78 +91,77 @@ DEMO_INDEX = {'max_thickness': 7.0, 'study_id': 'accession'}   # the phantoms ar
 
 def demo_config(out:str|Path, size:str='small', sweeps:bool=False, seed:int=0, seeds:Sequence[int]|None=None,
                 archive:bool|None=None, # the CTs as a PACS export indexed by `xcardia index` (default: `DEMO_SIZES[size]['archive']`)
-               )->dict:
+               )->Config:
     "The configuration of the demo on the synthetic cohort written into `out/data`."
     s = DEMO_SIZES[size]; out = Path(out).resolve(); data = out/'data'
-    cfg = {'out': str(out), 'preset': size, 'seed': seed, 'seeds': list(seeds) if seeds else None, 'cache_dir': str(out/'cache'),
+    raw = {'out': str(out), 'preset': size, 'seed': seed, 'seeds': list(seeds) if seeds else None, 'cache_dir': str(out/'cache'),
            'data': {'ct': str(data/'ct_studies.csv'), 'echo': str(data/'echo_exams.csv'), 'ecg': str(data/'ecg_exams.csv')},
            'pretrain': {'epochs': s['pretrain']['epochs']},
            'finetune': {'epochs': s['finetune']['epochs']},
            'evaluate': {'n_boot': s['n_boot']}}
-    if s['archive'] if archive is None else archive: cfg['index'] = {**DEMO_INDEX, 'id_map': str(data/'id_map.csv')}
+    if s['archive'] if archive is None else archive: raw['index'] = {**DEMO_INDEX, 'id_map': str(data/'id_map.csv')}
     if sweeps:
-        cfg['pretrain']['lambda_sweep'] = [.2, .8]
-        cfg['finetune']['fractions'] = [.02, .04, .06, .1]
-    return load_config(cfg, check_files=False)
+        raw['pretrain']['lambda_sweep'] = [.2, .8]
+        raw['finetune']['fractions'] = [.02, .04, .06, .1]
+    return load_config(raw, check_files=False)
 
-def archive_ct_table(cfg:dict, data:Path)->pd.DataFrame:
+def archive_ct_table(cfg:Config, data:Path)->pd.DataFrame:
     "The synthetic cohort's CT table built by `index_dicom` from its PACS export, checked series by series against its truth."
-    rule, study_id, id_map = index_settings(cfg)
-    res = index_dicom(data/'archive', data/'index'/'ct_index.csv', rule=rule, id_map=id_map, study_id=study_id)
+    ix = cfg.index
+    res = index_dicom(data/'archive', data/'index'/'ct_index.csv', rule=ix.rule, id_map=ix.id_map, study_id=ix.study_id)
     truth = pd.read_csv(data/'ct_truth.csv', dtype=str).set_index('study_id')
     got = res['ct'].astype({'study_id': str}).set_index('study_id')
     wrong = [s for s in truth.index if s not in got.index or got.series_uid[s] != truth.series_uid[s] or got.patient_id[s] != truth.patient_id[s]]
     if wrong: raise RuntimeError(f"the index chose another series (or patient) than the cohort's truth for {len(wrong)} studies, "
                                  f"e.g. {wrong[:3]}; see {data/'index'/'series.csv'}")
-    ct = got.loc[truth.index, ['patient_id', 'study_date', 'image_path']].join(truth[['label_path', 'spacing_mm']]).reset_index()
-    ct = ct[['patient_id', 'study_id', 'study_date', 'image_path', 'label_path', 'spacing_mm']]
+    ct = got.loc[truth.index, ['patient_id', 'study_date', 'image_path']].join(truth[['label_path', 'heart_path', 'spacing_mm']]).reset_index()
+    ct = ct[['patient_id', 'study_id', 'study_date', 'image_path', 'label_path', 'heart_path', 'spacing_mm']]
     ct.to_csv(data/'ct_studies.csv', index=False)
     return ct
 
-def run_synthetic_data(cfg:dict, n_patients:int, archive:bool=False)->dict:
+def run_synthetic_data(cfg:Config, n_patients:int, archive:bool=False)->dict:
     "Write the built-in synthetic cohort where the configuration's `data.ct` lies (a stage: skipped when done); with `archive`, its CT table through the index."
-    data, n = Path(cfg['data']['ct']).parent, n_patients
+    data, n = Path(cfg.data.ct).parent, n_patients
     if (info := stage_done(data)): return info
     t0 = time.perf_counter()
     say(f"writing the synthetic cohort ({n} patients{', as a PACS export' if archive else ''}) -> {data}")
     data.mkdir(parents=True, exist_ok=True)
-    make_cohort(data, n_patients=n, seed=cfg['seed'], archive=archive)
+    make_cohort(data, n_patients=n, seed=cfg.seed, archive=archive)
     if archive:
         t1 = time.perf_counter(); ct = archive_ct_table(cfg, data)
         say(f"indexed the export in {time.perf_counter() - t1:.0f} s: {len(ct)} studies, each read from its intended series")
     return finish_stage(data, t0, n_patients=n, archive=archive)
 
-def run_demo_data(cfg:dict, size:str='small')->dict:
+def run_demo_data(cfg:Config, size:str='small')->dict:
     "The demo's synthetic cohort (`DEMO_SIZES[size]` patients) in `out/data`, where `demo_config` points (a PACS export when its index has an id map)."
-    return run_synthetic_data(cfg, DEMO_SIZES[size]['n_patients'], archive=cfg['index']['id_map'] is not None)
+    return run_synthetic_data(cfg, DEMO_SIZES[size]['n_patients'], archive=cfg.index.id_map is not None)
 
 # %% ../nbs/12_stages.ipynb #0abfbf9a
-def preset_warning(cfg:dict)->str|None:
+def preset_warning(cfg:Config)->str|None:
     "A line for real data run at a test-size preset (the built-in cohort's folder carries its stage record, real data does not)."
-    if cfg['preset'] not in ('tiny', 'small') or (Path(cfg['data']['ct']).parent/'done.json').exists(): return None
-    p = get_preset(cfg['preset'])
-    return (f"preset {cfg['preset']}: CTs at {p.size}^3 voxels of {p.spacing:g} mm and a ResNet-{p.depth}, sized for tests and the "
+    if cfg.preset not in ('tiny', 'small') or (Path(cfg.data.ct).parent/'done.json').exists(): return None
+    p = get_preset(cfg.preset)
+    return (f"preset {cfg.preset}: CTs at {p.size}^3 voxels of {p.spacing:g} mm and a ResNet-{p.depth}, sized for tests and the "
             "built-in synthetic cohort; too coarse for real chest CT. On your own data use `preset: paper` (2 mm, 164^3, ResNet-50)")
 
-
 # %% ../nbs/12_stages.ipynb #46836141
-def _test_spec(cfg):
-    t = cfg['data']['test']
+def _test_spec(cfg:Config):
+    t = cfg.data.test
     if isinstance(t, str): return [l.strip() for l in Path(t).read_text().splitlines() if l.strip()]
     return float(t)
 
 INPUT_KEYS = ('data.ct', 'data.echo', 'data.ecg', 'data.test')
 
-def input_state(cfg:dict)->dict:
+def input_state(cfg:Config)->dict:
     "Size, modification time and SHA-1 of each input table the cohort stage reads (and the test-patient list when it is a file)."
     out = {}
     for k in INPUT_KEYS:
-        v = _get(cfg, k)
+        v = cfg.data[k.split('.')[1]]
         if isinstance(v, str) and Path(v).is_file():
             st = Path(v).stat(); out[k] = dict(path=v, size=st.st_size, mtime_ns=st.st_mtime_ns, sha1=file_digest(v))
     return out
 
-def check_inputs(cfg:dict, info:dict):
+def check_inputs(cfg:Config, info:dict):
     "Refuse to reuse a cohort built from tables that have changed since (`UserError` naming the table and what changed)."
     for k, old in (info.get('inputs') or {}).items():
         p = Path(old['path'])
@@ -422,32 +170,39 @@ def check_inputs(cfg:dict, info:dict):
         if (st.st_size, st.st_mtime_ns) == (old['size'], old['mtime_ns']) or file_digest(p) == old['sha1']: continue
         raise UserError(f"{k} = {p} changed since `xcardia cohort` read it ({old['size']} -> {st.st_size} bytes, modified "
                         f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(st.st_mtime))}); the cohort and every stage after it were "
-                        f"built from the old table. Use another `out` folder, or delete {Path(cfg['out'])} to rebuild from the new one")
+                        f"built from the old table. Use another `out` folder, or delete {Path(cfg.out)} to rebuild from the new one")
 
-def run_cohort(cfg:dict)->dict:
+def match_tables(cfg:Config, paired:bool=True)->dict:
+    """Read the configuration's tables and match them: `ct`, `echo`, `ecg` (frames), `labelled` and `unmatched` (every CT with an ECHO),
+    `paired` (with an ECHO and an ECG; `labelled` without an ECG table), `implausible` values and the `warnings` raised."""
+    d = cfg.data
+    kw = dict(window_days=d.window_days, columns=d.columns or None, dayfirst=d.dayfirst, units=d.units or None, missing_columns=d.missing_columns)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        try:
+            ct, echo, ecg = read_tables(d.ct, d.echo, d.ecg, d.columns.get('image_path', 'image_path'), d.columns)
+            exams = (d.echo, d.ecg)                 # as files: implausible values are reported by their line in the user's file
+            labelled, unmatched = match_exams(ct, *exams, require=('echo',), **kw)
+            both = match_exams(ct, *exams, require=('echo', 'ecg'), **kw)[0] if paired and ecg is not None else labelled
+        except (ValueError, FileNotFoundError) as e: raise UserError(str(e)) from e
+    implausible = pd.DataFrame(labelled.attrs.get('implausible', []), columns=['table', 'column', 'row', 'value', 'reason'])
+    return dict(ct=ct, echo=echo, ecg=ecg, labelled=labelled, unmatched=unmatched, paired=both, implausible=implausible, warnings=caught)
+
+def run_cohort(cfg:Config)->dict:
     "Match, label and split; write `cohort/labelled.parquet`, `cohort/pretrain.parquet`, the unmatched studies and Table A.1."
-    folder = Path(cfg['out'])/'cohort'
+    folder = Path(cfg.out)/'cohort'
     if (info := stage_done(folder)): check_inputs(cfg, info); return info
     inputs = input_state(cfg)
     t0 = time.perf_counter(); folder.mkdir(parents=True, exist_ok=True)
-    d = cfg['data']; kw = dict(window_days=d['window_days'], columns=d['columns'] or None, dayfirst=d['dayfirst'], units=d['units'] or None,
-              missing_columns=d['missing_columns'])
-    try:
-        ct, echo, ecg = read_tables(d['ct'], d['echo'], d.get('ecg'), (d.get('columns') or {}).get('image_path', 'image_path'), d.get('columns'))
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter('always')
-            exams = (d['echo'], d.get('ecg'))         # as files: implausible values are reported by their line in the user's file
-            labelled, unmatched = match_exams(ct, *exams, require=('echo',), **kw)
-            implausible = pd.DataFrame(labelled.attrs.get('implausible', []), columns=['table', 'column', 'row', 'value', 'reason'])
-            paired = match_exams(ct, *exams, require=('echo', 'ecg'), **kw)[0] if ecg is not None else labelled
-    except (ValueError, FileNotFoundError) as e: raise UserError(str(e)) from e
-    for w in caught: say(f"matching: {w.message}")
+    m, d = match_tables(cfg), cfg.data
+    labelled, unmatched, implausible = m['labelled'], m['unmatched'], m['implausible']
+    for w in m['warnings']: say(f"matching: {w.message}")
     if (pw := preset_warning(cfg)): say(f"warning: {pw}")
-    if not len(labelled): raise UserError(f"no CT study has an ECHO within {d['window_days']} days; check data.columns and the dates")
-    fr = {'train': 1 - d['val'], 'val': d['val']}
+    if not len(labelled): raise UserError(f"no CT study has an ECHO within {d.window_days} days; check data.columns and the dates")
+    fr = {'train': 1 - d.val, 'val': d.val}
     labelled = labelled.reset_index(drop=True)
-    labelled['split'] = split_patients(labelled, fr, test=_test_spec(cfg), seed=cfg['seed'])
-    pre = pretraining_cohort(paired, labelled.patient_id[labelled.split == 'test'].unique(), fr, seed=cfg['seed'])
+    labelled['split'] = split_patients(labelled, fr, test=_test_spec(cfg), seed=cfg.seed)
+    pre = pretraining_cohort(m['paired'], labelled.patient_id[labelled.split == 'test'].unique(), fr, seed=cfg.seed)
     labelled.to_parquet(folder/'labelled.parquet'); pre.to_parquet(folder/'pretrain.parquet')
     unmatched.to_csv(folder/'unmatched.csv', index=False)
     implausible.to_csv(folder/'implausible_values.csv', index=False)
@@ -463,38 +218,31 @@ def run_cohort(cfg:dict)->dict:
                         implausible_values=len(implausible), inputs=inputs)
 
 # %% ../nbs/12_stages.ipynb #36b4a4dc
-def read_cohort_stage(cfg:dict, which:str='labelled')->pd.DataFrame:
+def read_cohort_stage(cfg:Config, which:str='labelled')->pd.DataFrame:
     "A cohort frame written by `run_cohort` ('labelled' or 'pretrain')."
-    f = Path(cfg['out'])/'cohort'/f'{which}.parquet'
+    f = Path(cfg.out)/'cohort'/f'{which}.parquet'
     if not f.exists(): raise UserError(f"{f} does not exist: run `xcardia cohort CONFIG` first")
     check_inputs(cfg, stage_done(f.parent) or {})
     return pd.read_parquet(f)
 
 # %% ../nbs/12_stages.ipynb #6f9100cb
-def check_tables(cfg:dict)->str:
+def check_tables(cfg:Config)->str:
     "What the cohort stage would use, leave out and why, from the configuration's tables (nothing is written)."
-    d = cfg['data']; lines = []
-    kw = dict(window_days=d['window_days'], columns=d['columns'] or None, dayfirst=d['dayfirst'], units=d['units'] or None, missing_columns=d['missing_columns'])
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter('always')
-        try:
-            ct, echo, ecg = read_tables(d['ct'], d['echo'], d.get('ecg'), (d.get('columns') or {}).get('image_path', 'image_path'), d.get('columns'))
-            labelled, unmatched = match_exams(ct, d['echo'], d.get('ecg'), require=('echo',), **kw)
-        except (ValueError, FileNotFoundError) as e: raise UserError(str(e)) from e
-    for name, t, f in (('CT', ct, d['ct']), ('ECHO', echo, d['echo']), ('ECG', ecg, d.get('ecg'))):
+    m, d, lines = match_tables(cfg, paired=False), cfg.data, []
+    ct, labelled, unmatched = m['ct'], m['labelled'], m['unmatched']
+    for name, t, f in (('CT', ct, d.ct), ('ECHO', m['echo'], d.echo), ('ECG', m['ecg'], d.ecg)):
         if t is not None: lines.append(f"{name} table {f}: {len(t)} rows, columns {list(t.columns)}")
-    lines.append(f"matched: {len(labelled)} of {len(ct)} CT studies have an ECHO within {d['window_days']} days "
+    lines.append(f"matched: {len(labelled)} of {len(ct)} CT studies have an ECHO within {d.window_days} days "
                  f"({labelled.patient_id.nunique() if len(labelled) else 0} patients)")
     for r, n in unmatched.reason.value_counts().items(): lines.append(f"  left out: {n} CT studies, {r}")
-    imp = pd.DataFrame(labelled.attrs.get('implausible', []))
+    imp = m['implausible']
     for (t, c), g in (imp.groupby(['table', 'column']) if len(imp) else []):
         lines.append(f"  implausible, set missing: {len(g)} value(s) of {t} column {c!r} (lines {list(g.row[:5])}), {g.reason.iloc[0]}")
-    lines += [f"  warning: {w.message}" for w in caught]
+    lines += [f"  warning: {w.message}" for w in m['warnings']]
     if len(labelled):
         pos = {t: int((labelled[t] == 1).sum()) for t in TARGET_NAMES}
         lines.append(f"labels (positive studies): {pos}")
-        inputs = tabular_columns(labelled)
-        try: out = resolve_exclude(d['exclude_columns'], inputs)
+        try: out = resolve_exclude(d.exclude_columns, tabular_columns(labelled))
         except ValueError as e: raise UserError(str(e)) from e
         with warnings.catch_warnings(record=True) as w2:
             warnings.simplefilter('always')
@@ -506,66 +254,41 @@ def check_tables(cfg:dict)->str:
     return '\n'.join(lines)
 
 # %% ../nbs/12_stages.ipynb #fe19741c
-def seed_suffix(cfg:dict, seed:int)->str:
-    "A run's name suffix for a training seed: none for the configuration's `seed`, else '_seed<k>' (its own folders)."
-    return '' if seed == cfg['seed'] else f"_seed{seed}"
+def pretrain_names(cfg:Config)->list:
+    "The names of the pre-training runs a configuration asks for, in order (`cfg.plan.pretrain`)."
+    return [r.name for r in cfg.plan.pretrain]
 
-def split_seed(name:str)->tuple:
-    "'nw_mmcl_seed1' -> ('nw_mmcl', 1); 'nw_mmcl' -> ('nw_mmcl', None)."
-    m = re.match(r'^(.*)_seed(\d+)$', name)
-    return (m.group(1), int(m.group(2))) if m else (name, None)
+def finetune_runs(cfg:Config)->list:
+    "The (name, regime) pairs of the fine-tunings a configuration asks for, in order (`cfg.plan.finetune`)."
+    return [r.key for r in cfg.plan.finetune]
 
-def run_seed(cfg:dict, name:str)->int:
-    "The training seed of a run (pre-training or fine-tuning method name)."
-    s = split_seed(name)[1]
-    return cfg['seed'] if s is None else s
+def pretrain_run(cfg:Config, run:str|PretrainRun)->PretrainRun:
+    "A pre-training run of `cfg`'s plan, given as a record or by name."
+    return run if isinstance(run, PretrainRun) else cfg.plan.pretrain_run(run)
 
-def method_seeds(cfg:dict, name:str)->list:
-    "The training seeds of a method (variant, extra run or 'none'): the configuration's `seeds`, or the extra run's own `seeds`."
-    entry = (cfg['pretrain'].get('runs') or {}).get(parse_run(name)[0]) or {}
-    return [s for s in cfg['seeds'] if s in entry.get('seeds', cfg['seeds'])]
+def finetune_run(cfg:Config, run:str|FinetuneRun, regime:str|None=None)->FinetuneRun:
+    "A fine-tuning of `cfg`'s plan, given as a record or by name and regime."
+    return run if isinstance(run, FinetuneRun) else cfg.plan.finetune_run(run, regime)
 
-def pretrain_names(cfg:dict)->list:
-    "The pre-training runs a configuration asks for: its variants and extra runs for each of their training seeds, then the lambda sweep (at `seed`)."
-    p = cfg['pretrain']
-    return [v + seed_suffix(cfg, s) for s in cfg['seeds'] for v in list(p['variants']) + list(p.get('runs') or {}) if s in method_seeds(cfg, v)] + \
-           [f"nw_mmcl_lambda{l:g}" for l in p['lambda_sweep']]
-
-def parse_run(name:str)->tuple:
-    "'nw_mmcl_lambda0.3' -> ('nw_mmcl', 0.3); 'mmcl' -> ('mmcl', None); a seed suffix is ignored."
-    base = split_seed(name)[0]
-    m = re.match(r'^(.*)_lambda([\d.]+)$', base)
-    return (m.group(1), float(m.group(2))) if m else (base, None)
+def run_spec(cfg:Config, name:str)->tuple:
+    "(variant, `pretrain_learner` settings, excluded columns) of the pre-training run `name`."
+    return pretrain_run(cfg, name).spec
 
 # %% ../nbs/12_stages.ipynb #06c8d6c8
-def dls_kwargs(cfg:dict, section:str)->dict:
+def dls_kwargs(cfg:Config, section:str)->dict:
     "The `make_dls` arguments of a configuration's section ('pretrain' or 'finetune')."
-    return dict(preset=cfg['preset'], bs=cfg[section]['bs'], cache_dir=cfg['cache_dir'], num_workers=cfg['num_workers'],
-                skip_bad=cfg['data']['skip_bad'])
+    return dict(preset=cfg.preset, bs=cfg[section].bs, cache_dir=cfg.cache_dir, num_workers=cfg.num_workers, skip_bad=cfg.data.skip_bad)
 
-def fast_kwargs(cfg:dict)->dict:
+def fast_kwargs(cfg:Config)->dict:
     "The `make_learner` fast-path arguments of a configuration (its `speed` section)."
-    return dict(cfg['speed'])
+    return cfg.speed.to_dict()
 
 def _fit(learn, folder:Path, epochs:int):
     "Resume from the folder's checkpoint if there is one, then train (distributed when launched so)."
     ck = folder/'checkpoint.pth'
     if ck.exists(): say(f"{folder.name}: resuming after epoch {resume(learn, ck)}")
     fit_cosine(learn, epochs)                        # under several processes, `make_learner` has set up DDP
-RUN_SETTINGS = ('lambda_nw', 'tau_clip', 'tau_nw', 'k_support', 'refresh_every', 'bank', 'nw_query', 'nw_tab_grad', 'nw_targets', 'exclude_columns')
 
-def _method_kw(cfg:dict)->dict:
-    "The pre-training method settings of a configuration, as `pretrain_learner` arguments (None: the preset's)."
-    p = cfg['pretrain']
-    return {k: p[k] for k in RUN_SETTINGS if k != 'exclude_columns'}
-
-def run_spec(cfg:dict, name:str)->tuple:
-    "A pre-training run's variant, its `pretrain_learner` settings and its excluded columns: the config's, overridden by its `pretrain.runs` entry and its λ."
-    base, lam = parse_run(name)
-    entry = (cfg['pretrain']['runs'] or {}).get(base, {})
-    kw = {**_method_kw(cfg), **{k: v for k, v in entry.items() if k not in ('variant', 'exclude_columns', 'seeds')}}
-    if lam is not None: kw['lambda_nw'] = lam
-    return entry.get('variant', base), kw, list(entry.get('exclude_columns', cfg['data']['exclude_columns']))
 def _head_diagnostics(learn, folder:Path, hist:pd.DataFrame)->dict:
     "Write the head's validation AUROC per target (`head_auroc.csv`; R^2 per measurement in `head_r2.csv` with measurement targets); return them with the last epoch of `grad_norms.csv` (written during the fit) and the base rates."
     info, gn = {}, folder/'grad_norms.csv'
@@ -585,57 +308,47 @@ def _head_diagnostics(learn, folder:Path, hist:pd.DataFrame)->dict:
                            (info['base_rate_bce'] if targets != 'measurements' else 0.)   # what the run's NW loss must beat (one query)
     return info
 
-def pretrain_dls(cfg:dict, name:str, spec:tuple|None=None):
-    "The DataLoaders of pre-training run `name`: its kind, its excluded columns and, with `nw_targets`, the measurement targets after the labels."
-    variant, kw, exclude = spec or run_spec(cfg, name)
+def pretrain_dls(cfg:Config, run:str|PretrainRun):
+    "The DataLoaders of a pre-training run: its kind, its excluded columns and, with `nw_targets`, the measurement targets after the labels."
+    run = pretrain_run(cfg, run)
     pre, targets = read_cohort_stage(cfg, 'pretrain'), list(TARGET_NAMES)
-    if kw.get('nw_targets', 'labels') != 'labels':
+    if run.nw_targets != 'labels':
         pre, names = measurement_targets(pre); targets += names
-    try: resolve_exclude(exclude, tabular_columns(pre))                 # your names, with or without echo_/ecg_; unknown ones refused
-    except ValueError as e: raise UserError(f"pre-training run {name}: {e}") from e
-    make = lambda: make_dls(pre, kind=VARIANTS[variant][0], exclude=exclude, targets=targets, **dls_kwargs(cfg, 'pretrain'))
+    try: resolve_exclude(run.exclude, tabular_columns(pre))                 # your names, with or without echo_/ecg_; unknown ones refused
+    except ValueError as e: raise UserError(f"pre-training run {run.name}: {e}") from e
+    make = lambda: make_dls(pre, kind=VARIANTS[run.variant][0], exclude=run.exclude, targets=targets, **dls_kwargs(cfg, 'pretrain'))
     if rank_distrib() == 0: dls = make()                 # several processes: rank 0 fills the CT cache, then the others read it
     barrier()
     return dls if rank_distrib() == 0 else make()
 
-def run_pretrain(cfg:dict, name:str)->dict:
-    "Pre-train one run; writes `pretrain/<name>/encoder.pth`, `model.pth`, `tab_preprocessor.pkl` and the logs."
-    folder = Path(cfg['out'])/'pretrain'/name
+def run_pretrain(cfg:Config, run:str|PretrainRun)->dict:
+    "Pre-train one run of the plan; writes `pretrain/<name>/encoder.pth`, `model.pth`, `tab_preprocessor.pkl` and the logs."
+    run = pretrain_run(cfg, run); folder = run.folder
     if (info := stage_done(folder)): return info
-    variant, kw, exclude = run_spec(cfg, name)
-    if variant not in VARIANTS: raise UserError(f"unknown pre-training run {name!r}; variants are {list(VARIANTS)}, extra runs {list(cfg['pretrain']['runs'])}")
-    t0 = time.perf_counter(); set_seed(run_seed(cfg, name))
-    p = cfg['pretrain']
-    dls = pretrain_dls(cfg, name, (variant, kw, exclude))
-    learn = pretrain_learner(dls, variant, lr=p['lr'], patience=p['patience'], path=folder, diagnostics=p['diagnostics'], **kw, **fast_kwargs(cfg))
-    epochs = p['epochs'] or learn.preset.epochs
-    say(f"pre-training {name}: {len(dls.train_ds)} train / {len(dls.valid_ds)} validation studies, up to {epochs} epochs")
+    t0 = time.perf_counter(); set_seed(run.seed)
+    p = cfg.pretrain
+    dls = pretrain_dls(cfg, run)
+    learn = pretrain_learner(dls, run.variant, lr=p.lr, patience=p.patience, path=folder, diagnostics=p.diagnostics, **run.settings, **fast_kwargs(cfg))
+    epochs = p.epochs or learn.preset.epochs
+    say(f"pre-training {run.name}: {len(dls.train_ds)} train / {len(dls.valid_ds)} validation studies, up to {epochs} epochs")
     _fit(learn, folder, epochs)
     info, hist = {}, pd.read_csv(folder/'history.csv')
     if rank_distrib() == 0:
         save_image_encoder(learn, folder/'encoder.pth')
         torch.save(learn.model.state_dict(), folder/'model.pth')
         if dls.tab_preprocessor is not None: dls.tab_preprocessor.save(folder/'tab_preprocessor.pkl')
-        if variant != 'simclr': info['retrieval'] = retrieval_accuracy(learn)
+        if run.variant != 'simclr': info['retrieval'] = retrieval_accuracy(learn)
         info.update(_head_diagnostics(learn, folder, hist))
     return finish_stage(folder, t0, epochs=int(len(hist)), best_valid_loss=float(hist.valid_loss.min()), dropped=len(dls.dropped), **info)
 
 # %% ../nbs/12_stages.ipynb #262f49a2
-def load_pretrained_learner(cfg:dict, name:str, dls=None):
-    "A Learner for pre-training run `name` with its saved weights and support bank loaded (for evaluation)."
-    variant, kw, exclude = run_spec(cfg, name)
-    folder = Path(cfg['out'])/'pretrain'/name
-    dls = dls or pretrain_dls(cfg, name, (variant, kw, exclude))
-    learn = pretrain_learner(dls, variant, path=folder, patience=None, **kw)
-    sd = torch.load(folder/'model.pth', map_location='cpu', weights_only=True)
+def load_pretrained_learner(cfg:Config, run:str|PretrainRun, dls=None):
+    "A Learner for a finished pre-training run with its saved weights and support bank loaded (for evaluation)."
+    run = pretrain_run(cfg, run)
+    learn = pretrain_learner(dls or pretrain_dls(cfg, run), run.variant, path=run.folder, patience=None, **run.settings)
+    sd = torch.load(run.folder/'model.pth', map_location='cpu', weights_only=True)
     learn.model.load_state_dict(sd, strict=True)
     return learn
-
-# %% ../nbs/12_stages.ipynb #34e9c23e
-def freeze_for(cfg:dict, method:str)->list:
-    "The blocks frozen when fine-tuning `method`: its own entry in `finetune.freeze`, else `none`'s or `default`'s."
-    fr = cfg['finetune']['freeze']
-    return list(fr[method] if method in fr else fr.get(parse_run(method)[0], fr['default']))   # 'none' always has its entry
 
 # %% ../nbs/12_stages.ipynb #a01d56c4
 def regime_rows(labelled:pd.DataFrame, regime:str, seed:int=0)->pd.DataFrame:
@@ -651,19 +364,7 @@ def regime_rows(labelled:pd.DataFrame, regime:str, seed:int=0)->pd.DataFrame:
         return rows
     return fraction(labelled, 'split', float(m.group(3)), seed=seed)
 
-def finetune_runs(cfg:dict)->list:
-    "The (method, regime) pairs a configuration asks for: methods x regimes for each of a method's training seeds, then fractions and the lambda sweep (at `seed`)."
-    f = cfg['finetune']
-    runs = [(m + seed_suffix(cfg, s), r) for s in cfg['seeds'] for m in f['methods'] if s in method_seeds(cfg, m) for r in f['regimes']]
-    runs += [(m, f"frac{x:g}") for x in f['fractions'] for m in f['methods']]
-    runs += [(n, f['sweep_regime']) for n in pretrain_names(cfg) if parse_run(n)[1] is not None]
-    return list(dict.fromkeys(runs))
-
 # %% ../nbs/12_stages.ipynb #2a6a6871
-def pretrained_encoder_file(cfg:dict, method:str)->Path|None:
-    "The pre-trained encoder file a fine-tuning method starts from (None for 'none': random initialisation)."
-    return None if split_seed(method)[0] == 'none' else Path(cfg['out'])/'pretrain'/method/'encoder.pth'
-
 @torch.no_grad()
 def predict_rows(model:torch.nn.Module, dls, cohort:pd.DataFrame, rows, targets=TARGET_NAMES)->np.ndarray:
     "Sigmoid probabilities of a fine-tuned model for the given row positions of `cohort`, in eval mode, float32."
@@ -674,28 +375,26 @@ def predict_rows(model:torch.nn.Module, dls, cohort:pd.DataFrame, rows, targets=
     model.train(was)
     return torch.cat(out).numpy() if out else np.zeros((0, len(targets)), np.float32)
 
-def run_finetune(cfg:dict, method:str, regime:str)->dict:
-    "Fine-tune one (method, regime); writes `finetune/<method>/<regime>/preds.npz` and `finetuned.pth`."
-    folder = Path(cfg['out'])/'finetune'/method/regime
+def run_finetune(cfg:Config, run:str|FinetuneRun, regime:str|None=None)->dict:
+    "Fine-tune one run of the plan (a record, or a name and regime); writes `finetune/<name>/<regime>/preds.npz` and `finetuned.pth`."
+    run = finetune_run(cfg, run, regime); folder = run.folder
     if (info := stage_done(folder)): return info
-    t0 = time.perf_counter(); set_seed(run_seed(cfg, method))
-    f = cfg['finetune']
-    encoder = pretrained_encoder_file(cfg, method)
-    if encoder is not None and not encoder.exists():
-        raise UserError(f"{encoder} does not exist: run `xcardia pretrain CONFIG --variant {method}` first")
+    t0 = time.perf_counter(); set_seed(run.seed)
+    f = cfg.finetune
+    if run.encoder is not None and not run.encoder.exists():
+        raise UserError(f"{run.encoder} does not exist: run `xcardia pretrain CONFIG --variant {run.pretrained.name}` first")
     lab = read_cohort_stage(cfg, 'labelled')
-    train = regime_rows(lab, regime, run_seed(cfg, method))
+    train = regime_rows(lab, run.regime, run.seed)
     co = pd.concat([train, lab[lab.split.isin(['val', 'test'])]]).rename_axis('labelled_row').reset_index()
     dls = make_dls(co, kind='image', **dls_kwargs(cfg, 'finetune'))
-    learn = finetune_learner(dls, encoder, freeze=freeze_for(cfg, method), lr=f['lr'], patience=f['patience'], path=folder,
-                             **fast_kwargs(cfg))
-    epochs = f['epochs'] or learn.preset.epochs
-    say(f"fine-tuning {method} / {regime}: {len(dls.train_ds)} train / {len(dls.valid_ds)} validation studies, up to {epochs} epochs")
+    learn = finetune_learner(dls, run.encoder, freeze=run.freeze, lr=f.lr, patience=f.patience, path=folder, **fast_kwargs(cfg))
+    epochs = f.epochs or learn.preset.epochs
+    say(f"fine-tuning {run.name} / {run.regime}: {len(dls.train_ds)} train / {len(dls.valid_ds)} validation studies, up to {epochs} epochs")
     _fit(learn, folder, epochs)
     bad = {p for p, _ in dls.dropped}
     if rank_distrib() == 0:
         test = np.flatnonzero((co.split == 'test').to_numpy())
-        if cfg['data']['skip_bad']:
+        if cfg.data.skip_bad:
             dropped = dls.valid_ds.volumes.build(co.image_path.iloc[test], skip_bad=True)
             bad |= {p for p, _ in dropped}; test = test[~co.image_path.iloc[test].isin(bad).to_numpy()]
         val = dls.valid_ds.rows
@@ -709,21 +408,18 @@ def run_finetune(cfg:dict, method:str, regime:str)->dict:
                         best_valid_macro_auroc=float(hist.macro_auroc.max()), dropped=sorted(bad))
 
 # %% ../nbs/12_stages.ipynb #6b7b3e82
-def load_finetuned_model(cfg:dict, method:str, regime:str)->FineTuneModel:
-    "The fine-tuned model of (method, regime) with its saved weights, in eval mode."
-    out = Path(cfg['out'])
-    enc = image_encoder(get_preset(cfg['preset']), pretrained_encoder_file(cfg, method))
-    model = FineTuneModel(enc, len(TARGET_NAMES), freeze_for(cfg, method))
-    model.load_state_dict(torch.load(out/'finetune'/method/regime/'finetuned.pth', map_location='cpu', weights_only=True), strict=True)
+def load_finetuned_model(cfg:Config, run:str|FinetuneRun, regime:str|None=None)->FineTuneModel:
+    "The fine-tuned model of a finished fine-tuning (a record, or a name and regime) with its saved weights, in eval mode."
+    run = finetune_run(cfg, run, regime)
+    model = FineTuneModel(image_encoder(get_preset(cfg.preset), run.encoder), len(TARGET_NAMES), run.freeze)
+    model.load_state_dict(torch.load(run.folder/'finetuned.pth', map_location='cpu', weights_only=True), strict=True)
     return model.eval()
 
 # %% ../nbs/12_stages.ipynb #846cf8bb
-def run_training(cfg:dict, fewshot_epochs:int|None=None)->None:
-    "The cohort, every pre-training and every fine-tuning of a configuration, in order, re-using finished ones."
+def run_training(cfg:Config, fewshot_epochs:int|None=None)->None:
+    "The cohort, every pre-training and every fine-tuning of a configuration's plan, in order, re-using finished ones."
     prepare_out(cfg)
     run_cohort(cfg)
-    for n in pretrain_names(cfg): run_pretrain(cfg, n)
-    for m, r in finetune_runs(cfg):
-        c = cfg
-        if fewshot_epochs and r.endswith('shot'): c = {**cfg, 'finetune': {**cfg['finetune'], 'epochs': fewshot_epochs}}
-        run_finetune(c, m, r)
+    for run in cfg.plan.pretrain: run_pretrain(cfg, run)
+    fewshot = cfg.updated(finetune={'epochs': fewshot_epochs}) if fewshot_epochs else cfg
+    for run in cfg.plan.finetune: run_finetune(fewshot if run.regime.endswith('shot') else cfg, run)

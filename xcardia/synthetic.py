@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Sequence
 
 # %% auto #0
-__all__ = ['PAPER_PREVALENCE', 'PAPER_MISSING', 'FOV_MM', 'LABELS', 'HU', 'ARCHIVE_VENDORS', 'ARCHIVE_SHARES', 'SERIES_NUMBERS',
-           'BLOOD_LABELS', 'HEART_LABELS', 'draw_patients', 'echo_measurements', 'ecg_measurements',
+__all__ = ['PAPER_PREVALENCE', 'PAPER_MISSING', 'FOV_MM', 'LABELS', 'HEART_LABELS', 'HU', 'ARCHIVE_VENDORS', 'ARCHIVE_SHARES',
+           'SERIES_NUMBERS', 'BLOOD_LABELS', 'draw_patients', 'echo_measurements', 'ecg_measurements',
            'apply_missingness', 'render_phantom', 'study_geometry', 'write_nifti', 'write_dicom_series', 'read_ct',
            'archive_plan', 'series_folder', 'archive_truth', 'write_archive_study', 'write_archive_extras',
            'make_cohort', 'ct_stats', 'image_stats', 'signal_check', 'label_map_like', 'heart_mask', 'displaced_hearts']
@@ -112,6 +112,7 @@ FOV_MM = (350., 250., 300.) # x (right-left), y (posterior-anterior), z (inferio
 
 LABELS = dict(background=0, body_fat=1, muscle=2, lung=3, mediastinal_fat=4, epicardial_fat=5, lv_myocardium=6,
               lv_cavity=7, rv=8, atria=9, aorta=10, av_calcium=11, coronary_calcium=12, spine=13, ribs=14)
+HEART_LABELS = ('lv_myocardium', 'lv_cavity', 'rv', 'atria', 'epicardial_fat')   # the heart mask each study's `heart_path` holds
 
 HU = dict(air=-1000., fat=-100., muscle=45., lung=-850., blood=40., myocardium=52., bone=700., trabecular=250.,
           calcium=850., canal=15.)
@@ -385,6 +386,7 @@ def _write_study(job:dict)->dict:
     elif job['dicom']: write_dicom_series(out/job['image_path'], hu, aff, job['study_id'], job['patient_id'], job['date'], job['seed'])
     else: write_nifti(out/job['image_path'], hu, aff)
     write_nifti(out/job['label_path'], lab, aff)
+    write_nifti(out/job['heart_path'], np.isin(lab, [LABELS[k] for k in HEART_LABELS]).astype(np.uint8), aff)   # the truth the report reads
     return dict(study_id=job['study_id'], shape=hu.shape)
 
 def _exam_gaps(n, rng, outside:float, sd:float=60.)->np.ndarray:
@@ -408,8 +410,8 @@ def make_cohort(out_dir:str|Path, # folder to write into (created)
                 n_workers:int|None=None, # processes writing images (default: all cores)
                 archive:bool=False, # CTs as a PACS export (`archive/`, several series per study); ct_truth.csv instead of ct_studies.csv
                )->dict: # paths of 'ct', 'echo', 'ecg' tables and the 'root' (with `archive`: 'archive', 'truth', 'id_map')
-    "Write a synthetic cohort: phantom CTs (NIfTI and DICOM, or a PACS export) with label maps, and CT/ECHO/ECG tables."
-    out = Path(out_dir); (out/'ct').mkdir(parents=True, exist_ok=True); (out/'labels').mkdir(exist_ok=True)
+    "Write a synthetic cohort: phantom CTs (NIfTI and DICOM, or a PACS export) with label maps and heart masks, and CT/ECHO/ECG tables."
+    out = Path(out_dir); (out/'ct').mkdir(parents=True, exist_ok=True); (out/'labels').mkdir(exist_ok=True); (out/'hearts').mkdir(exist_ok=True)
     prev = {t: max(v, min_prevalence) for t, v in {**PAPER_PREVALENCE, **(prevalence or {})}.items()}
     miss = {**PAPER_MISSING, **(missing or {})}
     rng = np.random.default_rng(seed)
@@ -441,7 +443,8 @@ def make_cohort(out_dir:str|Path, # folder to write into (created)
     dicom = rng.random(len(st)) < dicom_share
     ct = pd.DataFrame(dict(patient_id=st.patient_id, study_id=st.study_id, study_date=st.study_date.dt.strftime('%Y-%m-%d'),
                            image_path=[f'ct/{s}' if d else f'ct/{s}.nii.gz' for s, d in zip(st.study_id, dicom)],
-                           label_path=[f'labels/{s}.nii.gz' for s in st.study_id], spacing_mm=spacing))
+                           label_path=[f'labels/{s}.nii.gz' for s in st.study_id], heart_path=[f'hearts/{s}.nii.gz' for s in st.study_id],
+                           spacing_mm=spacing))
     order = rng.permutation(len(st))   # exams are listed in no particular order, as in an export
     paths = dict(root=out, ct=out/'ct_studies.csv', echo=out/'echo_exams.csv', ecg=out/'ecg_exams.csv')
     if archive:
@@ -458,7 +461,7 @@ def make_cohort(out_dir:str|Path, # folder to write into (created)
         true['q_a'] = q['a']
         jobs = [dict(seed=[seed, i], geometry=study_geometry(st.iloc[i], true.iloc[i], np.random.default_rng([seed, i, 1])),
                      spacing=float(spacing[i]), out_dir=str(out), dicom=bool(dicom[i]), image_path=ct.image_path[i],
-                     label_path=ct.label_path[i], study_id=ct.study_id[i], patient_id=ct.patient_id[i], date=ct.study_date[i],
+                     label_path=ct.label_path[i], heart_path=ct.heart_path[i], study_id=ct.study_id[i], patient_id=ct.patient_id[i], date=ct.study_date[i],
                      archive=ct.plan[i] if archive else None)
                 for i in range(len(st))]
         from fastcore.parallel import parallel
@@ -522,8 +525,6 @@ def signal_check(paths:dict, # from `make_cohort`
     return pd.DataFrame(rows).T
 
 # %% ../nbs/02_synthetic.ipynb #9ba78202
-HEART_LABELS = ('lv_myocardium', 'lv_cavity', 'rv', 'atria', 'epicardial_fat')
-
 def label_map_like(path, spacing:float, size:int)->np.ndarray:
     "A phantom's label map through the same geometry as `ct_transforms` (RAS, spacing, centre crop), nearest-neighbour."
     import monai.transforms as mt
