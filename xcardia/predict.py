@@ -157,7 +157,7 @@ def load_bundle(path:str|Path, device=None)->Bundle:
     b.operating_points = pd.read_csv(path/man['operating_points']) if 'operating_points' in man else None   # the report's table
     return b
 
-# %% ../nbs/11_predict.ipynb #e49919d9
+# %% ../nbs/11_predict.ipynb #82488ea8
 def bundle_identity(path:str|Path)->str:
     "A bundle's identity: the first 16 hex digits of its manifest's SHA-1 (`bundle.json` names every file and setting)."
     return hashlib.sha1((Path(path)/'bundle.json').read_bytes()).hexdigest()[:16]
@@ -173,7 +173,7 @@ def read_screen_table(table:str|Path|pd.DataFrame)->pd.DataFrame:
     if len(dup): raise ValueError(f"CT table: study_id(s) {list(dup.unique()[:5])} appear in several rows; screening needs one row per study")
     return t.reset_index(drop=True)
 
-# %% ../nbs/11_predict.ipynb #a35cb11e
+# %% ../nbs/11_predict.ipynb #aa1c2340
 class _ScreenItems(torch.utils.data.Dataset):
     "The studies of a screening, preprocessed by `load`: (position, volume, '') or, for a CT that cannot be read, (position, None, error)."
     def __init__(self, paths:list, load): self.paths, self.load = paths, load
@@ -208,7 +208,7 @@ def _done_rows(f:Path, identity:str)->pd.DataFrame|None:
                                 "write to another output, or delete it to screen again")
     return done
 
-# %% ../nbs/11_predict.ipynb #06836848
+# %% ../nbs/11_predict.ipynb #bf03ec5c
 @torch.no_grad()
 def _exemplar_columns(bundle:Bundle, x:torch.Tensor|None, ok:np.ndarray, k:int)->pd.DataFrame:
     "Per row of a batch: the top-k NW support studies and their weights (empty for a CT that could not be read)."
@@ -231,7 +231,7 @@ def _merge_parts(out:Path, table:pd.DataFrame, identity:str, world:int):
     tmp = out.with_name(out.name + '.tmp'); rows.to_csv(tmp, index=False); os.replace(tmp, out)
     for f in parts: f.unlink(missing_ok=True)
 
-# %% ../nbs/11_predict.ipynb #122c3843
+# %% ../nbs/11_predict.ipynb #338b8076
 def _summary(rows:pd.DataFrame)->dict:
     "Counts of a screening's rows: ok, failed, and failures by reason (the error without its path)."
     err = rows['error'].fillna('')
