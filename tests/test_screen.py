@@ -2,7 +2,7 @@
 two processes under torchrun, and a table with nothing readable."""
 import os, signal, subprocess, sys, time
 from pathlib import Path
-import numpy as np, pandas as pd, pytest
+import numpy as np, pandas as pd, pytest, torch
 from xcardia.core import TARGET_NAMES, get_preset, set_seed
 from xcardia.encoders import image_encoder
 from xcardia.finetune import FineTuneModel
@@ -30,6 +30,9 @@ def site(tmp_path_factory)->Path:
     ct.to_csv(root/'cohort'/'table.csv', index=False)
     set_seed(0); p = get_preset('tiny')
     save_bundle(root/'bundle', FineTuneModel(image_encoder(p), len(TARGETS), ['stem']), [.5] * len(TARGETS), p)
+    enc = image_encoder(p); (root/'run'/'pretrain'/'mmcl').mkdir(parents=True)                 # a pre-training run's folder, as stages write it
+    torch.save({'state_dict': enc.state_dict(), 'config': enc.config}, root/'run'/'pretrain'/'mmcl'/'encoder.pth')
+    (root/'run'/'config.yaml').write_text('preset: tiny\n')
     return root
 
 @pytest.fixture(scope='module')
@@ -78,3 +81,19 @@ def test_nothing_readable_exits_2(site, tmp_path):
     code, log = xcardia('predict', '--table', tmp_path/'t.csv', '--bundle', site/'bundle', '--out', tmp_path/'o.csv')
     assert code == 2 and 'no study could be read' in log, log[-2000:]
     assert read(tmp_path/'o.csv').error.str.contains('no such file').all()
+
+def test_embed_a_table_from_a_pretraining_run(site):
+    args = ('embed', '--table', site/'cohort'/'table.csv', '--encoder', site/'run'/'pretrain'/'mmcl', '--out', site/'emb.parquet', '--bs', 3)
+    code, log = xcardia(*args)
+    assert code == 0 and '2 failed' in log, log[-2000:]
+    emb = pd.read_parquet(site/'emb.parquet')
+    table = pd.read_csv(site/'cohort'/'table.csv', dtype=str)
+    assert sorted(emb.study_id) == sorted(table.study_id) and emb.error.notna().sum() == 2
+    e = emb.loc[emb.error.isna()].filter(regex=r'^emb_').to_numpy()
+    assert e.shape[1] == get_preset('tiny').d and np.allclose(np.linalg.norm(e, axis=1), 1, atol=1e-3)   # Eq. (1): unit length
+    code, log = xcardia(*args)
+    assert code == 0 and '0 in this run' in log and len(pd.read_parquet(site/'emb.parquet')) == len(table)   # resumed: nothing redone
+
+def test_embed_refuses_a_bundle_without_a_pretrained_encoder(site, tmp_path):
+    code, log = xcardia('embed', '--table', site/'cohort'/'table.csv', '--encoder', site/'bundle', '--out', tmp_path/'e')
+    assert code == 2 and 'holds no pre-trained encoder' in log, log[-2000:]

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Sequence
 
 # %% auto #0
-__all__ = ['USER_ERRORS', 'MULTI_PROCESS', 'run_all', 'run_demo', 'run_index', 'run_screen', 'main', 'cli']
+__all__ = ['USER_ERRORS', 'MULTI_PROCESS', 'run_all', 'run_demo', 'run_index', 'run_screen', 'run_embed', 'main', 'cli']
 
 # %% ../nbs/14_cli.ipynb #35f98887
 import pandas as pd
@@ -21,7 +21,7 @@ from .train import init_distributed
 from .data import CTReadError
 from .dicom import ct_exists
 from .encoders import WeightLoadError, EncoderConfigError
-from .predict import load_bundle, BundleError, screen
+from .predict import load_bundle, BundleError, screen, embed
 from .dicom import index_dicom
 from .config import EXAMPLE_CONFIG, UserError, Config, Index, load_config
 from .stages import (check_tables, prepare_out, say, DEMO_SIZES, demo_config, run_demo_data, run_training, run_cohort, run_pretrain,
@@ -100,6 +100,13 @@ def _parser()->argparse.ArgumentParser:
     pr.add_argument('--workers', type=int, default=0, help='with --table: DataLoader processes reading CTs (default 0)')
     pr.add_argument('--bs', type=int, default=8, help='CTs per batch (default 8)')
     pr.add_argument('--cache-dir', help='with --table: keep the preprocessed CTs here, reused by a rerun')
+    em = sub.add_parser('embed', help="the pre-trained CT encoder's embedding of every study of a CT table (Parquet; resumable; failures as rows)")
+    em.add_argument('--table', required=True, help='a CT table: patient_id, study_id, image_path (e.g. from `xcardia index`)')
+    em.add_argument('--encoder', required=True, help='a bundle folder (its pre-trained encoder), or a pre-training run folder (OUT/pretrain/<run>)')
+    em.add_argument('--out', required=True, help='the output folder of Parquet files (pandas.read_parquet reads it whole); a rerun resumes it')
+    em.add_argument('--workers', type=int, default=0, help='DataLoader processes reading CTs (default 0)')
+    em.add_argument('--bs', type=int, default=8, help='CTs per batch (default 8)')
+    em.add_argument('--cache-dir', help='keep the preprocessed CTs here, reused by a rerun')
     return ap
 
 def run_index(a)->str:
@@ -126,9 +133,22 @@ def run_screen(a)->str:
     if res['ok'] == 0: raise UserError(f"no study could be read; the error column of {a.out} says why, study by study")
     return a.out
 
+def run_embed(a)->str:
+    "`xcardia embed`: the encoder's embedding of every study of a CT table into `--out` (resumable; under torchrun, each process its share)."
+    if not Path(a.table).is_file(): raise UserError(f"--table {a.table}: no such file")
+    device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else None
+    src = load_bundle(a.encoder, device=device) if (Path(a.encoder)/'bundle.json').is_file() else a.encoder
+    try: res = embed(src, a.table, a.out, bs=a.bs, num_workers=a.workers, cache_dir=a.cache_dir)
+    except ValueError as e: raise UserError(str(e)) from e
+    say(f"embedded {res['studies']} studies ({res['d']} dimensions): {res['ok']} ok, {res['failed']} failed" + (f" {res['reasons']}" if res['failed'] else '')
+        + f"; {res['embedded_now']} in this run, {res['seconds']:.0f} s")
+    if res['ok'] == 0: raise UserError(f"no study could be read; the error column of {a.out} says why, study by study")
+    return a.out
+
 def _command(a)->str|None:
     if a.command == 'demo': return run_demo(a.out, a.size, a.sweeps, a.seed, a.seeds, a.archive)['report']
     if a.command == 'index': return run_index(a)
+    if a.command == 'embed': return run_embed(a)
     if a.command == 'check': print(check_tables(load_config(a.config))); return None
     if a.command == 'init':
         p = Path(a.config)
@@ -162,9 +182,9 @@ MULTI_PROCESS = ('pretrain',) # the commands that run under torchrun / accelerat
 
 def _check_launch(a):
     "Under several processes, only the commands of `MULTI_PROCESS`: fine-tuning sets are small (one GPU trains them in minutes)."
-    if num_distrib() > 1 and a.command not in MULTI_PROCESS and not (a.command == 'predict' and a.table):
+    if num_distrib() > 1 and a.command not in MULTI_PROCESS and not (a.command == 'predict' and a.table) and a.command != 'embed':
         raise UserError(f"`xcardia {a.command}` runs on one process; under torchrun or accelerate launch only "
-                        f"{', '.join('`xcardia ' + c + '`' for c in MULTI_PROCESS)} and `xcardia predict --table` do. Run it without the launcher.")
+                        f"{', '.join('`xcardia ' + c + '`' for c in MULTI_PROCESS)}, `xcardia predict --table` and `xcardia embed` do. Run it without the launcher.")
 
 def main(argv:Sequence[str]|None=None)->int:
     "The `xcardia` console command; returns the exit code."

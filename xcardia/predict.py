@@ -11,17 +11,18 @@ from typing import Sequence
 
 # %% auto #0
 __all__ = ['SCREEN_IDS', 'package_versions', 'save_bundle', 'BundleError', 'Bundle', 'load_bundle', 'bundle_identity',
-           'read_screen_table', 'screen']
+           'read_screen_table', 'screen', 'encoder_source', 'embed']
 
 # %% ../nbs/11_predict.ipynb #e2515e69
 import numpy as np
 import pandas as pd
 import torch
+import yaml
 from fastprogress.fastprogress import progress_bar
 from fastai.torch_core import rank_distrib, num_distrib
-from .core import TARGET_NAMES, Preset, default_device
+from .core import TARGET_NAMES, Preset, default_device, get_preset
 from .data import load_ct, CTReadError, TabularPreprocessor
-from .encoders import ImageEncoder, TabularEncoder
+from .encoders import ImageEncoder, TabularEncoder, image_encoder
 from .finetune import FineTuneModel
 from .pretrain import XCardiaModel, TABULAR_SIZES
 from .matching import read_table, require_columns, resolve_paths
@@ -231,6 +232,24 @@ def _merge_parts(out:Path, table:pd.DataFrame, identity:str, world:int):
     tmp = out.with_name(out.name + '.tmp'); rows.to_csv(tmp, index=False); os.replace(tmp, out)
     for f in parts: f.unlink(missing_ok=True)
 
+# %% ../nbs/11_predict.ipynb #d3d8e439
+def _loader(p:dict, # preprocessing: spacing, size, hu_window
+            cache_dir:str|Path|None=None)->callable:
+    "Path -> preprocessed CT (1, size, size, size): through a `CTCache` in `cache_dir`, else read each time."
+    if cache_dir: return CTCache(cache_dir, p['spacing'], p['size'], tuple(p['hu_window']))
+    return partial(load_ct, spacing=p['spacing'], size=p['size'], hu_window=tuple(p['hu_window']))
+
+def _pending(todo:pd.DataFrame, load, bs:int, num_workers:int, progress:bool, device):
+    "Batches of the studies of `todo`: (their rows, the readable CTs on `device` or None, which are readable, errors), read in DataLoader workers, with a progress bar in studies/s."
+    dl = torch.utils.data.DataLoader(_ScreenItems(todo.image_path.tolist(), load), batch_size=bs, num_workers=num_workers, collate_fn=_collate,
+                                     generator=torch.Generator())
+    t0, n = time.perf_counter(), 0
+    pb = progress_bar(dl, total=len(dl), leave=False) if progress else dl
+    for pos, x, errs in pb:
+        yield todo.iloc[pos].reset_index(drop=True), (x.to(device) if x is not None else None), np.array([e == '' for e in errs]), errs
+        n += len(pos)
+        if progress: pb.comment = f"{n / (time.perf_counter() - t0):.2f} studies/s"
+
 # %% ../nbs/11_predict.ipynb #338b8076
 def _summary(rows:pd.DataFrame)->dict:
     "Counts of a screening's rows: ok, failed, and failures by reason (the error without its path)."
@@ -257,30 +276,63 @@ def screen(bundle:Bundle, # a loaded bundle (`load_bundle`)
     done = [d for f in dict.fromkeys([out, part]) if (d := _done_rows(f, ident)) is not None]
     seen = set(pd.concat(done).study_id) if done else set()
     mine = t.iloc[rank::world]; todo = mine[~mine.study_id.isin(seen)]
-    p = bundle.manifest['preprocessing']
-    load = CTCache(cache_dir, p['spacing'], p['size'], tuple(p['hu_window'])) if cache_dir else partial(load_ct, spacing=p['spacing'], size=p['size'], hu_window=tuple(p['hu_window']))
-    dl = torch.utils.data.DataLoader(_ScreenItems(todo.image_path.tolist(), load), batch_size=bs, num_workers=num_workers, collate_fn=_collate,
-                                     generator=torch.Generator())
     header, t0, n = not part.exists() or part.stat().st_size == 0, time.perf_counter(), 0
-    pb = progress_bar(dl, total=len(dl), leave=False) if progress and rank == 0 else dl
-    for pos, x, errs in pb:
-        rows = todo.iloc[pos].reset_index(drop=True)
-        probs = np.full((len(pos), len(bundle.targets)), np.nan, np.float32)
-        ok = np.array([e == '' for e in errs])
+    for rows, x, ok, errs in _pending(todo, _loader(bundle.manifest['preprocessing'], cache_dir), bs, num_workers, progress and rank == 0, bundle.device):
+        probs = np.full((len(rows), len(bundle.targets)), np.nan, np.float32)
         if x is not None:
-            x = x.to(bundle.device)
             with torch.no_grad(), torch.autocast(bundle.device.type, dtype=torch.float16, enabled=bundle.device.type == 'cuda'):
                 probs[ok] = torch.sigmoid(bundle.finetuned(x).float()).cpu().numpy()
         for k, tg in enumerate(bundle.targets): rows[tg] = probs[:, k]
         for k, tg in enumerate(bundle.targets): rows[f'{tg}_flag'] = np.where(ok, probs[:, k] >= bundle.thresholds[tg], None)
         if exemplars: rows = rows.join(_exemplar_columns(bundle, x, ok, exemplars))
         rows['error'], rows['bundle'] = errs, ident
-        _append(part, rows, header); header = False
-        n += len(pos)
-        if pb is not dl: pb.comment = f"{n / (time.perf_counter() - t0):.2f} studies/s"
+        _append(part, rows, header); header = False; n += len(rows)
     if world > 1:
         barrier()
         if rank == 0: _merge_parts(out, t, ident, world)
         barrier()
     res = _summary(pd.read_csv(out, dtype={'study_id': str, 'error': str}, keep_default_na=False, na_values=['']) if out.exists() else todo.assign(error=''))
     return dict(res, out=str(out), screened_now=n, seconds=round(time.perf_counter() - t0, 1), bundle=ident)
+
+# %% ../nbs/11_predict.ipynb #d4d3810f
+def encoder_source(source:Bundle|str|Path, # a bundle (loaded, or its folder), or a pre-training run folder holding `encoder.pth`
+                   device=None)->tuple:
+    "(image encoder in eval mode, its preprocessing, an identity for the output) of a bundle's pre-trained model or a pre-training run."
+    if isinstance(source, Bundle) or (Path(source)/'bundle.json').is_file():
+        b = source if isinstance(source, Bundle) else load_bundle(source, device)
+        if b.pretrained is None: raise BundleError(f"{b.path}: this bundle holds no pre-trained encoder; pass the pre-training run's folder (out/pretrain/<run>)")
+        return b.pretrained.image_encoder.eval(), b.manifest['preprocessing'], 'bundle:' + bundle_identity(b.path)
+    f, cfg = Path(source)/'encoder.pth', Path(source).parent.parent/'config.yaml'
+    if not f.is_file() or not cfg.is_file():
+        raise BundleError(f"{source}: neither a bundle (bundle.json) nor a pre-training run folder (encoder.pth, and config.yaml two levels up)")
+    preset = get_preset(yaml.safe_load(cfg.read_text())['preset'])
+    enc = image_encoder(preset, f, load=True).to(device or default_device()).eval()
+    pre = dict(spacing=preset.spacing, size=preset.size, hu_window=list(preset.hu_window))
+    return enc, pre, 'encoder:' + hashlib.sha1(f.read_bytes()).hexdigest()[:16]
+
+def embed(source:Bundle|str|Path, # a bundle, or a pre-training run folder (`encoder_source`)
+          table:str|Path|pd.DataFrame, # a CT table: patient_id, study_id, image_path (other columns carried through)
+          out:str|Path, # the output: a folder of Parquet files (one per batch); a rerun goes on where it stopped
+          bs:int=8, num_workers:int=0, cache_dir:str|Path|None=None, progress:bool=True,
+         )->dict:
+    "The pre-trained image encoder's embedding (`emb_0` ...) of every study of a CT table, or its `error`; returns the summary."
+    enc, pre, ident = encoder_source(source, getattr(source, 'device', None))
+    t, out, device = read_screen_table(table), Path(out), next(enc.parameters()).device
+    t = t.astype({c: 'string' for c in t if t[c].dtype == object})   # one Parquet schema for every batch, whatever it holds
+    rank, world = rank_distrib(), num_distrib() or 1
+    out.mkdir(parents=True, exist_ok=True)
+    done = pd.read_parquet(out) if list(out.glob('*.parquet')) else None
+    if done is not None and set(done.encoder) - {ident}:
+        raise BundleError(f"{out} holds embeddings of another encoder ({', '.join(sorted(set(done.encoder) - {ident}))}; this one is {ident}); use another output")
+    mine = t.iloc[rank::world]; todo = mine[~mine.study_id.isin(set(done.study_id) if done is not None else set())]
+    t0, n = time.perf_counter(), 0
+    for rows, x, ok, errs in _pending(todo, _loader(pre, cache_dir), bs, num_workers, progress and rank == 0, device):
+        e = np.full((len(rows), enc.d), np.nan, np.float32)
+        if x is not None:
+            with torch.no_grad(), torch.autocast(device.type, dtype=torch.float16, enabled=device.type == 'cuda'): e[ok] = enc(x).float().cpu().numpy()
+        rows = pd.concat([rows, pd.DataFrame(e, columns=[f'emb_{k}' for k in range(enc.d)])], axis=1).assign(error=pd.array([x or None for x in errs], dtype='string'), encoder=ident)
+        f = out/f"part-{time.time_ns()}-r{rank}.parquet"; tmp = out/f".{f.name}.tmp"
+        rows.to_parquet(tmp, index=False); os.replace(tmp, f); n += len(rows)
+    if world > 1: barrier()
+    res = _summary(pd.read_parquet(out, columns=['study_id', 'error']))
+    return dict(res, out=str(out), embedded_now=n, seconds=round(time.perf_counter() - t0, 1), encoder=ident, d=enc.d)
