@@ -12,8 +12,8 @@ __all__ = ['OP_METRICS', 'CAM_BLOCKS', 'patient_bootstrap', 'bootstrap_counts', 
            'weighted_f1', 'best_f1_threshold', 'evaluate', 'operating_points', 'compare_seeds', 'compare',
            'plot_differences', 'calibration_bins', 'expected_calibration_error', 'reliability_diagram', 'results_table',
            'table_markdown', 'seed_table', 'modality_gap', 'plot_modality_pca', 'PhenotypeScores', 'cam_layer',
-           'scale_to_max', 'grad_cam', 'cam_mass_inside', 'centred_blob', 'cam_heart_shares', 'cam_figure',
-           'exemplar_figure']
+           'scale_to_max', 'grad_cam', 'cam_mass_inside', 'centred_blob', 'cam_heart_shares', 'far_hearts',
+           'cam_figure', 'exemplar_figure']
 
 # %% ../nbs/10_evaluate.ipynb #335088e5
 import numpy as np
@@ -21,6 +21,7 @@ import pandas as pd
 import matplotlib.pyplot as plt
 from sklearn.metrics import roc_auc_score, average_precision_score, f1_score, precision_recall_curve
 from .core import TARGET_NAMES
+from .data import mask_like
 
 # %% ../nbs/10_evaluate.ipynb #5e574f08
 def patient_bootstrap(patient_ids:Sequence, n_boot:int=1000, seed:int=0):
@@ -373,6 +374,19 @@ def cam_heart_shares(cams:dict, # name -> (D, H, W) map
     return {**{k: cam_mass_inside(v, heart) for k, v in cams.items()},
             'centred blob (reference)': cam_mass_inside(centred_blob(heart.shape, sigma), heart),
             'heart share of the volume': float(heart.mean())}
+
+# %% ../nbs/10_evaluate.ipynb #5ab45521
+def far_hearts(cohort:pd.DataFrame, # a cohort frame with `heart_path` (a heart mask in each CT's space)
+               rows:Sequence[int], # candidate row positions (e.g. a validation split)
+               spacing:float, size:int, n:int=8, # the preprocessing's grid; how many studies
+              )->pd.DataFrame:
+    "The `n` studies among `rows` whose heart's centroid lies farthest from the crop centre (voxels, on the preprocessed grid), farthest first."
+    out = []
+    for r in rows:
+        h = mask_like(cohort.heart_path.iloc[r], spacing, size)
+        if h.any(): out.append(dict(row=int(r), study_id=cohort.study_id.iloc[r],
+                                    offset=float(np.linalg.norm(np.argwhere(h).mean(0) - (np.array(h.shape) - 1) / 2))))
+    return pd.DataFrame(out).sort_values('offset', ascending=False).head(n).reset_index(drop=True)
 
 # %% ../nbs/10_evaluate.ipynb #62b166ee
 def cam_figure(cams:dict, # row name -> (D, H, W) map

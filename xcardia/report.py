@@ -13,9 +13,9 @@ from typing import Sequence
 __all__ = ['METHOD_NAMES', 'REGIME_TITLES', 'DIAGNOSTICS', 'method_label', 'frame_markdown', 'Report', 'Evaluation',
            'start_evaluation', 'cohort_section', 'load_finetune_results', 'regime_tables', 'fraction_table',
            'sweep_table', 'comparison_table', 'comparison_section', 'load_pretrained', 'pretraining_head_section',
-           'modality_section', 'diagnostics_section', 'far_hearts', 'cam_studies', 'study_batch', 'study_cams',
-           'gradcam_section', 'exemplar_section', 'calibration_section', 'operating_section', 'bundle_section',
-           'provenance_section', 'run_evaluate']
+           'modality_section', 'diagnostics_section', 'cam_studies', 'study_batch', 'study_cams', 'gradcam_section',
+           'exemplar_section', 'calibration_section', 'operating_section', 'bundle_section', 'provenance_section',
+           'run_evaluate']
 
 # %% ../nbs/13_report.ipynb #88f644fb
 import numpy as np
@@ -32,7 +32,7 @@ from .nw import explanation_frame
 from .losses import nw_loss, base_rate_bce
 from .pretrain import head_outputs, VARIANTS
 from .evaluate import (OP_METRICS, operating_points, evaluate, compare_seeds, seed_table, results_table, table_markdown, reliability_diagram, plot_modality_pca, modality_gap,
-                              PhenotypeScores, grad_cam, cam_layer, cam_heart_shares, cam_figure, exemplar_figure, plot_differences)
+                              PhenotypeScores, grad_cam, cam_layer, cam_heart_shares, cam_figure, exemplar_figure, plot_differences, far_hearts)
 from .predict import save_bundle, package_versions
 from .config import Config
 from .stages import say, stage_done, read_cohort_stage, load_pretrained_learner, load_finetuned_model, pretrain_dls
@@ -349,18 +349,6 @@ def diagnostics_section(ev:Evaluation)->pd.DataFrame:
     return tab
 
 # %% ../nbs/13_report.ipynb #bf5d0cd7
-def far_hearts(cohort:pd.DataFrame, # a cohort frame with `heart_path` (heart masks in each CT's space)
-               rows:Sequence[int], # candidate row positions (e.g. a validation split)
-               spacing:float, size:int, n:int=8,
-              )->pd.DataFrame:
-    "The `n` studies among `rows` whose heart's centroid lies farthest from the crop centre (voxels, on the preprocessed grid), farthest first."
-    out = []
-    for r in rows:
-        h = mask_like(cohort.heart_path.iloc[r], spacing, size)
-        if h.any(): out.append(dict(row=int(r), study_id=cohort.study_id.iloc[r],
-                                    offset=float(np.linalg.norm(np.argwhere(h).mean(0) - (np.array(h.shape) - 1) / 2))))
-    return pd.DataFrame(out).sort_values('offset', ascending=False).head(n).reset_index(drop=True)
-
 def cam_studies(ds, preset)->tuple:
     "The cohort rows Grad-CAM is shown on (the 8 studies with the most displaced hearts, where the CT table gives heart masks; else the first validation study), and whether they have masks."
     co = ds.cohort

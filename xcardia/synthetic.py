@@ -13,7 +13,7 @@ __all__ = ['PAPER_PREVALENCE', 'PAPER_MISSING', 'FOV_MM', 'LABELS', 'HEART_LABEL
            'SERIES_NUMBERS', 'BLOOD_LABELS', 'draw_patients', 'echo_measurements', 'ecg_measurements',
            'apply_missingness', 'render_phantom', 'study_geometry', 'write_nifti', 'write_dicom_series', 'read_ct',
            'archive_plan', 'series_folder', 'archive_truth', 'write_archive_study', 'write_archive_extras',
-           'make_cohort', 'ct_stats', 'image_stats', 'signal_check', 'label_map_like', 'heart_mask', 'displaced_hearts']
+           'make_cohort', 'ct_stats', 'image_stats', 'signal_check', 'label_map_like', 'heart_mask']
 
 # %% ../nbs/02_synthetic.ipynb #ca19cd64
 import numpy as np
@@ -537,16 +537,3 @@ def label_map_like(path, spacing:float, size:int)->np.ndarray:
 def heart_mask(label_path, spacing:float, size:int, parts:Sequence[str]=HEART_LABELS)->np.ndarray:
     "Boolean heart mask of a phantom (its label map's heart parts) on the preprocessed CT's grid."
     return np.isin(label_map_like(label_path, spacing, size), [LABELS[k] for k in parts])
-
-# %% ../nbs/02_synthetic.ipynb #583297a2
-def displaced_hearts(cohort:pd.DataFrame, # cohort frame with `label_path` (phantoms)
-                     rows:Sequence[int], # candidate row positions (e.g. a validation split)
-                     spacing:float, size:int, n:int=8,
-                    )->pd.DataFrame:
-    "The `n` phantoms among `rows` whose heart centroid lies farthest from the crop centre (voxels), farthest first."
-    out = []
-    for r in rows:
-        h = heart_mask(cohort.label_path.iloc[r], spacing, size)
-        if h.any(): out.append(dict(row=int(r), study_id=cohort.study_id.iloc[r],
-                                    offset=float(np.linalg.norm(np.argwhere(h).mean(0) - (np.array(h.shape) - 1) / 2))))
-    return pd.DataFrame(out).sort_values('offset', ascending=False).head(n).reset_index(drop=True)
