@@ -321,7 +321,7 @@ def embed(source:Bundle|str|Path, # a bundle, or a pre-training run folder (`enc
     t = t.astype({c: 'string' for c in t if t[c].dtype == object})   # one Parquet schema for every batch, whatever it holds
     rank, world = rank_distrib(), num_distrib() or 1
     out.mkdir(parents=True, exist_ok=True)
-    done = pd.read_parquet(out) if list(out.glob('*.parquet')) else None
+    done = pd.read_parquet(out, columns=['study_id', 'encoder']) if list(out.glob('*.parquet')) else None   # not the embeddings
     if done is not None and set(done.encoder) - {ident}:
         raise BundleError(f"{out} holds embeddings of another encoder ({', '.join(sorted(set(done.encoder) - {ident}))}; this one is {ident}); use another output")
     mine = t.iloc[rank::world]; todo = mine[~mine.study_id.isin(set(done.study_id) if done is not None else set())]

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Sequence
 
 # %% auto #0
-__all__ = ['ADDITIVE', 'DEMO_SIZES', 'DEMO_INDEX', 'INPUT_KEYS', 'index_settings', 'prepare_out', 'say', 'stage_done',
-           'finish_stage', 'demo_config', 'archive_ct_table', 'run_synthetic_data', 'run_demo_data', 'preset_warning',
-           'input_state', 'check_inputs', 'match_tables', 'run_cohort', 'read_cohort_stage', 'check_tables',
-           'pretrain_names', 'finetune_runs', 'pretrain_run', 'finetune_run', 'run_spec', 'dls_kwargs', 'fast_kwargs',
-           'pretrain_dls', 'run_pretrain', 'load_pretrained_learner', 'regime_rows', 'predict_rows', 'run_finetune',
+__all__ = ['ADDITIVE', 'DEMO_SIZES', 'DEMO_INDEX', 'INPUT_KEYS', 'prepare_out', 'say', 'stage_done', 'finish_stage',
+           'demo_config', 'archive_ct_table', 'run_synthetic_data', 'run_demo_data', 'preset_warning', 'input_state',
+           'check_inputs', 'match_tables', 'run_cohort', 'read_cohort_stage', 'check_tables', 'pretrain_names',
+           'finetune_runs', 'pretrain_run', 'finetune_run', 'run_spec', 'dls_kwargs', 'fast_kwargs', 'pretrain_dls',
+           'run_pretrain', 'load_pretrained_learner', 'regime_rows', 'predict_rows', 'run_finetune',
            'load_finetuned_model', 'run_training']
 
 # %% ../nbs/12_stages.ipynb #d5e1587c
@@ -33,7 +33,7 @@ from .pretrain import VARIANTS, pretrain_learner, save_image_encoder, retrieval_
 from .losses import base_rate_bce, base_rate_mse
 from .finetune import finetune_learner, few_shot, fraction, FineTuneModel
 from .config import (UserError, Config, PretrainRun, FinetuneRun, EXAMPLE_CONFIG, REGIME, load_config, default_config,
-                            _flat, _get)
+                            _flat)
 
 # %% ../nbs/12_stages.ipynb #2d3ab8c6
 ADDITIVE = ('pretrain.variants', 'pretrain.lambda_sweep', 'finetune.methods', 'finetune.regimes', 'finetune.fractions',
@@ -41,10 +41,6 @@ ADDITIVE = ('pretrain.variants', 'pretrain.lambda_sweep', 'finetune.methods', 'f
             'speed.channels_last', 'speed.compile', 'speed.cudnn_benchmark', 'speed.fused_adamw', 'seeds', 'pretrain.runs', 'pretrain.diagnostics',
             'index.max_thickness', 'index.min_slices', 'index.min_z_mm', 'index.max_irregularity', 'index.max_tilt_deg',
             'index.keep_contrast', 'index.study_id', 'index.id_map')   # index: the `xcardia index` command's, not the stages'
-
-def index_settings(cfg:Config)->tuple:
-    "(SeriesRule, study_id, id_map) of the configuration's `index:` section."
-    return cfg.index.rule, cfg.index.study_id, cfg.index.id_map
 
 # %% ../nbs/12_stages.ipynb #ff612882
 def prepare_out(cfg:Config)->Path:
