@@ -282,6 +282,9 @@ def test_check_and_measurement_columns_in_your_names(tmp_path):
     assert xcardia('cohort', cfg, cwd=tmp_path)[0] == 0
     a, b = (pd.read_parquet(tmp_path/o/'cohort'/'labelled.parquet') for o in ('orig', 'ef'))
     pd.testing.assert_series_equal(a.lvef_le45, b.lvef_le45)
+    cfg_keep = _cohort_config(tmp_path, 'keep', echo='tables/echo_ef.csv', columns={'lvef': 'EF'}, keep_columns=['comment'])
+    code, out, err = xcardia('check', cfg_keep, cwd=tmp_path)                          # data.keep_columns: the free text as an input
+    assert code == 0 and "'echo_comment'" in out.split('model inputs')[1].split('\n')[0] and 'looks like free text' not in out, (out, err[-2000:])
     code, _, err = xcardia('check', _cohort_config(tmp_path, 'x', columns={'lvefx': 'EF'}), cwd=tmp_path)
     assert code == 2 and "data.columns maps 'lvefx'" in err
     code, out, err = xcardia('check', _cohort_config(tmp_path, 'y', exclude_columns=['nosuch']), cwd=tmp_path)

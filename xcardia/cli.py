@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Sequence
 
 # %% auto #0
-__all__ = ['USER_ERRORS', 'MULTI_PROCESS', 'run_all', 'run_demo', 'run_index', 'run_screen', 'run_embed', 'main', 'cli']
+__all__ = ['USER_ERRORS', 'MULTI_PROCESS', 'run_all', 'run_demo', 'run_index', 'run_screen', 'run_embed', 'main', 'cli',
+           'run_cache']
 
 # %% ../nbs/14_cli.ipynb #35f98887
 import pandas as pd
@@ -24,7 +25,7 @@ from .encoders import WeightLoadError, EncoderConfigError
 from .predict import load_bundle, BundleError, screen, embed
 from .dicom import index_dicom
 from .config import EXAMPLE_CONFIG, UserError, Config, Index, load_config
-from .stages import (check_tables, prepare_out, say, DEMO_SIZES, demo_config, run_demo_data, run_training, run_cohort, run_pretrain,
+from .stages import (fill_cache, check_tables, prepare_out, say, DEMO_SIZES, demo_config, run_demo_data, run_training, run_cohort, run_pretrain,
                             run_finetune)
 from .report import run_evaluate
 
@@ -76,7 +77,8 @@ def _parser()->argparse.ArgumentParser:
     ck.add_argument('config', help='YAML configuration (see `xcardia init`)')
     i = sub.add_parser('init', help='write the example configuration file')
     i.add_argument('config', nargs='?', default='xcardia.yaml')
-    for name, text in [('cohort', 'match CT with ECHO/ECG, label, split, Table A.1'), ('pretrain', 'pre-train the variants (torchrun / accelerate launch for several GPUs)'),
+    for name, text in [('cohort', 'match CT with ECHO/ECG, label, split, Table A.1'),
+                       ('cache', "preprocess the cohort's CTs into the cache (under torchrun each process its share), before pre-training"), ('pretrain', 'pre-train the variants (torchrun / accelerate launch for several GPUs)'),
                        ('finetune', 'fine-tune each pre-trained encoder and the baseline'), ('evaluate', 'evaluate, compare, write the report and the model bundle'),
                        ('run', 'all four stages')]:
         s = sub.add_parser(name, help=text); s.add_argument('config', help='YAML configuration (see `xcardia init`)')
@@ -169,6 +171,7 @@ def _command(a)->str|None:
     prepare_out(cfg)
     if a.command == 'run': return run_all(cfg)['report']
     if a.command == 'cohort': run_cohort(cfg); return str(Path(cfg.out)/'cohort')
+    if a.command == 'cache': return run_cache(cfg)
     if a.command == 'pretrain':
         for run in a.variant or cfg.plan.pretrain: run_pretrain(cfg, run)
         return str(Path(cfg.out)/'pretrain')
@@ -178,7 +181,7 @@ def _command(a)->str|None:
         return str(Path(cfg.out)/'finetune')
     if a.command == 'evaluate': return run_evaluate(cfg)['report']
 
-MULTI_PROCESS = ('pretrain',) # the commands that run under torchrun / accelerate launch
+MULTI_PROCESS = ('pretrain', 'cache') # the commands that run under torchrun / accelerate launch
 
 def _check_launch(a):
     "Under several processes, only the commands of `MULTI_PROCESS`: fine-tuning sets are small (one GPU trains them in minutes)."
@@ -203,6 +206,17 @@ def main(argv:Sequence[str]|None=None)->int:
     return 0
 
 def cli(): sys.exit(main())
+
+def run_cache(cfg:Config)->str:
+    "`xcardia cache`: every CT of the cohort preprocessed into the cache (each process its share); unreadable ones listed, refused unless `data.skip_bad`."
+    res = fill_cache(cfg)
+    say(f"cached {res['studies']} CTs on {res['processes']} process(es) in {res['seconds']:.0f} s -> {res['cache_dir']}"
+        + (f"; {res['failed']} unreadable, listed in {Path(cfg.out)/'cache_fill'/'failed.csv'}" if res['failed'] else ''))
+    if res['failed'] and not cfg.data.skip_bad:
+        first = res['failures'].iloc[0]
+        raise UserError(f"{res['failed']} CT(s) cannot be read, e.g. {first.error}; fix them, or set data.skip_bad: true to leave them out")
+    return res['cache_dir']
+
 
 # %% ../nbs/14_cli.ipynb #9398d616
 #| eval: false

@@ -25,6 +25,8 @@ from .encoders import BLOCK_NAMES
 from .nw import BANKS
 from .pretrain import VARIANTS, NW_QUERIES, NW_TARGETS
 from .finetune import PAPER_FREEZE
+from .core import TARGET_NAMES
+from .severity import SEVERITY_NAMES, severity_targets
 
 # %% ../nbs/11a_config.ipynb #e8362e2f
 class UserError(Exception):
@@ -96,6 +98,7 @@ class Data(Section):
     test: float|str = setting(0.2, 'share of patients held out for testing, or a file with one patient id per line')
     val: float = setting(0.2, 'share of the other patients used for validation')
     exclude_columns: list = setting([], 'ECHO/ECG columns never used as pre-training inputs, e.g. [comment] or [echo_comment]; free text is left out anyway')
+    keep_columns: list = setting([], 'free-text columns to use anyway, as categorical inputs (more than 20 distinct values are otherwise left out)')
     missing_columns: str = setting('error', 'an ECHO column a target needs is absent: error, or nan (those labels missing)')
     units: dict = setting({}, "measurements not in xcardia's units, converted on the way in, e.g. {lvef: fraction, tr_vmax: cm/s}")
     skip_bad: bool = setting(False, 'true: leave out unreadable CTs (listed in the report) instead of stopping')
@@ -110,6 +113,9 @@ class Data(Section):
             if col not in MEASUREMENT_UNITS: raise UserError(f"data.units names {col!r}; units can be declared for {sorted(MEASUREMENT_UNITS)}")
             u = MEASUREMENT_UNITS[col]; ok = [u.unit] + [o for o, _ in u.others]
             if unit not in ok: raise UserError(f"data.units.{col} = {unit!r}; use one of {ok}")
+        for k in ('exclude_columns', 'keep_columns'):
+            v = getattr(self, k)
+            if not isinstance(v, list) or not all(isinstance(c, str) and c for c in v): raise UserError(f"data.{k} must be a list of column names, not {v!r}")
 
 # %% ../nbs/11a_config.ipynb #44192bc1
 METHOD_SETTINGS = ('lambda_nw', 'tau_clip', 'tau_nw', 'k_support', 'refresh_every', 'bank', 'nw_query', 'nw_tab_grad', 'nw_targets')
@@ -215,11 +221,26 @@ class Finetune(Section):
                            item_docs={'default': 'every pre-trained encoder [the paper freezes the lower conv blocks]',
                                       'none': 'no pre-training: random blocks are trained, not frozen'})
     patience: int = setting(10, 'early stopping on validation macro-AUROC')
+    targets: list = setting(['binary'], 'binary (the ten binary targets, all of them; or their names), then any severity targets '
+                            '(xcardia.severity): continuous lvef, lvwt, pasp, tr_vmax, av_vmax, lvidd; ordinal as_grade, ar_grade, mr_grade, '
+                            'tr_grade, pr_grade', example=['binary', 'lvef', 'lvwt', 'pasp', 'mr_grade'])
+
+    @property
+    def severity(self)->tuple:
+        "The severity targets' `Measure`s, in the order listed."
+        return severity_targets([t for t in self.targets if t not in TARGET_NAMES and t != 'binary'])
 
     def check(self, pretrained:list):
         "`pretrained`: the variants and extra runs this configuration pre-trains."
         bad = [m for m in self.methods if m != 'none' and m not in pretrained]
         if bad: raise UserError(f"finetune.methods {bad} are not pre-trained (add them to pretrain.variants, or use 'none')")
+        bad = [t for t in self.targets if t not in TARGET_NAMES and t not in SEVERITY_NAMES and t != 'binary']
+        if bad: raise UserError(f"finetune.targets has unknown name(s) {bad}; binary targets: binary (all ten) or {', '.join(TARGET_NAMES)}; "
+                                f"severity targets: {', '.join(SEVERITY_NAMES)}")
+        if len(set(self.targets)) < len(self.targets): raise UserError(f"finetune.targets lists a name twice: {self.targets}")
+        bad = [t for t in TARGET_NAMES if t not in self.targets and 'binary' not in self.targets]
+        if bad: raise UserError(f"finetune.targets lacks binary target(s) {bad}: xcardia fine-tunes all ten (the report compares them); "
+                                "write binary (or list all ten), then the severity targets you want")
         bad = [r for r in self.regimes + [self.sweep_regime] if not REGIME.match(str(r))]
         if bad: raise UserError(f"finetune regimes {bad} not understood; use full, <k>shot (e.g. 5shot) or frac<share> (e.g. frac0.1)")
         for m, blocks in self.freeze.items():
@@ -376,7 +397,7 @@ def from_dict(d:dict)->Config:
     d = copy.deepcopy(d)
     for k, cls in SECTIONS.items():
         if not isinstance(d[k], dict): raise UserError(f"{k} must be a mapping of its keys ({', '.join(cls().keys())}), not {d[k]!r}")
-    for sec, k, empty in (('data', 'columns', {}), ('data', 'units', {}), ('data', 'exclude_columns', []), ('evaluate', 'pairs', [])):
+    for sec, k, empty in (('data', 'columns', {}), ('data', 'units', {}), ('data', 'exclude_columns', []), ('data', 'keep_columns', []), ('evaluate', 'pairs', [])):
         d[sec][k] = d[sec][k] or empty
     d['pretrain']['runs'] = run_entries(d['pretrain']['runs'])
     d['finetune']['freeze'] = freeze_mapping(d['finetune']['freeze'])

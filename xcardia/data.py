@@ -12,7 +12,7 @@ from typing import Sequence
 __all__ = ['HU_MIN_EXPECTED', 'HU_RANGE', 'AIR_HU', 'CACHE_VERSION', 'MISSING_TOKENS', 'KIND_N_INP', 'MEASUREMENT_PREFIX',
            'check_ct', 'LoadCT', 'AntiAlias', 'ct_transforms', 'apply_ct', 'load_ct', 'mask_like', 'simclr_augment',
            'random_views', 'SimCLRViews', 'file_digest', 'file_state', 'preprocessing_params', 'CTCache',
-           'tabular_columns', 'resolve_exclude', 'TabularPreprocessor', 'CohortDataset', 'make_dls',
+           'tabular_columns', 'resolve_exclude', 'TabularPreprocessor', 'CohortDataset', 'ct_cache', 'make_dls',
            'measurement_targets']
 
 # %% ../nbs/03_data.ipynb #4730804b
@@ -26,7 +26,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.impute import KNNImputer
 from fastai.data.core import DataLoaders
 from fastprogress.fastprogress import progress_bar
-from .core import TARGETS, TARGET_NAMES, measurements, get_preset, default_device, shared_data_dir
+from .core import TARGETS, TARGET_NAMES, Preset, measurements, get_preset, default_device, shared_data_dir
 from .dicom import CTReadError, split_series, series_files, ct_exists
 import logging
 
@@ -249,24 +249,41 @@ class CTCache:
             self._keys[state] = hashlib.sha1((file_digest(path) + json.dumps(self.params, sort_keys=True)).encode()).hexdigest()
         return self._keys[state]
 
-    def __call__(self, path)->torch.Tensor:
-        "The preprocessed volume (1, size, size, size) float32: read from the cache, or computed and stored."
+    def entry(self, path)->Path:
+        "The cache file of `path` (which may not exist yet); a missing CT is a `CTReadError`."
         if not ct_exists(path): raise CTReadError(f"{path}: no such file or folder")
-        f = self.dir/f'{self.key(path)}.npy'
-        if f.exists(): return torch.from_numpy(np.load(f).astype(np.float32))
+        return self.dir/f'{self.key(path)}.npy'
+
+    def _store(self, path, f:Path)->np.ndarray:
+        "Preprocess `path` and write its entry atomically: a private temporary file, then a rename (several processes may write one entry)."
         x = apply_ct(self.tfm, path).numpy().astype(np.float16)
         tmp = f.with_suffix(f'.{os.getpid()}.tmp.npy')
         np.save(tmp, x); os.replace(tmp, f)
-        return torch.from_numpy(x.astype(np.float32))   # as a later hit will read it
+        return x
+
+    def __call__(self, path)->torch.Tensor:
+        "The preprocessed volume (1, size, size, size) float32: read from the cache, or computed and stored."
+        f = self.entry(path)
+        if f.exists(): return torch.from_numpy(np.load(f).astype(np.float32))
+        return torch.from_numpy(self._store(path, f).astype(np.float32))   # as a later hit will read it
+
+    def ensure(self, path)->None:
+        "Preprocess `path` into the cache unless its entry is there (nothing is read back)."
+        f = self.entry(path)
+        if not f.exists(): self._store(path, f)
 
     def build(self, paths:Sequence, skip_bad:bool=False,
               num_workers:int=0, # processes preprocessing at once (a DataLoader's workers)
+              shard:tuple=(0, 1), # (rank, world): this process fills every world-th distinct path from the rank-th
+              progress:bool=True,
              )->list:
-        "Preprocess every path once, with a progress bar; returns [(path, reason)] of those dropped when `skip_bad`."
+        "Preprocess every path (or this shard's) once, with a progress bar; returns [(path, reason)] of those dropped when `skip_bad`."
+        rank, world = shard
         paths, dropped = [str(p) for p in paths], []
+        if world > 1: paths = sorted(set(paths))[rank::world]
         # its own generator: a DataLoader draws a seed from torch's global RNG, which would change every later random draw
         dl = torch.utils.data.DataLoader(_Preprocess(self, paths), batch_size=None, num_workers=num_workers, generator=torch.Generator())
-        for p, err in zip(paths, progress_bar(dl, total=len(paths), leave=False)):
+        for p, err in zip(paths, progress_bar(dl, total=len(paths), leave=False) if progress else dl):
             if not err: continue
             if not skip_bad: raise CTReadError(err)
             dropped.append((p, err))
@@ -277,7 +294,7 @@ class _Preprocess(torch.utils.data.Dataset):
     def __init__(self, cache:CTCache, paths:list): self.cache, self.paths = cache, paths
     def __len__(self): return len(self.paths)
     def __getitem__(self, i)->str:
-        try: self.cache(self.paths[i]); return ''
+        try: self.cache.ensure(self.paths[i]); return ''
         except CTReadError as e: return str(e)
 
 # %% ../nbs/03_data.ipynb #da1f334a
@@ -313,10 +330,11 @@ class TabularPreprocessor:
                  exclude:Sequence[str]=(), # columns never to use
                  n_neighbors:int=5, # KNN imputer's k (paper: 5)
                  numeric_share:float=0.9, # share of known values that must be numbers for a numeric column
-                 max_categories:int=20, # a text column with more distinct training values is free text: left out unless in `columns`
+                 max_categories:int=20, # a text column with more distinct training values is free text: left out unless in `columns` or `keep`
+                 keep:Sequence[str]=(), # text columns used as categorical inputs however many values they have (names as for `exclude`)
                 ):
         self.columns, self.exclude, self.n_neighbors, self.numeric_share = columns, list(exclude), n_neighbors, numeric_share
-        self.max_categories = max_categories
+        self.max_categories, self.keep = max_categories, list(keep)
 
     def _numbers(self, df, c):
         return pd.to_numeric(_clean_text(df[c]) if not pd.api.types.is_numeric_dtype(df[c]) else df[c], errors='coerce').astype(float)
@@ -325,6 +343,7 @@ class TabularPreprocessor:
         "Learn columns, scaler, imputer and category codes from the training rows."
         cols = list(self.columns) if self.columns is not None else tabular_columns(train)
         cols = [c for c in cols if c not in resolve_exclude(self.exclude, cols)]
+        keep = resolve_exclude(self.keep, cols)
         missing = [c for c in cols if c not in train.columns]
         if missing: raise ValueError(f"tabular columns {missing} are not in the table (columns present: {list(train.columns)})")
         self.num_cols, self.cat_cols, self.dropped, self.categories = [], [], [], {}
@@ -337,9 +356,9 @@ class TabularPreprocessor:
             if share >= self.numeric_share:
                 if share < 1: warnings.warn(f"tabular column {c!r}: {int((known & num.isna()).sum())} value(s) are not numbers; treated as missing.")
                 self.num_cols.append(c)
-            elif self.columns is None and text[known].nunique() > self.max_categories:
+            elif self.columns is None and c not in keep and text[known].nunique() > self.max_categories:
                 warnings.warn(f"tabular column {c!r} looks like free text ({text[known].nunique()} distinct values in the training rows); "
-                              "left out of the model inputs."); self.dropped.append(c)
+                              "left out of the model inputs (data.keep_columns keeps it)."); self.dropped.append(c)
             else:
                 self.cat_cols.append(c); self.categories[c] = sorted(text[known].unique())
         if not (self.num_cols or self.cat_cols): raise ValueError("no usable tabular column in the training rows")
@@ -416,6 +435,13 @@ class CohortDataset(Dataset):
         return ct, self.tab[0][r], self.tab[1][r], self.y[r], idx
 
 # %% ../nbs/03_data.ipynb #85b7f056
+def ct_cache(preset:str|Preset, # the preset whose preprocessing (spacing, size, HU window) the entries hold
+             cache_dir:str|Path|None=None, # default: ~/.cache/xcardia/ct
+            )->CTCache:
+    "The CT cache `make_dls` reads through: a preset's preprocessing in `cache_dir`."
+    p = get_preset(preset)
+    return CTCache(cache_dir or Path.home()/'.cache'/'xcardia'/'ct', p.spacing, p.size, p.hu_window)
+
 def make_dls(cohort:pd.DataFrame, # matched cohort frame (index = row positions 0..n-1)
              split:pd.Series|str='split', # a split Series aligned to the frame, or its column name
              kind:str='paired', # 'paired' (pre-training), 'simclr' or 'image' (fine-tuning)
@@ -426,6 +452,7 @@ def make_dls(cohort:pd.DataFrame, # matched cohort frame (index = row positions 
              cache_dir:str|Path|None=None, # where preprocessed volumes go (default: ~/.cache/xcardia/ct)
              tab_columns:Sequence[str]|None=None, # tabular inputs (default: `tabular_columns`)
              exclude:Sequence[str]=(), # tabular columns never to use
+             keep_columns:Sequence[str]=(), # free-text columns to use anyway, as categorical inputs
              targets:Sequence[str]=TARGET_NAMES, # label columns
              skip_bad:bool=False, # drop unreadable CTs (listed in dls.dropped) instead of failing
              augment:dict|None=None, # arguments of `simclr_augment` / `random_views`
@@ -438,7 +465,7 @@ def make_dls(cohort:pd.DataFrame, # matched cohort frame (index = row positions 
     if cohort.index.tolist() != list(range(len(cohort))):
         raise ValueError("the cohort frame's index must be its row positions 0..n-1 (reset_index(drop=True)); they are the sample ids")
     split = cohort[split] if isinstance(split, str) else split.reindex(cohort.index)
-    cache = CTCache(cache_dir or Path.home()/'.cache'/'xcardia'/'ct', p.spacing, p.size, p.hu_window)
+    cache = ct_cache(p, cache_dir)
     device = device or default_device()
     if num_workers is None: num_workers = 0 if device.type == 'cpu' else min(8, os.cpu_count() or 1)
     use = split.isin([train_name, valid_name]).to_numpy()
@@ -449,7 +476,7 @@ def make_dls(cohort:pd.DataFrame, # matched cohort frame (index = row positions 
     if len(rows[train_name]) == 0: raise ValueError(f"no usable study in split {train_name!r}")
     tab, tp = None, None
     if kind == 'paired':
-        tp = TabularPreprocessor(tab_columns, exclude=exclude).fit(cohort.iloc[rows[train_name]])
+        tp = TabularPreprocessor(tab_columns, exclude=exclude, keep=keep_columns).fit(cohort.iloc[rows[train_name]])
         tab = tp.transform(cohort)
     if augment_on not in ('batch', 'item'): raise ValueError(f"augment_on must be 'batch' or 'item', not {augment_on!r}")
     aug = simclr_augment(size=p.size, **(augment or {})) if kind == 'simclr' and augment_on == 'item' else None

@@ -10,7 +10,8 @@ from typing import Sequence
 # %% auto #0
 __all__ = ['OP_METRICS', 'CAM_BLOCKS', 'patient_bootstrap', 'bootstrap_counts', 'weighted_auroc', 'weighted_average_precision',
            'weighted_f1', 'best_f1_threshold', 'evaluate', 'operating_points', 'compare_seeds', 'compare',
-           'plot_differences', 'calibration_bins', 'expected_calibration_error', 'reliability_diagram', 'results_table',
+           'plot_differences', 'regression_metrics', 'ordinal_metrics', 'derived_scores', 'derived_vs_binary',
+           'severity_figure', 'calibration_bins', 'expected_calibration_error', 'reliability_diagram', 'results_table',
            'table_markdown', 'seed_table', 'modality_gap', 'plot_modality_pca', 'PhenotypeScores', 'cam_layer',
            'scale_to_max', 'grad_cam', 'cam_mass_inside', 'centred_blob', 'cam_heart_shares', 'far_hearts',
            'cam_figure', 'exemplar_figure']
@@ -20,7 +21,9 @@ import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
 from sklearn.metrics import roc_auc_score, average_precision_score, f1_score, precision_recall_curve
+from scipy.stats import rankdata
 from .core import TARGET_NAMES
+from .severity import SeveritySpec, binary_rule
 from .data import mask_like
 
 # %% ../nbs/10_evaluate.ipynb #5e574f08
@@ -209,6 +212,133 @@ def plot_differences(est:Sequence[float], lo:Sequence[float], hi:Sequence[float]
     ax.axvline(0, color='k', lw=.8, ls=':'); ax.set_yticks(yy, labels, fontsize=8); ax.set_xlabel(xlabel)
     return ax
 
+# %% ../nbs/10_evaluate.ipynb #9506efb2
+def _weighted_regression(p:np.ndarray, y:np.ndarray, W:np.ndarray)->dict:
+    "MAE, RMSE, Pearson r, Spearman r (full-sample ranks) and R² of estimates `p` for values `y` under each row of weights `W`."
+    s = W.sum(1)
+    def corr(a, b):
+        ma, mb = W @ a / s, W @ b / s
+        with np.errstate(invalid='ignore', divide='ignore'):
+            return (W @ (a * b) / s - ma * mb) / np.sqrt((W @ a**2 / s - ma**2) * (W @ b**2 / s - mb**2))
+    e2 = W @ (p - y)**2 / s
+    with np.errstate(invalid='ignore', divide='ignore'):
+        r2 = 1 - e2 / (W @ y**2 / s - (W @ y / s)**2)
+    return dict(mae=W @ np.abs(p - y) / s, rmse=np.sqrt(e2), pearson=corr(p, y), spearman=corr(rankdata(p), rankdata(y)), r2=r2)
+
+def _with_ci(point_and_samples:dict)->dict:
+    "{metric: values, the point estimate first} -> {metric, metric_lo, metric_hi}."
+    out = {}
+    for m, v in point_and_samples.items():
+        s = v[1:][~np.isnan(v[1:])]
+        lo, hi = np.percentile(s, [2.5, 97.5]) if len(s) else (np.nan, np.nan)
+        out.update({m: float(v[0]), f'{m}_lo': lo, f'{m}_hi': hi})
+    return out
+
+def _bootstrap_columns(pred:np.ndarray, y:np.ndarray, patient_ids:Sequence, names:Sequence[str], n_boot:int, seed:int,
+                       score, # (p, y, W) -> {metric: value under each row of W}
+                       enough, # y -> '' when it can be scored, else the reason
+                       extra:dict|None=None, # column -> per-name values added to each row (e.g. units)
+                      )->pd.DataFrame:
+    "Per column of `pred` against `y` (NaN: missing): `score`'s metrics with their point estimate and patient-bootstrap 95 % CI."
+    pred, y = np.asarray(pred, float).reshape(len(pred), -1), np.asarray(y, float).reshape(len(y), -1)
+    W = bootstrap_counts(patient_ids, n_boot, seed)
+    rows = {}
+    for c, name in enumerate(names):
+        ok = ~np.isnan(y[:, c]) & ~np.isnan(pred[:, c])
+        row = {k: v[c] for k, v in (extra or {}).items()} | dict(n=int(ok.sum()))
+        if not (why := enough(y[ok, c])):
+            Wc = np.vstack([np.ones((1, ok.sum())), W[:, ok]])               # row 0: the point estimate
+            row |= _with_ci(score(pred[ok, c], y[ok, c], Wc[Wc.sum(1) > 0]))
+        else: row['reason'] = why
+        rows[name] = row
+    return pd.DataFrame(rows).T
+
+def regression_metrics(pred:np.ndarray, # estimates (n, M), each in its measure's unit
+                       y:np.ndarray, # the measured values (n, M), NaN where missing
+                       patient_ids:Sequence, # patient of each row, for the bootstrap
+                       names:Sequence[str], # the M measures
+                       units:Sequence[str]|None=None, # their units, for the table
+                       n_boot:int=1000, seed:int=0,
+                      )->pd.DataFrame:
+    "Per measure: MAE, RMSE, Pearson and Spearman r, R², each with its patient-bootstrap 95 % CI."
+    enough = lambda v: '' if len(v) >= 3 and np.ptp(v) > 0 else 'fewer than 3 known values, or all equal'
+    return _bootstrap_columns(pred, y, patient_ids, names, n_boot, seed, _weighted_regression, enough, {'unit': units or [''] * len(names)})
+
+# %% ../nbs/10_evaluate.ipynb #745867e9
+def _weighted_ordinal(p:np.ndarray, y:np.ndarray, W:np.ndarray, n_levels:int=5)->dict:
+    "Quadratic-weighted kappa, within-one and exact accuracy of levels `p` against `y` under each row of weights `W`."
+    L = np.arange(n_levels)
+    Y1, P1 = (y[:, None] == L).astype(float), (p[:, None] == L).astype(float)
+    O = np.einsum('bi,ij,ik->bjk', W, Y1, P1)                                # weighted confusion (B, L, L)
+    E = O.sum(2)[:, :, None] * O.sum(1)[:, None, :] / O.sum((1, 2))[:, None, None]
+    w = (L[:, None] - L[None]) ** 2 / (n_levels - 1) ** 2
+    s = W.sum(1)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        kappa = 1 - (w * O).sum((1, 2)) / (w * E).sum((1, 2))
+    return dict(kappa=kappa, within_one=W @ (np.abs(p - y) <= 1) / s, exact=W @ (p == y) / s)
+
+def ordinal_metrics(pred:np.ndarray, # predicted levels (n, M), 0-4
+                    y:np.ndarray, # recorded levels (n, M), NaN where missing
+                    patient_ids:Sequence, names:Sequence[str], n_boot:int=1000, seed:int=0,
+                   )->pd.DataFrame:
+    "Per grade: quadratic-weighted kappa, the share within one level and the share exact, with patient-bootstrap 95 % CIs."
+    enough = lambda v: '' if len(v) >= 3 else 'fewer than 3 known grades'
+    return _bootstrap_columns(pred, y, patient_ids, names, n_boot, seed, _weighted_ordinal, enough)
+
+# %% ../nbs/10_evaluate.ipynb #9ed82e28
+def derived_scores(spec:SeveritySpec, # the severity heads' targets
+                   out:np.ndarray, # the severity heads' outputs (n, spec.n_out)
+                  )->pd.DataFrame:
+    "Per severity target with a binary target: a score that rises with that label (estimate, negated for 'le'; a grade: P(level >= threshold))."
+    est = spec.estimates(out)
+    cols = {}
+    for m in spec.measures:
+        if m.binary is None: continue
+        direction, thr = binary_rule(m)
+        cols[m.binary] = (spec.exceedance(out, m, int(thr)) if m.kind == 'ordinal'
+                          else est[m.output].to_numpy() * (-1 if direction == 'le' else 1))
+    return pd.DataFrame(cols)
+
+def derived_vs_binary(derived:pd.DataFrame, # from `derived_scores` (columns: binary target names)
+                      probs:np.ndarray, # the binary heads' test probabilities (n, C)
+                      y:np.ndarray, # binary labels (n, C), NaN where missing
+                      patient_ids:Sequence, n_boot:int=1000, seed:int=0, targets:Sequence[str]=TARGET_NAMES,
+                     )->pd.DataFrame:
+    "Per binary target with a severity estimate: AUROC of the direct head, of the derived score, and derived - direct with its paired 95 % CI."
+    targets = list(targets); cols = [targets.index(t) for t in derived.columns]
+    yy, pb, pd_ = np.asarray(y, float)[:, cols], np.asarray(probs, float)[:, cols], derived.to_numpy(float)
+    diff = compare(pd_, pb, yy, patient_ids, n_boot, seed, list(derived.columns)).drop(index='mean', errors='ignore')
+    rows = {}
+    for c, t in enumerate(derived.columns):
+        ok = ~np.isnan(yy[:, c]); one = _one_class(yy[ok, c])
+        rows[t] = dict(n=int(ok.sum()), positives=int(np.nansum(yy[:, c])),
+                       auroc_binary=np.nan if one else roc_auc_score(yy[ok, c], pb[ok, c]),
+                       auroc_derived=np.nan if one else roc_auc_score(yy[ok, c], pd_[ok, c]))
+    return pd.DataFrame(rows).T.join(diff[['auroc_diff', 'lo', 'hi']])
+
+# %% ../nbs/10_evaluate.ipynb #032c3b5f
+def severity_figure(pred:np.ndarray, # estimates (n, M)
+                    y:np.ndarray, # measured (n, M), NaN where missing
+                    names:Sequence[str], units:Sequence[str], title:str|None=None):
+    "Per measure: estimated vs measured (identity line) above a Bland-Altman plot (bias and limits of agreement)."
+    pred, y = np.asarray(pred, float).reshape(len(pred), -1), np.asarray(y, float).reshape(len(y), -1)
+    fig, axes = plt.subplots(2, len(names), figsize=(3.2 * len(names), 6.2), squeeze=False)
+    for c, (name, unit) in enumerate(zip(names, units)):
+        ok = ~np.isnan(y[:, c]) & ~np.isnan(pred[:, c]); p, m = pred[ok, c], y[ok, c]
+        a = axes[0, c]; a.scatter(m, p, s=8, alpha=.5)
+        if ok.any():
+            lim = [min(m.min(), p.min()), max(m.max(), p.max())]; a.plot(lim, lim, 'k--', lw=.8)
+        a.set(title=name, xlabel=f'measured ({unit})', ylabel=f'estimated ({unit})')
+        b = axes[1, c]; avg, d = (p + m) / 2, p - m; b.scatter(avg, d, s=8, alpha=.5)
+        if ok.sum() > 1:
+            bias, sd = d.mean(), d.std(ddof=1)
+            for v, ls in ((bias, '-'), (bias - 1.96 * sd, ':'), (bias + 1.96 * sd, ':')): b.axhline(v, color='k', ls=ls, lw=.8)
+            b.set_title(f'bias {bias:+.2g}, limits ±{1.96 * sd:.2g} {unit}', fontsize=9)
+        b.set(xlabel=f'mean of the two ({unit})', ylabel=f'estimated - measured ({unit})')
+    if title: fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
 # %% ../nbs/10_evaluate.ipynb #af69de67
 def calibration_bins(probs:np.ndarray, y:np.ndarray, n_bins:int=10)->pd.DataFrame:
     "Per equal-width probability bin: count, mean prediction, observed rate (known labels only)."
@@ -244,16 +374,17 @@ def results_table(results:dict, # method name -> DataFrame from `evaluate`
     point.attrs['ci'], point.attrs['metric'] = ci, metric
     return point
 
-def table_markdown(table:pd.DataFrame, digits:int=3)->str:
-    "Markdown of a `results_table`: the best method per row in bold, CIs beside the values."
+def table_markdown(table:pd.DataFrame, digits:int=3,
+                   bold:pd.DataFrame|None=None, # True where a cell is to be bold (e.g. a best method whose paired CI against the runner-up excludes zero)
+                  )->str:
+    "Markdown of a `results_table`: CIs (or ± SD) beside the values; the cells of `bold` in bold, none by default."
     ci = table.attrs.get('ci')
     lines = ['| ' + ' | '.join(['target'] + list(table.columns)) + ' |', '|' + '---|' * (len(table.columns) + 1)]
     for t, row in table.iterrows():
-        best = row.max()
         cells = []
         for m, v in row.items():
             s = 'n/a' if pd.isna(v) else f"{v:.{digits}f}"
-            if pd.notna(v) and v == best: s = f"**{s}**"
+            if bold is not None and bool(bold.loc[t, m]): s = f"**{s}**"
             if ci is not None and ci.loc[t, m]: s += f" {ci.loc[t, m]}"
             cells.append(s)
         lines.append('| ' + ' | '.join([str(t)] + cells) + ' |')
@@ -393,15 +524,20 @@ def cam_figure(cams:dict, # row name -> (D, H, W) map
                ct:np.ndarray, # (D, H, W) the CT the maps belong to
                centre:tuple|None=None, # voxel the slices go through (default: the CT's centre)
                title:str=''):
-    "Axial, coronal and sagittal slices of a CT with each Grad-CAM map overlaid, one row per map."
+    "Axial, coronal and sagittal slices of a CT (RAS voxel order, as `ct_transforms` writes it) with each Grad-CAM map overlaid, one row per map; the patient's directions at the edges and a colour bar."
     import matplotlib.pyplot as plt
     c = centre or tuple(s // 2 for s in ct.shape)
-    fig, axs = plt.subplots(len(cams), 3, figsize=(9, 3 * len(cams)), squeeze=False)
+    fig, axs = plt.subplots(len(cams), 3, figsize=(9.6, 3 * len(cams) + .4), squeeze=False, layout='constrained')
+    views = [('axial', ('L', 'R', 'P', 'A')), ('coronal', ('L', 'R', 'I', 'S')), ('sagittal', ('P', 'A', 'I', 'S'))]   # left, right, bottom, top: RAS runs L->R, P->A, I->S
     for r, (name, cm) in enumerate(cams.items()):
         for col, (img, sl) in enumerate([(ct[:, :, c[2]].T, cm[:, :, c[2]].T), (ct[:, c[1], :].T, cm[:, c[1], :].T), (ct[c[0]].T, cm[c[0]].T)]):
-            ax = axs[r, col]; ax.imshow(img, cmap='gray', origin='lower'); ax.imshow(sl, cmap='jet', alpha=.35, origin='lower')
-            ax.set_title(f"{name}: {['axial', 'coronal', 'sagittal'][col]}", fontsize=9); ax.axis('off')
-    fig.suptitle(title, fontsize=10); fig.tight_layout()
+            ax = axs[r, col]; ax.imshow(img, cmap='gray', origin='lower')
+            im = ax.imshow(sl, cmap='jet', alpha=.35, origin='lower', vmin=0, vmax=1)
+            view, (lft, rgt, bot, top) = views[col]
+            ax.set_title(f"{name}: {view}", fontsize=9); ax.set_xticks([]); ax.set_yticks([])
+            ax.set_xlabel(f"{lft}  ←  →  {rgt}", fontsize=7, labelpad=1); ax.set_ylabel(f"{bot}  ←  →  {top}", fontsize=7, labelpad=1)
+        fig.colorbar(im, ax=axs[r, :], shrink=.8, label='Grad-CAM (scaled to its maximum)')
+    fig.suptitle(title, fontsize=10)
     return fig
 
 def exemplar_figure(query:np.ndarray, # (D, H, W) the query CT
@@ -413,12 +549,11 @@ def exemplar_figure(query:np.ndarray, # (D, H, W) the query CT
     "A query CT and its top NW exemplars, one axial slice each, titled with rank, NW weight and the target's label."
     import matplotlib.pyplot as plt
     z = query.shape[2] // 2 if z is None else z
-    fig, axs = plt.subplots(1, len(exemplars) + 1, figsize=(2.2 * (len(exemplars) + 1), 2.6))
+    fig, axs = plt.subplots(1, len(exemplars) + 1, figsize=(2.2 * (len(exemplars) + 1), 3.2), layout='constrained')
     axs[0].imshow(query[:, :, z].T, cmap='gray', origin='lower'); axs[0].set_title(query_title, fontsize=8)
     for ax, img, (_, r) in zip(axs[1:], exemplars, frame.iterrows()):
         lab = r[target]; lab = 'unknown' if pd.isna(lab) else ('positive' if lab > .5 else 'negative')
         ax.imshow(img[:, :, z].T, cmap='gray', origin='lower')
         ax.set_title(f"#{int(r['rank'])} w={r['weight']:.2f}\n{r.get('study_id', int(r['idx']))}\n{target}: {lab}", fontsize=7)
     for ax in axs: ax.axis('off')
-    fig.tight_layout()
     return fig

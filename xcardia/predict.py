@@ -24,6 +24,7 @@ from .core import TARGET_NAMES, Preset, default_device, get_preset
 from .data import load_ct, CTReadError, TabularPreprocessor
 from .encoders import ImageEncoder, TabularEncoder, image_encoder
 from .finetune import FineTuneModel
+from .severity import SeveritySpec
 from .pretrain import XCardiaModel, TABULAR_SIZES
 from .matching import read_table, require_columns, resolve_paths
 from .data import CTCache
@@ -63,6 +64,9 @@ def save_bundle(path:str|Path, # folder to write (created; existing bundle files
                preprocessing=dict(spacing=preset.spacing, size=preset.size, hu_window=list(preset.hu_window)),
                preset=preset.name, image_encoder=finetuned.encoder.config,
                config=config or {}, versions=package_versions())
+    if finetuned.severity is not None:                 # severity heads: their targets, units and training statistics
+        spec = finetuned.severity.spec
+        man['severity'] = spec.to_dict() | {'outputs': {m.output: m.unit for m in spec.measures}}
     if operating_points is not None: operating_points.to_csv(path/'operating_points.csv', index=False); man['operating_points'] = 'operating_points.csv'
     torch.save(finetuned.state_dict(), path/'finetuned.pth')
     if pretrained is not None:
@@ -94,6 +98,8 @@ class Bundle:
         self.pretrained = pretrained.to(self.device).eval() if pretrained is not None else None
         self.targets = manifest['targets']
         self.thresholds = pd.Series(manifest['thresholds'], index=self.targets, name='threshold')
+        self.severity = finetuned.severity.spec if finetuned.severity is not None else None
+        self.units = manifest.get('severity', {}).get('outputs', {})   # severity output column -> its unit
 
     def __repr__(self):
         nw = f", NW bank of {len(self.support)}" if self.support is not None else ''
@@ -105,20 +111,28 @@ class Bundle:
         return load_ct(path, p['spacing'], p['size'], tuple(p['hu_window']))
 
     @torch.no_grad()
+    def outputs(self, x:torch.Tensor)->tuple:
+        "A batch of preprocessed CTs -> (probabilities (n, targets), severity estimates (a DataFrame, columns with their unit; None without severity heads))."
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.device.type == 'cuda'):
+            out = self.finetuned(x).float().cpu()
+        n = len(self.targets)
+        return torch.sigmoid(out[:, :n]).numpy(), (self.severity.estimates(out[:, n:].numpy()) if self.severity is not None else None)
+
+    @torch.no_grad()
     def predict(self, paths:Sequence[str|Path], # CT files (NIfTI, NRRD) or DICOM series folders
                 exemplars:int=0, # top NW exemplars per CT from the image-only query (needs a bank)
                 bs:int=8)->pd.DataFrame:
-        "One row per CT: probability and flag per target, and with `exemplars` the top support studies (`.attrs['exemplars']` has their labels)."
+        "One row per CT: probability and flag per target, the severity estimates (columns named with their unit, `units`), and with `exemplars` the top support studies (`.attrs['exemplars']` has their labels)."
         if exemplars and self.support is None: raise BundleError(f"{self.path}: this bundle has no NW support bank; exemplars need one")
         paths = [str(p) for p in paths]
-        probs, expl = [], []
+        probs, sev, expl = [], [], []
         for i in progress_bar(range(0, len(paths), bs), leave=False):
             x = torch.stack([self.load(p) for p in paths[i:i + bs]]).to(self.device)
-            probs.append(torch.sigmoid(self.finetuned(x).float()).cpu())
+            pr, est = self.outputs(x); probs.append(pr); sev.append(est)
             if exemplars: expl.append(self.pretrained.head.explain(self.pretrained.image_encoder(x).float(), k=exemplars))
-        probs = torch.cat(probs).numpy()
-        out = pd.DataFrame(probs, columns=self.targets, index=pd.Index(paths, name='path'))
+        out = pd.DataFrame(np.concatenate(probs), columns=self.targets, index=pd.Index(paths, name='path'))
         for t in self.targets: out[f'{t}_flag'] = out[t] >= self.thresholds[t]
+        if self.severity is not None: out = out.join(pd.concat(sev, ignore_index=True).set_index(out.index))
         if exemplars:
             sup = self.support.set_index('idx')
             ids = torch.cat([e.ids for e in expl]).cpu().numpy(); w = torch.cat([e.weights for e in expl]).cpu().numpy()
@@ -138,7 +152,8 @@ def load_bundle(path:str|Path, device=None)->Bundle:
     if not (path/'bundle.json').is_file(): raise BundleError(f"{path}: not a model bundle (no bundle.json); `xcardia evaluate` writes one")
     man = json.loads((path/'bundle.json').read_text())
     def encoder(cfg): return ImageEncoder.from_config(cfg)
-    ft = FineTuneModel(encoder(man['image_encoder']), len(man['targets']), man['frozen'])
+    spec = SeveritySpec.from_dict(man['severity']) if 'severity' in man else None
+    ft = FineTuneModel(encoder(man['image_encoder']), len(man['targets']), man['frozen'], spec)
     ft.load_state_dict(torch.load(path/'finetuned.pth', map_location='cpu', weights_only=True), strict=True)
     pre, sup, tp = None, None, None
     if (path/'tab_preprocessor.pkl').is_file(): tp = TabularPreprocessor.load(path/'tab_preprocessor.pkl')
@@ -270,7 +285,7 @@ def screen(bundle:Bundle, # a loaded bundle (`load_bundle`)
     t, ident, out = read_screen_table(table), bundle_identity(bundle.path), Path(out)
     if 'bundle' in t and set(t['bundle'].dropna().astype(str)) - {ident}:
         raise BundleError(f"this table holds predictions of another bundle ({', '.join(sorted(set(t['bundle'].dropna().astype(str))))}); screen a CT table")
-    t = t.drop(columns=[c for c in t if c in bundle.targets or c.endswith('_flag') or c in ('error', 'bundle')])
+    t = t.drop(columns=[c for c in t if c in bundle.targets or c.endswith('_flag') or c in ('error', 'bundle') or c in bundle.units])
     rank, world = rank_distrib(), num_distrib() or 1
     part = out if world == 1 else out.with_name(f"{out.stem}.rank{rank}{out.suffix}")
     done = [d for f in dict.fromkeys([out, part]) if (d := _done_rows(f, ident)) is not None]
@@ -278,12 +293,13 @@ def screen(bundle:Bundle, # a loaded bundle (`load_bundle`)
     mine = t.iloc[rank::world]; todo = mine[~mine.study_id.isin(seen)]
     header, t0, n = not part.exists() or part.stat().st_size == 0, time.perf_counter(), 0
     for rows, x, ok, errs in _pending(todo, _loader(bundle.manifest['preprocessing'], cache_dir), bs, num_workers, progress and rank == 0, bundle.device):
-        probs = np.full((len(rows), len(bundle.targets)), np.nan, np.float32)
-        if x is not None:
-            with torch.no_grad(), torch.autocast(bundle.device.type, dtype=torch.float16, enabled=bundle.device.type == 'cuda'):
-                probs[ok] = torch.sigmoid(bundle.finetuned(x).float()).cpu().numpy()
+        probs, est = np.full((len(rows), len(bundle.targets)), np.nan, np.float32), None
+        if x is not None: probs[ok], est = bundle.outputs(x)
         for k, tg in enumerate(bundle.targets): rows[tg] = probs[:, k]
         for k, tg in enumerate(bundle.targets): rows[f'{tg}_flag'] = np.where(ok, probs[:, k] >= bundle.thresholds[tg], None)
+        for col in bundle.units:
+            rows[col] = np.nan
+            if est is not None: rows.loc[ok, col] = est[col].to_numpy()
         if exemplars: rows = rows.join(_exemplar_columns(bundle, x, ok, exemplars))
         rows['error'], rows['bundle'] = errs, ident
         _append(part, rows, header); header = False; n += len(rows)

@@ -11,11 +11,11 @@ from typing import Sequence
 
 # %% auto #0
 __all__ = ['METHOD_NAMES', 'REGIME_TITLES', 'DIAGNOSTICS', 'method_label', 'frame_markdown', 'Report', 'Evaluation',
-           'start_evaluation', 'cohort_section', 'load_finetune_results', 'regime_tables', 'fraction_table',
-           'sweep_table', 'comparison_table', 'comparison_section', 'load_pretrained', 'pretraining_head_section',
-           'modality_section', 'diagnostics_section', 'cam_studies', 'study_batch', 'study_cams', 'gradcam_section',
-           'exemplar_section', 'calibration_section', 'operating_section', 'bundle_section', 'provenance_section',
-           'run_evaluate']
+           'start_evaluation', 'cohort_section', 'load_finetune_results', 'supported_best', 'regime_tables',
+           'fraction_table', 'sweep_table', 'comparison_table', 'comparison_section', 'load_pretrained',
+           'pretraining_head_section', 'modality_section', 'diagnostics_section', 'cam_studies', 'study_batch',
+           'study_cams', 'gradcam_section', 'exemplar_section', 'severity_metrics', 'severity_section',
+           'calibration_section', 'operating_section', 'bundle_section', 'provenance_section', 'run_evaluate']
 
 # %% ../nbs/13_report.ipynb #88f644fb
 import numpy as np
@@ -31,8 +31,10 @@ from .encoders import fuse
 from .nw import explanation_frame
 from .losses import nw_loss, base_rate_bce
 from .pretrain import head_outputs, VARIANTS
-from .evaluate import (OP_METRICS, operating_points, evaluate, compare_seeds, seed_table, results_table, table_markdown, reliability_diagram, plot_modality_pca, modality_gap,
-                              PhenotypeScores, grad_cam, cam_layer, cam_heart_shares, cam_figure, exemplar_figure, plot_differences, far_hearts)
+from .evaluate import (OP_METRICS, operating_points, evaluate, compare_seeds, seed_table, results_table, table_markdown, reliability_diagram, expected_calibration_error, plot_modality_pca, modality_gap,
+                              PhenotypeScores, grad_cam, cam_layer, cam_heart_shares, cam_figure, exemplar_figure, plot_differences, far_hearts,
+                              regression_metrics, ordinal_metrics, derived_scores, derived_vs_binary, severity_figure)
+from .severity import SeveritySpec, GRADE_LEVELS
 from .predict import save_bundle, package_versions
 from .config import Config
 from .stages import say, stage_done, read_cohort_stage, load_pretrained_learner, load_finetuned_model, pretrain_dls
@@ -65,6 +67,21 @@ def frame_markdown(df:pd.DataFrame, digits:int=3)->str:
     return '\n'.join(lines)
 
 # %% ../nbs/13_report.ipynb #5d113317
+def _frame_html(df:pd.DataFrame, digits:int=3)->str:
+    "An HTML table of a frame; two-level columns as a grouped header row (colspan) above the column names."
+    body = frame_markdown(df, digits).splitlines()[2:]
+    rows = ''.join('<tr>' + ''.join(f"<td>{_inline_html(c.strip())}</td>" for c in r.strip().strip('|').split('|')) + '</tr>' for r in body)
+    name = _esc(df.index.name or '')
+    if isinstance(df.columns, pd.MultiIndex) and df.columns.nlevels == 2:
+        groups, top = [], f"<th rowspan='2'>{name}</th>"
+        for g in df.columns.get_level_values(0):
+            if groups and groups[-1][0] == g: groups[-1][1] += 1
+            else: groups.append([g, 1])
+        top += ''.join(f"<th colspan='{n}'>{_esc(g)}</th>" for g, n in groups)
+        sub = ''.join(f"<th>{_esc(c)}</th>" for c in df.columns.get_level_values(1))
+        return f"<table><tr>{top}</tr><tr>{sub}</tr>{rows}</table>"
+    return f"<table><tr><th>{name}</th>" + ''.join(f"<th>{_esc(c)}</th>" for c in df.columns) + f"</tr>{rows}</table>"
+
 class Report:
     "A report built from headings, paragraphs, markdown tables and figures, written as markdown and as standalone HTML."
     def __init__(self, title:str): self.title, self.blocks = title, []
@@ -73,12 +90,16 @@ class Report:
     def table(self, md:str): self.blocks.append(('table', md)); return self
     def code(self, text:str): self.blocks.append(('code', text)); return self
     def img(self, fname:str, caption:str): self.blocks.append(('img', fname, caption)); return self
+    def frame(self, df:pd.DataFrame, digits:int=3):
+        "A table from a frame: two-level columns become grouped headers in the HTML (in the markdown: 'group / column')."
+        self.blocks.append(('frame', df, digits)); return self
 
     def markdown(self)->str:
         out = [f"# {self.title}"]
         for b in self.blocks:
             if b[0] == 'h': out.append('#' * b[1] + ' ' + b[2])
             elif b[0] in ('p', 'table'): out.append(b[1])
+            elif b[0] == 'frame': out.append(frame_markdown(b[1], b[2]))
             elif b[0] == 'code': out.append(f"```\n{b[1]}\n```")
             else: out.append(f"![{b[2]}]({b[1]})\n\n*{b[2]}*")
         return '\n\n'.join(out) + '\n'
@@ -93,6 +114,7 @@ class Report:
             elif b[0] == 'p': out.append(f"<p>{_inline_html(b[1])}</p>")
             elif b[0] == 'code': out.append(f"<pre>{_esc(b[1])}</pre>")
             elif b[0] == 'img': out.append(f"<figure><img src='{b[1]}'><figcaption>{_inline_html(b[2])}</figcaption></figure>")
+            elif b[0] == 'frame': out.append(_frame_html(b[1], b[2]))
             else:
                 rows = [r.strip().strip('|').split('|') for r in b[1].strip().splitlines()]
                 head, body = rows[0], rows[2:]
@@ -151,7 +173,7 @@ def cohort_section(ev:Evaluation):
     lab, rep = read_cohort_stage(ev.cfg, 'labelled'), ev.report
     rep.h('Table A.1 analogue: cohort').p(f"{len(lab)} labelled CT studies of {lab.patient_id.nunique()} patients; "
           f"{len(read_cohort_stage(ev.cfg, 'pretrain'))} pre-training pairs (test patients excluded).")
-    rep.table(frame_markdown(pd.read_csv(ev.out/'cohort'/'table_a1.csv', header=[0, 1], index_col=0), 1))
+    rep.frame(pd.read_csv(ev.out/'cohort'/'table_a1.csv', header=[0, 1], index_col=0), 1)     # grouped headers in the HTML
     srcs = lambda t: 'the nine above' if t.rule == 'any' else ', '.join(
         f"{c} ({MEASUREMENT_UNITS[c].unit})" if c in MEASUREMENT_UNITS else f"{c} (grade words)" for c in t.columns + ((t.fallback[0],) if t.fallback else ()))
     defs = pd.DataFrame({'definition': [t.description for t in TARGETS], 'ECHO columns (unit)': [srcs(t) for t in TARGETS]},
@@ -181,6 +203,22 @@ def load_finetune_results(ev:Evaluation)->list:
 REGIME_TITLES = {'full': 'Table 1 analogue: fine-tuning on all training labels, test AUROC',
                  '5shot': 'Table 2 analogue: 5-shot fine-tuning, test AUROC'}
 
+def supported_best(ev:Evaluation, regime:str, runs:dict, tab:pd.DataFrame)->pd.DataFrame:
+    "Per row of `tab` (targets and the mean): True at the best method when its paired 95 % CI against the runner-up excludes zero (`compare_seeds`)."
+    bold, cache = pd.DataFrame(False, index=tab.index, columns=tab.columns), {}
+    for t, row in tab.iterrows():
+        order = row.dropna().sort_values(ascending=False)
+        if len(order) < 2: continue
+        a, b = order.index[:2]
+        if (a, b) not in cache:
+            pa, pb = [ev.preds[(n, regime)] for n in runs[a]], [ev.preds[(n, regime)] for n in runs[b]]
+            k = min(len(pa), len(pb))
+            cache[(a, b)] = compare_seeds([p['test_probs'] for p in pa[:k]], [p['test_probs'] for p in pb[:k]], pa[0]['test_y'], pa[0]['test_pids'],
+                                          ev.n_boot, ev.seed)
+        c = cache[(a, b)]
+        if t in c.index and c.loc[t, 'lo'] > 0: bold.loc[t, a] = True
+    return bold
+
 def regime_tables(ev:Evaluation)->dict:
     "Tables 1 and 2 (and one per other regime): test AUROC per target and method (over several seeds: their mean ± SD); returns each regime's row of means."
     f_cfg, headline = ev.cfg.finetune, {}
@@ -193,7 +231,9 @@ def regime_tables(ev:Evaluation)->dict:
         tab.to_csv(ev.folder/f"table_auroc_{regime}.csv")
         if len(ev.seeds) > 1: tab.attrs['sd'].to_csv(ev.folder/f"table_auroc_{regime}_seed_sd.csv")
         headline[regime] = tab.loc['mean']
-        ev.report.h(REGIME_TITLES.get(regime, f"Fine-tuning regime {regime}: test AUROC")).table(table_markdown(tab))
+        ev.report.h(REGIME_TITLES.get(regime, f"Fine-tuning regime {regime}: test AUROC")).table(table_markdown(tab, bold=supported_best(ev, regime, runs, tab)))
+        ev.report.p(f"In bold: the best method of a row where its paired 95 % CI against the runner-up excludes zero (elsewhere the highest "
+                    f"value is not a finding). Per-target CIs of each run: `results/<run>_{regime}.csv`.")
         if len(ev.seeds) > 1: ev.report.p(f"Mean over the training seeds {ev.seeds} (runs per method: "
                                           + ', '.join(f"{k} {len(v)}" for k, v in runs.items()) + ") ± their standard deviation.")
         reasons = {t: why for t, why in next(iter(res.values()))['reason'].items() if isinstance(why, str)}
@@ -301,6 +341,7 @@ def pretraining_head_section(ev:Evaluation):
     auroc.to_csv(ev.folder/'table3_auroc.csv'); f1.to_csv(ev.folder/'table3_f1.csv'); cos.to_csv(ev.folder/'table3_cosine.csv')
     rep = ev.report
     rep.h('Table 3 analogue: the pre-training head on the pre-training task (validation pairs, image + tabular input)')
+    if len(ev.seeds) > 1: rep.p(f"Training seed {ev.seed} alone (the pre-training diagnostics below average the seeds, so their head AUROC differs).")
     rep.p('AUROC:').table(table_markdown(auroc)).p('F1 (threshold 0.5):').table(table_markdown(f1))
     rep.p('Modality gap (distance between image and tabular centroids) and matched-pair cosine similarity:').table(frame_markdown(cos))
     train_ds = next(iter(ev.learners.values())).dls.train_ds
@@ -422,24 +463,116 @@ def exemplar_section(ev:Evaluation):
     ev.report.h('Exemplar explanation').img(ev.save_fig(fig, 'fig_exemplars.png'), f"The support studies with the largest NW weights (Eq. 4) "
                                             f"for the NW head's prediction on study {study}, with their {target} labels.")
 
-# %% ../nbs/13_report.ipynb #928cc020
-def calibration_section(ev:Evaluation):
-    "Reliability diagram (all targets pooled) of the NW head on the validation pairs and of the bundle's fine-tuned model on test."
-    cal, nw, (bm, br) = {}, ev.heads.get('nw_mmcl'), ev.bundle_run
-    if nw is not None and nw['probs'].shape[1]: cal['NW head (pre-training, validation)'] = (nw['probs'], nw['y'])
-    if (bm, br) in ev.preds: cal[f"fine-tuned {method_label(bm)} / {br} (test)"] = (ev.preds[(bm, br)]['test_probs'], ev.preds[(bm, br)]['test_y'])
-    if not cal: return
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    for k, (probs, y) in cal.items():
-        ok = ~np.isnan(y) & ~np.isnan(probs); reliability_diagram(probs[ok], y[ok], ax=ax, label=k)
-    ax.set_title('reliability, all targets pooled', fontsize=9); fig.tight_layout()
-    ev.report.h('Calibration').img(ev.save_fig(fig, 'fig_calibration.png'), 'Observed rate against predicted probability (10 bins), with the expected calibration error.')
-
-# %% ../nbs/13_report.ipynb #582bcdd4
+# %% ../nbs/13_report.ipynb #873b1e02
 def _ci_cell(r:pd.Series, m:str)->str:
     v = r[m]
     return 'n/a' if pd.isna(v) else f"{v:.2f} [{r[f'{m}_lo']:.2f}, {r[f'{m}_hi']:.2f}]"
 
+def _sev_spec(p:dict)->SeveritySpec: return SeveritySpec.from_dict(json.loads(str(p['severity'])))
+
+def severity_metrics(p:dict, # a preds.npz with severity arrays
+                     n_boot:int=1000, seed:int=0)->pd.DataFrame:
+    "The test metrics of one run's severity estimates: continuous and ordinal targets in one frame (`kind` column)."
+    spec = _sev_spec(p); est = spec.estimates(p['test_sev']); nc = len(spec.continuous)
+    parts = []
+    if spec.continuous:
+        parts.append(regression_metrics(est[[m.output for m in spec.continuous]].to_numpy(), p['test_sev_y'][:, :nc], p['test_pids'],
+                                        [m.name for m in spec.continuous], [m.unit for m in spec.continuous], n_boot, seed).assign(kind='continuous'))
+    if spec.ordinal:
+        parts.append(ordinal_metrics(est[[m.output for m in spec.ordinal]].to_numpy(), p['test_sev_y'][:, nc:], p['test_pids'],
+                                     [m.name for m in spec.ordinal], n_boot, seed).assign(kind='ordinal', unit='grade'))
+    return pd.concat(parts)
+
+def _mean_sd(vals:list)->str:
+    v = np.array([x for x in vals if not pd.isna(x)], float)
+    if not len(v): return 'n/a'
+    return f"{v.mean():.3g}" + (f" ± {v.std(ddof=1):.2g}" if len(v) > 1 else '')
+
+def severity_section(ev:Evaluation)->dict|None:
+    "Severity: per run a metrics CSV; the bundle run's tables, derived-threshold comparison and Bland-Altman figure; MAE and kappa per method and regime."
+    runs = {k: p for k, p in ev.preds.items() if 'severity' in p}
+    if not runs: return None
+    mets = {k: severity_metrics(p, ev.n_boot, ev.seed) for k, p in runs.items()}
+    for (m, r), df in mets.items(): df.to_csv(ev.folder/'results'/f"{m}_{r}_severity.csv")
+    rep, out = ev.report.h('Severity: measurements and valve grades from the CT'), {}
+    rep.p("Continuous targets regressed in their units (masked Huber loss on values standardised with the training split's mean and SD), "
+          f"valve grades on the ordinal scale {' < '.join(GRADE_LEVELS)} (cumulative-link head; a half grade counts as the level below). "
+          "Test studies where the measure was recorded; [a, b] is the patient-bootstrap 95 % CI.")
+    if ev.bundle_run in mets:
+        (bm, br), df, p = ev.bundle_run, mets[ev.bundle_run], runs[ev.bundle_run]
+        spec = _sev_spec(p)
+        cont, ords = df[df.kind == 'continuous'], df[df.kind == 'ordinal']
+        if len(cont):
+            tab = pd.DataFrame({'unit': cont.unit, 'n': cont.n.astype(int), **{lab: [_ci_cell(r, k) for _, r in cont.iterrows()]
+                                for k, lab in (('mae', 'MAE'), ('rmse', 'RMSE'), ('pearson', 'Pearson r'), ('spearman', 'Spearman r'), ('r2', 'R²'))}},
+                               index=cont.index).rename_axis('measure')
+            rep.h(f"Continuous targets ({method_label(bm)} / {br})", 3).table(frame_markdown(tab))
+            rep.p("R² below zero: the estimate is further from the measured values than their own test mean.")
+        if len(ords):
+            tab = pd.DataFrame({'n': ords.n.astype(int), **{lab: [_ci_cell(r, k) for _, r in ords.iterrows()]
+                                for k, lab in (('kappa', 'weighted κ (quadratic)'), ('within_one', 'within one level'), ('exact', 'exact'))}},
+                               index=ords.index).rename_axis('grade')
+            rep.h(f"Valve grades ({method_label(bm)} / {br})", 3).table(frame_markdown(tab))
+        ds = derived_scores(spec, p['test_sev'])
+        if len(ds.columns):
+            dvb = out['derived'] = derived_vs_binary(ds, p['test_probs'], p['test_y'], p['test_pids'], ev.n_boot, ev.seed)
+            dvb.to_csv(ev.folder/'severity_derived_vs_binary.csv')
+            tab = pd.DataFrame({'positives': dvb.positives.astype(int), 'AUROC, binary head': dvb.auroc_binary.astype(float),
+                                'AUROC, regressed value': dvb.auroc_derived.astype(float),
+                                'difference [95 % CI]': [('n/a' if pd.isna(r.auroc_diff) else f"{r.auroc_diff:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}]")
+                                                         for _, r in dvb.iterrows()]}, index=dvb.index).rename_axis('target')
+            rep.h('Does severity regression lose discrimination?', 3).p(
+                "The regressed value used as a score at the label's threshold (a lower LVEF for LVEF <= 45 %; for a grade, the predicted "
+                "P(level >= moderate)) against the direct binary head, on the same test studies; the difference is regressed − binary "
+                "with a paired patient-bootstrap CI.").table(frame_markdown(tab))
+        if spec.continuous:
+            nc = len(spec.continuous); est = spec.estimates(p['test_sev'])
+            fig = severity_figure(est[[m.output for m in spec.continuous]].to_numpy(), p['test_sev_y'][:, :nc], [m.name for m in spec.continuous],
+                                  [m.unit for m in spec.continuous], f"{method_label(bm)} / {br}, test studies")
+            rep.img(ev.save_fig(fig, 'fig_severity.png'), 'Estimated against measured (top) and Bland-Altman (bottom): the bias and the 95 % limits of agreement.')
+    f_cfg, rows = ev.cfg.finetune, {}
+    for regime in f_cfg.regimes:
+        for meth in f_cfg.methods:
+            frames = [mets[(n, regime)] for n in ev.seed_runs(meth, regime) if (n, regime) in mets]
+            if not frames: continue
+            col = (method_label(meth), regime)
+            for name in frames[0].index:
+                metric = 'mae' if frames[0].loc[name, 'kind'] == 'continuous' else 'kappa'
+                rows.setdefault((name, 'MAE' if metric == 'mae' else 'weighted κ'), {})[col] = _mean_sd([f.loc[name, metric] for f in frames])
+    if rows:
+        tab = out['methods'] = pd.DataFrame(rows).T.rename_axis(['target', 'metric'])
+        tab.to_csv(ev.folder/'table_severity_methods.csv')
+        tab.index = [f"{a} ({b})" for a, b in tab.index]; tab.columns = [f"{a}, {b}" for a, b in tab.columns]
+        rep.h('Severity by pre-training method', 3).p("Test MAE (in each measure's unit; lower is better) and weighted κ (higher is better) per "
+              "method and regime" + (f"; mean ± SD over the training seeds {ev.seeds}." if len(ev.seeds) > 1 else '.')).table(frame_markdown(tab))
+    return out
+
+# %% ../nbs/13_report.ipynb #928cc020
+def calibration_section(ev:Evaluation):
+    "Reliability per target of the bundle's fine-tuned model on test (ECE per target in `calibration.csv`), and of the NW head on the validation pairs, apart."
+    nw, (bm, br), rep = ev.heads.get('nw_mmcl'), ev.bundle_run, ev.report
+    if (bm, br) not in ev.preds and (nw is None or not nw['probs'].shape[1]): return
+    rep.h('Calibration')
+    if (bm, br) in ev.preds:
+        probs, y = ev.preds[(bm, br)]['test_probs'], ev.preds[(bm, br)]['test_y']
+        fig, axs = plt.subplots(2, 5, figsize=(15, 6.4), layout='constrained'); ece = {}
+        for c, (t, ax) in enumerate(zip(TARGET_NAMES, axs.ravel())):
+            ok = ~np.isnan(y[:, c]) & ~np.isnan(probs[:, c])
+            if ok.sum() and len(np.unique(y[ok, c])) == 2:
+                reliability_diagram(probs[ok, c], y[ok, c], ax=ax); ece[t] = expected_calibration_error(probs[ok, c], y[ok, c])
+            else: ax.text(.5, .5, 'one class in test', ha='center'); ece[t] = np.nan
+            ax.set_title(f"{t} ({int(np.nansum(y[:, c]))} positives)", fontsize=9)
+        pd.Series(ece, name='ece').rename_axis('target').to_csv(ev.folder/'calibration.csv')
+        rep.img(ev.save_fig(fig, 'fig_calibration.png'), f"Fine-tuned {method_label(bm)} / {br} on the test split, per target: observed rate "
+                f"against predicted probability (10 bins) with the expected calibration error (`calibration.csv`). Few positives make a curve noisy.")
+    if nw is not None and nw['probs'].shape[1]:
+        fig, ax = plt.subplots(figsize=(4.5, 4.5)); ok = ~np.isnan(nw['y']) & ~np.isnan(nw['probs'])
+        reliability_diagram(nw['probs'][ok], nw['y'][ok], ax=ax, label='NW head'); ax.set_title('NW head, validation pairs, all targets pooled', fontsize=9)
+        fig.tight_layout()
+        rep.img(ev.save_fig(fig, 'fig_calibration_nw.png'), "The pre-training NW head (image + tabular input) on the validation pairs, all targets pooled: "
+                "another model and another split than the figure above, so shown apart.")
+
+# %% ../nbs/13_report.ipynb #582bcdd4
 def operating_section(ev:Evaluation)->pd.DataFrame|None:
     "The bundle model's thresholds with sensitivity, specificity, PPV and NPV (95 % CIs) on validation and test; few-positive thresholds marked."
     if ev.bundle_run not in ev.preds: return None
@@ -510,6 +643,7 @@ def run_evaluate(cfg:dict)->dict:
     comparisons = comparison_section(ev)
     load_pretrained(ev); pretraining_head_section(ev); modality_section(ev); diagnostics_section(ev)
     ev.finetuned = load_finetuned_model(cfg, *ev.bundle_run) if ev.bundle_run in ev.results else None
+    severity_section(ev)
     cam = gradcam_section(ev); exemplar_section(ev); calibration_section(ev); bundle_section(ev, operating_section(ev))
     f, seconds = provenance_section(ev, t0)
     return dict(report=str(f), headline={k: v.to_dict() for k, v in headline.items()}, comparisons=comparisons, cam=cam, seconds=seconds)

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Sequence
 
 # %% auto #0
-__all__ = ['ADDITIVE', 'DEMO_SIZES', 'DEMO_INDEX', 'INPUT_KEYS', 'prepare_out', 'say', 'stage_done', 'finish_stage',
-           'demo_config', 'archive_ct_table', 'run_synthetic_data', 'run_demo_data', 'preset_warning', 'input_state',
-           'check_inputs', 'match_tables', 'run_cohort', 'read_cohort_stage', 'check_tables', 'pretrain_names',
-           'finetune_runs', 'pretrain_run', 'finetune_run', 'run_spec', 'dls_kwargs', 'fast_kwargs', 'pretrain_dls',
-           'run_pretrain', 'load_pretrained_learner', 'regime_rows', 'predict_rows', 'run_finetune',
-           'load_finetuned_model', 'run_training']
+__all__ = ['ADDITIVE', 'DEMO_SIZES', 'DEMO_SEVERITY', 'DEMO_INDEX', 'INPUT_KEYS', 'prepare_out', 'say', 'stage_done',
+           'finish_stage', 'demo_config', 'archive_ct_table', 'run_synthetic_data', 'run_demo_data', 'preset_warning',
+           'input_state', 'check_inputs', 'match_tables', 'run_cohort', 'read_cohort_stage', 'check_tables',
+           'pretrain_names', 'finetune_runs', 'pretrain_run', 'finetune_run', 'run_spec', 'fill_cache', 'dls_kwargs',
+           'fast_kwargs', 'pretrain_dls', 'run_pretrain', 'load_pretrained_learner', 'regime_rows', 'predict_rows',
+           'run_finetune', 'load_finetuned_model', 'run_training']
 
 # %% ../nbs/12_stages.ipynb #d5e1587c
 import numpy as np
@@ -25,13 +25,14 @@ from .core import TARGET_NAMES, get_preset, set_seed
 from .matching import read_tables, match_exams, split_patients, pretraining_cohort, cohort_report
 from .synthetic import make_cohort
 from .dicom import index_dicom
-from .data import make_dls, CohortDataset, measurement_targets, file_digest, resolve_exclude, tabular_columns, TabularPreprocessor
+from .data import ct_cache, make_dls, CohortDataset, measurement_targets, file_digest, resolve_exclude, tabular_columns, TabularPreprocessor
 from .encoders import image_encoder
 from .train import fit_cosine, resume, barrier
-from fastai.torch_core import rank_distrib
+from fastai.torch_core import rank_distrib, num_distrib
 from .pretrain import VARIANTS, pretrain_learner, save_image_encoder, retrieval_accuracy, head_auroc, head_r2
 from .losses import base_rate_bce, base_rate_mse
 from .finetune import finetune_learner, few_shot, fraction, FineTuneModel
+from .severity import SeveritySpec, severity_values
 from .config import (UserError, Config, PretrainRun, FinetuneRun, EXAMPLE_CONFIG, REGIME, load_config, default_config,
                             _flat)
 
@@ -83,6 +84,7 @@ DEMO_SIZES = {
     'paper': dict(n_patients=1000, archive=False, pretrain=dict(epochs=None), finetune=dict(epochs=None, fewshot_epochs=None), n_boot=1000),
 }
 
+DEMO_SEVERITY = ['lvef', 'lvwt', 'pasp', 'tr_vmax', 'mr_grade']   # severity targets the demo fine-tunes beside the ten (xcardia.severity)
 DEMO_INDEX = {'max_thickness': 7.0, 'study_id': 'accession'}   # the phantoms are 4-7 mm; their accession numbers are the study ids
 
 def demo_config(out:str|Path, size:str='small', sweeps:bool=False, seed:int=0, seeds:Sequence[int]|None=None,
@@ -93,7 +95,7 @@ def demo_config(out:str|Path, size:str='small', sweeps:bool=False, seed:int=0, s
     raw = {'out': str(out), 'preset': size, 'seed': seed, 'seeds': list(seeds) if seeds else None, 'cache_dir': str(out/'cache'),
            'data': {'ct': str(data/'ct_studies.csv'), 'echo': str(data/'echo_exams.csv'), 'ecg': str(data/'ecg_exams.csv')},
            'pretrain': {'epochs': s['pretrain']['epochs']},
-           'finetune': {'epochs': s['finetune']['epochs']},
+           'finetune': {'epochs': s['finetune']['epochs'], 'targets': ['binary', *DEMO_SEVERITY]},
            'evaluate': {'n_boot': s['n_boot']}}
     if s['archive'] if archive is None else archive: raw['index'] = {**DEMO_INDEX, 'id_map': str(data/'id_map.csv')}
     if sweeps:
@@ -242,7 +244,7 @@ def check_tables(cfg:Config)->str:
         except ValueError as e: raise UserError(str(e)) from e
         with warnings.catch_warnings(record=True) as w2:
             warnings.simplefilter('always')
-            tp = TabularPreprocessor(exclude=out).fit(labelled)
+            tp = TabularPreprocessor(exclude=out, keep=d.keep_columns).fit(labelled)
         lines.append(f"model inputs: {len(tp.num_cols)} numeric {tp.num_cols}, {len(tp.cat_cols)} categorical {tp.cat_cols}")
         if out: lines.append(f"  excluded by exclude_columns: {out}")
         lines += [f"  left out: {x.message}" for x in w2]
@@ -271,9 +273,32 @@ def run_spec(cfg:Config, name:str)->tuple:
     return pretrain_run(cfg, name).spec
 
 # %% ../nbs/12_stages.ipynb #06c8d6c8
+def fill_cache(cfg:Config, # whose preset, cache folder and cohort
+               paths:Sequence[str]|None=None, # the CTs (default: every study of the labelled and pre-training cohorts)
+               progress:bool=True,
+              )->dict:
+    "Preprocess the CTs into the configuration's cache; under several processes each fills its share, then all wait. Returns the counts and the failures."
+    rank, world = rank_distrib(), num_distrib() or 1
+    if paths is None: paths = pd.concat([read_cohort_stage(cfg, w).image_path for w in ('labelled', 'pretrain')])
+    paths, t0 = sorted(set(map(str, paths))), time.perf_counter()
+    cache = ct_cache(cfg.preset, cfg.cache_dir)
+    dropped = cache.build(paths, skip_bad=True, num_workers=cfg.num_workers or 0, shard=(rank, world), progress=progress and rank == 0)
+    folder = Path(cfg.out)/'cache_fill'; folder.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(dropped, columns=['image_path', 'error']).to_csv(folder/f'failed.rank{rank}.csv', index=False)
+    barrier()                                           # every share is in the cache; each rank's failures are written
+    failed = pd.concat([pd.read_csv(folder/f'failed.rank{r}.csv', dtype=str) for r in range(world)], ignore_index=True)
+    barrier()
+    if rank == 0:
+        failed.to_csv(folder/'failed.csv', index=False)
+        for r in range(world): (folder/f'failed.rank{r}.csv').unlink()
+    return dict(studies=len(paths), failed=len(failed), processes=world, seconds=round(time.perf_counter() - t0, 1),
+                failures=failed, cache_dir=str(cache.dir))
+
+#| export
 def dls_kwargs(cfg:Config, section:str)->dict:
     "The `make_dls` arguments of a configuration's section ('pretrain' or 'finetune')."
-    return dict(preset=cfg.preset, bs=cfg[section].bs, cache_dir=cfg.cache_dir, num_workers=cfg.num_workers, skip_bad=cfg.data.skip_bad)
+    return dict(preset=cfg.preset, bs=cfg[section].bs, cache_dir=cfg.cache_dir, num_workers=cfg.num_workers, skip_bad=cfg.data.skip_bad,
+                keep_columns=cfg.data.keep_columns)
 
 def fast_kwargs(cfg:Config)->dict:
     "The `make_learner` fast-path arguments of a configuration (its `speed` section)."
@@ -312,10 +337,8 @@ def pretrain_dls(cfg:Config, run:str|PretrainRun):
         pre, names = measurement_targets(pre); targets += names
     try: resolve_exclude(run.exclude, tabular_columns(pre))                 # your names, with or without echo_/ecg_; unknown ones refused
     except ValueError as e: raise UserError(f"pre-training run {run.name}: {e}") from e
-    make = lambda: make_dls(pre, kind=VARIANTS[run.variant][0], exclude=run.exclude, targets=targets, **dls_kwargs(cfg, 'pretrain'))
-    if rank_distrib() == 0: dls = make()                 # several processes: rank 0 fills the CT cache, then the others read it
-    barrier()
-    return dls if rank_distrib() == 0 else make()
+    if (num_distrib() or 1) > 1: fill_cache(cfg, pre.image_path)    # several processes: each fills its share of the CT cache first
+    return make_dls(pre, kind=VARIANTS[run.variant][0], exclude=run.exclude, targets=targets, **dls_kwargs(cfg, 'pretrain'))
 
 def run_pretrain(cfg:Config, run:str|PretrainRun)->dict:
     "Pre-train one run of the plan; writes `pretrain/<name>/encoder.pth`, `model.pth`, `tab_preprocessor.pkl` and the logs."
@@ -347,7 +370,9 @@ def load_pretrained_learner(cfg:Config, run:str|PretrainRun, dls=None):
     return learn
 
 # %% ../nbs/12_stages.ipynb #a01d56c4
-def regime_rows(labelled:pd.DataFrame, regime:str, seed:int=0)->pd.DataFrame:
+def regime_rows(labelled:pd.DataFrame, regime:str, seed:int=0,
+                severity:tuple=(), # severity targets (their columns in `labelled`): k-shot sampled with the labels
+               )->pd.DataFrame:
     "The training rows of a regime: 'full', '<k>shot' or 'frac<share>'."
     m = REGIME.match(regime)
     if not m: raise UserError(f"regime {regime!r} not understood; use full, <k>shot or frac<share>")
@@ -355,21 +380,36 @@ def regime_rows(labelled:pd.DataFrame, regime:str, seed:int=0)->pd.DataFrame:
     if m.group(2):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always')
-            rows = few_shot(labelled, 'split', k=int(m.group(2)), seed=seed)
+            rows = few_shot(labelled, 'split', k=int(m.group(2)), seed=seed, severity=severity)
         for w in caught: say(f"{regime}: {w.message}")
         return rows
     return fraction(labelled, 'split', float(m.group(3)), seed=seed)
 
 # %% ../nbs/12_stages.ipynb #2a6a6871
 @torch.no_grad()
-def predict_rows(model:torch.nn.Module, dls, cohort:pd.DataFrame, rows, targets=TARGET_NAMES)->np.ndarray:
-    "Sigmoid probabilities of a fine-tuned model for the given row positions of `cohort`, in eval mode, float32."
-    ds = CohortDataset(cohort, rows, dls.valid_ds.volumes, 'image', targets=targets)
+def predict_rows(model:torch.nn.Module, dls, cohort:pd.DataFrame, rows, targets=TARGET_NAMES,
+                 raw:bool=False, # the model's outputs as they are (binary logits, then severity outputs), not probabilities
+                )->np.ndarray:
+    "Sigmoid probabilities of a fine-tuned model's binary heads for the given row positions of `cohort`, in eval mode, float32."
+    ds = CohortDataset(cohort, rows, dls.valid_ds.volumes, 'image', targets=())
     dl = dls.valid.new(ds, shuffle=False, drop_last=False)
     was = model.training; model.eval()
-    out = [torch.sigmoid(model(ct).float()).cpu() for ct, *_ in dl]
+    out = [model(ct).float().cpu() for ct, *_ in dl]
     model.train(was)
-    return torch.cat(out).numpy() if out else np.zeros((0, len(targets)), np.float32)
+    out = torch.cat(out) if out else torch.zeros((0, len(targets) + _n_severity(model)))
+    return out.numpy() if raw else torch.sigmoid(out[:, :len(targets)]).numpy()
+
+def _n_severity(model)->int: return model.severity.spec.n_out if getattr(model, 'severity', None) is not None else 0
+
+def _pred_arrays(model, dls, co:pd.DataFrame, rows:dict)->dict:
+    "For preds.npz, per split of `rows` (name -> row positions): probabilities, labels, patient ids, and with severity heads their outputs and the measured values."
+    y, nb, out = co[list(TARGET_NAMES)].to_numpy(dtype=float), len(TARGET_NAMES), {}
+    for s, r in rows.items():
+        raw = predict_rows(model, dls, co, r, raw=True)
+        out |= {f'{s}_probs': torch.sigmoid(torch.from_numpy(raw[:, :nb])).numpy(), f'{s}_y': y[r], f'{s}_pids': co.patient_id.to_numpy(str)[r]}
+        if _n_severity(model): out |= {f'{s}_sev': raw[:, nb:], f'{s}_sev_y': co[model.severity.spec.columns].to_numpy(dtype=float)[r]}
+    if _n_severity(model): out['severity'] = json.dumps(model.severity.spec.to_dict())
+    return out
 
 def run_finetune(cfg:Config, run:str|FinetuneRun, regime:str|None=None)->dict:
     "Fine-tune one run of the plan (a record, or a name and regime); writes `finetune/<name>/<regime>/preds.npz` and `finetuned.pth`."
@@ -379,11 +419,13 @@ def run_finetune(cfg:Config, run:str|FinetuneRun, regime:str|None=None)->dict:
     f = cfg.finetune
     if run.encoder is not None and not run.encoder.exists():
         raise UserError(f"{run.encoder} does not exist: run `xcardia pretrain CONFIG --variant {run.pretrained.name}` first")
-    lab = read_cohort_stage(cfg, 'labelled')
-    train = regime_rows(lab, run.regime, run.seed)
+    lab, sev = read_cohort_stage(cfg, 'labelled'), f.severity
+    if sev: lab = pd.concat([lab, severity_values(lab, sev)], axis=1)
+    train = regime_rows(lab, run.regime, run.seed, sev)
     co = pd.concat([train, lab[lab.split.isin(['val', 'test'])]]).rename_axis('labelled_row').reset_index()
-    dls = make_dls(co, kind='image', **dls_kwargs(cfg, 'finetune'))
-    learn = finetune_learner(dls, run.encoder, freeze=run.freeze, lr=f.lr, patience=f.patience, path=folder, **fast_kwargs(cfg))
+    spec = SeveritySpec.fit(lab.loc[lab.split == 'train', [m.column for m in sev]], sev) if sev else None   # the training split's scale
+    dls = make_dls(co, kind='image', targets=list(TARGET_NAMES) + (spec.columns if spec else []), **dls_kwargs(cfg, 'finetune'))
+    learn = finetune_learner(dls, run.encoder, freeze=run.freeze, lr=f.lr, patience=f.patience, path=folder, severity=spec, **fast_kwargs(cfg))
     epochs = f.epochs or learn.preset.epochs
     say(f"fine-tuning {run.name} / {run.regime}: {len(dls.train_ds)} train / {len(dls.valid_ds)} validation studies, up to {epochs} epochs")
     _fit(learn, folder, epochs)
@@ -393,12 +435,9 @@ def run_finetune(cfg:Config, run:str|FinetuneRun, regime:str|None=None)->dict:
         if cfg.data.skip_bad:
             dropped = dls.valid_ds.volumes.build(co.image_path.iloc[test], skip_bad=True)
             bad |= {p for p, _ in dropped}; test = test[~co.image_path.iloc[test].isin(bad).to_numpy()]
-        val = dls.valid_ds.rows
-        y = co[list(TARGET_NAMES)].to_numpy(dtype=float)
-        np.savez(folder/'preds.npz', val_probs=predict_rows(learn.model, dls, co, val), val_y=y[val],
-                 val_pids=co.patient_id.to_numpy(str)[val], test_probs=predict_rows(learn.model, dls, co, test), test_y=y[test],
-                 test_pids=co.patient_id.to_numpy(str)[test], test_rows=co.labelled_row.to_numpy()[test])
+        np.savez(folder/'preds.npz', test_rows=co.labelled_row.to_numpy()[test], **_pred_arrays(learn.model, dls, co, {'val': dls.valid_ds.rows, 'test': test}))
         torch.save(learn.model.state_dict(), folder/'finetuned.pth')
+        if spec: (folder/'severity.json').write_text(json.dumps(spec.to_dict()))
     hist = pd.read_csv(folder/'history.csv')
     return finish_stage(folder, t0, train_studies=len(dls.train_ds), epochs=int(len(hist)),
                         best_valid_macro_auroc=float(hist.macro_auroc.max()), dropped=sorted(bad))
@@ -407,7 +446,9 @@ def run_finetune(cfg:Config, run:str|FinetuneRun, regime:str|None=None)->dict:
 def load_finetuned_model(cfg:Config, run:str|FinetuneRun, regime:str|None=None)->FineTuneModel:
     "The fine-tuned model of a finished fine-tuning (a record, or a name and regime) with its saved weights, in eval mode."
     run = finetune_run(cfg, run, regime)
-    model = FineTuneModel(image_encoder(get_preset(cfg.preset), run.encoder), len(TARGET_NAMES), run.freeze)
+    sev = run.folder/'severity.json'
+    spec = SeveritySpec.from_dict(json.loads(sev.read_text())) if sev.exists() else None
+    model = FineTuneModel(image_encoder(get_preset(cfg.preset), run.encoder), len(TARGET_NAMES), run.freeze, spec)
     model.load_state_dict(torch.load(run.folder/'finetuned.pth', map_location='cpu', weights_only=True), strict=True)
     return model.eval()
 
