@@ -13,7 +13,7 @@ from xcardia.synthetic import make_cohort
 TARGETS = list(TARGET_NAMES)
 
 def cfg(**finetune):
-    return load_config({'out': '/tmp/x', 'data': {'ct': 'a.csv', 'echo': 'b.csv'}, 'finetune': finetune}, check_files=False)
+    return load_config({'out': '/tmp/x', 'data': {'ct': 'a.csv', 'echo': 'b.csv'}, **({'finetune': finetune} if finetune else {})}, check_files=False)
 
 def test_finetune_targets_in_the_config():
     assert cfg().finetune.severity == ()                                               # default: the ten binary targets only
@@ -37,7 +37,7 @@ def test_huber_bounds_a_transcription_error():
 def bundle_site(tmp_path_factory):
     root = tmp_path_factory.mktemp('sev')
     paths = make_cohort(root/'cohort', n_patients=6, seed=5, n_workers=1)
-    ct = pd.read_csv(paths['ct'], dtype=str); ct.loc[2, 'image_path'] = 'ct/missing.nii.gz'; ct.to_csv(root/'table.csv', index=False)
+    ct = pd.read_csv(paths['ct'], dtype=str); ct.loc[2, 'image_path'] = 'ct/missing.nii.gz'; ct.to_csv(root/'cohort'/'table.csv', index=False)   # image paths are relative to the table's folder
     echo = pd.read_csv(paths['echo'])
     sev = severity_targets(['lvef', 'lvwt', 'pasp', 'mr_grade'])
     spec = SeveritySpec.fit(severity_values(echo, sev, prefix=''), sev)
@@ -64,11 +64,11 @@ def test_bundle_outputs_estimates_with_units(bundle_site):
 def test_screening_writes_estimates_and_leaves_failures_empty(bundle_site):
     root, paths, model, spec = bundle_site
     b = load_bundle(root/'bundle', device='cpu')
-    res = screen(b, root/'table.csv', root/'screen.csv', bs=2, progress=False)
+    res = screen(b, root/'cohort'/'table.csv', root/'screen.csv', bs=2, progress=False)
     sc = pd.read_csv(root/'screen.csv', dtype={'study_id': str})
-    assert (res['ok'], res['failed']) == (5, 1)
+    assert (res['ok'], res['failed']) == (len(sc) - 1, 1) and 'no such file' in sc.error[2]
     ok = sc.error.isna()
     assert sc.loc[~ok, ['lvef_pct', 'mr_grade_level']].isna().all().all()
-    ct = pd.read_csv(root/'table.csv', dtype=str)
+    ct = pd.read_csv(root/'cohort'/'table.csv', dtype=str)
     direct = b.predict([str(paths['ct'].parent/f) for f in ct.image_path[ok.to_numpy()]])
     np.testing.assert_allclose(sc.loc[ok, 'lvef_pct'].to_numpy(), direct.lvef_pct.to_numpy(), rtol=1e-5)

@@ -213,8 +213,9 @@ def run_cache(cfg:Config)->str:
     say(f"cached {res['studies']} CTs on {res['processes']} process(es) in {res['seconds']:.0f} s -> {res['cache_dir']}"
         + (f"; {res['failed']} unreadable, listed in {Path(cfg.out)/'cache_fill'/'failed.csv'}" if res['failed'] else ''))
     if res['failed'] and not cfg.data.skip_bad:
-        first = res['failures'].iloc[0]
-        raise UserError(f"{res['failed']} CT(s) cannot be read, e.g. {first.error}; fix them, or set data.skip_bad: true to leave them out")
+        first = str(res['failures'].error.iloc[0]).splitlines()[0]
+        raise UserError(f"{res['failed']} CT(s) cannot be read ({Path(cfg.out)/'cache_fill'/'failed.csv'}); fix them, or set data.skip_bad: true "
+                        f"to leave them out. The first: {first}")
     return res['cache_dir']
 
 

@@ -93,7 +93,7 @@ class Bundle:
     def __init__(self, path:Path, manifest:dict, finetuned:FineTuneModel, pretrained:XCardiaModel|None,
                  support:pd.DataFrame|None, tab_preprocessor:TabularPreprocessor|None, device=None):
         self.path, self.manifest, self.support, self.tab_preprocessor = Path(path), manifest, support, tab_preprocessor
-        self.device = device or default_device()
+        self.device = torch.device(device) if device is not None else default_device()   # 'cpu', 'cuda:1' or a torch.device
         self.finetuned = finetuned.to(self.device).eval()
         self.pretrained = pretrained.to(self.device).eval() if pretrained is not None else None
         self.targets = manifest['targets']
