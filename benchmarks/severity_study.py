@@ -1,9 +1,10 @@
 """Severity targets on the built-in cohort (#29): the `small` demo with seeds 0-2, NW+MMCL, MMCL and no pre-training,
 full and 5-shot, one model per run carrying the ten binary heads and the demo's severity heads ('joint'); then the
 no-pre-training runs again with the binary heads alone ('binary'), to see whether the severity heads cost the binary
-screen anything. Prints the figures quoted in nbs/06a_severity.ipynb and the README.
+screen anything, and with the severity heads alone ('severity_only', through the API), to see whether the binary heads
+cost the estimates anything. Prints the figures quoted in nbs/06a_severity.ipynb and the README.
 
-    python benchmarks/severity_study.py --out sev_study          # runs both (about 1 h on 2 CPU cores), then prints
+    python benchmarks/severity_study.py --out sev_study          # runs them all (about 35 min on 2 CPU cores), then prints
     python benchmarks/severity_study.py --out sev_study --print  # prints from finished runs
 """
 import argparse, json
@@ -26,6 +27,30 @@ def run(out:Path):
     run_all(joint, DEMO_SIZES['small']['finetune']['fewshot_epochs'])
     prepare_out(binary)
     run_all(binary, DEMO_SIZES['small']['finetune']['fewshot_epochs'])
+
+def severity_only(out:Path):
+    "The no-pre-training fine-tunings again with the severity heads alone (no binary head; early stopping on the validation loss), through the API: `preds.npz` per seed under out/severity_only."
+    import torch
+    from xcardia.core import set_seed
+    from xcardia.data import make_dls
+    from xcardia.finetune import finetune_learner
+    from xcardia.severity import SeveritySpec, severity_values
+    from xcardia.stages import read_cohort_stage, dls_kwargs, fast_kwargs, predict_rows, _fit
+    joint, _ = configs(out)
+    f, sev = joint.finetune, joint.finetune.severity
+    for r in joint.plan.seed_runs('none', 'full'):
+        folder = out/'severity_only'/f'seed{r.seed}'
+        if (folder/'preds.npz').exists(): continue
+        folder.mkdir(parents=True, exist_ok=True); set_seed(r.seed)
+        lab = read_cohort_stage(joint, 'labelled'); lab = pd.concat([lab, severity_values(lab, sev)], axis=1)
+        co = lab[lab.split.isin(['train', 'val', 'test'])].reset_index(drop=True)
+        spec = SeveritySpec.fit(lab.loc[lab.split == 'train', [m.column for m in sev]], sev)
+        dls = make_dls(co, kind='image', targets=spec.columns, **dls_kwargs(joint, 'finetune'))
+        learn = finetune_learner(dls, None, freeze=r.freeze, n_targets=0, severity=spec, lr=f.lr, patience=f.patience, path=folder, **fast_kwargs(joint))
+        _fit(learn, folder, f.epochs or learn.preset.epochs)
+        test = np.flatnonzero((co.split == 'test').to_numpy())
+        np.savez(folder/'preds.npz', test_sev=predict_rows(learn.model, dls, co, test, targets=(), raw=True),
+                 test_sev_y=co[spec.columns].to_numpy(float)[test], test_pids=co.patient_id.to_numpy(str)[test], severity=json.dumps(spec.to_dict()))
 
 def report(out:Path, n_boot:int=1000):
     from xcardia.evaluate import derived_scores, derived_vs_binary, compare_seeds
@@ -72,6 +97,21 @@ def report(out:Path, n_boot:int=1000):
                 boot = W[:, ok] @ d / W[:, ok].sum(1)
                 cells.append(f"{m.name} {d.mean():+.3g} [{np.percentile(boot, 2.5):+.3g}, {np.percentile(boot, 97.5):+.3g}]")
             print(f"{regime} {method_label(a_)} - {method_label(b_)}: " + '; '.join(cells))
+    if (out/'severity_only').exists():
+        print("\n## Severity heads alone against the joint model (no pre-training, all labels): MAE alone - joint, paired on the test patients, seeds averaged [95 % CI]")
+        from xcardia.evaluate import bootstrap_counts
+        A = [dict(np.load(out/'severity_only'/f'seed{r.seed}'/'preds.npz')) for r in joint.plan.seed_runs('none', 'full')]
+        B = [preds(joint, r) for r in joint.plan.seed_runs('none', 'full')]
+        spec = SeveritySpec.from_dict(json.loads(str(B[0]['severity'])))
+        assert all(np.array_equal(a['test_pids'], b['test_pids']) for a, b in zip(A, B)), 'the test studies differ'
+        W, cells = bootstrap_counts(B[0]['test_pids'], n_boot, 0), []
+        for c, m in enumerate(spec.continuous):
+            y = B[0]['test_sev_y'][:, c]; ok = ~np.isnan(y)
+            d = np.mean([np.abs(a['test_sev'][ok, c] - y[ok]) - np.abs(b['test_sev'][ok, c] - y[ok]) for a, b in zip(A, B)], 0)
+            boot = W[:, ok] @ d / W[:, ok].sum(1)
+            mae_a = np.mean([np.abs(a['test_sev'][ok, c] - y[ok]).mean() for a in A])
+            cells.append(f"{m.name}: alone {mae_a:.3g}, difference {d.mean():+.3g} [{np.percentile(boot, 2.5):+.3g}, {np.percentile(boot, 97.5):+.3g}]")
+        print('; '.join(cells))
     print("\n## Does carrying the severity heads change the binary screen? No pre-training, mean test AUROC over the ten targets")
     for regime in joint.finetune.regimes:
         a = [preds(joint, r) for r in joint.plan.seed_runs('none', regime)]
@@ -85,5 +125,5 @@ if __name__ == '__main__':
     ap.add_argument('--out', default='sev_study'); ap.add_argument('--print', action='store_true', help='only print from finished runs')
     ap.add_argument('--n-boot', type=int, default=1000)
     a = ap.parse_args(); out = Path(a.out).resolve()
-    if not a.print: run(out)
+    if not a.print: run(out); severity_only(out)
     report(out, a.n_boot)

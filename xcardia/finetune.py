@@ -88,7 +88,7 @@ class MaskedBCE(nn.Module):
 def finetune_learner(dls, # from `make_dls(..., kind='image')`
                      encoder:ImageEncoder|str|Path|None=None, # pre-trained encoder (a module or a file), or None: from scratch
                      freeze:Sequence[str]|None=None, # blocks to freeze; None: PAPER_FREEZE for a pre-trained encoder, none for random init
-                     n_targets:int=len(TARGET_NAMES),
+                     n_targets:int=len(TARGET_NAMES), # binary targets (0: severity heads alone, early stopping on the validation loss)
                      pos_weight=None, # per-target weights of positives, e.g. negatives/positives in train
                      severity:SeveritySpec|None=None, # severity targets (their label columns follow the binary ones in `dls`)
                      huber_delta:float=1.0, # `MultiTaskLoss`'s delta, in SDs of each measure
@@ -104,8 +104,9 @@ def finetune_learner(dls, # from `make_dls(..., kind='image')`
     if freeze is None: freeze = () if encoder is None else PAPER_FREEZE
     model = FineTuneModel(enc, n_targets, freeze, severity)
     loss = MaskedBCE(pos_weight) if severity is None else MultiTaskLoss(n_targets, severity, pos_weight, huber_delta)
-    learn = make_learner(dls, model, loss, monitor='macro_auroc', comp=np.greater, patience=patience, lr=p.lr, wd=wd,
-                         metrics=[MacroAUROC(n_targets)], path=path, cbs=cbs, **kwargs)
+    if not n_targets and severity is None: raise ValueError("nothing to fine-tune: no binary target and no severity target")
+    watch = dict(monitor='macro_auroc', comp=np.greater, metrics=[MacroAUROC(n_targets)]) if n_targets else dict(monitor='valid_loss', metrics=[])
+    learn = make_learner(dls, model, loss, patience=patience, lr=p.lr, wd=wd, path=path, cbs=cbs, **watch, **kwargs)
     learn.preset, learn.variant = p, 'finetune'
     return learn
 
