@@ -52,12 +52,24 @@ def severity_only(out:Path):
         np.savez(folder/'preds.npz', test_sev=predict_rows(learn.model, dls, co, test, targets=(), raw=True),
                  test_sev_y=co[spec.columns].to_numpy(float)[test], test_pids=co.patient_id.to_numpy(str)[test], severity=json.dumps(spec.to_dict()))
 
+def mae_differences(A:list, B:list, W:np.ndarray)->dict:
+    "Per continuous measure: MAE(A) - MAE(B) on the same test studies, averaged over the seeds (A[i] and B[i] are one seed's preds.npz), with the patient-bootstrap 95 % CI of `W`'s resamples: (difference, lo, hi, MAE of A)."
+    from xcardia.severity import SeveritySpec
+    spec, out = SeveritySpec.from_dict(json.loads(str(B[0]['severity']))), {}
+    for c, m in enumerate(spec.continuous):
+        y = B[0]['test_sev_y'][:, c]; ok = ~np.isnan(y)
+        err = lambda p: np.abs(p['test_sev'][ok, c] - y[ok])
+        d = np.mean([err(a) - err(b) for a, b in zip(A, B)], 0)
+        boot = W[:, ok] @ d / W[:, ok].sum(1)
+        out[m.name] = (d.mean(), np.percentile(boot, 2.5), np.percentile(boot, 97.5), np.mean([err(a).mean() for a in A]))
+    return out
+
 def report(out:Path, n_boot:int=1000):
     from xcardia.evaluate import derived_scores, derived_vs_binary, compare_seeds
     from xcardia.report import severity_metrics, method_label
     from xcardia.severity import SeveritySpec
     joint, binary = configs(out)
-    preds = lambda cfg, r: dict(np.load(r.folder/'preds.npz'))
+    preds = lambda cfg, r: dict(np.load(r.folder/'preds.npz'))   # r.folder lies under cfg.out
     pd.set_option('display.width', 200)
     rows, dvb = [], []
     for regime in joint.finetune.regimes:
@@ -89,28 +101,16 @@ def report(out:Path, n_boot:int=1000):
     for regime in joint.finetune.regimes:
         for a_, b_ in (('nw_mmcl', 'none'), ('mmcl', 'none'), ('nw_mmcl', 'mmcl')):
             A, B = [preds(joint, r) for r in joint.plan.seed_runs(a_, regime)], [preds(joint, r) for r in joint.plan.seed_runs(b_, regime)]
-            spec = SeveritySpec.from_dict(json.loads(str(A[0]['severity'])))
-            W = bootstrap_counts(A[0]['test_pids'], n_boot, 0); cells = []
-            for c, m in enumerate(spec.continuous):
-                y = A[0]['test_sev_y'][:, c]; ok = ~np.isnan(y)
-                d = np.mean([np.abs(pa['test_sev'][ok, c] - y[ok]) - np.abs(pb['test_sev'][ok, c] - y[ok]) for pa, pb in zip(A, B)], 0)
-                boot = W[:, ok] @ d / W[:, ok].sum(1)
-                cells.append(f"{m.name} {d.mean():+.3g} [{np.percentile(boot, 2.5):+.3g}, {np.percentile(boot, 97.5):+.3g}]")
+            cells = [f"{k} {d:+.3g} [{lo:+.3g}, {hi:+.3g}]" for k, (d, lo, hi, _) in mae_differences(A, B, bootstrap_counts(A[0]['test_pids'], n_boot, 0)).items()]
             print(f"{regime} {method_label(a_)} - {method_label(b_)}: " + '; '.join(cells))
     if (out/'severity_only').exists():
         print("\n## Severity heads alone against the joint model (no pre-training, all labels): MAE alone - joint, paired on the test patients, seeds averaged [95 % CI]")
         from xcardia.evaluate import bootstrap_counts
         A = [dict(np.load(out/'severity_only'/f'seed{r.seed}'/'preds.npz')) for r in joint.plan.seed_runs('none', 'full')]
         B = [preds(joint, r) for r in joint.plan.seed_runs('none', 'full')]
-        spec = SeveritySpec.from_dict(json.loads(str(B[0]['severity'])))
         assert all(np.array_equal(a['test_pids'], b['test_pids']) for a, b in zip(A, B)), 'the test studies differ'
-        W, cells = bootstrap_counts(B[0]['test_pids'], n_boot, 0), []
-        for c, m in enumerate(spec.continuous):
-            y = B[0]['test_sev_y'][:, c]; ok = ~np.isnan(y)
-            d = np.mean([np.abs(a['test_sev'][ok, c] - y[ok]) - np.abs(b['test_sev'][ok, c] - y[ok]) for a, b in zip(A, B)], 0)
-            boot = W[:, ok] @ d / W[:, ok].sum(1)
-            mae_a = np.mean([np.abs(a['test_sev'][ok, c] - y[ok]).mean() for a in A])
-            cells.append(f"{m.name}: alone {mae_a:.3g}, difference {d.mean():+.3g} [{np.percentile(boot, 2.5):+.3g}, {np.percentile(boot, 97.5):+.3g}]")
+        cells = [f"{k}: alone {mae:.3g}, difference {d:+.3g} [{lo:+.3g}, {hi:+.3g}]"
+                 for k, (d, lo, hi, mae) in mae_differences(A, B, bootstrap_counts(B[0]['test_pids'], n_boot, 0)).items()]
         print('; '.join(cells))
     print("\n## Does carrying the severity heads change the binary screen? No pre-training, mean test AUROC over the ten targets")
     for regime in joint.finetune.regimes:

@@ -210,7 +210,8 @@ def cli(): sys.exit(main())
 def run_cache(cfg:Config)->str:
     "`xcardia cache`: every CT of the cohort preprocessed into the cache (each process its share); unreadable ones listed, refused unless `data.skip_bad`."
     res = fill_cache(cfg)
-    say(f"cached {res['studies']} CTs on {res['processes']} process(es) in {res['seconds']:.0f} s -> {res['cache_dir']}"
+    say(f"cached {res['studies']} CTs on {res['processes']} process(es) in {res['seconds']:.0f} s "
+        f"({res['studies'] / max(res['seconds'], 1e-9):.1f} CTs/s) -> {res['cache_dir']}"
         + (f"; {res['failed']} unreadable, listed in {Path(cfg.out)/'cache_fill'/'failed.csv'}" if res['failed'] else ''))
     if res['failed'] and not cfg.data.skip_bad:
         first = str(res['failures'].error.iloc[0]).splitlines()[0]

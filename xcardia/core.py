@@ -11,9 +11,9 @@ from typing import Sequence
 
 # %% auto #0
 __all__ = ['GRADE_WORDS', 'RULES', 'TARGETS', 'TARGET_NAMES', 'PRESETS', 'parse_grades', 'Target', 'override_targets',
-           'to_numeric', 'derive_labels', 'measurement_columns', 'measurements', 'Preset', 'get_preset', 'set_seed',
-           'default_device', 'amp_dtype', 'autocast', 'mixed_precision_cbs', 'peak_memory', 'repo_root',
-           'shared_data_dir', 'scratch_dir', 'clean_scratch']
+           'to_numeric', 'read_measurement', 'derive_labels', 'measurement_columns', 'measurements', 'Preset',
+           'get_preset', 'set_seed', 'default_device', 'amp_dtype', 'autocast', 'mixed_precision_cbs', 'peak_memory',
+           'repo_root', 'shared_data_dir', 'scratch_dir', 'clean_scratch']
 
 # %% ../nbs/00_core.ipynb #d5a53bfb
 import numpy as np
@@ -129,7 +129,7 @@ def _any_known(parts:Sequence[pd.Series])->pd.Series:
     return pd.Series(np.where(pos, 1., np.where(all_known, 0., np.nan)), index=m.index)
 
 # %% ../nbs/00_core.ipynb #d7303a31
-def _measurement(echo:pd.DataFrame, name:str, kind:str, missing_columns:str='error')->pd.Series:
+def read_measurement(echo:pd.DataFrame, name:str, kind:str, missing_columns:str='error')->pd.Series:
     "One ECHO column as numbers: grades ('grade') parsed to the grade scale, measurements ('num') as floats; NaN where missing."
     if name not in echo.columns:
         if missing_columns == 'nan': return pd.Series(np.nan, index=echo.index)
@@ -148,7 +148,7 @@ def derive_labels(echo:pd.DataFrame, # ECHO measurements, one row per exam (or p
     "Labels of the screening targets from ECHO measurements, with missing values giving missing labels."
     if missing_columns not in ('error', 'nan'): raise ValueError(f"missing_columns must be 'error' or 'nan', not {missing_columns!r}")
     out = pd.DataFrame(index=echo.index)
-    col = lambda c, kind: _measurement(echo, prefix + c, kind, missing_columns)
+    col = lambda c, kind: read_measurement(echo, prefix + c, kind, missing_columns)
     for t in targets:
         if t.rule not in RULES: raise ValueError(f"Target {t.name!r} has rule {t.rule!r}; rules are {RULES}")
         if t.rule == 'any':
@@ -182,7 +182,7 @@ def measurements(echo:pd.DataFrame, # ECHO measurements, one row per exam (or pe
                  missing_columns:str='error', # 'error', or 'nan': an absent column becomes all NaN
                 )->pd.DataFrame: # one float column per measurement (named with the prefix), NaN where missing
     "The measurements behind the targets as numbers (grades on the grade scale), read as `derive_labels` reads them."
-    return pd.DataFrame({prefix + c: _measurement(echo, prefix + c, kind, missing_columns) for c, kind in measurement_columns(targets)},
+    return pd.DataFrame({prefix + c: read_measurement(echo, prefix + c, kind, missing_columns) for c, kind in measurement_columns(targets)},
                         index=echo.index)
 
 # %% ../nbs/00_core.ipynb #4560f6ea

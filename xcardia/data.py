@@ -230,6 +230,8 @@ def preprocessing_params(**kwargs)->dict:
     return dict(args, versions=versions, cache_version=CACHE_VERSION)
 
 # %% ../nbs/03_data.ipynb #fcb62aa6
+_KEYS = {}   # (file state, preprocessing) -> entry name, for every CTCache of this process: `make_dls` after `fill_cache` hashes nothing again
+
 class CTCache:
     "Preprocessed CTs on disk as float16, keyed by file content and every preprocessing parameter."
     def __init__(self, cache_dir:str|Path, # where the .npy files go
@@ -240,14 +242,12 @@ class CTCache:
         if 'augment' in kwargs: raise ValueError("CTCache stores deterministic preprocessing; augment views per batch instead")
         self.params = preprocessing_params(spacing=float(spacing), size=int(size), hu_window=tuple(hu_window), **kwargs)
         self.tfm = ct_transforms(spacing, size, hu_window, **kwargs)
-        self._keys = {}
 
     def key(self, path)->str:
-        "The entry's name: hash of the content and the parameters (content hashed once per file state)."
-        state = file_state(path)
-        if state not in self._keys:
-            self._keys[state] = hashlib.sha1((file_digest(path) + json.dumps(self.params, sort_keys=True)).encode()).hexdigest()
-        return self._keys[state]
+        "The entry's name: hash of the content and the parameters (content hashed once per file state and process, whichever cache asks)."
+        k = (file_state(path), json.dumps(self.params, sort_keys=True))
+        if k not in _KEYS: _KEYS[k] = hashlib.sha1((file_digest(path) + k[1]).encode()).hexdigest()
+        return _KEYS[k]
 
     def entry(self, path)->Path:
         "The cache file of `path` (which may not exist yet); a missing CT is a `CTReadError`."
