@@ -4,6 +4,7 @@ then every stage (each resumable: an interrupted study goes on where it stopped)
 Usage: python tools/run_study.py examples/study_nw.yaml [--patients 800] [--fewshot-epochs 30]
        python tools/run_study.py examples/study_nw.yaml --seeds 0    # the one-seed screen (every run, seed 0)
        python tools/run_study.py examples/study_nw.yaml --smoke DIR   # the same study at the tiny size, 2 seeds, 1 epoch
+       python tools/run_study.py examples/study_size.yaml --patients 300 --out ../study/size300   # one cohort size of a study
 """
 import argparse, shutil, sys
 import pandas as pd
@@ -37,6 +38,12 @@ def only_seeds(cfg:dict, seeds:list)->dict:
     return load_config({**cfg, 'seeds': seeds, 'seed': seeds[0], 'pretrain': {**cfg['pretrain'], 'runs': runs},
                         'finetune': {**cfg['finetune'], 'methods': methods}}, check_files=False)
 
+def relocate(cfg, out:Path, **changes):
+    "The configuration writing into `out`: its cohort in `out/data`, its cache in `out/cache`; `changes` merged section by section."
+    data = {k: str(out/'data'/Path(cfg['data'][k]).name) for k in ('ct', 'echo', 'ecg')}
+    return load_config(cfg.to_dict() | {'out': str(out), 'cache_dir': str(out/'cache')} | changes
+                       | {'data': {**cfg['data'], **data, **changes.get('data', {})}}, check_files=False)
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('config'); ap.add_argument('--patients', type=int, default=800)
@@ -44,15 +51,15 @@ def main():
     ap.add_argument('--seeds', type=int, nargs='+', help="train only these of the config's seeds (e.g. `--seeds 0`: a one-seed screen)")
     ap.add_argument('--publish', help='copy the report\'s tables and figures, and a summary of every pre-training run, into this folder (committed; e.g. nbs/study_nw)')
     ap.add_argument('--smoke', help='run at the tiny size into this folder (40 patients, seeds 0 and 1, one epoch)')
+    ap.add_argument('--out', help="write into this folder instead of the config's `out` (its cohort, cache and runs; e.g. one folder per cohort size)")
     a = ap.parse_args()
     cfg = load_config(a.config, check_files=False)
     if a.seeds: cfg = only_seeds(cfg, a.seeds)
     if a.smoke:
         out = Path(a.smoke).resolve(); a.patients, a.fewshot_epochs = 40, 2
-        cfg = load_config({**cfg, 'out': str(out), 'preset': 'tiny', 'seeds': [0, 1], 'cache_dir': str(out/'cache'),
-                           'data': {**cfg['data'], **{k: str(out/'data'/Path(cfg['data'][k]).name) for k in ('ct', 'echo', 'ecg')}},
-                           'pretrain': {**cfg['pretrain'], 'epochs': 1}, 'finetune': {**cfg['finetune'], 'epochs': 1},
-                           'evaluate': {**cfg['evaluate'], 'n_boot': 100}}, check_files=False)
+        cfg = relocate(cfg, out, preset='tiny', seeds=[0, 1], pretrain={**cfg['pretrain'].to_dict(), 'epochs': 1},
+                       finetune={**cfg['finetune'].to_dict(), 'epochs': 1}, evaluate={**cfg['evaluate'].to_dict(), 'n_boot': 100})
+    elif a.out: cfg = relocate(cfg, Path(a.out).resolve())
     prepare_out(cfg)
     run_synthetic_data(cfg, a.patients)
     res = run_all(cfg, a.fewshot_epochs)

@@ -10,11 +10,11 @@ from functools import cached_property
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['METHOD_SETTINGS', 'REGIME', 'YAML_HEADER', 'EXAMPLE_CONFIG', 'REQUIRED', 'FREE_MAPPINGS', 'PATH_KEYS', 'SECTIONS',
-           'UserError', 'setting', 'Section', 'check_choice', 'Speed', 'Data', 'check_method_settings', 'RunEntry',
-           'Pretrain', 'run_entries', 'Finetune', 'freeze_mapping', 'Index', 'Evaluate', 'Config', 'example_yaml',
-           'default_config', 'from_dict', 'load_config', 'PretrainRun', 'FinetuneRun', 'RunPlan', 'method_seeds',
-           'make_plan']
+__all__ = ['METHOD_SETTINGS', 'AUGMENT_DEFAULTS', 'REGIME', 'YAML_HEADER', 'EXAMPLE_CONFIG', 'REQUIRED', 'LEGACY',
+           'FREE_MAPPINGS', 'PATH_KEYS', 'SECTIONS', 'UserError', 'setting', 'Section', 'check_choice', 'Speed', 'Data',
+           'check_augment', 'check_method_settings', 'RunEntry', 'Pretrain', 'run_entries', 'Finetune',
+           'freeze_mapping', 'Index', 'Evaluate', 'Config', 'example_yaml', 'default_config', 'from_dict',
+           'load_config', 'PretrainRun', 'FinetuneRun', 'RunPlan', 'method_seeds', 'make_plan']
 
 # %% ../nbs/11a_config.ipynb #a22231f9
 import yaml
@@ -23,7 +23,8 @@ from .matching import MEASUREMENT_UNITS, MEASUREMENT_KEYS, CANONICAL
 from .dicom import SeriesRule
 from .encoders import BLOCK_NAMES
 from .nw import BANKS
-from .pretrain import VARIANTS, NW_QUERIES, NW_TARGETS
+from .pretrain import VARIANTS, NW_QUERIES, NW_TARGETS, MONITORS
+from .augment import VIEW_DEFAULTS
 from .finetune import PAPER_FREEZE
 from .core import TARGET_NAMES
 from .severity import SEVERITY_NAMES, severity_targets
@@ -118,7 +119,19 @@ class Data(Section):
             if not isinstance(v, list) or not all(isinstance(c, str) and c for c in v): raise UserError(f"data.{k} must be a list of column names, not {v!r}")
 
 # %% ../nbs/11a_config.ipynb #44192bc1
-METHOD_SETTINGS = ('lambda_nw', 'tau_clip', 'tau_nw', 'k_support', 'refresh_every', 'bank', 'nw_query', 'nw_tab_grad', 'nw_targets')
+METHOD_SETTINGS = ('lambda_nw', 'tau_clip', 'tau_nw', 'k_support', 'refresh_every', 'bank', 'nw_query', 'nw_tab_grad', 'nw_targets',
+                   'augment', 'monitor')
+AUGMENT_DEFAULTS = {'image': False, 'tabular': 0.0, **VIEW_DEFAULTS}   # `xcardia.augment.PairedAugment`'s arguments
+
+def check_augment(a, where:str):
+    "An `augment` mapping (whole, or an extra run's partial one): known keys, image true/false, rates and probabilities in [0, 1], ranges >= 0."
+    if not isinstance(a, dict): raise UserError(f"{where}.augment must be a mapping of {', '.join(AUGMENT_DEFAULTS)}, not {a!r}")
+    for k, v in a.items():
+        if k not in AUGMENT_DEFAULTS: raise UserError(f"{where}.augment has unknown key {k!r}; keys are {', '.join(AUGMENT_DEFAULTS)}")
+        if k == 'image':
+            if not isinstance(v, bool): raise UserError(f"{where}.augment.image must be true or false, not {v!r}")
+        elif not (isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 and (v <= 1 or k not in ('tabular', 'flip_prob'))):
+            raise UserError(f"{where}.augment.{k} must be a number >= 0" + (" and <= 1" if k in ('tabular', 'flip_prob') else '') + f", not {v!r}")
 
 def check_method_settings(s:Section, where:str):
     "The method settings of `s` in range (None: not set here); `where` names the section in the message."
@@ -132,6 +145,8 @@ def check_method_settings(s:Section, where:str):
     for k, options in (('bank', BANKS), ('nw_query', NW_QUERIES), ('nw_targets', NW_TARGETS)):
         if getattr(s, k) is not None: check_choice(f'{where}.{k}', getattr(s, k), options)
     if s.nw_tab_grad is not None and not isinstance(s.nw_tab_grad, bool): raise UserError(f"{where}.nw_tab_grad must be true or false, not {s.nw_tab_grad!r}")
+    if s.augment is not None: check_augment(s.augment, where)
+    if s.monitor is not None: check_choice(f'{where}.monitor', s.monitor, MONITORS)
 
 # %% ../nbs/11a_config.ipynb #19350373
 @dataclass(frozen=True)
@@ -148,6 +163,8 @@ class RunEntry(Section):
     nw_query: str|None = None
     nw_tab_grad: bool|None = None
     nw_targets: str|None = None
+    augment: dict|None = None         # the keys it changes; the others: the `pretrain` section's
+    monitor: str|None = None
     exclude_columns: list|None = None
 
     # as a mapping it holds what the entry sets, as the user wrote it (attributes: None where unset)
@@ -171,9 +188,19 @@ class Pretrain(Section):
     nw_query: str = setting('fused', 'which embedding queries the bank in the NW loss: fused (Eq. 3) [fused], image, both')
     nw_tab_grad: bool = setting(True, 'false: the NW loss sends no gradient into the tabular encoder [true]')
     nw_targets: str = setting('labels', 'what the NW bank carries and its loss scores: labels [labels], measurements (masked MSE), both')
+    augment: dict = setting(AUGMENT_DEFAULTS, 'random CT views and tabular corruption on every training batch of the paired variants '
+                            '(never validation, the NW bank or the cache; xcardia.augment) [the paper: none]',
+                            item_docs={'image': 'a random view of each CT per step: rotation, zoom, shift, flips, intensity offset and scaling, noise',
+                                       'tabular': "share of tabular entries set to the same feature of a random other training patient (MMCL's 0.3)",
+                                       'rotate': 'max rotation about each axis, radians (0.26: 15 degrees)', 'scale': 'max relative zoom',
+                                       'translate': 'max shift, as a share of the volume', 'flip_prob': 'probability of a flip, per axis',
+                                       'shift_hu': 'max intensity offset, HU', 'scale_intensity': 'max relative intensity scaling',
+                                       'noise_hu': 'Gaussian noise SD, HU'})
+    monitor: str = setting('loss', 'what early stopping and the best model follow: loss (validation loss of Eq. 7; depends on the batch) '
+                           'or retrieval (mean rank of each validation CT\'s own tables among all validation tables)')
     diagnostics: bool = setting(False, "each loss term's gradient norm into each encoder, every 10th batch (grad_norms.csv)")
     runs: dict = setting({}, 'extra named runs: a variant with other settings, e.g. {nw_img: {variant: nw_mmcl, nw_query: image}}; seeds: [0] trains one at fewer seeds')
-    patience: int = setting(10, 'early stopping on the validation loss')
+    patience: int = setting(10, 'epochs without improvement of the monitored value before stopping')
     lambda_sweep: list = setting([], 'Table B.1: extra NW+MMCL runs at these lambdas, e.g. [0.2, 0.4, 0.6, 0.8]')
 
     def check(self, seeds:list):
@@ -360,6 +387,7 @@ EXAMPLE_CONFIG = '\n'.join([YAML_HEADER] + example_yaml()) + '\n'
 
 # %% ../nbs/11a_config.ipynb #a32e1d5a
 REQUIRED = ('out', 'data.ct', 'data.echo')
+LEGACY = {'pretrain.augment.image': False, 'pretrain.augment.tabular': 0.0, 'pretrain.monitor': 'loss'}   # what a key meant before it existed (old output folders)
 FREE_MAPPINGS = ('data.columns', 'data.units', 'finetune.freeze', 'pretrain.runs')
 PATH_KEYS = ('out', 'cache_dir', 'data.ct', 'data.echo', 'data.ecg', 'index.id_map')
 SECTIONS = {f.name: f.default_factory for f in fields(Config) if f.default_factory is not MISSING}
@@ -517,7 +545,7 @@ def method_seeds(cfg:Config, method:str)->list:
 def _pretrain_run(cfg:Config, method:str, seed:int, lam:float|None=None)->PretrainRun:
     p, e = cfg.pretrain, cfg.pretrain.runs.get(method)
     settings = {k: getattr(p, k) for k in METHOD_SETTINGS}
-    if e is not None: settings.update({k: getattr(e, k) for k in METHOD_SETTINGS if getattr(e, k) is not None})
+    if e is not None: settings.update({k: {**settings[k], **e.augment} if k == 'augment' else getattr(e, k) for k in METHOD_SETTINGS if getattr(e, k) is not None})
     if lam is not None: settings['lambda_nw'] = lam
     exclude = e.exclude_columns if e is not None and e.exclude_columns is not None else cfg.data.exclude_columns
     name = method + (f"_lambda{lam:g}" if lam is not None else '') + ('' if seed == cfg.seed else f"_seed{seed}")

@@ -8,10 +8,11 @@ import contextlib, copy, os, warnings
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['NW_QUERIES', 'NW_TARGETS', 'BANK_BN', 'VARIANTS', 'TABULAR_SIZES', 'XCardiaModel', 'SimCLRModel', 'XCardiaLoss',
-           'SimCLRLoss', 'LossTerm', 'TermGradNorms', 'all_gather_rows', 'gather_support', 'eval_mode',
+__all__ = ['NW_QUERIES', 'NW_TARGETS', 'BANK_BN', 'MONITORS', 'VARIANTS', 'TABULAR_SIZES', 'XCardiaModel', 'SimCLRModel',
+           'XCardiaLoss', 'SimCLRLoss', 'LossTerm', 'TermGradNorms', 'all_gather_rows', 'gather_support', 'eval_mode',
            'bn_batch_stats', 'encode_bank', 'SupportBankCallback', 'pretrain_learner', 'save_image_encoder',
-           'head_outputs', 'encode_pairs', 'retrieval_accuracy', 'head_auroc', 'head_r2']
+           'head_outputs', 'encode_pairs', 'retrieval_ranks', 'retrieval_accuracy', 'RetrievalRank', 'head_auroc',
+           'head_r2']
 
 # %% ../nbs/08_pretrain.ipynb #ad044d58
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ from .nw import NWHead, select_support, BANKS
 from .losses import CLIPLoss, nw_loss, nw_mse, nt_xent, base_rate_bce
 from fastcore.foundation import L
 from .train import make_learner, _unwrap, ShardedDL, is_distributed
+from .augment import PairedAugment
 from fastai.torch_core import rank_distrib
 
 # %% ../nbs/08_pretrain.ipynb #7cce4254
@@ -290,6 +292,7 @@ class SupportBankCallback(Callback):
             torch.save({k: v.cpu() for k, v in zip(('z', 'y', 'ids'), bank)}, f)
 
 # %% ../nbs/08_pretrain.ipynb #2f8b52ce
+MONITORS = {'loss': dict(monitor='valid_loss'), 'retrieval': dict(monitor='valid_retrieval_rank', comp=np.less)}
 VARIANTS = {'nw_mmcl': ('paired', 'nw'), 'mmcl': ('paired', None), 'linear_mmcl': ('paired', 'linear'), 'simclr': ('simclr', None)}
 TABULAR_SIZES = {'tiny': dict(n_blocks=1, d_block=32, attention_n_heads=4), 'small': dict(n_blocks=2, d_block=64, attention_n_heads=4),
                  'paper': dict(n_blocks=3)}
@@ -305,16 +308,19 @@ def pretrain_learner(dls, # from `make_dls(..., kind='paired')`, or kind='simclr
                      nw_query:str='fused', # NW loss query: 'fused' (the paper), 'image' or 'both' (`XCardiaLoss`)
                      nw_tab_grad:bool=True, # False: no gradient from the NW loss into the tabular encoder
                      nw_targets:str='labels', # NW bank and loss: 'labels' (the paper), 'measurements' or 'both' (needs measurement columns in y)
+                     augment:dict|None=None, # paired variants: `PairedAugment`'s arguments, e.g. {'image': True, 'tabular': 0.3, 'noise_hu': 20}; None: none
+                     monitor:str='loss', # what best-model saving and early stopping follow: 'loss' (validation loss) or 'retrieval' (`RetrievalRank`; SimCLR: its loss)
                      diagnostics:bool=False, # add `TermGradNorms` (each term's gradient norm into each encoder; `path`/grad_norms.csv)
                      preset:str|None=None, # default: the DataLoaders' preset
                      depth:int|None=None, d:int|None=None, lr:float|None=None,
                      wd:float=0.01, # AdamW weight decay
-                     patience:int|None=10, # early stopping on the validation loss (None: off)
+                     patience:int|None=10, # early stopping on `monitor` (None: off)
                      path:str|Path='runs/pretrain', # where the best model and the CSV log go
                      targets=TARGET_NAMES, cbs=None, **kwargs)->Learner:
     "A fastai Learner pre-training the image encoder with one of the variants of the paper."
     if variant not in VARIANTS: raise ValueError(f"variant must be one of {list(VARIANTS)}, not {variant!r}")
     if bank not in BANKS: raise ValueError(f"bank must be one of {list(BANKS)}, not {bank!r}")
+    if monitor not in MONITORS: raise ValueError(f"monitor must be one of {list(MONITORS)}, not {monitor!r}")
     kind, head = VARIANTS[variant]
     n_labels = len(targets)
     if nw_targets != 'labels':
@@ -334,11 +340,14 @@ def pretrain_learner(dls, # from `make_dls(..., kind='paired')`, or kind='simclr
         model = XCardiaModel(img, tab, head, n_targets=len(targets), tau_nw=p.tau_nw)
         loss = XCardiaLoss(model, p.lambda_nw if head else 0., p.tau_clip, nw_query=nw_query, nw_tab_grad=nw_tab_grad,
                            nw_targets=nw_targets, n_labels=n_labels)
-        metrics = [LossTerm('clip')] + ([LossTerm('nw')] if head else [])
+        metrics = [LossTerm('clip')] + ([LossTerm('nw')] if head else []) + [RetrievalRank()]
+        aug = {'image': False, 'tabular': 0., **(augment or {})}
+        if aug['image'] or aug['tabular']: cbs = [PairedAugment(**aug)] + list(L(cbs))
         extra = [SupportBankCallback(p.k_support, p.refresh_every, BANKS[bank], bn=bank_bn, final_bank=final_bank, n_labels=n_labels)] if head == 'nw' else []
         if diagnostics and is_distributed(): warnings.warn("diagnostics (TermGradNorms) are off under several processes: run them on one")
         elif diagnostics: extra.append(TermGradNorms(fname='grad_norms.csv'))
-    learn = make_learner(dls, model, loss, patience=patience, lr=p.lr, wd=wd, metrics=metrics, path=path, cbs=extra + list(L(cbs)), **kwargs)
+    track = MONITORS[monitor] if kind == 'paired' else MONITORS['loss']
+    learn = make_learner(dls, model, loss, patience=patience, lr=p.lr, wd=wd, metrics=metrics, path=path, cbs=extra + list(L(cbs)), **track, **kwargs)
     learn.recorder.train_metrics = True
     learn.preset, learn.variant, learn.n_labels = p, variant, n_labels
     return learn
@@ -373,14 +382,44 @@ def encode_pairs(learn:Learner, dl=None)->tuple:
 
 
 # %% ../nbs/08_pretrain.ipynb #b22137d4
+def retrieval_ranks(e_img:torch.Tensor, # (n, d) image embeddings
+                    e_tab:torch.Tensor, # (n, d) tabular embeddings, row i the pair of image i
+                    chunk:int=4096, # rows compared at once (memory: chunk x n similarities)
+                   )->torch.Tensor:
+    "For each image, how many tabular embeddings are more similar to it than its own (0: its own comes first)."
+    out = [torch.zeros(0, dtype=torch.long, device=e_img.device)]
+    for s in range(0, len(e_img), chunk):
+        sim = e_img[s:s + chunk] @ e_tab.T
+        own = sim[torch.arange(len(sim)), torch.arange(s, s + len(sim))]      # from the same product: no rounding difference
+        out.append((sim > own[:, None]).sum(1))
+    return torch.cat(out)
+
 def retrieval_accuracy(learn:Learner, dl=None, ks=(1, 5))->dict:
-    "Image-to-tabular top-k retrieval accuracy on `dl` (default: validation), with chance k/n."
-    e_img, e_tab, _ = encode_pairs(learn, dl)
-    rank = (e_img @ e_tab.T).argsort(dim=1, descending=True)
-    hit = rank == torch.arange(len(rank), device=rank.device)[:, None]
-    out = {'n': len(rank)}
-    for k in ks: out[f'top{k}'], out[f'chance_top{k}'] = hit[:, :k].any(1).float().mean().item(), min(k / len(rank), 1.)
+    "Image-to-tabular top-k retrieval accuracy on `dl` (default: validation), with chance k/n, and the mean rank share (`RetrievalRank`)."
+    r = retrieval_ranks(*encode_pairs(learn, dl)[:2])
+    out = {'n': len(r)}
+    for k in ks: out[f'top{k}'], out[f'chance_top{k}'] = (r < k).float().mean().item(), min(k / len(r), 1.)
+    out['mean_rank'] = (r.float() / max(len(r) - 1, 1)).mean().item()
     return out
+
+
+# %% ../nbs/08_pretrain.ipynb #d7122e0a
+class RetrievalRank(Metric):
+    "Image-to-tabular retrieval over a whole epoch's samples: the mean share of other patients ranked before each CT's own tables (0: always first, 0.5: chance)."
+    def reset(self): self.parts = []
+    def accumulate(self, learn):
+        e_img, e_tab, _ = learn.pred
+        self.parts.append((e_img.detach().float(), e_tab.detach().float(), learn.yb[-1].detach()))
+    @property
+    def value(self):
+        if not self.parts: return float('nan')
+        e_img, e_tab, idx = (all_gather_rows(torch.cat(t)) for t in zip(*self.parts))   # every rank's samples
+        keep = torch.as_tensor(np.unique(idx.cpu().numpy(), return_index=True)[1], device=idx.device)   # samplers may repeat one
+        r = retrieval_ranks(e_img[keep], e_tab[keep]).float()
+        return (r / max(len(r) - 1, 1)).mean().item()
+    @property
+    def name(self): return 'retrieval_rank'
+
 
 # %% ../nbs/08_pretrain.ipynb #46adc025
 def head_auroc(learn:Learner, dl=None)->pd.Series:

@@ -33,7 +33,7 @@ from .pretrain import VARIANTS, pretrain_learner, save_image_encoder, retrieval_
 from .losses import base_rate_bce, base_rate_mse
 from .finetune import finetune_learner, few_shot, fraction, FineTuneModel
 from .severity import SeveritySpec, severity_values
-from .config import (UserError, Config, PretrainRun, FinetuneRun, EXAMPLE_CONFIG, REGIME, load_config, default_config,
+from .config import (UserError, Config, LEGACY, PretrainRun, FinetuneRun, EXAMPLE_CONFIG, REGIME, load_config, default_config,
                             _flat)
 
 # %% ../nbs/12_stages.ipynb #2d3ab8c6
@@ -49,7 +49,7 @@ def prepare_out(cfg:Config)->Path:
     out = Path(cfg.out); stored = out/'config.yaml'
     if stored.exists():
         old, new, dflt = _flat(yaml.safe_load(stored.read_text()) or {}), _flat(cfg.to_dict()), _flat(default_config())
-        old = {**{k: v for k, v in dflt.items() if k not in old}, **old}   # a key newer than the folder's run: its default then
+        old = {**{k: LEGACY.get(k, v) for k, v in dflt.items() if k not in old}, **old}   # a key newer than the folder's run: what it meant then
         diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in ADDITIVE)
         if diff: raise UserError(f"{out} holds results of a different configuration (differs in {', '.join(diff)}); "
                                  "use another `out` folder, or delete this one")
@@ -358,7 +358,10 @@ def run_pretrain(cfg:Config, run:str|PretrainRun)->dict:
         if dls.tab_preprocessor is not None: dls.tab_preprocessor.save(folder/'tab_preprocessor.pkl')
         if run.variant != 'simclr': info['retrieval'] = retrieval_accuracy(learn)
         info.update(_head_diagnostics(learn, folder, hist))
-    return finish_stage(folder, t0, epochs=int(len(hist)), best_valid_loss=float(hist.valid_loss.min()), dropped=len(dls.dropped), **info)
+    if 'valid_retrieval_rank' in hist: info['best_valid_retrieval_rank'] = float(hist.valid_retrieval_rank.min())
+    col = 'valid_retrieval_rank' if learn.variant != 'simclr' and run.settings.get('monitor') == 'retrieval' else 'valid_loss'
+    return finish_stage(folder, t0, epochs=int(len(hist)), best_valid_loss=float(hist.valid_loss.min()), dropped=len(dls.dropped),
+                        monitor=col, best_epoch=int(hist.epoch[hist[col].idxmin()]), **info)
 
 # %% ../nbs/12_stages.ipynb #262f49a2
 def load_pretrained_learner(cfg:Config, run:str|PretrainRun, dls=None):
