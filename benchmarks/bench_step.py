@@ -30,7 +30,7 @@ N_NUM, CARDS = 20, [4, 3, 5]
 def model():
     torch.manual_seed(0)
     m = XCardiaModel(ImageEncoder.from_preset(p),
-                     TabularEncoder(N_NUM, CARDS, d=p.d, **TABULAR_SIZES.get(p.name, {})), 'nw', tau_nw=p.tau_nw).to(dev)
+                     TabularEncoder(N_NUM, CARDS, d=p.d, **TABULAR_SIZES.get(p.name, {})), 'nw').to(dev)
     m.head.set_support(torch.nn.functional.normalize(torch.randn(200, p.d), dim=1).to(dev), (torch.rand(200, 10) < .2).float().to(dev),
                        torch.arange(10**6, 10**6 + 200).to(dev))
     return m
@@ -46,7 +46,7 @@ def sync():
 
 def flops_per_sample():
     from torch.utils.flop_counter import FlopCounterMode
-    m = model(); b = [t.to(dev) for t in batch(2)]; lf = XCardiaLoss(m, p.lambda_nw, p.tau_clip)
+    m = model(); b = [t.to(dev) for t in batch(2)]; lf = XCardiaLoss(m)
     with FlopCounterMode(display=False) as fc:
         lf(m(*b[:3]), *b[3:]).backward()
     return fc.get_total_flops() / 2
@@ -68,7 +68,7 @@ def _peak_GiB(pm)->float: return (torch.cuda.max_memory_allocated() if dev.type 
 
 def plain(mode, bs, steps):
     "The step in a plain PyTorch loop with fused AdamW: one batch already on the device, reused (fp32, bf16, channels_last, compile), or `plain_dl`: batches from the Learner's DataLoader (what the data path costs)."
-    m = model(); lf = XCardiaLoss(m, p.lambda_nw, p.tau_clip)
+    m = model(); lf = XCardiaLoss(m)
     opt = torch.optim.AdamW(m.parameters(), lr=1e-4, weight_decay=.01, fused=True)
     if mode == 'plain_dl': dl = _dls(bs, steps).train
     else: b = [t.to(dev) for t in batch(bs)]
@@ -104,7 +104,7 @@ def learner(bs, steps, flags:dict):
     from xcardia.train import make_learner, Throughput
     from xcardia.pretrain import LossTerm
     m = model(); tp = Throughput()
-    learn = make_learner(_dls(bs, steps), m, XCardiaLoss(m, p.lambda_nw, p.tau_clip), lr=1e-4, wd=.01, patience=None,
+    learn = make_learner(_dls(bs, steps), m, XCardiaLoss(m), lr=1e-4, wd=.01, patience=None,
                          metrics=[LossTerm('clip'), LossTerm('nw')], path=tempfile.mkdtemp(), cbs=[tp], **flags)
     learn.recorder.train_metrics = True                          # as `pretrain_learner`
     quiet = lambda: contextlib.redirect_stdout(io.StringIO())    # the best-model callback's line per fit

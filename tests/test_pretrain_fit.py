@@ -63,7 +63,7 @@ def nw_learner(tiny, name:str):
     tmp, cohort = tiny
     set_seed(0)
     dls = make_dls(cohort, kind='paired', preset='tiny', cache_dir=tmp/'cache', bs=4)
-    return dls, pretrain_learner(dls, 'nw_mmcl', path=tmp/name, k_support=4)
+    return dls, pretrain_learner(dls, 'nw_mmcl', path=tmp/name, k_support=4, refresh_every=1)
 
 def test_bank_encoding_uses_batch_statistics_and_leaves_running_ones(tiny):
     dls, learn = nw_learner(tiny, 'bank')

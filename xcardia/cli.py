@@ -16,9 +16,8 @@ __all__ = ['USER_ERRORS', 'MULTI_PROCESS', 'run_all', 'run_demo', 'run_index', '
 # %% ../nbs/14_cli.ipynb #35f98887
 import pandas as pd
 import torch
-import torch.distributed as dist
 from fastai.torch_core import num_distrib
-from .train import init_distributed
+from .distributed import init_distributed, close_distributed, backend, world_size
 from .data import CTReadError
 from .dicom import ct_exists
 from .encoders import WeightLoadError, EncoderConfigError
@@ -194,14 +193,14 @@ def main(argv:Sequence[str]|None=None)->int:
     a = _parser().parse_args(argv)
     try:
         _check_launch(a)
-        if init_distributed(): say(f"{num_distrib()} processes ({dist.get_backend()})")
+        if init_distributed(): say(f"{world_size()} processes ({backend()})")
         where = _command(a)
     except USER_ERRORS as e:
         msg = str(e).strip().splitlines()
         print(f"xcardia: error: {msg[0] if msg else type(e).__name__}" + (' ...' if len(msg) > 1 else ''), file=sys.stderr)
         return 2
     finally:
-        if dist.is_initialized(): dist.destroy_process_group()
+        close_distributed()
     if where: say(f"done; outputs in {where}")
     return 0
 

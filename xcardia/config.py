@@ -4,17 +4,18 @@
 
 # %% ../nbs/11a_config.ipynb #8c213d8d
 from __future__ import annotations
-import copy, re
+import copy, inspect, re
 from dataclasses import MISSING, dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['METHOD_SETTINGS', 'AUGMENT_DEFAULTS', 'REGIME', 'YAML_HEADER', 'EXAMPLE_CONFIG', 'REQUIRED', 'LEGACY',
-           'FREE_MAPPINGS', 'PATH_KEYS', 'SECTIONS', 'UserError', 'setting', 'Section', 'check_choice', 'Speed', 'Data',
-           'check_augment', 'check_method_settings', 'RunEntry', 'Pretrain', 'run_entries', 'Finetune',
-           'freeze_mapping', 'Index', 'Evaluate', 'Config', 'example_yaml', 'default_config', 'from_dict',
-           'load_config', 'PretrainRun', 'FinetuneRun', 'RunPlan', 'method_seeds', 'make_plan']
+__all__ = ['PRESET_METHOD', 'OLD_PRESET_METHOD', 'METHOD_SETTINGS', 'AUGMENT_DEFAULTS', 'REGIME', 'YAML_HEADER', 'EXAMPLE_CONFIG',
+           'REQUIRED', 'LEGACY', 'FREE_MAPPINGS', 'PATH_KEYS', 'SECTIONS', 'UserError', 'setting', 'Section',
+           'check_choice', 'Speed', 'Data', 'method_value', 'check_augment', 'check_method_settings', 'RunEntry',
+           'Pretrain', 'run_entries', 'Finetune', 'freeze_mapping', 'Index', 'Evaluate', 'Config', 'example_yaml',
+           'default_config', 'upgrade_stored', 'from_dict', 'load_config', 'PretrainRun', 'FinetuneRun', 'RunPlan',
+           'method_seeds', 'make_plan']
 
 # %% ../nbs/11a_config.ipynb #a22231f9
 import yaml
@@ -23,7 +24,7 @@ from .matching import MEASUREMENT_UNITS, MEASUREMENT_KEYS, CANONICAL
 from .dicom import SeriesRule
 from .encoders import BLOCK_NAMES
 from .nw import BANKS
-from .pretrain import VARIANTS, NW_QUERIES, NW_TARGETS, MONITORS
+from .pretrain import VARIANTS, NW_QUERIES, NW_TARGETS, MONITORS, pretrain_learner
 from .augment import VIEW_DEFAULTS
 from .finetune import PAPER_FREEZE
 from .core import TARGET_NAMES
@@ -119,6 +120,15 @@ class Data(Section):
             if not isinstance(v, list) or not all(isinstance(c, str) and c for c in v): raise UserError(f"data.{k} must be a list of column names, not {v!r}")
 
 # %% ../nbs/11a_config.ipynb #44192bc1
+def _learner_default(k:str): return inspect.signature(pretrain_learner).parameters[k].default
+
+PRESET_METHOD = ('lambda_nw', 'tau_clip', 'tau_nw', 'k_support', 'refresh_every')   # in `Preset` before it held scale only
+OLD_PRESET_METHOD = {'tiny': dict(k_support=4, refresh_every=1)}                    # the presets whose values differed from the paper's
+
+def method_value(k:str, preset:str|None)->float|int:
+    "What a method setting left `null` means: the value `preset` had before presets held scale only."
+    return OLD_PRESET_METHOD.get(preset, {}).get(k, _learner_default(k))
+
 METHOD_SETTINGS = ('lambda_nw', 'tau_clip', 'tau_nw', 'k_support', 'refresh_every', 'bank', 'nw_query', 'nw_tab_grad', 'nw_targets',
                    'augment', 'monitor')
 AUGMENT_DEFAULTS = {'image': False, 'tabular': 0.0, **VIEW_DEFAULTS}   # `xcardia.augment.PairedAugment`'s arguments
@@ -138,7 +148,7 @@ def check_method_settings(s:Section, where:str):
     for k in ('tau_clip', 'tau_nw', 'lambda_nw'):
         v = getattr(s, k)
         if v is not None and not (isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 and (v > 0 or k == 'lambda_nw')):
-            raise UserError(f"{where}.{k} must be a positive number (or null for the preset's), not {v!r}")
+            raise UserError(f"{where}.{k} must be a positive number, not {v!r}")
     for k in ('k_support', 'refresh_every'):
         v = getattr(s, k)
         if v is not None and not (isinstance(v, int) and not isinstance(v, bool) and v >= 1): raise UserError(f"{where}.{k} must be a whole number >= 1, not {v!r}")
@@ -179,11 +189,11 @@ class Pretrain(Section):
     epochs: int|None = setting(None, '')
     bs: int|None = setting(None, '')
     lr: float|None = setting(None, '')
-    lambda_nw: float|None = setting(None, 'weight of the NW loss, Eq. (7) [0.5; best in 0.4-0.6]', before="method settings; null: the preset's value (the paper's, in brackets)")
-    tau_clip: float|None = setting(None, 'CLIP temperature, Eq. (6) [0.07]')
-    tau_nw: float|None = setting(None, 'NW temperature, Eq. (4) [0.1 in xcardia; the paper gives none]')
-    k_support: int|None = setting(None, 'K: exemplars per phenotype (and per class) in the NW support bank [20]')
-    refresh_every: int|None = setting(None, 'M: epochs between support-bank rebuilds [5]')
+    lambda_nw: float = setting(_learner_default('lambda_nw'), 'weight of the NW loss, Eq. (7) [the paper: 0.5; best in 0.4-0.6]', before="the method's settings")
+    tau_clip: float = setting(_learner_default('tau_clip'), 'CLIP temperature, Eq. (6) [0.07]')
+    tau_nw: float = setting(_learner_default('tau_nw'), 'NW temperature, Eq. (4) [the paper gives none]')
+    k_support: int = setting(_learner_default('k_support'), 'K: exemplars per phenotype (and per class) in the NW support bank [20]')
+    refresh_every: int = setting(_learner_default('refresh_every'), 'M: epochs between support-bank rebuilds [5]')
     bank: str = setting('positives_and_negatives', "NW bank: positives_and_negatives, or positives (the paper's; makes SHD's p constant 1)")
     nw_query: str = setting('fused', 'which embedding queries the bank in the NW loss: fused (Eq. 3) [fused], image, both')
     nw_tab_grad: bool = setting(True, 'false: the NW loss sends no gradient into the tabular encoder [true]')
@@ -419,6 +429,14 @@ def _merge(base:dict, changes:dict)->dict:
     for k, v in _flat(changes).items(): _set(out, k, v)
     return out
 
+def upgrade_stored(stored:dict)->dict:
+    "A configuration an earlier version stored (an output folder's config.yaml), flattened, in this version's terms: a key it lacks is what the key meant then (`LEGACY`), else its default; a method setting left null is its preset's value then."
+    old, dflt = _flat(stored), _flat(default_config())
+    old = {**{k: LEGACY.get(k, v) for k, v in dflt.items() if k not in old}, **old}
+    for k in PRESET_METHOD:
+        if old.get(f'pretrain.{k}') is None: old[f'pretrain.{k}'] = method_value(k, old.get('preset'))
+    return old
+
 # %% ../nbs/11a_config.ipynb #cb91c778
 def from_dict(d:dict)->Config:
     "A checked `Config` from a complete plain mapping (every key present): lists filled in for `null`, `pretrain.runs` as records."
@@ -430,6 +448,8 @@ def from_dict(d:dict)->Config:
     d['pretrain']['runs'] = run_entries(d['pretrain']['runs'])
     d['finetune']['freeze'] = freeze_mapping(d['finetune']['freeze'])
     if d['seeds'] is None: d['seeds'] = [d['seed']]
+    for k in PRESET_METHOD:
+        if d['pretrain'][k] is None: d['pretrain'][k] = method_value(k, d['preset'])   # an older YAML's null
     return Config(**{k: SECTIONS[k](**v) if k in SECTIONS else v for k, v in d.items()}).check()
 
 # %% ../nbs/11a_config.ipynb #6dd87414

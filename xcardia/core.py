@@ -188,7 +188,7 @@ def measurements(echo:pd.DataFrame, # ECHO measurements, one row per exam (or pe
 # %% ../nbs/00_core.ipynb #4560f6ea
 @dataclass(frozen=True)
 class Preset:
-    "Sizes and hyper-parameters of one experiment scale; `update` applies explicit arguments over it."
+    "The scale of one experiment (CT preprocessing, network size, batch, epochs, learning rate); `update` applies explicit arguments over it."
     name: str
     spacing: float # mm, isotropic resampling
     size: int # voxels per side of the cubic crop
@@ -200,11 +200,6 @@ class Preset:
     bs: int # batch size
     epochs: int # (maximum) epochs of pre-training and fine-tuning
     lr: float # AdamW learning rate
-    k_support: int # K, exemplars per phenotype in the NW support bank
-    refresh_every: int # M, epochs between support-bank rebuilds
-    lambda_nw: float # weight of the NW loss, Eq. (7)
-    tau_clip: float # CLIP temperature, Eq. (6)
-    tau_nw: float # NW temperature, Eq. (4)
     hu_window: tuple = (-1000, 1000) # HU clipped and scaled to [-1, 1]
 
     def update(self, **kwargs):
@@ -217,14 +212,11 @@ class Preset:
 # %% ../nbs/00_core.ipynb #423ea35a
 PRESETS = {
     'tiny': Preset('tiny', spacing=11.0, size=20, depth=10, widen_factor=0.25, conv1_t_stride=1, d=32,
-                   n_patients=24, bs=4, epochs=1, lr=1e-3, k_support=4, refresh_every=1,
-                   lambda_nw=0.5, tau_clip=0.07, tau_nw=0.1),
+                   n_patients=24, bs=4, epochs=1, lr=1e-3),
     'small': Preset('small', spacing=6.875, size=32, depth=10, widen_factor=0.5, conv1_t_stride=2, d=64,
-                    n_patients=800, bs=32, epochs=30, lr=1e-3, k_support=20, refresh_every=5,
-                    lambda_nw=0.5, tau_clip=0.07, tau_nw=0.1),
+                    n_patients=800, bs=32, epochs=30, lr=1e-3),
     'paper': Preset('paper', spacing=2.0, size=164, depth=50, widen_factor=1.0, conv1_t_stride=(2, 2, 1), d=128,
-                    n_patients=None, bs=12, epochs=100, lr=1e-4, k_support=20, refresh_every=5,
-                    lambda_nw=0.5, tau_clip=0.07, tau_nw=0.1),
+                    n_patients=None, bs=12, epochs=100, lr=1e-4),
 }
 
 # %% ../nbs/00_core.ipynb #c449b608

@@ -7,25 +7,12 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import torch.distributed as dist
+from .distributed import gather_with_local_grad, world_size
 
 # %% auto #0
-__all__ = ['gather_with_local_grad', 'world_size', 'for_ddp', 'clip_loss', 'CLIPLoss', 'nw_loss', 'base_rate_bce', 'nw_mse',
-           'base_rate_mse', 'masked_bce', 'nt_xent']
+__all__ = ['for_ddp', 'clip_loss', 'CLIPLoss', 'nw_loss', 'base_rate_bce', 'nw_mse', 'base_rate_mse', 'masked_bce', 'nt_xent']
 
 # %% ../nbs/06_losses.ipynb #d64ac4ad
-def gather_with_local_grad(x:torch.Tensor)->torch.Tensor:
-    "All ranks' `x` concatenated along dim 0; the local slice keeps its gradient. Identity without torch.distributed."
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1: return x
-    parts = [torch.zeros_like(x) for _ in range(dist.get_world_size())]
-    dist.all_gather(parts, x.detach().contiguous())
-    parts[dist.get_rank()] = x
-    return torch.cat(parts)
-
-def world_size()->int:
-    "Number of processes (1 without torch.distributed)."
-    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
-
 def for_ddp(loss:torch.Tensor)->torch.Tensor:
     "`loss` with its value unchanged and its gradient times the world size: DDP's averaging then gives the global batch's gradient (the gathered embeddings carry only the local gradient). The logs show the true loss."
     w = world_size()

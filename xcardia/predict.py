@@ -28,7 +28,7 @@ from .severity import SeveritySpec
 from .pretrain import XCardiaModel, TABULAR_SIZES
 from .matching import read_table, require_columns, resolve_paths
 from .data import CTCache
-from .train import barrier
+from .distributed import barrier
 
 # %% ../nbs/11_predict.ipynb #33c8e811
 def package_versions(names:Sequence[str]=('xcardia', 'torch', 'fastai', 'fastcore', 'monai', 'rtdl_revisiting_models',

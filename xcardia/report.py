@@ -255,7 +255,6 @@ def sweep_table(ev:Evaluation):
     sweep = ev.cfg.plan.sweep
     if not sweep: return
     regime, lam0 = ev.cfg.finetune.sweep_regime, ev.cfg.pretrain.lambda_nw
-    lam0 = lam0 if lam0 is not None else get_preset(ev.cfg.preset).lambda_nw
     res = {f"λ={lam0:g}": ev.results[('nw_mmcl', regime)]} if ('nw_mmcl', regime) in ev.results else {}
     res.update({f"λ={r.lambda_sweep:g}": ev.results[(r.name, regime)] for r in sweep if (r.name, regime) in ev.results})
     if not res: return

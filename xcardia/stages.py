@@ -27,13 +27,14 @@ from .synthetic import make_cohort
 from .dicom import index_dicom
 from .data import ct_cache, make_dls, CohortDataset, measurement_targets, file_digest, resolve_exclude, tabular_columns, TabularPreprocessor
 from .encoders import image_encoder
-from .train import fit_cosine, resume, barrier
+from .train import fit_cosine, resume
+from .distributed import barrier
 from fastai.torch_core import rank_distrib, num_distrib
 from .pretrain import VARIANTS, pretrain_learner, save_image_encoder, retrieval_accuracy, head_auroc, head_r2
 from .losses import base_rate_bce, base_rate_mse
 from .finetune import finetune_learner, few_shot, fraction, FineTuneModel
 from .severity import SeveritySpec, severity_values
-from .config import (UserError, Config, LEGACY, PretrainRun, FinetuneRun, EXAMPLE_CONFIG, REGIME, load_config, default_config,
+from .config import (UserError, Config, upgrade_stored, PretrainRun, FinetuneRun, EXAMPLE_CONFIG, REGIME, load_config, default_config,
                             _flat)
 
 # %% ../nbs/12_stages.ipynb #2d3ab8c6
@@ -48,8 +49,7 @@ def prepare_out(cfg:Config)->Path:
     "Create `cfg.out` and store the configuration there; refuse a folder holding results of a different configuration."
     out = Path(cfg.out); stored = out/'config.yaml'
     if stored.exists():
-        old, new, dflt = _flat(yaml.safe_load(stored.read_text()) or {}), _flat(cfg.to_dict()), _flat(default_config())
-        old = {**{k: LEGACY.get(k, v) for k, v in dflt.items() if k not in old}, **old}   # a key newer than the folder's run: what it meant then
+        old, new = upgrade_stored(yaml.safe_load(stored.read_text()) or {}), _flat(cfg.to_dict())
         diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in ADDITIVE)
         if diff: raise UserError(f"{out} holds results of a different configuration (differs in {', '.join(diff)}); "
                                  "use another `out` folder, or delete this one")
@@ -79,7 +79,7 @@ def finish_stage(folder:Path, t0:float, **info)->dict:
 
 # %% ../nbs/12_stages.ipynb #f994ab74
 DEMO_SIZES = {
-    'tiny': dict(n_patients=40, archive=True, pretrain=dict(epochs=1), finetune=dict(epochs=1, fewshot_epochs=2), n_boot=100),
+    'tiny': dict(n_patients=40, archive=True, pretrain=dict(epochs=1, k_support=4, refresh_every=1), finetune=dict(epochs=1, fewshot_epochs=2), n_boot=100),
     'small': dict(n_patients=800, archive=False, pretrain=dict(epochs=20), finetune=dict(epochs=8, fewshot_epochs=30), n_boot=1000),
     'paper': dict(n_patients=1000, archive=False, pretrain=dict(epochs=None), finetune=dict(epochs=None, fewshot_epochs=None), n_boot=1000),
 }
@@ -94,7 +94,7 @@ def demo_config(out:str|Path, size:str='small', sweeps:bool=False, seed:int=0, s
     s = DEMO_SIZES[size]; out = Path(out).resolve(); data = out/'data'
     raw = {'out': str(out), 'preset': size, 'seed': seed, 'seeds': list(seeds) if seeds else None, 'cache_dir': str(out/'cache'),
            'data': {'ct': str(data/'ct_studies.csv'), 'echo': str(data/'echo_exams.csv'), 'ecg': str(data/'ecg_exams.csv')},
-           'pretrain': {'epochs': s['pretrain']['epochs']},
+           'pretrain': dict(s['pretrain']),
            'finetune': {'epochs': s['finetune']['epochs'], 'targets': ['binary', *DEMO_SEVERITY]},
            'evaluate': {'n_boot': s['n_boot']}}
     if s['archive'] if archive is None else archive: raw['index'] = {**DEMO_INDEX, 'id_map': str(data/'id_map.csv')}

@@ -11,7 +11,6 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['COMPILE_MIN_BATCHES', 'save_checkpoint', 'CheckpointCallback', 'RunLog', 'SaveBestCallback', 'EarlyStopping',
-           'is_distributed', 'init_distributed', 'barrier', 'SyncBN', 'sync_batchnorm', 'ShardedDL', 'DDPCallback',
            'fast_path', 'FastPath', 'FusedAdamW', 'make_learner', 'fit_cosine', 'resume', 'Throughput']
 
 # %% ../nbs/07_train.ipynb #53ba266f
@@ -19,22 +18,19 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn as nn
-import torch.distributed as dist
 from fastai.learner import Learner
 from fastai.callback.core import Callback
 from fastai.callback.schedule import ParamScheduler, SchedCos
 from fastai.callback.tracker import SaveModelCallback, EarlyStoppingCallback, TrackerCallback
 from fastai.callback.progress import CSVLogger
 from fastai.optimizer import Adam, OptimWrapper
-from fastai.torch_core import find_bs, rank_distrib, num_distrib
-from fastai.distributed import DistributedDL
+from fastai.torch_core import find_bs, rank_distrib
 from fastcore.foundation import L
 from fastcore.meta import delegates
 from .core import mixed_precision_cbs
+from .distributed import is_distributed, init_distributed, barrier, sync_batchnorm, ShardedDL, DDPCallback, unwrap
 
 # %% ../nbs/07_train.ipynb #c617c311
-def _unwrap(model:nn.Module)->nn.Module: return getattr(model, 'module', model)  # DistributedDataParallel holds the model
-
 def _rng_state(learn)->dict:
     return dict(python=random.getstate(), numpy=np.random.get_state(), torch=torch.get_rng_state(),
                 cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
@@ -49,7 +45,7 @@ def save_checkpoint(learn:Learner, fname:str|Path, epoch:int)->Path:
     "Model, optimizer, epoch, random states and the trackers' best values of a run; written whole or not at all (temporary file, then rename)."
     fname = Path(fname); fname.parent.mkdir(parents=True, exist_ok=True)
     part = fname.with_name(fname.name + '.part')
-    torch.save(dict(model=_unwrap(learn.model).state_dict(), opt=learn.opt.state_dict() if learn.opt is not None else None,
+    torch.save(dict(model=unwrap(learn.model).state_dict(), opt=learn.opt.state_dict() if learn.opt is not None else None,
                     epoch=epoch, rng=_rng_state(learn), trackers=_tracker_state(learn), variant=getattr(learn, 'variant', None)), part)
     os.replace(part, fname)       # a run killed while saving keeps its previous checkpoint, not a truncated one
     return fname
@@ -100,105 +96,6 @@ class SaveBestCallback(_InFitOnly, SaveModelCallback):
 class EarlyStopping(_InFitOnly, EarlyStoppingCallback):
     "fastai's `EarlyStoppingCallback` on the validation loss, for fits only (see `_InFitOnly`)."
 
-# %% ../nbs/07_train.ipynb #99a773a5
-def is_distributed()->bool: return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-
-def init_distributed(timeout_s:float|None=None, # seconds a collective may wait (default: $XCARDIA_DIST_TIMEOUT or 600)
-                    )->bool: # True when this process is one of several
-    "Join the launcher's process group (NCCL on GPUs, gloo on CPUs) with a timeout; nothing without `WORLD_SIZE` > 1."
-    if num_distrib() <= 1: return False
-    if dist.is_initialized(): return True
-    timeout = timedelta(seconds=float(timeout_s or os.environ.get('XCARDIA_DIST_TIMEOUT', 600)))
-    cuda = torch.cuda.is_available()
-    if cuda: torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
-    dist.init_process_group('nccl' if cuda else 'gloo', timeout=timeout)
-    return True
-
-def barrier():
-    "Wait for every rank (nothing on one process)."
-    if is_distributed(): dist.barrier()
-
-# %% ../nbs/07_train.ipynb #1f0a77b7
-class SyncBN(nn.modules.batchnorm._BatchNorm):
-    "BatchNorm whose training statistics are those of every rank's batch together, for CPUs (gloo; PyTorch's SyncBatchNorm is GPU-only): an all-reduce of sums, differentiable."
-    def _check_input_dim(self, x):
-        if x.ndim < 2: raise ValueError(f"SyncBN expects (N, C, ...) input, got {tuple(x.shape)}")
-    def forward(self, x):
-        if not (self.training and is_distributed()): return super().forward(x)
-        dims, C = [0] + list(range(2, x.ndim)), x.shape[1]
-        local = torch.cat([x.sum(dims), (x * x).sum(dims), x.new_tensor([x.numel() / C])])
-        tot = torch.distributed.nn.functional.all_reduce(local)           # summed over ranks, gradients too
-        n = tot[-1]; mean = tot[:C] / n; var = (tot[C:2 * C] / n - mean * mean).clamp_min(0)
-        if self.track_running_stats:
-            with torch.no_grad():
-                self.num_batches_tracked += 1
-                m = self.momentum if self.momentum is not None else 1. / float(self.num_batches_tracked)
-                self.running_mean.lerp_(mean.detach(), m); self.running_var.lerp_(var.detach() * n / (n - 1).clamp_min(1), m)
-        shape = (1, C) + (1,) * (x.ndim - 2)
-        y = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
-        return y * self.weight.view(shape) + self.bias.view(shape) if self.affine else y
-
-def _to_syncbn(m:nn.Module)->nn.Module:
-    if isinstance(m, nn.modules.batchnorm._BatchNorm) and not isinstance(m, (SyncBN, nn.SyncBatchNorm)):
-        s = SyncBN(m.num_features, m.eps, m.momentum, m.affine, m.track_running_stats)
-        s.load_state_dict(m.state_dict()); s.train(m.training)
-        return s
-    for name, child in m.named_children(): setattr(m, name, _to_syncbn(child))
-    return m
-
-def sync_batchnorm(model:nn.Module, device=None)->nn.Module:
-    "Every BatchNorm of `model` synchronised over the ranks (same parameters and running statistics): PyTorch's SyncBatchNorm on CUDA, `SyncBN` on CPU."
-    device = torch.device(device or next(model.parameters()).device)
-    return nn.SyncBatchNorm.convert_sync_batchnorm(model) if device.type == 'cuda' else _to_syncbn(model)
-
-# %% ../nbs/07_train.ipynb #5e8d2c7a
-class ShardedDL(DistributedDL):
-    "fastai's `DistributedDL` on CPU and GPU alike, rank r taking the r-th slice of each global batch of world x bs (see above)."
-    def __init__(self, dl, rank=None, world_size=None, device=None):
-        super().__init__(dl, rank, world_size, device)
-        if device is None: self.device = dl.device
-    def _broadcast(self, t, rank):
-        if not is_distributed(): return list(t)
-        t = torch.tensor(t, dtype=torch.long, device='cuda' if dist.get_backend() == 'nccl' else 'cpu')
-        dist.broadcast(t, rank)
-        return t.cpu().tolist()
-    def _layout(self, n:int)->tuple:
-        "Positions into the padded index list of this rank's slice of each global batch; the kept and the padded length."
-        w, B = self.world_size, self.bs * self.world_size
-        if self.drop_last and n >= B: n = n // B * B
-        n_pad = -(-n // w) * w
-        out = []
-        for s in range(0, n_pad, B):
-            per = (min(s + B, n_pad) - s) // w
-            out += range(s + self.rank * per, s + (self.rank + 1) * per)
-        return out, n, n_pad
-    def __len__(self):                                               # one batch per global batch of `_layout`
-        _, _, n_pad = self._layout(len(self.dl.dataset) if self.dl.n is None else self.dl.n)
-        return len(range(0, n_pad, self.bs * self.world_size))
-    def get_idxs(self):
-        idxs = self._broadcast(list(self.dl.get_idxs()), 0)        # rank 0's order on every rank
-        pos, self.n, self.n_padded = self._layout(len(idxs))
-        idxs = idxs[:self.n]; idxs = idxs + idxs[:self.n_padded - self.n]
-        return [idxs[p] for p in pos]
-
-# %% ../nbs/07_train.ipynb #7a862903
-class DDPCallback(Callback):
-    "For a fit under several processes: DistributedDataParallel around the model, `ShardedDL`s, a barrier after each epoch; undone after the fit."
-    order = 99   # after_epoch after the checkpoint (95) and best-model saving (60): the others wait for rank 0's files
-    def before_fit(self):
-        self.plain = None
-        if not is_distributed(): return
-        dev = self.dls.device
-        self.plain = self.learn.model, self.dls.train, self.dls.valid
-        model = self.learn.model.to(dev)
-        ids = [torch.cuda.current_device()] if dev.type == 'cuda' else None   # `init_distributed` set it from LOCAL_RANK
-        self.learn.model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
-        self.dls.train, self.dls.valid = ShardedDL(self.dls.train), ShardedDL(self.dls.valid)
-    def after_epoch(self): barrier()
-    def after_fit(self):
-        if self.plain is None: return
-        (self.learn.model, self.dls.train, self.dls.valid), self.plain = self.plain, None
-
 # %% ../nbs/07_train.ipynb #0ea71f79
 COMPILE_MIN_BATCHES = 200   # `compile=None` compiles only fits of at least this many training batches: compiling takes a minute or two
 
@@ -220,7 +117,7 @@ class FastPath(Callback):
         self.channels_last, self.compile, self.cudnn_benchmark = channels_last, compile, cudnn_benchmark
         self.compiled, self.compile_s = False, None
     def before_fit(self):
-        m = _unwrap(self.learn.model)
+        m = unwrap(self.learn.model)
         if self.cudnn_benchmark: self._bench, torch.backends.cudnn.benchmark = torch.backends.cudnn.benchmark, True
         if self.channels_last: m.to(memory_format=torch.channels_last_3d)
         n = (self.n_epoch - getattr(self.learn, 'resume_epoch', 0)) * len(self.dls.train)
@@ -301,7 +198,7 @@ def fit_cosine(learn:Learner, n_epoch:int|None=None, lr:float|None=None, final_d
 def resume(learn:Learner, fname:str|Path)->int:
     "Load a checkpoint into `learn` (model strictly, optimizer, random states, best values so far); returns the epoch to start from."
     ck = torch.load(fname, map_location='cpu', weights_only=False)
-    _unwrap(learn.model).load_state_dict(ck['model'], strict=True)
+    unwrap(learn.model).load_state_dict(ck['model'], strict=True)
     learn.create_opt()
     if ck['opt'] is not None:
         saved_fastai, now_fastai = 'hypers' in ck['opt'], not isinstance(learn.opt, OptimWrapper)
