@@ -14,8 +14,8 @@ __all__ = ['PRESET_METHOD', 'OLD_PRESET_METHOD', 'METHOD_SETTINGS', 'AUGMENT_DEF
            'REQUIRED', 'LEGACY', 'FREE_MAPPINGS', 'PATH_KEYS', 'SECTIONS', 'UserError', 'setting', 'Section',
            'check_choice', 'Speed', 'Data', 'method_value', 'check_augment', 'check_method_settings', 'RunEntry',
            'Pretrain', 'run_entries', 'Finetune', 'freeze_mapping', 'Index', 'Evaluate', 'Config', 'example_yaml',
-           'default_config', 'upgrade_stored', 'from_dict', 'load_config', 'PretrainRun', 'FinetuneRun', 'RunPlan',
-           'method_seeds', 'make_plan']
+           'default_config', 'upgrade_stored', 'additive_keys', 'from_dict', 'load_config', 'PretrainRun',
+           'FinetuneRun', 'RunPlan', 'method_seeds', 'make_plan']
 
 # %% ../nbs/11a_config.ipynb #a22231f9
 import yaml
@@ -40,10 +40,11 @@ def setting(default, # the value when the YAML leaves the key out
             example=None, # the value the example YAML shows, where it differs from the default (required keys, paths)
             item_docs:dict|None=None, # a mapping's documented entries, shown one per line under the key
             before:str|None=None, # a comment line the example YAML writes above the key
+            additive:bool=False, # changing it only adds runs or changes the report: a finished output folder is reused (`additive_keys`)
            ):
     "A configuration key: a dataclass field carrying its default and its documentation."
     kw = dict(default_factory=lambda: copy.deepcopy(default)) if isinstance(default, (list, dict)) else dict(default=default)
-    return field(metadata=dict(doc=doc, example=example, item_docs=item_docs, before=before), **kw)
+    return field(metadata=dict(doc=doc, example=example, item_docs=item_docs, before=before, additive=additive), **kw)
 
 # %% ../nbs/11a_config.ipynb #58eb12c8
 def _plain(v):
@@ -77,10 +78,10 @@ def check_choice(where:str, value, options)->None:
 @dataclass(frozen=True)
 class Speed(Section):
     "The fast path of every fit (xcardia.train.fast_path); null: on CUDA, off on a CPU"
-    channels_last: bool|None = setting(None, 'channels_last_3d memory format (+10 % on an H100; slower on a CPU)')
-    compile: bool|None = setting(None, 'torch.compile; null: on CUDA for fits of at least 200 training batches (compiling takes minutes)')
-    cudnn_benchmark: bool|None = setting(False, 'cuDNN autotuning (not bit-reproducible, more memory); null: on CUDA [off until measured on a GPU]')
-    fused_adamw: bool = setting(True, "FusedAdamW: fastai Adam's updates in one fused kernel (+22 % on a 2-core CPU); false: fastai's Adam")
+    channels_last: bool|None = setting(None, 'channels_last_3d memory format (+10 % on an H100; slower on a CPU)', additive=True)
+    compile: bool|None = setting(None, 'torch.compile; null: on CUDA for fits of at least 200 training batches (compiling takes minutes)', additive=True)
+    cudnn_benchmark: bool|None = setting(False, 'cuDNN autotuning (not bit-reproducible, more memory); null: on CUDA [off until measured on a GPU]', additive=True)
+    fused_adamw: bool = setting(True, "FusedAdamW: fastai Adam's updates in one fused kernel (+22 % on a 2-core CPU); false: fastai's Adam", additive=True)
 
     def check(self):
         for k, v in self.items():
@@ -185,7 +186,7 @@ class RunEntry(Section):
 @dataclass(frozen=True)
 class Pretrain(Section):
     "Pre-training: which variants, how long, and the method's settings"
-    variants: list = setting(['nw_mmcl', 'mmcl', 'simclr', 'linear_mmcl'], 'NW+MMCL (X-Cardia), MMCL, SimCLR, linear head + MMCL')
+    variants: list = setting(['nw_mmcl', 'mmcl', 'simclr', 'linear_mmcl'], 'NW+MMCL (X-Cardia), MMCL, SimCLR, linear head + MMCL', additive=True)
     epochs: int|None = setting(None, '')
     bs: int|None = setting(None, '')
     lr: float|None = setting(None, '')
@@ -208,10 +209,10 @@ class Pretrain(Section):
                                        'noise_hu': 'Gaussian noise SD, HU'})
     monitor: str = setting('loss', 'what early stopping and the best model follow: loss (validation loss of Eq. 7; depends on the batch) '
                            'or retrieval (mean rank of each validation CT\'s own tables among all validation tables)')
-    diagnostics: bool = setting(False, "each loss term's gradient norm into each encoder, every 10th batch (grad_norms.csv)")
-    runs: dict = setting({}, 'extra named runs: a variant with other settings, e.g. {nw_img: {variant: nw_mmcl, nw_query: image}}; seeds: [0] trains one at fewer seeds')
+    diagnostics: bool = setting(False, "each loss term's gradient norm into each encoder, every 10th batch (grad_norms.csv)", additive=True)
+    runs: dict = setting({}, 'extra named runs: a variant with other settings, e.g. {nw_img: {variant: nw_mmcl, nw_query: image}}; seeds: [0] trains one at fewer seeds', additive=True)
     patience: int = setting(10, 'epochs without improvement of the monitored value before stopping')
-    lambda_sweep: list = setting([], 'Table B.1: extra NW+MMCL runs at these lambdas, e.g. [0.2, 0.4, 0.6, 0.8]')
+    lambda_sweep: list = setting([], 'Table B.1: extra NW+MMCL runs at these lambdas, e.g. [0.2, 0.4, 0.6, 0.8]', additive=True)
 
     def check(self, seeds:list):
         for v in self.variants: check_choice('pretrain.variants', v, VARIANTS)
@@ -247,10 +248,10 @@ REGIME = re.compile(r'^(full|(\d+)shot|frac(0?\.\d+|1(\.0)?))$')
 @dataclass(frozen=True)
 class Finetune(Section):
     "Fine-tuning: which pre-trained encoders, which label regimes, what stays frozen"
-    methods: list = setting(['nw_mmcl', 'mmcl', 'simclr', 'linear_mmcl', 'none'], 'pre-trained encoders to fine-tune; none: random initialisation')
-    regimes: list = setting(['full', '5shot'], 'full | <k>shot | frac<share>, e.g. frac0.1')
-    fractions: list = setting([], 'Table C.1: label fractions, e.g. [0.02, 0.04, 0.06, 0.1]')
-    sweep_regime: str = setting('full', 'the regime of the lambda-sweep fine-tunings')
+    methods: list = setting(['nw_mmcl', 'mmcl', 'simclr', 'linear_mmcl', 'none'], 'pre-trained encoders to fine-tune; none: random initialisation', additive=True)
+    regimes: list = setting(['full', '5shot'], 'full | <k>shot | frac<share>, e.g. frac0.1', additive=True)
+    fractions: list = setting([], 'Table C.1: label fractions, e.g. [0.02, 0.04, 0.06, 0.1]', additive=True)
+    sweep_regime: str = setting('full', 'the regime of the lambda-sweep fine-tunings', additive=True)
     epochs: int|None = setting(None, '')
     bs: int|None = setting(None, '')
     lr: float|None = setting(None, '')
@@ -298,14 +299,14 @@ def _rule_default(k:str): return SeriesRule.__dataclass_fields__[k].default
 @dataclass(frozen=True)
 class Index(Section):
     "`xcardia index DICOM_ROOT --out CT_TABLE --config THIS`: one CT series per study (xcardia.dicom)"
-    max_thickness: float = setting(_rule_default('max_thickness'), "mm; thicker series are left out ('thick slices'); the paper resamples to 2 mm")
-    min_slices: int = setting(_rule_default('min_slices'), "fewer slices: 'too few slices' (scouts, bolus tracking)")
-    min_z_mm: float = setting(_rule_default('min_z_mm'), 'slice positions must span this many mm (the adult heart: about 12 cm)')
-    max_irregularity: float = setting(_rule_default('max_irregularity'), 'largest uneven step between slices, relative to the median (a missing slice: 1.0)')
-    max_tilt_deg: float = setting(_rule_default('max_tilt_deg'), "gantry tilt above this: 'gantry tilt' (refused, never read as untilted)")
-    keep_contrast: bool = setting(_rule_default('keep_contrast'), "true: keep contrast-enhanced series (the paper's cohort is non-contrast)")
-    study_id: str = setting('uid', "the CT table's study_id: uid (StudyInstanceUID) or accession (AccessionNumber)")
-    id_map: str|None = setting(None, "CSV translating DICOM PatientID to your tables' patient_id (columns dicom_patient_id, patient_id)")
+    max_thickness: float = setting(_rule_default('max_thickness'), "mm; thicker series are left out ('thick slices'); the paper resamples to 2 mm", additive=True)
+    min_slices: int = setting(_rule_default('min_slices'), "fewer slices: 'too few slices' (scouts, bolus tracking)", additive=True)
+    min_z_mm: float = setting(_rule_default('min_z_mm'), 'slice positions must span this many mm (the adult heart: about 12 cm)', additive=True)
+    max_irregularity: float = setting(_rule_default('max_irregularity'), 'largest uneven step between slices, relative to the median (a missing slice: 1.0)', additive=True)
+    max_tilt_deg: float = setting(_rule_default('max_tilt_deg'), "gantry tilt above this: 'gantry tilt' (refused, never read as untilted)", additive=True)
+    keep_contrast: bool = setting(_rule_default('keep_contrast'), "true: keep contrast-enhanced series (the paper's cohort is non-contrast)", additive=True)
+    study_id: str = setting('uid', "the CT table's study_id: uid (StudyInstanceUID) or accession (AccessionNumber)", additive=True)
+    id_map: str|None = setting(None, "CSV translating DICOM PatientID to your tables' patient_id (columns dicom_patient_id, patient_id)", additive=True)
 
     @property
     def rule(self)->SeriesRule: return SeriesRule(**{f.name: getattr(self, f.name) for f in fields(SeriesRule)})
@@ -319,11 +320,11 @@ class Index(Section):
 @dataclass(frozen=True)
 class Evaluate(Section):
     "Evaluation, the report and the bundle"
-    n_boot: int = setting(1000, 'bootstrap resamples of patients for every CI')
-    bundle: str = setting('nw_mmcl/full', 'the fine-tuned model that goes into the bundle (method/regime)')
-    cam_target: str = setting('lvwt_ge13', 'phenotype shown in the Grad-CAM figure')
-    min_threshold_positives: int = setting(5, 'a flag threshold set from fewer validation positives is marked unreliable (report, bundle)')
-    pairs: list = setting([], 'extra paired comparisons [A, B] of finetune.methods (A − B), e.g. [[nw_excl, mmcl_excl]]')
+    n_boot: int = setting(1000, 'bootstrap resamples of patients for every CI', additive=True)
+    bundle: str = setting('nw_mmcl/full', 'the fine-tuned model that goes into the bundle (method/regime)', additive=True)
+    cam_target: str = setting('lvwt_ge13', 'phenotype shown in the Grad-CAM figure', additive=True)
+    min_threshold_positives: int = setting(5, 'a flag threshold set from fewer validation positives is marked unreliable (report, bundle)', additive=True)
+    pairs: list = setting([], 'extra paired comparisons [A, B] of finetune.methods (A − B), e.g. [[nw_excl, mmcl_excl]]', additive=True)
 
     def check(self, methods:list):
         for p in self.pairs:
@@ -337,9 +338,9 @@ class Config(Section):
     out: str|None = setting(None, 'every stage writes into a folder under here (required)', example='runs/xcardia')
     preset: str = setting('small', 'tiny | small | paper: CT size, network, batch, epochs (see xcardia.core.PRESETS)')
     seed: int = setting(0, "the cohort's split (and the demo's synthetic cohort); training seed of the un-suffixed runs")
-    seeds: list|None = setting(None, 'training seeds: every pre-training and fine-tuning once per seed, e.g. [0, 1, 2]; null: [seed]')
+    seeds: list|None = setting(None, 'training seeds: every pre-training and fine-tuning once per seed, e.g. [0, 1, 2]; null: [seed]', additive=True)
     cache_dir: str|None = setting(None, 'preprocessed CTs (float16 .npy); null: ~/.cache/xcardia/ct')
-    num_workers: int|None = setting(None, 'DataLoader workers; null: 0 on CPU, up to 8 on a GPU')
+    num_workers: int|None = setting(None, 'DataLoader workers; null: 0 on CPU, up to 8 on a GPU', additive=True)
     speed: Speed = field(default_factory=Speed)
     data: Data = field(default_factory=Data)
     pretrain: Pretrain = field(default_factory=Pretrain)
@@ -436,6 +437,15 @@ def upgrade_stored(stored:dict)->dict:
     for k in PRESET_METHOD:
         if old.get(f'pretrain.{k}') is None: old[f'pretrain.{k}'] = method_value(k, old.get('preset'))
     return old
+
+def additive_keys(section:type|None=None, prefix:str='')->tuple:
+    "The dotted keys declared `additive` (`setting`): a second run into a finished output folder may change them (more variants, regimes, seeds, the report's settings, the index's)."
+    out = []
+    for f in fields(section or Config):
+        d = f.default_factory() if f.default_factory is not MISSING else f.default
+        if isinstance(d, Section): out += additive_keys(type(d), prefix + f.name + '.')
+        elif f.metadata.get('additive'): out.append(prefix + f.name)
+    return tuple(out)
 
 # %% ../nbs/11a_config.ipynb #cb91c778
 def from_dict(d:dict)->Config:

@@ -34,15 +34,11 @@ from .pretrain import VARIANTS, pretrain_learner, save_image_encoder, retrieval_
 from .losses import base_rate_bce, base_rate_mse
 from .finetune import finetune_learner, few_shot, fraction, FineTuneModel
 from .severity import SeveritySpec, severity_values
-from .config import (UserError, Config, upgrade_stored, PretrainRun, FinetuneRun, EXAMPLE_CONFIG, REGIME, load_config, default_config,
+from .config import (UserError, Config, upgrade_stored, additive_keys, PretrainRun, FinetuneRun, EXAMPLE_CONFIG, REGIME, load_config, default_config,
                             _flat)
 
 # %% ../nbs/12_stages.ipynb #2d3ab8c6
-ADDITIVE = ('pretrain.variants', 'pretrain.lambda_sweep', 'finetune.methods', 'finetune.regimes', 'finetune.fractions',
-            'finetune.sweep_regime', 'evaluate.n_boot', 'evaluate.bundle', 'evaluate.cam_target', 'evaluate.pairs', 'evaluate.min_threshold_positives', 'num_workers',
-            'speed.channels_last', 'speed.compile', 'speed.cudnn_benchmark', 'speed.fused_adamw', 'seeds', 'pretrain.runs', 'pretrain.diagnostics',
-            'index.max_thickness', 'index.min_slices', 'index.min_z_mm', 'index.max_irregularity', 'index.max_tilt_deg',
-            'index.keep_contrast', 'index.study_id', 'index.id_map')   # index: the `xcardia index` command's, not the stages'
+ADDITIVE = additive_keys()   # declared where each key is (`xcardia.config.setting`)
 
 # %% ../nbs/12_stages.ipynb #ff612882
 def prepare_out(cfg:Config)->Path:
