@@ -9,11 +9,11 @@ from __future__ import annotations
 __all__ = ['VIEW_DEFAULTS', 'view_args', 'corrupt_tabular', 'PairedAugment', 'retrieval_ranks', 'RetrievalRank']
 
 # %% ../nbs/07a_augment.ipynb #526d1518
+import numpy as np
 import torch
 from fastai.callback.core import Callback
-from .data import random_views
 from fastai.learner import Metric
-import numpy as np
+from .data import random_views
 from .distributed import all_gather_rows
 
 # %% ../nbs/07a_augment.ipynb #b1ea5f7d
