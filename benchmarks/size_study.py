@@ -4,7 +4,8 @@ patients and seeds) against the number of pre-training pairs, with and without a
 Usage (after `python tools/run_study.py examples/study_size.yaml --patients N --out ../study/sizeN --publish DEST/pN`
 for each size):
     python benchmarks/size_study.py nbs/study_size ../study/size300 ../study/size800
-writes DEST/size_study.csv and DEST/fig_size_study.png (and each size's pairs count in DEST/pN/pairs.json).
+writes DEST/size_study.csv, DEST/fig_size_study.png and DEST/fig_size_curves.png, and into each size's folder DEST/pN its
+pairs count (pairs.json) and every pre-training run's per-epoch history (histories.csv).
 """
 import argparse, json, sys
 from pathlib import Path
@@ -22,12 +23,23 @@ def pairs(study:Path)->dict:
     n = pre.split.value_counts().to_dict()
     return {'train': int(n.get('train', 0)), 'val': int(n.get('val', 0)), 'patients': int(json.loads((study/'data'/'done.json').read_text())['n_patients'])}
 
+HISTORY = ['epoch', 'train_clip_loss', 'valid_clip_loss', 'valid_loss', 'train_retrieval_rank', 'valid_retrieval_rank']
+
+def histories(study:Path)->pd.DataFrame:
+    "Every pre-training run's history.csv (the columns of `HISTORY`), one frame with the run's name and method."
+    parts = []
+    for f in sorted((study/'pretrain').glob('*/history.csv')):
+        h = pd.read_csv(f)[HISTORY]; run = f.parent.name
+        parts.append(h.assign(run=run, method=run.split('_seed')[0]))
+    return pd.concat(parts, ignore_index=True)
+
 def size_table(dest:Path, studies:list)->pd.DataFrame:
     "One row per (size, regime, method): the comparison with no pre-training, from each size's published comparisons.csv."
     rows = []
     for study in studies:
         p = pairs(study); folder = dest/f"p{p['patients']}"
         (folder/'pairs.json').write_text(json.dumps(p, indent=1))
+        histories(study).to_csv(folder/'histories.csv', index=False)
         comp = pd.read_csv(folder/'comparisons.csv')
         for m, (label, aug) in METHODS.items():
             for _, r in comp[comp.comparison == f"{m} − no pre-training"].iterrows():
@@ -53,6 +65,21 @@ def size_figure(t:pd.DataFrame, fname:Path):
     fig.tight_layout(); fig.savefig(fname, dpi=120); plt.close(fig)
     return fname
 
+def curves_figure(dest:Path, sizes:list, fname:Path):
+    "Per size: training and validation retrieval rank per epoch (mean over seeds), without and with augmentation."
+    fig, axs = plt.subplots(1, len(sizes), figsize=(5.2 * len(sizes), 3.6), sharey=True, squeeze=False)
+    for ax, n in zip(axs[0], sizes):
+        h = pd.read_csv(dest/f'p{n}'/'histories.csv')
+        for m, color in (('nw_mmcl', 'C0'), ('mmcl', 'C1'), ('nw_aug', 'C0'), ('mmcl_aug', 'C1')):
+            g = h[h.method == m].groupby('epoch')[['train_retrieval_rank', 'valid_retrieval_rank']].mean()
+            ls = '--' if 'aug' in m else '-'
+            ax.plot(g.index, g.valid_retrieval_rank, ls, color=color, label=f"{m} validation")
+            ax.plot(g.index, g.train_retrieval_rank, ls, color=color, alpha=.35, label=f"{m} training")
+        ax.axhline(.5, color='k', lw=.6, ls=':'); ax.set_title(f'{n} patients'); ax.set_xlabel('epoch')
+    axs[0][0].set_ylabel('retrieval rank (0: own tables first, 0.5: chance)'); axs[0][-1].legend(fontsize=7, ncol=2)
+    fig.tight_layout(); fig.savefig(fname, dpi=120); plt.close(fig)
+    return fname
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('dest'); ap.add_argument('studies', nargs='+')
@@ -60,6 +87,7 @@ def main():
     dest = Path(a.dest); t = size_table(dest, [Path(s) for s in a.studies])
     t.to_csv(dest/'size_study.csv', index=False)
     size_figure(t, dest/'fig_size_study.png')
+    curves_figure(dest, sorted(t.patients.unique()), dest/'fig_size_curves.png')
     print(t.round(3).to_string(index=False))
 
 if __name__ == '__main__': main()
