@@ -15,7 +15,7 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt
 
 METHODS = {'NW+MMCL': ('NW+MMCL', False), 'MMCL': ('MMCL', False), 'nw_aug': ('NW+MMCL', True), 'mmcl_aug': ('MMCL', True),
-           'nw_aug_loss': ('NW+MMCL, loss-stopped', True)}
+           'nw_aug_loss': ('NW+MMCL + augmentation, stopped on the loss', True)}
 
 def pairs(study:Path)->dict:
     "Pre-training pairs per split of a study's cohort (`cohort/pretrain.parquet`), and its patients."
@@ -52,17 +52,20 @@ def size_figure(t:pd.DataFrame, fname:Path):
     "Pre-training − none against pre-training pairs: one panel per regime, solid without augmentation, dashed with."
     regimes = list(dict.fromkeys(t.regime))
     fig, axs = plt.subplots(1, len(regimes), figsize=(5.2 * len(regimes), 3.8), sharey=True, squeeze=False)
-    colors = {'NW+MMCL': 'C0', 'MMCL': 'C1', 'NW+MMCL, loss-stopped': 'C2'}
+    colors = {'NW+MMCL': 'C0', 'MMCL': 'C1', METHODS['nw_aug_loss'][0]: 'C2'}
+    ticks = t.drop_duplicates('pretrain_pairs').sort_values('pretrain_pairs')
     for ax, reg in zip(axs[0], regimes):
         for (label, aug), g in t[t.regime == reg].groupby(['method', 'augmented']):
             g = g.sort_values('pretrain_pairs'); dx = (1.03 if aug else 0.97)
             ax.errorbar(g.pretrain_pairs * dx, g.difference, yerr=[g.difference - g.ci_low, g.ci_high - g.difference], capsize=3,
-                        marker='o', ls='--' if aug else '-', color=colors[label], label=f"{label}{' + augmentation' if aug and 'loss' not in label else ''}")
-        ax.axhline(0, color='k', lw=0.8); ax.set_xscale('log')
+                        marker='o', ls='--' if aug else '-', color=colors[label], label=f"{label}{' + augmentation' if aug and 'augmentation' not in label else ''}")
+        ax.axhline(0, color='k', lw=0.8); ax.set_xscale('log'); ax.minorticks_off()
+        ax.set_xticks(ticks.pretrain_pairs, [f"{p}\n({n} patients)" for p, n in zip(ticks.pretrain_pairs, ticks.patients)])
         ax.set_xlabel('pre-training pairs (training split)'); ax.set_title(f'{reg}')
     axs[0][0].set_ylabel('test AUROC: pre-training − none\n(mean over seeds, 95 % CI)')
-    axs[0][-1].legend(fontsize=8, loc='best')
-    fig.tight_layout(); fig.savefig(fname, dpi=120); plt.close(fig)
+    h, l = axs[0][0].get_legend_handles_labels()
+    fig.tight_layout(rect=(0, .12, 1, 1)); fig.legend(h, l, loc='lower center', ncol=3, fontsize=8, frameon=False)
+    fig.savefig(fname, dpi=120); plt.close(fig)
     return fname
 
 def curves_figure(dest:Path, sizes:list, fname:Path):

@@ -29,7 +29,7 @@ def render_readme()->str:
     body, _ = MarkdownExporter().from_notebook_node(nb_to_nbformat(nb))
     text = head + body
     text = re.sub(r'```\s*\{mermaid\}', '```mermaid', text)
-    text = re.sub(r'\]\((images/[^)]+)\)', r'](nbs/\1)', text)   # images live in nbs/images; README sits at the root
+    text = re.sub(r'\]\(((?:images|study_\w+)/[^)]+)\)', r'](nbs/\1)', text)   # figures live under nbs/; README sits at the root
     text = '\n'.join(l.rstrip() for l in text.splitlines())
     return re.sub(r'\n{3,}', '\n\n', text).strip() + '\n'
 

@@ -200,7 +200,8 @@ class Pretrain(Section):
     nw_tab_grad: bool = setting(True, 'false: the NW loss sends no gradient into the tabular encoder [true]')
     nw_targets: str = setting('labels', 'what the NW bank carries and its loss scores: labels [labels], measurements (masked MSE), both')
     augment: dict = setting(AUGMENT_DEFAULTS, 'random CT views and tabular corruption on every training batch of the paired variants '
-                            '(never validation, the NW bank or the cache; xcardia.augment) [the paper: none]',
+                            '(never validation, the NW bank or the cache; xcardia.augment) [off: on the built-in cohort it cost 5-shot AUROC '
+                            '(16_size_study); the paper: none]',
                             item_docs={'image': 'a random view of each CT per step: rotation, zoom, shift, flips, intensity offset and scaling, noise',
                                        'tabular': "share of tabular entries set to the same feature of a random other training patient (MMCL's 0.3)",
                                        'rotate': 'max rotation about each axis, radians (0.26: 15 degrees)', 'scale': 'max relative zoom',
@@ -208,7 +209,8 @@ class Pretrain(Section):
                                        'shift_hu': 'max intensity offset, HU', 'scale_intensity': 'max relative intensity scaling',
                                        'noise_hu': 'Gaussian noise SD, HU'})
     monitor: str = setting('loss', 'what early stopping and the best model follow: loss (validation loss of Eq. 7; depends on the batch) '
-                           'or retrieval (mean rank of each validation CT\'s own tables among all validation tables)')
+                           'or retrieval (mean rank of each validation CT\'s own tables among all validation tables) [loss: the two '
+                           'fine-tuned alike in 16_size_study]')
     diagnostics: bool = setting(False, "each loss term's gradient norm into each encoder, every 10th batch (grad_norms.csv)", additive=True)
     runs: dict = setting({}, 'extra named runs: a variant with other settings, e.g. {nw_img: {variant: nw_mmcl, nw_query: image}}; seeds: [0] trains one at fewer seeds', additive=True)
     patience: int = setting(10, 'epochs without improvement of the monitored value before stopping')
