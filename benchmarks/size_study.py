@@ -7,7 +7,7 @@ for each size):
 writes DEST/size_study.csv, DEST/fig_size_study.png and DEST/fig_size_curves.png, and into each size's folder DEST/pN its
 pairs count (pairs.json) and every pre-training run's per-epoch history (histories.csv).
 """
-import argparse, json, sys
+import argparse, json
 from pathlib import Path
 import pandas as pd
 import matplotlib

@@ -4,9 +4,10 @@
 
 # %% ../nbs/07a_augment.ipynb #62e88889
 from __future__ import annotations
+import inspect
 
 # %% auto #0
-__all__ = ['VIEW_DEFAULTS', 'view_args', 'corrupt_tabular', 'PairedAugment', 'retrieval_ranks', 'RetrievalRank']
+__all__ = ['VIEW_DEFAULTS', 'view_args', 'corrupt_tabular', 'PairedAugment', 'retrieval_ranks', 'rank_share', 'RetrievalRank']
 
 # %% ../nbs/07a_augment.ipynb #526d1518
 import numpy as np
@@ -17,8 +18,6 @@ from .data import random_views
 from .distributed import all_gather_rows
 
 # %% ../nbs/07a_augment.ipynb #b1ea5f7d
-VIEW_DEFAULTS = dict(rotate=0.26, scale=0.1, translate=0.05, flip_prob=0.5, shift_hu=100., scale_intensity=0.1, noise_hu=20.)
-
 def view_args(hu_window:tuple=(-1000, 1000), # the preset's HU window, mapped to [-1, 1] by the preprocessing
               rotate:float=0.26, # max rotation about each axis (radians; 0.26 = 15 degrees)
               scale:float=0.1, # max relative zoom
@@ -32,6 +31,8 @@ def view_args(hu_window:tuple=(-1000, 1000), # the preset's HU window, mapped to
     per_hu = 2 / (hu_window[1] - hu_window[0])
     return dict(rotate=rotate, scale=scale, translate=translate, flip_prob=flip_prob, shift=shift_hu * per_hu,
                 scale_intensity=scale_intensity, noise_std=noise_hu * per_hu)
+
+VIEW_DEFAULTS = {k: p.default for k, p in inspect.signature(view_args).parameters.items() if k != 'hu_window'}   # the view's settings
 
 # %% ../nbs/07a_augment.ipynb #59b1c082
 def corrupt_tabular(x_num:torch.Tensor, # (n, f_num) numeric inputs of the batch
@@ -89,6 +90,10 @@ def retrieval_ranks(e_img:torch.Tensor, # (n, d) image embeddings
         out.append((sim > own[:, None]).sum(1))
     return torch.cat(out)
 
+def rank_share(ranks:torch.Tensor)->float:
+    "The mean of `retrieval_ranks` as a share of the other candidates (0: own tables always first, 0.5: chance)."
+    return (ranks.float() / max(len(ranks) - 1, 1)).mean().item()
+
 # %% ../nbs/07a_augment.ipynb #d7122e0a
 class RetrievalRank(Metric):
     "Image-to-tabular retrieval over a whole epoch's samples: the mean share of other patients ranked before each CT's own tables (0: always first, 0.5: chance)."
@@ -101,8 +106,7 @@ class RetrievalRank(Metric):
         if not self.parts: return float('nan')
         e_img, e_tab, idx = (all_gather_rows(torch.cat(t)) for t in zip(*self.parts))   # every rank's samples
         keep = torch.as_tensor(np.unique(idx.cpu().numpy(), return_index=True)[1], device=idx.device)   # samplers may repeat one
-        r = retrieval_ranks(e_img[keep], e_tab[keep]).float()
-        return (r / max(len(r) - 1, 1)).mean().item()
+        return rank_share(retrieval_ranks(e_img[keep], e_tab[keep]))
     @property
     def name(self): return 'retrieval_rank'
 

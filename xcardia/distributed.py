@@ -63,21 +63,17 @@ def barrier():
 # %% ../nbs/05a_distributed.ipynb #f76159c9
 def gather_with_local_grad(x:torch.Tensor)->torch.Tensor:
     "All ranks' `x` concatenated along dim 0; the local slice keeps its gradient. Identity without torch.distributed."
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1: return x
-    parts = [torch.zeros_like(x) for _ in range(dist.get_world_size())]
+    if world_size() == 1: return x
+    parts = [torch.zeros_like(x) for _ in range(world_size())]
     dist.all_gather(parts, x.detach().contiguous())
-    parts[dist.get_rank()] = x
+    parts[rank()] = x
     return torch.cat(parts)
-
-def world_size()->int:
-    "Number of processes (1 without torch.distributed)."
-    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
 
 def all_gather_rows(t:torch.Tensor)->torch.Tensor:
     "Concatenate a tensor's rows from every rank (shards may differ in length); identity without torch.distributed."
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1: return t
+    if world_size() == 1: return t
     n = torch.tensor([len(t)], device=t.device)
-    sizes = [torch.zeros_like(n) for _ in range(dist.get_world_size())]; dist.all_gather(sizes, n)
+    sizes = [torch.zeros_like(n) for _ in range(world_size())]; dist.all_gather(sizes, n)
     m = int(max(s.item() for s in sizes))
     pad = torch.zeros((m - len(t), *t.shape[1:]), dtype=t.dtype, device=t.device)
     parts = [torch.zeros((m, *t.shape[1:]), dtype=t.dtype, device=t.device) for _ in sizes]

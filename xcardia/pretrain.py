@@ -13,7 +13,6 @@ __all__ = ['NW_QUERIES', 'NW_TARGETS', 'MONITORS', 'VARIANTS', 'TABULAR_SIZES', 
            'encode_pairs', 'retrieval_accuracy', 'head_auroc', 'head_r2']
 
 # %% ../nbs/08_pretrain.ipynb #ad044d58
-from contextlib import contextmanager
 import numpy as np
 import pandas as pd
 import torch
@@ -23,15 +22,15 @@ from sklearn.metrics import roc_auc_score
 from fastai.learner import Learner, Metric
 from fastai.callback.core import Callback
 from fastcore.meta import delegates
-from .core import get_preset, TARGET_NAMES, autocast
+from .core import get_preset, TARGET_NAMES
 from .encoders import ImageEncoder, TabularEncoder, fuse, init_linear_xavier
 from .nw import NWHead, BANKS
 from .losses import CLIPLoss, nw_loss, nw_mse, nt_xent, base_rate_bce
 from fastcore.foundation import L
 from .train import make_learner
-from .distributed import unwrap, is_distributed, all_gather_rows
+from .distributed import unwrap, is_distributed, all_gather_rows   # all_gather_rows and the bank names: also importable from here, as before
 from .bank import BANK_BN, eval_mode, bn_batch_stats, encode_bank, gather_support, SupportBankCallback
-from .augment import PairedAugment, RetrievalRank, retrieval_ranks
+from .augment import PairedAugment, RetrievalRank, retrieval_ranks, rank_share
 from fastai.torch_core import rank_distrib
 
 # %% ../nbs/08_pretrain.ipynb #7cce4254
@@ -217,7 +216,7 @@ def pretrain_learner(dls, # from `make_dls(..., kind='paired')`, or kind='simclr
     track = MONITORS[monitor] if kind == 'paired' else MONITORS['loss']
     learn = make_learner(dls, model, loss, patience=patience, lr=p.lr, wd=wd, metrics=metrics, path=path, cbs=extra + list(L(cbs)), **track, **kwargs)
     learn.recorder.train_metrics = True
-    learn.preset, learn.variant, learn.n_labels = p, variant, n_labels
+    learn.preset, learn.variant, learn.n_labels, learn.monitor = p, variant, n_labels, track['monitor']
     return learn
 
 # %% ../nbs/08_pretrain.ipynb #70122343
@@ -255,7 +254,7 @@ def retrieval_accuracy(learn:Learner, dl=None, ks=(1, 5))->dict:
     r = retrieval_ranks(*encode_pairs(learn, dl)[:2])
     out = {'n': len(r)}
     for k in ks: out[f'top{k}'], out[f'chance_top{k}'] = (r < k).float().mean().item(), min(k / len(r), 1.)
-    out['mean_rank'] = (r.float() / max(len(r) - 1, 1)).mean().item()
+    out['mean_rank'] = rank_share(r)
     return out
 
 

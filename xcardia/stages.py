@@ -355,7 +355,7 @@ def run_pretrain(cfg:Config, run:str|PretrainRun)->dict:
         if run.variant != 'simclr': info['retrieval'] = retrieval_accuracy(learn)
         info.update(_head_diagnostics(learn, folder, hist))
     if 'valid_retrieval_rank' in hist: info['best_valid_retrieval_rank'] = float(hist.valid_retrieval_rank.min())
-    col = 'valid_retrieval_rank' if learn.variant != 'simclr' and run.settings.get('monitor') == 'retrieval' else 'valid_loss'
+    col = learn.monitor
     return finish_stage(folder, t0, epochs=int(len(hist)), best_valid_loss=float(hist.valid_loss.min()), dropped=len(dls.dropped),
                         monitor=col, best_epoch=int(hist.epoch[hist[col].idxmin()]), **info)
 

@@ -5,7 +5,6 @@
 # %% ../nbs/07_train.ipynb #24670385
 from __future__ import annotations
 import os, random, time
-from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
