@@ -107,7 +107,7 @@ class Report:
     def html(self)->str:
         out = [f"<!doctype html><html><head><meta charset='utf-8'><title>{_esc(self.title)}</title><style>"
                "body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}table{border-collapse:collapse;margin:1em 0}"
-               "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px}img{max-width:100%}pre{background:#f5f5f5;padding:1em}"
+               "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px}img{max-width:100%}pre{background:#f5f5f5;padding:1em;white-space:pre-wrap;overflow-wrap:anywhere}p,figcaption{overflow-wrap:anywhere}"
                f"</style></head><body><h1>{_esc(self.title)}</h1>"]
         for b in self.blocks:
             if b[0] == 'h': out.append(f"<h{b[1]}>{_inline_html(b[2])}</h{b[1]}>")
@@ -183,7 +183,7 @@ def cohort_section(ev:Evaluation):
     if len(un): rep.p(f"{len(un)} CT studies left out at matching: " + ', '.join(f"{n} {r}" for r, n in un.reason.value_counts().items())
                       + " (`cohort/unmatched.csv`).")
     short = stage_done(ev.out/'cohort').get('short_targets') or {}
-    if short: rep.p(f"Targets with fewer than 5 positive studies (AUROC missing or wide): {short}.")
+    if short: rep.p("Targets with fewer than 5 positive studies (AUROC missing or wide): " + ', '.join(f"{k} {n}" for k, n in short.items()) + '.')
 
 # %% ../nbs/13_report.ipynb #68957a2f
 def load_finetune_results(ev:Evaluation)->list:

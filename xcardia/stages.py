@@ -205,7 +205,7 @@ def run_cohort(cfg:Config)->dict:
     rep = cohort_report(labelled, 'split'); rep.to_csv(folder/'table_a1.csv')
     short = {f'{t} ({s})': int((labelled[t][labelled.split == s] == 1).sum()) for t in TARGET_NAMES for s in ('train', 'test')
              if (labelled[t][labelled.split == s] == 1).sum() < 5}
-    if short: say(f"targets with fewer than 5 positive studies: {short}; their AUROC will be missing or wide")
+    if short: say(f"targets with fewer than 5 positive studies: {', '.join(f'{k} {n}' for k, n in short.items())}; their AUROC will be missing or wide")
     say(f"cohort: {len(labelled)} labelled studies ({labelled.patient_id.nunique()} patients), {len(pre)} pre-training pairs, "
         f"{len(unmatched)} CT studies unmatched" + (f" ({unmatched.reason.value_counts().to_dict()})" if len(unmatched) else ''))
     return finish_stage(folder, t0, labelled=len(labelled), pretrain=len(pre), unmatched=len(unmatched), short_targets=short,
