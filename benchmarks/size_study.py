@@ -14,8 +14,10 @@ import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt
 
-METHODS = {'NW+MMCL': ('NW+MMCL', False), 'MMCL': ('MMCL', False), 'nw_aug': ('NW+MMCL', True), 'mmcl_aug': ('MMCL', True),
-           'nw_aug_loss': ('NW+MMCL + augmentation, stopped on the loss', True)}
+# run in the report -> (method, augmentation: 'off', 'strong' (MMCL's strength, 30 % corruption) or 'mild' (no flips, 10 %))
+METHODS = {'NW+MMCL': ('NW+MMCL', 'off'), 'MMCL': ('MMCL', 'off'), 'nw_aug': ('NW+MMCL', 'strong'), 'mmcl_aug': ('MMCL', 'strong'),
+           'nw_aug_loss': ('NW+MMCL + augmentation, stopped on the loss', 'strong'), 'nw_mild': ('NW+MMCL', 'mild'), 'mmcl_mild': ('MMCL', 'mild')}
+LINES = {'off': '-', 'strong': '--', 'mild': ':'}
 
 def pairs(study:Path)->dict:
     "Pre-training pairs per split of a study's cohort (`cohort/pretrain.parquet`), and its patients."
@@ -43,39 +45,41 @@ def size_table(dest:Path, studies:list)->pd.DataFrame:
         comp = pd.read_csv(folder/'comparisons.csv')
         for m, (label, aug) in METHODS.items():
             for _, r in comp[comp.comparison == f"{m} − no pre-training"].iterrows():
-                rows.append({'patients': p['patients'], 'pretrain_pairs': p['train'], 'regime': r.regime, 'method': label, 'augmented': aug,
+                rows.append({'patients': p['patients'], 'pretrain_pairs': p['train'], 'regime': r.regime, 'method': label, 'augmentation': aug,
                              'run': m, 'difference': r['mean AUROC difference'], 'ci_low': r['CI low'], 'ci_high': r['CI high'],
                              'excludes_0': r['CI excludes 0'], 'seeds': r.seeds})
     return pd.DataFrame(rows)
 
 def size_figure(t:pd.DataFrame, fname:Path):
-    "Pre-training − none against pre-training pairs: one panel per regime, solid without augmentation, dashed with."
+    "Pre-training − none against pre-training pairs: one panel per regime; solid without augmentation, dashed strong, dotted mild."
     regimes = list(dict.fromkeys(t.regime))
     fig, axs = plt.subplots(1, len(regimes), figsize=(5.2 * len(regimes), 3.8), sharey=True, squeeze=False)
     colors = {'NW+MMCL': 'C0', 'MMCL': 'C1', METHODS['nw_aug_loss'][0]: 'C2'}
     ticks = t.drop_duplicates('pretrain_pairs').sort_values('pretrain_pairs')
     for ax, reg in zip(axs[0], regimes):
-        for (label, aug), g in t[t.regime == reg].groupby(['method', 'augmented']):
-            g = g.sort_values('pretrain_pairs'); dx = (1.03 if aug else 0.97)
+        for (label, aug), g in t[t.regime == reg].groupby(['method', 'augmentation'], sort=False):
+            g = g.sort_values('pretrain_pairs'); dx = {'off': 0.96, 'strong': 1.0, 'mild': 1.04}[aug]
             ax.errorbar(g.pretrain_pairs * dx, g.difference, yerr=[g.difference - g.ci_low, g.ci_high - g.difference], capsize=3,
-                        marker='o', ls='--' if aug else '-', color=colors[label], label=f"{label}{' + augmentation' if aug and 'augmentation' not in label else ''}")
+                        marker='o', ls=LINES[aug], color=colors[label],
+                        label=label if aug == 'off' or 'augmentation' in label else f"{label} + {aug} augmentation")
         ax.axhline(0, color='k', lw=0.8); ax.set_xscale('log'); ax.minorticks_off()
         ax.set_xticks(ticks.pretrain_pairs, [f"{p}\n({n} patients)" for p, n in zip(ticks.pretrain_pairs, ticks.patients)])
         ax.set_xlabel('pre-training pairs (training split)'); ax.set_title(f'{reg}')
     axs[0][0].set_ylabel('test AUROC: pre-training − none\n(mean over seeds, 95 % CI)')
     h, l = axs[0][0].get_legend_handles_labels()
-    fig.tight_layout(rect=(0, .12, 1, 1)); fig.legend(h, l, loc='lower center', ncol=3, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, .15, 1, 1)); fig.legend(h, l, loc='lower center', ncol=4, fontsize=8, frameon=False)
     fig.savefig(fname, dpi=120); plt.close(fig)
     return fname
 
 def curves_figure(dest:Path, sizes:list, fname:Path):
-    "Per size: training and validation retrieval rank per epoch (mean over seeds), without and with augmentation."
+    "Per size: training and validation retrieval rank per epoch (mean over seeds), without, with strong and with mild augmentation."
     fig, axs = plt.subplots(1, len(sizes), figsize=(5.2 * len(sizes), 3.6), sharey=True, squeeze=False)
     for ax, n in zip(axs[0], sizes):
         h = pd.read_csv(dest/f'p{n}'/'histories.csv')
-        for m, color in (('nw_mmcl', 'C0'), ('mmcl', 'C1'), ('nw_aug', 'C0'), ('mmcl_aug', 'C1')):
+        for m, color in (('nw_mmcl', 'C0'), ('mmcl', 'C1'), ('nw_aug', 'C0'), ('mmcl_aug', 'C1'), ('nw_mild', 'C0'), ('mmcl_mild', 'C1')):
             g = h[h.method == m].groupby('epoch')[['train_retrieval_rank', 'valid_retrieval_rank']].mean()
-            ls = '--' if 'aug' in m else '-'
+            if g.empty: continue
+            ls = LINES['strong' if 'aug' in m else 'mild' if 'mild' in m else 'off']
             ax.plot(g.index, g.valid_retrieval_rank, ls, color=color, label=f"{m} validation")
             ax.plot(g.index, g.train_retrieval_rank, ls, color=color, alpha=.35, label=f"{m} training")
         ax.axhline(.5, color='k', lw=.6, ls=':'); ax.set_title(f'{n} patients'); ax.set_xlabel('epoch')

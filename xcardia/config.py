@@ -200,8 +200,9 @@ class Pretrain(Section):
     nw_tab_grad: bool = setting(True, 'false: the NW loss sends no gradient into the tabular encoder [true]')
     nw_targets: str = setting('labels', 'what the NW bank carries and its loss scores: labels [labels], measurements (masked MSE), both')
     augment: dict = setting(AUGMENT_DEFAULTS, 'random CT views and tabular corruption on every training batch of the paired variants '
-                            '(never validation, the NW bank or the cache; xcardia.augment) [off: on the built-in cohort it cost 5-shot AUROC '
-                            '(16_size_study); the paper: none]',
+                            '(never validation, the NW bank or the cache; xcardia.augment) [off: on the built-in cohort these view defaults '
+                            'cost 5-shot AUROC and a milder setting did not measurably help (16_size_study, which gives the milder '
+                            'setting for small cohorts); the paper: none]',
                             item_docs={'image': 'a random view of each CT per step: rotation, zoom, shift, flips, intensity offset and scaling, noise',
                                        'tabular': "share of tabular entries set to the same feature of a random other training patient (MMCL's 0.3)",
                                        'rotate': 'max rotation about each axis, radians (0.26: 15 degrees)', 'scale': 'max relative zoom',
