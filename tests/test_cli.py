@@ -141,7 +141,7 @@ def test_bad_input_is_one_line_exit_2(tmp_path, case):
             'no such path': {'out': 'o', 'data': {'ct': 'ct.csv', 'echo': 'nowhere/echo.csv'}},
             'table lacks a column': good, 'different config': {**good, 'preset': 'tiny'}}
     expect = {'missing key': "missing key 'data.echo'", 'no such path': 'data.echo = ', 'no config file': 'no such config file',
-              'table lacks a column': "CT table lacks column(s) ['image_path']", 'different config': 'different configuration (differs in preset)'}
+              'table lacks a column': "CT table lacks column(s) ['image_path']", 'different config': 'different configuration (differs in preset: "small" there, "tiny" now)'}
     if case == 'different config':
         (tmp_path/'o').mkdir(); (tmp_path/'o'/'config.yaml').write_text(yaml.safe_dump(load_config(good, base=tmp_path)))
     if case != 'no config file': (tmp_path/'c.yaml').write_text(yaml.safe_dump(cfgs[case]))

@@ -47,8 +47,9 @@ def prepare_out(cfg:Config)->Path:
     if stored.exists():
         old, new = upgrade_stored(yaml.safe_load(stored.read_text()) or {}), _flat(cfg.to_dict())
         diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in ADDITIVE)
-        if diff: raise UserError(f"{out} holds results of a different configuration (differs in {', '.join(diff)}); "
-                                 "use another `out` folder, or delete this one")
+        if diff: raise UserError(f"{out} holds results of a different configuration (differs in "
+                                 + '; '.join(f"{k}: {json.dumps(old.get(k), default=str)} there, {json.dumps(new.get(k), default=str)} now" for k in diff)
+                                 + "); to go on with it, give those keys the folder's values in your YAML; else use another `out` folder")
     barrier()                                          # several processes: every rank has read it before rank 0 rewrites it
     if rank_distrib() == 0: out.mkdir(parents=True, exist_ok=True); stored.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     barrier()
