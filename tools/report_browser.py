@@ -14,9 +14,10 @@ import argparse, os, shutil, sys
 from pathlib import Path
 
 WIDTHS = (1280, 900)
-# Chromium's flags for a closed network, as root, with no screen: no sandbox (root), no GPU, no background connections.
+# Chromium's flags for a closed network, as root, with no screen: no sandbox (root), no GPU, no background connections,
+# /tmp instead of /dev/shm (small in containers).
 FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-         '--disable-component-update', '--disable-sync']
+         '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage']
 
 # Runs in the page: every element that should fit, measured against the body's box (the report's column).
 _MEASURE = """() => {
