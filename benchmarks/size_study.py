@@ -17,7 +17,9 @@ import matplotlib.pyplot as plt
 # run in the report -> (method, augmentation: 'off', 'strong' (MMCL's strength, 30 % corruption) or 'mild' (no flips, 10 %))
 METHODS = {'NW+MMCL': ('NW+MMCL', 'off'), 'MMCL': ('MMCL', 'off'), 'nw_aug': ('NW+MMCL', 'strong'), 'mmcl_aug': ('MMCL', 'strong'),
            'nw_aug_loss': ('NW+MMCL + augmentation, stopped on the loss', 'strong'), 'nw_mild': ('NW+MMCL', 'mild'), 'mmcl_mild': ('MMCL', 'mild')}
-LINES = {'off': '-', 'strong': '--', 'mild': ':'}
+FOLDERS = {'NW+MMCL': 'nw_mmcl', 'MMCL': 'mmcl'}                   # the report names the variants; their folders are the variant names
+COLORS = {'NW+MMCL': 'C0', 'MMCL': 'C1', METHODS['nw_aug_loss'][0]: 'C2'}
+STYLE = {'off': ('-', 0.96), 'strong': ('--', 1.0), 'mild': (':', 1.04)}   # line style, and a nudge along x so the CIs do not overlap
 
 def pairs(study:Path)->dict:
     "Pre-training pairs per split of a study's cohort (`cohort/pretrain.parquet`), and its patients."
@@ -54,13 +56,12 @@ def size_figure(t:pd.DataFrame, fname:Path):
     "Pre-training − none against pre-training pairs: one panel per regime; solid without augmentation, dashed strong, dotted mild."
     regimes = list(dict.fromkeys(t.regime))
     fig, axs = plt.subplots(1, len(regimes), figsize=(5.2 * len(regimes), 3.8), sharey=True, squeeze=False)
-    colors = {'NW+MMCL': 'C0', 'MMCL': 'C1', METHODS['nw_aug_loss'][0]: 'C2'}
     ticks = t.drop_duplicates('pretrain_pairs').sort_values('pretrain_pairs')
     for ax, reg in zip(axs[0], regimes):
         for (label, aug), g in t[t.regime == reg].groupby(['method', 'augmentation'], sort=False):
-            g = g.sort_values('pretrain_pairs'); dx = {'off': 0.96, 'strong': 1.0, 'mild': 1.04}[aug]
+            g = g.sort_values('pretrain_pairs'); ls, dx = STYLE[aug]
             ax.errorbar(g.pretrain_pairs * dx, g.difference, yerr=[g.difference - g.ci_low, g.ci_high - g.difference], capsize=3,
-                        marker='o', ls=LINES[aug], color=colors[label],
+                        marker='o', ls=ls, color=COLORS[label],
                         label=label if aug == 'off' or 'augmentation' in label else f"{label} + {aug} augmentation")
         ax.axhline(0, color='k', lw=0.8); ax.set_xscale('log'); ax.minorticks_off()
         ax.set_xticks(ticks.pretrain_pairs, [f"{p}\n({n} patients)" for p, n in zip(ticks.pretrain_pairs, ticks.patients)])
@@ -76,12 +77,12 @@ def curves_figure(dest:Path, sizes:list, fname:Path):
     fig, axs = plt.subplots(1, len(sizes), figsize=(5.2 * len(sizes), 3.6), sharey=True, squeeze=False)
     for ax, n in zip(axs[0], sizes):
         h = pd.read_csv(dest/f'p{n}'/'histories.csv')
-        for m, color in (('nw_mmcl', 'C0'), ('mmcl', 'C1'), ('nw_aug', 'C0'), ('mmcl_aug', 'C1'), ('nw_mild', 'C0'), ('mmcl_mild', 'C1')):
+        for run, (label, aug) in METHODS.items():
+            m = FOLDERS.get(run, run)
             g = h[h.method == m].groupby('epoch')[['train_retrieval_rank', 'valid_retrieval_rank']].mean()
-            if g.empty: continue
-            ls = LINES['strong' if 'aug' in m else 'mild' if 'mild' in m else 'off']
-            ax.plot(g.index, g.valid_retrieval_rank, ls, color=color, label=f"{m} validation")
-            ax.plot(g.index, g.train_retrieval_rank, ls, color=color, alpha=.35, label=f"{m} training")
+            if g.empty or run == 'nw_aug_loss': continue                # the stopping rule alone: the same curves as nw_aug
+            ax.plot(g.index, g.valid_retrieval_rank, STYLE[aug][0], color=COLORS[label], label=f"{m} validation")
+            ax.plot(g.index, g.train_retrieval_rank, STYLE[aug][0], color=COLORS[label], alpha=.35, label=f"{m} training")
         ax.axhline(.5, color='k', lw=.6, ls=':'); ax.set_title(f'{n} patients'); ax.set_xlabel('epoch')
     axs[0][0].set_ylabel('retrieval rank (0: own tables first, 0.5: chance)'); axs[0][-1].legend(fontsize=7, ncol=2)
     fig.tight_layout(); fig.savefig(fname, dpi=120); plt.close(fig)

@@ -54,13 +54,9 @@ def test_demo_report_holds_every_table(demo):
     html = (demo/'report'/'report.html').read_text()
     assert '<table>' in html and "src='fig_pca.png'" in html
 
-def test_demo_report_fits_the_page_in_a_browser(demo):
+def test_demo_report_fits_the_page_in_a_browser(demo, report_browser):
     "The demo's report.html in headless Chromium at 1280 and 900 px: no figure or table overflows, every figure loads."
-    pytest.importorskip('playwright.sync_api')
-    sys.path.insert(0, str(ROOT/'tools'))
-    import report_browser as rb
-    if rb.find_browser() is None: pytest.skip('no Chromium installed (Debian: apt-get install chromium)')
-    assert rb.layout_problems(demo/'report'/'report.html') == []
+    assert report_browser.layout_problems(demo/'report'/'report.html') == []
 
 def test_demo_numbers_finite_where_both_classes(demo):
     lab = pd.read_parquet(demo/'cohort'/'labelled.parquet')

@@ -45,7 +45,7 @@ def _pages(html:Path, widths, height=900):
     exe = find_browser()
     if exe is None: raise RuntimeError("no Chromium found: install one (Debian: apt-get install chromium) or set XCARDIA_BROWSER")
     html = Path(html).resolve()
-    if not html.exists(): raise FileNotFoundError(f"{html}: no such report; `xcardia report CONFIG` writes it")
+    if not html.exists(): raise FileNotFoundError(f"{html}: no such report; `xcardia evaluate CONFIG` writes it")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=exe, args=FLAGS)
         try:

@@ -37,7 +37,7 @@ from .evaluate import (OP_METRICS, operating_points, evaluate, compare_seeds, se
 from .severity import SeveritySpec, GRADE_LEVELS
 from .predict import save_bundle, package_versions
 from .config import Config
-from .stages import say, stage_done, read_cohort_stage, load_pretrained_learner, load_finetuned_model, pretrain_dls
+from .stages import say, stage_done, read_cohort_stage, load_pretrained_learner, load_finetuned_model, pretrain_dls, FEW_POSITIVES, short_targets_text
 
 # %% ../nbs/13_report.ipynb #ed84a2c4
 METHOD_NAMES = {'nw_mmcl': 'NW+MMCL', 'mmcl': 'MMCL', 'simclr': 'SimCLR', 'linear_mmcl': 'linear+MMCL', 'none': 'no pre-training'}
@@ -183,7 +183,7 @@ def cohort_section(ev:Evaluation):
     if len(un): rep.p(f"{len(un)} CT studies left out at matching: " + ', '.join(f"{n} {r}" for r, n in un.reason.value_counts().items())
                       + " (`cohort/unmatched.csv`).")
     short = stage_done(ev.out/'cohort').get('short_targets') or {}
-    if short: rep.p("Targets with fewer than 5 positive studies (AUROC missing or wide): " + ', '.join(f"{k} {n}" for k, n in short.items()) + '.')
+    if short: rep.p(f"Targets with fewer than {FEW_POSITIVES} positive studies (AUROC missing or wide): {short_targets_text(short)}.")
 
 # %% ../nbs/13_report.ipynb #68957a2f
 def load_finetune_results(ev:Evaluation)->list:

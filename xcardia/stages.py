@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Sequence
 
 # %% auto #0
-__all__ = ['ADDITIVE', 'DEMO_SIZES', 'DEMO_SEVERITY', 'DEMO_INDEX', 'INPUT_KEYS', 'prepare_out', 'say', 'stage_done',
-           'finish_stage', 'demo_config', 'archive_ct_table', 'run_synthetic_data', 'run_demo_data', 'preset_warning',
-           'input_state', 'check_inputs', 'match_tables', 'run_cohort', 'read_cohort_stage', 'check_tables',
-           'pretrain_names', 'finetune_runs', 'pretrain_run', 'finetune_run', 'run_spec', 'fill_cache', 'dls_kwargs',
-           'fast_kwargs', 'pretrain_dls', 'run_pretrain', 'load_pretrained_learner', 'regime_rows', 'predict_rows',
-           'run_finetune', 'load_finetuned_model', 'run_training']
+__all__ = ['ADDITIVE', 'DEMO_SIZES', 'DEMO_SEVERITY', 'DEMO_INDEX', 'INPUT_KEYS', 'FEW_POSITIVES', 'prepare_out', 'say',
+           'stage_done', 'finish_stage', 'demo_config', 'archive_ct_table', 'run_synthetic_data', 'run_demo_data',
+           'preset_warning', 'input_state', 'check_inputs', 'match_tables', 'short_targets_text', 'run_cohort',
+           'read_cohort_stage', 'check_tables', 'pretrain_names', 'finetune_runs', 'pretrain_run', 'finetune_run',
+           'run_spec', 'fill_cache', 'dls_kwargs', 'fast_kwargs', 'pretrain_dls', 'run_pretrain',
+           'load_pretrained_learner', 'regime_rows', 'predict_rows', 'run_finetune', 'load_finetuned_model',
+           'run_training']
 
 # %% ../nbs/12_stages.ipynb #d5e1587c
 import numpy as np
@@ -183,6 +184,12 @@ def match_tables(cfg:Config, paired:bool=True)->dict:
     implausible = pd.DataFrame(labelled.attrs.get('implausible', []), columns=['table', 'column', 'row', 'value', 'reason'])
     return dict(ct=ct, echo=echo, ecg=ecg, labelled=labelled, unmatched=unmatched, paired=both, implausible=implausible, warnings=caught)
 
+FEW_POSITIVES = 5   # a target with fewer positive studies in the training or test split is named: its AUROC will be missing or wide
+
+def short_targets_text(short:dict)->str:
+    "The cohort stage's `short_targets` ({'lvef_le45 (test)': 3, ...}) in words: 'lvef_le45 (test) 3, ...'."
+    return ', '.join(f"{k} {n}" for k, n in short.items())
+
 def run_cohort(cfg:Config)->dict:
     "Match, label and split; write `cohort/labelled.parquet`, `cohort/pretrain.parquet`, the unmatched studies and Table A.1."
     folder = Path(cfg.out)/'cohort'
@@ -204,9 +211,9 @@ def run_cohort(cfg:Config)->dict:
     if len(implausible): say(f"{len(implausible)} implausible measurement value(s) set missing ({implausible.groupby(['table', 'column']).size().to_dict()}); "
                              f"listed in {folder/'implausible_values.csv'}")
     rep = cohort_report(labelled, 'split'); rep.to_csv(folder/'table_a1.csv')
-    short = {f'{t} ({s})': int((labelled[t][labelled.split == s] == 1).sum()) for t in TARGET_NAMES for s in ('train', 'test')
-             if (labelled[t][labelled.split == s] == 1).sum() < 5}
-    if short: say(f"targets with fewer than 5 positive studies: {', '.join(f'{k} {n}' for k, n in short.items())}; their AUROC will be missing or wide")
+    positives = {f'{t} ({s})': int((labelled[t][labelled.split == s] == 1).sum()) for t in TARGET_NAMES for s in ('train', 'test')}
+    short = {k: n for k, n in positives.items() if n < FEW_POSITIVES}
+    if short: say(f"targets with fewer than {FEW_POSITIVES} positive studies: {short_targets_text(short)}; their AUROC will be missing or wide")
     say(f"cohort: {len(labelled)} labelled studies ({labelled.patient_id.nunique()} patients), {len(pre)} pre-training pairs, "
         f"{len(unmatched)} CT studies unmatched" + (f" ({unmatched.reason.value_counts().to_dict()})" if len(unmatched) else ''))
     return finish_stage(folder, t0, labelled=len(labelled), pretrain=len(pre), unmatched=len(unmatched), short_targets=short,
