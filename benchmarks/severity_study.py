@@ -47,7 +47,7 @@ def severity_only(out:Path):
         spec = SeveritySpec.fit(lab.loc[lab.split == 'train', [m.column for m in sev]], sev)
         dls = make_dls(co, kind='image', targets=spec.columns, **dls_kwargs(joint, 'finetune'))
         learn = finetune_learner(dls, None, freeze=r.freeze, n_targets=0, severity=spec, lr=f.lr, patience=f.patience, path=folder, **fast_kwargs(joint))
-        _fit(learn, folder, f.epochs or learn.preset.epochs)
+        _fit(learn, folder, f.epochs or learn.spec.preset.epochs)
         test = np.flatnonzero((co.split == 'test').to_numpy())
         np.savez(folder/'preds.npz', test_sev=predict_rows(learn.model, dls, co, test, targets=(), raw=True),
                  test_sev_y=co[spec.columns].to_numpy(float)[test], test_pids=co.patient_id.to_numpy(str)[test], severity=json.dumps(spec.to_dict()))

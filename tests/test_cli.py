@@ -167,9 +167,9 @@ def test_study_config_loads_and_names_every_lever():
     assert len(names) == 3 * 2 + 10 + 2 * (10 - len(screened))           # nw_mmcl and mmcl at 3 seeds, each lever at its own seeds
     assert 'nw_mmcl_seed2' in names and all(f"{r}_seed1" not in names for r in screened)
     settings = {n: run_spec(cfg, n) for n in cfg['pretrain']['runs']}
-    assert settings['nw_img'][1]['nw_query'] == 'image' and settings['nw_stopgrad'][1]['nw_tab_grad'] is False
-    assert settings['nw_pos'][1]['bank'] == 'positives' and 'echo_lvef' in settings['mmcl_excl'][2] and settings['mmcl_excl'][0] == 'mmcl'
-    assert settings['nw_meas'][1]['nw_targets'] == 'measurements'
+    assert settings['nw_img'][1].nw_query == 'image' and settings['nw_stopgrad'][1].nw_tab_grad is False
+    assert settings['nw_pos'][1].bank == 'positives' and 'echo_lvef' in settings['mmcl_excl'][2] and settings['mmcl_excl'][0] == 'mmcl'
+    assert settings['nw_meas'][1].nw_targets == 'measurements'
     assert set(cfg['pretrain']['runs']) <= set(cfg['finetune']['methods'])   # every lever is fine-tuned and compared
 
 def test_demo_tiny_reads_its_ct_through_the_index(demo):

@@ -4,7 +4,6 @@
 
 # %% ../nbs/07a_augment.ipynb #62e88889
 from __future__ import annotations
-import inspect
 
 # %% auto #0
 __all__ = ['VIEW_DEFAULTS', 'view_args', 'corrupt_tabular', 'PairedAugment', 'retrieval_ranks', 'rank_share', 'RetrievalRank']
@@ -16,23 +15,26 @@ from fastai.callback.core import Callback
 from fastai.learner import Metric
 from .data import random_views
 from .distributed import all_gather_rows
+from .settings import METHOD
 
 # %% ../nbs/07a_augment.ipynb #b1ea5f7d
+_VIEW = METHOD.augment   # the view's defaults (`xcardia.settings.AugmentSettings`)
+
 def view_args(hu_window:tuple=(-1000, 1000), # the preset's HU window, mapped to [-1, 1] by the preprocessing
-              rotate:float=0.26, # max rotation about each axis (radians; 0.26 = 15 degrees)
-              scale:float=0.1, # max relative zoom
-              translate:float=0.05, # max shift, as a share of the volume's size
-              flip_prob:float=0.5, # flip probability per axis
-              shift_hu:float=100., # max intensity offset, HU
-              scale_intensity:float=0.1, # max relative intensity scaling
-              noise_hu:float=20., # Gaussian noise SD, HU
+              rotate:float=_VIEW.rotate, # max rotation about each axis (radians; 0.26 = 15 degrees)
+              scale:float=_VIEW.scale, # max relative zoom
+              translate:float=_VIEW.translate, # max shift, as a share of the volume's size
+              flip_prob:float=_VIEW.flip_prob, # flip probability per axis
+              shift_hu:float=_VIEW.shift_hu, # max intensity offset, HU
+              scale_intensity:float=_VIEW.scale_intensity, # max relative intensity scaling
+              noise_hu:float=_VIEW.noise_hu, # Gaussian noise SD, HU
              )->dict:
     "`random_views`'s arguments, with the intensity offset and the noise given in HU."
     per_hu = 2 / (hu_window[1] - hu_window[0])
     return dict(rotate=rotate, scale=scale, translate=translate, flip_prob=flip_prob, shift=shift_hu * per_hu,
                 scale_intensity=scale_intensity, noise_std=noise_hu * per_hu)
 
-VIEW_DEFAULTS = {k: p.default for k, p in inspect.signature(view_args).parameters.items() if k != 'hu_window'}   # the view's settings
+VIEW_DEFAULTS = _VIEW.view   # the view's settings
 
 # %% ../nbs/07a_augment.ipynb #59b1c082
 def corrupt_tabular(x_num:torch.Tensor, # (n, f_num) numeric inputs of the batch

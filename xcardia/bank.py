@@ -18,12 +18,13 @@ import torch.nn as nn
 from fastai.callback.core import Callback
 from fastai.torch_core import rank_distrib
 from .core import autocast
+from .settings import METHOD
 from .nw import select_support
 from .distributed import all_gather_rows, ShardedDL, is_distributed, unwrap
 
 # %% ../nbs/07b_bank.ipynb #df543433
 def gather_support(z:torch.Tensor, y:torch.Tensor, ids:torch.Tensor, # this rank's encodings of its training shard
-                   k:int=20, seed:int=0, negatives:bool=True,
+                   k:int=METHOD.k_support, seed:int=0, negatives:bool=True,
                    n_labels:int|None=None, # y's first n_labels columns are labels and choose the exemplars (default: all)
                   )->tuple:
     "The support bank (z, y, ids) from every rank's shard: gathered, de-duplicated by id, then `select_support` (same on all ranks)."
@@ -88,8 +89,8 @@ def encode_bank(model:nn.Module, # an `XCardiaModel` (or one that returns (e_img
 class SupportBankCallback(Callback):
     "Rebuild the NW head's support bank from the whole training set before fitting, every `every` epochs, and (in eval mode) after it."
     order = 65   # after SaveModelCallback (60), which loads the best weights in `after_fit`
-    def __init__(self, k:int=20, # K: exemplars per phenotype (and class)
-                 every:int=5, # M: epochs between rebuilds
+    def __init__(self, k:int=METHOD.k_support, # K: exemplars per phenotype (and class)
+                 every:int=METHOD.refresh_every, # M: epochs between rebuilds
                  negatives:bool=True, # K negatives per phenotype too (the paper: positives only)
                  seed:int=0, # k-means seed and the encoding order's seed
                  bn:str='batch', # how BatchNorm normalizes while encoding the bank during the fit (see `encode_bank`)

@@ -4,18 +4,18 @@
 
 # %% ../nbs/11a_config.ipynb #8c213d8d
 from __future__ import annotations
-import copy, inspect, re
+import copy, re
 from dataclasses import MISSING, dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['PRESET_METHOD', 'OLD_PRESET_METHOD', 'METHOD_SETTINGS', 'AUGMENT_DEFAULTS', 'REGIME', 'YAML_HEADER', 'EXAMPLE_CONFIG',
+__all__ = ['PRESET_METHOD', 'OLD_PRESET_METHOD', 'METHOD_SETTINGS', 'AUGMENT_DEFAULTS', 'YAML_HEADER', 'EXAMPLE_CONFIG',
            'REQUIRED', 'LEGACY', 'FREE_MAPPINGS', 'PATH_KEYS', 'SECTIONS', 'UserError', 'setting', 'Section',
            'check_choice', 'Speed', 'Data', 'method_value', 'check_augment', 'check_method_settings', 'RunEntry',
-           'Pretrain', 'run_entries', 'Finetune', 'freeze_mapping', 'Index', 'Evaluate', 'Config', 'example_yaml',
-           'default_config', 'upgrade_stored', 'additive_keys', 'from_dict', 'load_config', 'PretrainRun',
-           'FinetuneRun', 'RunPlan', 'method_seeds', 'make_plan']
+           'Pretrain', 'run_entries', 'Regime', 'Finetune', 'freeze_mapping', 'Index', 'Evaluate', 'Config',
+           'example_yaml', 'default_config', 'upgrade_stored', 'additive_keys', 'from_dict', 'load_config',
+           'PretrainRun', 'FinetuneRun', 'RunPlan', 'method_seeds', 'make_plan']
 
 # %% ../nbs/11a_config.ipynb #a22231f9
 import yaml
@@ -24,8 +24,8 @@ from .matching import MEASUREMENT_UNITS, MEASUREMENT_KEYS, CANONICAL
 from .dicom import SeriesRule
 from .encoders import BLOCK_NAMES
 from .nw import BANKS
-from .pretrain import VARIANTS, NW_QUERIES, NW_TARGETS, MONITORS, pretrain_learner
-from .augment import VIEW_DEFAULTS
+from .pretrain import VARIANTS, NW_QUERIES, NW_TARGETS, MONITORS
+from .settings import METHOD, MethodSettings, TINY_BANK, N_BOOT
 from .finetune import PAPER_FREEZE
 from .core import TARGET_NAMES
 from .severity import SEVERITY_NAMES, severity_targets
@@ -120,44 +120,49 @@ class Data(Section):
             v = getattr(self, k)
             if not isinstance(v, list) or not all(isinstance(c, str) and c for c in v): raise UserError(f"data.{k} must be a list of column names, not {v!r}")
 
-# %% ../nbs/11a_config.ipynb #44192bc1
-def _learner_default(k:str): return inspect.signature(pretrain_learner).parameters[k].default
-
+# %% ../nbs/11a_config.ipynb #cf6b8f2b
 PRESET_METHOD = ('lambda_nw', 'tau_clip', 'tau_nw', 'k_support', 'refresh_every')   # in `Preset` before it held scale only
-OLD_PRESET_METHOD = {'tiny': dict(k_support=4, refresh_every=1)}                    # the presets whose values differed from the paper's
+OLD_PRESET_METHOD = {'tiny': TINY_BANK}                                             # the presets whose values differed from the paper's
 
 def method_value(k:str, preset:str|None)->float|int:
     "What a method setting left `null` means: the value `preset` had before presets held scale only."
-    return OLD_PRESET_METHOD.get(preset, {}).get(k, _learner_default(k))
+    return OLD_PRESET_METHOD.get(preset, {}).get(k, getattr(METHOD, k))
 
-METHOD_SETTINGS = ('lambda_nw', 'tau_clip', 'tau_nw', 'k_support', 'refresh_every', 'bank', 'nw_query', 'nw_tab_grad', 'nw_targets',
-                   'augment', 'monitor')
-AUGMENT_DEFAULTS = {'image': False, 'tabular': 0.0, **VIEW_DEFAULTS}   # `xcardia.augment.PairedAugment`'s arguments
+# %% ../nbs/11a_config.ipynb #5bee423a
+METHOD_SETTINGS = tuple(k for k in METHOD.to_dict() if k != 'tau_simclr')
+AUGMENT_DEFAULTS = METHOD.augment.to_dict()   # `xcardia.augment.PairedAugment`'s arguments
+
+# %% ../nbs/11a_config.ipynb #4650a313
+def _number(v)->bool: return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 def check_augment(a, where:str):
-    "An `augment` mapping (whole, or an extra run's partial one): known keys, image true/false, rates and probabilities in [0, 1], ranges >= 0."
-    if not isinstance(a, dict): raise UserError(f"{where}.augment must be a mapping of {', '.join(AUGMENT_DEFAULTS)}, not {a!r}")
+    "An `augment` mapping (whole, or an extra run's partial one): known keys, image true/false, rates in [0, 1], ranges >= 0."
+    keys = ', '.join(AUGMENT_DEFAULTS)
+    if not isinstance(a, dict): raise UserError(f"{where}.augment must be a mapping of {keys}, not {a!r}")
     for k, v in a.items():
-        if k not in AUGMENT_DEFAULTS: raise UserError(f"{where}.augment has unknown key {k!r}; keys are {', '.join(AUGMENT_DEFAULTS)}")
+        share = k in ('tabular', 'flip_prob')
+        if k not in AUGMENT_DEFAULTS: raise UserError(f"{where}.augment has unknown key {k!r}; keys are {keys}")
         if k == 'image':
             if not isinstance(v, bool): raise UserError(f"{where}.augment.image must be true or false, not {v!r}")
-        elif not (isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 and (v <= 1 or k not in ('tabular', 'flip_prob'))):
-            raise UserError(f"{where}.augment.{k} must be a number >= 0" + (" and <= 1" if k in ('tabular', 'flip_prob') else '') + f", not {v!r}")
+        elif not (_number(v) and v >= 0 and (v <= 1 or not share)):
+            raise UserError(f"{where}.augment.{k} must be a number >= 0" + (" and <= 1" if share else '') + f", not {v!r}")
 
+# %% ../nbs/11a_config.ipynb #b55208b1
 def check_method_settings(s:Section, where:str):
     "The method settings of `s` in range (None: not set here); `where` names the section in the message."
     for k in ('tau_clip', 'tau_nw', 'lambda_nw'):
         v = getattr(s, k)
-        if v is not None and not (isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 and (v > 0 or k == 'lambda_nw')):
+        if v is not None and not (_number(v) and v >= 0 and (v > 0 or k == 'lambda_nw')):
             raise UserError(f"{where}.{k} must be a positive number, not {v!r}")
     for k in ('k_support', 'refresh_every'):
         v = getattr(s, k)
-        if v is not None and not (isinstance(v, int) and not isinstance(v, bool) and v >= 1): raise UserError(f"{where}.{k} must be a whole number >= 1, not {v!r}")
-    for k, options in (('bank', BANKS), ('nw_query', NW_QUERIES), ('nw_targets', NW_TARGETS)):
+        if v is not None and not (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
+            raise UserError(f"{where}.{k} must be a whole number >= 1, not {v!r}")
+    for k, options in (('bank', BANKS), ('nw_query', NW_QUERIES), ('nw_targets', NW_TARGETS), ('monitor', MONITORS)):
         if getattr(s, k) is not None: check_choice(f'{where}.{k}', getattr(s, k), options)
-    if s.nw_tab_grad is not None and not isinstance(s.nw_tab_grad, bool): raise UserError(f"{where}.nw_tab_grad must be true or false, not {s.nw_tab_grad!r}")
+    if s.nw_tab_grad is not None and not isinstance(s.nw_tab_grad, bool):
+        raise UserError(f"{where}.nw_tab_grad must be true or false, not {s.nw_tab_grad!r}")
     if s.augment is not None: check_augment(s.augment, where)
-    if s.monitor is not None: check_choice(f'{where}.monitor', s.monitor, MONITORS)
 
 # %% ../nbs/11a_config.ipynb #19350373
 @dataclass(frozen=True)
@@ -190,15 +195,15 @@ class Pretrain(Section):
     epochs: int|None = setting(None, '')
     bs: int|None = setting(None, '')
     lr: float|None = setting(None, '')
-    lambda_nw: float = setting(_learner_default('lambda_nw'), 'weight of the NW loss, Eq. (7) [the paper: 0.5; best in 0.4-0.6]', before="the method's settings")
-    tau_clip: float = setting(_learner_default('tau_clip'), 'CLIP temperature, Eq. (6) [0.07]')
-    tau_nw: float = setting(_learner_default('tau_nw'), 'NW temperature, Eq. (4) [the paper gives none]')
-    k_support: int = setting(_learner_default('k_support'), 'K: exemplars per phenotype (and per class) in the NW support bank [20]')
-    refresh_every: int = setting(_learner_default('refresh_every'), 'M: epochs between support-bank rebuilds [5]')
-    bank: str = setting('positives_and_negatives', "NW bank: positives_and_negatives, or positives (the paper's; makes SHD's p constant 1)")
-    nw_query: str = setting('fused', 'which embedding queries the bank in the NW loss: fused (Eq. 3) [fused], image, both')
-    nw_tab_grad: bool = setting(True, 'false: the NW loss sends no gradient into the tabular encoder [true]')
-    nw_targets: str = setting('labels', 'what the NW bank carries and its loss scores: labels [labels], measurements (masked MSE), both')
+    lambda_nw: float = setting(METHOD.lambda_nw, 'weight of the NW loss, Eq. (7) [the paper: 0.5; best in 0.4-0.6]', before="the method's settings")
+    tau_clip: float = setting(METHOD.tau_clip, f'CLIP temperature, Eq. (6) [{METHOD.tau_clip}]')
+    tau_nw: float = setting(METHOD.tau_nw, 'NW temperature, Eq. (4) [the paper gives none]')
+    k_support: int = setting(METHOD.k_support, f'K: exemplars per phenotype (and per class) in the NW support bank [{METHOD.k_support}]')
+    refresh_every: int = setting(METHOD.refresh_every, f'M: epochs between support-bank rebuilds [{METHOD.refresh_every}]')
+    bank: str = setting(METHOD.bank, "NW bank: positives_and_negatives, or positives (the paper's; makes SHD's p constant 1)")
+    nw_query: str = setting(METHOD.nw_query, 'which embedding queries the bank in the NW loss: fused (Eq. 3) [fused], image, both')
+    nw_tab_grad: bool = setting(METHOD.nw_tab_grad, 'false: the NW loss sends no gradient into the tabular encoder [true]')
+    nw_targets: str = setting(METHOD.nw_targets, 'what the NW bank carries and its loss scores: labels [labels], measurements (masked MSE), both')
     augment: dict = setting(AUGMENT_DEFAULTS, 'random CT views and tabular corruption on every training batch of the paired variants '
                             '(never validation, the NW bank or the cache; xcardia.augment) [off: on the built-in cohort these view defaults '
                             'cost 5-shot AUROC and a milder setting did not measurably help (16_size_study, which gives the milder '
@@ -209,7 +214,7 @@ class Pretrain(Section):
                                        'translate': 'max shift, as a share of the volume', 'flip_prob': 'probability of a flip, per axis',
                                        'shift_hu': 'max intensity offset, HU', 'scale_intensity': 'max relative intensity scaling',
                                        'noise_hu': 'Gaussian noise SD, HU'})
-    monitor: str = setting('loss', 'what early stopping and the best model follow: loss (validation loss of Eq. 7; depends on the batch) '
+    monitor: str = setting(METHOD.monitor, 'what early stopping and the best model follow: loss (validation loss of Eq. 7; depends on the batch) '
                            'or retrieval (mean rank of each validation CT\'s own tables among all validation tables) [loss: the two '
                            'fine-tuned alike in 16_size_study]')
     diagnostics: bool = setting(False, "each loss term's gradient norm into each encoder, every 10th batch (grad_norms.csv)", additive=True)
@@ -245,9 +250,27 @@ def run_entries(runs)->dict:
         out[r] = RunEntry(**spec)
     return out
 
-# %% ../nbs/11a_config.ipynb #2a672bd4
-REGIME = re.compile(r'^(full|(\d+)shot|frac(0?\.\d+|1(\.0)?))$')
+# %% ../nbs/11a_config.ipynb #7cff344c
+_REGIME = re.compile(r'^(full|(\d+)shot|frac(0?\.\d+|1(\.0)?))$')
 
+@dataclass(frozen=True)
+class Regime:
+    "A fine-tuning label regime: every training label, k-shot, or a share of the training patients."
+    name: str # as written: 'full', '<k>shot' or 'frac<share>' (its folder's name)
+    kind: str # 'full', 'shot' or 'fraction'
+    k: int|None = None # k-shot: positives and negatives per target
+    fraction: float|None = None # the share of training patients kept
+
+    @classmethod
+    def parse(cls, name, where:str='regime')->Regime:
+        "The regime written as `name` (`UserError` naming `where` otherwise)."
+        m = _REGIME.match(str(name))
+        if not m: raise UserError(f"{where} {name!r} not understood; use full, <k>shot (e.g. 5shot) or frac<share> (e.g. frac0.1)")
+        if name == 'full': return cls(name, 'full')
+        if m.group(2): return cls(name, 'shot', k=int(m.group(2)))
+        return cls(name, 'fraction', fraction=float(m.group(3)))
+
+# %% ../nbs/11a_config.ipynb #2a672bd4
 @dataclass(frozen=True)
 class Finetune(Section):
     "Fine-tuning: which pre-trained encoders, which label regimes, what stays frozen"
@@ -282,8 +305,7 @@ class Finetune(Section):
         bad = [t for t in TARGET_NAMES if t not in self.targets and 'binary' not in self.targets]
         if bad: raise UserError(f"finetune.targets lacks binary target(s) {bad}: xcardia fine-tunes all ten (the report compares them); "
                                 "write binary (or list all ten), then the severity targets you want")
-        bad = [r for r in self.regimes + [self.sweep_regime] if not REGIME.match(str(r))]
-        if bad: raise UserError(f"finetune regimes {bad} not understood; use full, <k>shot (e.g. 5shot) or frac<share> (e.g. frac0.1)")
+        for r in self.regimes + [self.sweep_regime]: Regime.parse(r, 'finetune regime')
         for m, blocks in self.freeze.items():
             if m not in ('default', 'none') and m not in VARIANTS and m not in pretrained:
                 raise UserError(f"finetune.freeze has a key {m!r}; use default, none or a variant ({', '.join(VARIANTS)})")
@@ -323,7 +345,7 @@ class Index(Section):
 @dataclass(frozen=True)
 class Evaluate(Section):
     "Evaluation, the report and the bundle"
-    n_boot: int = setting(1000, 'bootstrap resamples of patients for every CI', additive=True)
+    n_boot: int = setting(N_BOOT, 'bootstrap resamples of patients for every CI', additive=True)
     bundle: str = setting('nw_mmcl/full', 'the fine-tuned model that goes into the bundle (method/regime)', additive=True)
     cam_target: str = setting('lvwt_ge13', 'phenotype shown in the Grad-CAM figure', additive=True)
     min_threshold_positives: int = setting(5, 'a flag threshold set from fewer validation positives is marked unreliable (report, bundle)', additive=True)
@@ -512,16 +534,16 @@ class PretrainRun:
     seed: int # its training seed
     variant: str # the method (`xcardia.pretrain.VARIANTS`)
     method: str # the variant or extra run it is a run of: what `finetune.methods` and `finetune.freeze` name
-    settings: dict # `pretrain_learner`'s method settings (None: the preset's)
+    settings: MethodSettings # its method settings (`pretrain_learner`'s `settings`)
     exclude: list # ECHO/ECG columns kept out of its tabular input
     lambda_sweep: float|None = None # its λ, in the λ sweep (Table B.1)
 
     @property
-    def paired(self)->bool: return VARIANTS[self.variant][0] == 'paired'
+    def paired(self)->bool: return VARIANTS[self.variant].kind == 'paired'
     @property
-    def nw_targets(self)->str: return self.settings.get('nw_targets') or 'labels'
+    def nw_targets(self)->str: return self.settings.nw_targets
     @property
-    def spec(self)->tuple: return self.variant, dict(self.settings), list(self.exclude)
+    def spec(self)->tuple: return self.variant, self.settings, list(self.exclude)
 
 @dataclass(frozen=True)
 class FinetuneRun:
@@ -533,6 +555,7 @@ class FinetuneRun:
     method: str # a variant, an extra run, or 'none'
     pretrained: PretrainRun|None # the pre-training its encoder starts from (None: random initialisation)
     freeze: list # ResNet blocks kept frozen
+    sampling: Regime # `regime` parsed: which training labels it fine-tunes on
 
     @property
     def key(self)->tuple: return (self.name, self.regime)
@@ -577,9 +600,9 @@ def method_seeds(cfg:Config, method:str)->list:
 
 def _pretrain_run(cfg:Config, method:str, seed:int, lam:float|None=None)->PretrainRun:
     p, e = cfg.pretrain, cfg.pretrain.runs.get(method)
-    settings = {k: getattr(p, k) for k in METHOD_SETTINGS}
-    if e is not None: settings.update({k: {**settings[k], **e.augment} if k == 'augment' else getattr(e, k) for k in METHOD_SETTINGS if getattr(e, k) is not None})
-    if lam is not None: settings['lambda_nw'] = lam
+    settings = METHOD.update(**{k: getattr(p, k) for k in METHOD_SETTINGS})
+    if e is not None: settings = settings.update(**{k: getattr(e, k) for k in METHOD_SETTINGS})   # unset (None): the section's
+    settings = settings.update(lambda_nw=lam)
     exclude = e.exclude_columns if e is not None and e.exclude_columns is not None else cfg.data.exclude_columns
     name = method + (f"_lambda{lam:g}" if lam is not None else '') + ('' if seed == cfg.seed else f"_seed{seed}")
     return PretrainRun(name, Path(cfg.out)/'pretrain'/name, seed, e.variant if e is not None else method, method, settings, list(exclude), lam)
@@ -587,7 +610,8 @@ def _pretrain_run(cfg:Config, method:str, seed:int, lam:float|None=None)->Pretra
 def _finetune_run(cfg:Config, method:str, seed:int, regime:str, pretrained:PretrainRun|None)->FinetuneRun:
     name = pretrained.name if pretrained is not None else method + ('' if seed == cfg.seed else f"_seed{seed}")
     fr = cfg.finetune.freeze
-    return FinetuneRun(name, regime, Path(cfg.out)/'finetune'/name/regime, seed, method, pretrained, list(fr.get(method, fr['default'])))
+    return FinetuneRun(name, regime, Path(cfg.out)/'finetune'/name/regime, seed, method, pretrained, list(fr.get(method, fr['default'])),
+                       Regime.parse(regime))
 
 def make_plan(cfg:Config)->RunPlan:
     "The runs `cfg` asks for: pre-trainings per seed then the λ sweep; fine-tunings per seed, then label fractions and the sweep's."

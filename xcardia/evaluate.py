@@ -23,11 +23,12 @@ import matplotlib.pyplot as plt
 from sklearn.metrics import roc_auc_score, average_precision_score, f1_score, precision_recall_curve
 from scipy.stats import rankdata
 from .core import TARGET_NAMES
+from .settings import N_BOOT
 from .severity import SeveritySpec, binary_rule
 from .data import mask_like
 
 # %% ../nbs/10_evaluate.ipynb #5e574f08
-def patient_bootstrap(patient_ids:Sequence, n_boot:int=1000, seed:int=0):
+def patient_bootstrap(patient_ids:Sequence, n_boot:int=N_BOOT, seed:int=0):
     "Yield `n_boot` arrays of row positions, each from patients drawn with replacement (all studies of a drawn patient)."
     pids = pd.Series(np.asarray(patient_ids)).astype('string')
     codes, uniq = pd.factorize(pids)
@@ -37,7 +38,7 @@ def patient_bootstrap(patient_ids:Sequence, n_boot:int=1000, seed:int=0):
         yield np.concatenate([rows_of[i] for i in rng.integers(0, len(uniq), len(uniq))])
 
 # %% ../nbs/10_evaluate.ipynb #21173154
-def bootstrap_counts(patient_ids:Sequence, n_boot:int=1000, seed:int=0)->np.ndarray:
+def bootstrap_counts(patient_ids:Sequence, n_boot:int=N_BOOT, seed:int=0)->np.ndarray:
     "The resamples of `patient_bootstrap` as a (n_boot, n_rows) matrix of how often each row was drawn."
     n = len(patient_ids)
     return np.stack([np.bincount(r, minlength=n) for r in patient_bootstrap(patient_ids, n_boot, seed)]).astype(float) if n_boot else np.zeros((0, n))
@@ -94,7 +95,7 @@ def evaluate(probs:np.ndarray, # test probabilities (n, C)
              y:np.ndarray, # test labels (n, C), NaN for missing
              patient_ids:Sequence, # patient of each row, for the bootstrap
              val_probs:np.ndarray|None=None, val_y:np.ndarray|None=None, # validation, to choose the F1 threshold
-             n_boot:int=1000, seed:int=0, targets:Sequence[str]=TARGET_NAMES,
+             n_boot:int=N_BOOT, seed:int=0, targets:Sequence[str]=TARGET_NAMES,
             )->pd.DataFrame:
     "Per target: AUROC, AP and F1 with patient-bootstrap 95 % CIs, the F1 threshold and the validation positives that set it; NaN with a reason where a target cannot be scored."
     probs, y = np.asarray(probs, float), np.asarray(y, float)
@@ -138,7 +139,7 @@ def operating_points(probs:np.ndarray, # probabilities (n, C)
                      y:np.ndarray, # labels (n, C), NaN for missing
                      patient_ids:Sequence, # patient of each row, for the bootstrap
                      thresholds:Sequence[float], # one per target
-                     n_boot:int=1000, seed:int=0, targets:Sequence[str]=TARGET_NAMES,
+                     n_boot:int=N_BOOT, seed:int=0, targets:Sequence[str]=TARGET_NAMES,
                     )->pd.DataFrame:
     "Per target: the threshold's sensitivity, specificity, PPV and NPV with patient-bootstrap 95 % CIs."
     probs, y = np.asarray(probs, float), np.asarray(y, float)
@@ -158,7 +159,7 @@ def operating_points(probs:np.ndarray, # probabilities (n, C)
 
 # %% ../nbs/10_evaluate.ipynb #7b3b6781
 def compare_seeds(probs_a:Sequence[np.ndarray], probs_b:Sequence[np.ndarray], # each method's test probabilities (n, C), one array per training seed
-                  y:np.ndarray, patient_ids:Sequence, n_boot:int=1000, seed:int=0, targets:Sequence[str]=TARGET_NAMES,
+                  y:np.ndarray, patient_ids:Sequence, n_boot:int=N_BOOT, seed:int=0, targets:Sequence[str]=TARGET_NAMES,
                   resample_seeds:bool=True, # also draw the seeds with replacement in each resample (the seed-to-seed spread enters the CI)
                  )->pd.DataFrame:
     "Seed-averaged AUROC(a) - AUROC(b) per target and averaged, with 95 % CIs from a two-level bootstrap (patients, then seeds); `seed_sd` is the across-seed SD."
@@ -193,7 +194,7 @@ def compare_seeds(probs_a:Sequence[np.ndarray], probs_b:Sequence[np.ndarray], # 
 
 # %% ../nbs/10_evaluate.ipynb #34c02178
 def compare(probs_a:np.ndarray, probs_b:np.ndarray, # two methods' test probabilities (n, C)
-            y:np.ndarray, patient_ids:Sequence, n_boot:int=1000, seed:int=0, targets:Sequence[str]=TARGET_NAMES,
+            y:np.ndarray, patient_ids:Sequence, n_boot:int=N_BOOT, seed:int=0, targets:Sequence[str]=TARGET_NAMES,
            )->pd.DataFrame:
     "AUROC(a) - AUROC(b) per target and averaged, with paired patient-bootstrap 95 % CIs (`compare_seeds` with one seed)."
     return compare_seeds([probs_a], [probs_b], y, patient_ids, n_boot, seed, targets).drop(columns='seed_sd')
@@ -258,7 +259,7 @@ def regression_metrics(pred:np.ndarray, # estimates (n, M), each in its measure'
                        patient_ids:Sequence, # patient of each row, for the bootstrap
                        names:Sequence[str], # the M measures
                        units:Sequence[str]|None=None, # their units, for the table
-                       n_boot:int=1000, seed:int=0,
+                       n_boot:int=N_BOOT, seed:int=0,
                       )->pd.DataFrame:
     "Per measure: MAE, RMSE, Pearson and Spearman r, R², each with its patient-bootstrap 95 % CI."
     enough = lambda v: '' if len(v) >= 3 and np.ptp(v) > 0 else 'fewer than 3 known values, or all equal'
@@ -279,7 +280,7 @@ def _weighted_ordinal(p:np.ndarray, y:np.ndarray, W:np.ndarray, n_levels:int=5)-
 
 def ordinal_metrics(pred:np.ndarray, # predicted levels (n, M), 0-4
                     y:np.ndarray, # recorded levels (n, M), NaN where missing
-                    patient_ids:Sequence, names:Sequence[str], n_boot:int=1000, seed:int=0,
+                    patient_ids:Sequence, names:Sequence[str], n_boot:int=N_BOOT, seed:int=0,
                    )->pd.DataFrame:
     "Per grade: quadratic-weighted kappa, the share within one level and the share exact, with patient-bootstrap 95 % CIs."
     enough = lambda v: '' if len(v) >= 3 else 'fewer than 3 known grades'
@@ -302,7 +303,7 @@ def derived_scores(spec:SeveritySpec, # the severity heads' targets
 def derived_vs_binary(derived:pd.DataFrame, # from `derived_scores` (columns: binary target names)
                       probs:np.ndarray, # the binary heads' test probabilities (n, C)
                       y:np.ndarray, # binary labels (n, C), NaN where missing
-                      patient_ids:Sequence, n_boot:int=1000, seed:int=0, targets:Sequence[str]=TARGET_NAMES,
+                      patient_ids:Sequence, n_boot:int=N_BOOT, seed:int=0, targets:Sequence[str]=TARGET_NAMES,
                      )->pd.DataFrame:
     "Per binary target with a severity estimate: AUROC of the direct head, of the derived score, and derived - direct with its paired 95 % CI."
     targets = list(targets); cols = [targets.index(t) for t in derived.columns]

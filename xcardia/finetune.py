@@ -23,7 +23,7 @@ from .encoders import ImageEncoder, image_encoder, init_linear_xavier, BLOCK_NAM
 from .losses import masked_bce
 from .severity import Measure, SeveritySpec, SeverityHeads, MultiTaskLoss
 from fastcore.meta import delegates
-from .train import make_learner
+from .train import make_learner, FitSpec
 
 # %% ../nbs/09_finetune.ipynb #742719f6
 PAPER_FREEZE = ('stem', 'layer1', 'layer2')   # "lower conv blocks frozen" (Sec. 3.7)
@@ -106,9 +106,8 @@ def finetune_learner(dls, # from `make_dls(..., kind='image')`
     loss = MaskedBCE(pos_weight) if severity is None else MultiTaskLoss(n_targets, severity, pos_weight, huber_delta)
     if not n_targets and severity is None: raise ValueError("nothing to fine-tune: no binary target and no severity target")
     watch = dict(monitor='macro_auroc', comp=np.greater, metrics=[MacroAUROC(n_targets)]) if n_targets else dict(monitor='valid_loss', metrics=[])
-    learn = make_learner(dls, model, loss, patience=patience, lr=p.lr, wd=wd, path=path, cbs=cbs, **watch, **kwargs)
-    learn.preset, learn.variant = p, 'finetune'
-    return learn
+    spec = FitSpec(variant='finetune', preset=p, n_labels=n_targets)
+    return make_learner(dls, model, loss, patience=patience, lr=p.lr, wd=wd, path=path, cbs=cbs, spec=spec, **watch, **kwargs)
 
 # %% ../nbs/09_finetune.ipynb #2f1ad16a
 def _train_rows(cohort:pd.DataFrame, split)->pd.DataFrame:

@@ -8,6 +8,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .distributed import gather_with_local_grad, world_size
+from .settings import METHOD
 
 # %% auto #0
 __all__ = ['for_ddp', 'clip_loss', 'CLIPLoss', 'nw_loss', 'base_rate_bce', 'nw_mse', 'base_rate_mse', 'masked_bce', 'nt_xent']
@@ -21,7 +22,7 @@ def for_ddp(loss:torch.Tensor)->torch.Tensor:
 # %% ../nbs/06_losses.ipynb #706eda27
 def clip_loss(e_img:torch.Tensor, # l2-normalized image embeddings (n, d), this rank's batch
               e_tab:torch.Tensor, # l2-normalized tabular embeddings (n, d), matched row by row
-              tau:float|torch.Tensor=0.07, # tau_clip (a tensor for a learnable temperature)
+              tau:float|torch.Tensor=METHOD.tau_clip, # tau_clip (a tensor for a learnable temperature)
              )->torch.Tensor:
     "Eq. (6): symmetric cross-entropy over the (global) batch's image-table similarities."
     all_img, all_tab = gather_with_local_grad(e_img), gather_with_local_grad(e_tab)
@@ -33,7 +34,7 @@ def clip_loss(e_img:torch.Tensor, # l2-normalized image embeddings (n, d), this 
 # %% ../nbs/06_losses.ipynb #6f626cae
 class CLIPLoss(nn.Module):
     "Eq. (6) as a module, with an optional learnable temperature (stored as log tau, clamped to [0.01, 1])."
-    def __init__(self, tau:float=0.07, learnable:bool=False):
+    def __init__(self, tau:float=METHOD.tau_clip, learnable:bool=False):
         super().__init__()
         log_tau = torch.tensor(float(tau)).log()
         if learnable: self.log_tau = nn.Parameter(log_tau)
@@ -94,7 +95,7 @@ def masked_bce(logits:torch.Tensor, # (n, C)
 # %% ../nbs/06_losses.ipynb #d33c6f22
 def nt_xent(v1:torch.Tensor, # embeddings of the first views (n, d)
             v2:torch.Tensor, # embeddings of the second views (n, d)
-            tau:float=0.1, # temperature
+            tau:float=METHOD.tau_simclr, # temperature
            )->torch.Tensor:
     "SimCLR's NT-Xent over the 2n views of the (global) batch."
     z = F.normalize(torch.cat([gather_with_local_grad(v1), gather_with_local_grad(v2)]).float(), dim=-1)

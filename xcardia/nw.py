@@ -20,12 +20,13 @@ import torch.nn.functional as F
 from sklearn.cluster import KMeans
 from sklearn.metrics import pairwise_distances_argmin
 from .core import TARGET_NAMES
+from .settings import METHOD
 from fastcore.basics import patch
 
 # %% ../nbs/05_nw.ipynb #1a9fef2a
 class NWHead(nn.Module):
     "Eq. (4)-(5): Nadaraya-Watson phenotype probabilities from a support bank held in buffers (no parameters)."
-    def __init__(self, tau:float=0.1, # NW temperature tau_nw of Eq. (4)
+    def __init__(self, tau:float=METHOD.tau_nw, # NW temperature tau_nw of Eq. (4)
                  exclude_self:bool=True, # a query never attends to the support entry with its own id
                  chunk_size:int=4096, # queries per chunk: at most chunk_size x bank weights exist at once
                 ):
@@ -184,7 +185,7 @@ def _exemplars(z:np.ndarray, rows:np.ndarray, k:int, seed:int)->np.ndarray:
 # %% ../nbs/05_nw.ipynb #2474678d
 def select_support(z:torch.Tensor|np.ndarray, # embeddings of the training samples (n, d)
                    y:torch.Tensor|np.ndarray, # their labels (n, C), NaN for missing
-                   k:int=20, # K: exemplars per phenotype (and per class, with negatives)
+                   k:int=METHOD.k_support, # K: exemplars per phenotype (and per class, with negatives)
                    seed:int=0, # k-means seed
                    negatives:bool=True, # also take K negatives per phenotype (the paper: False, positives only)
                    names:Sequence[str]|None=None, # phenotype names, for warnings

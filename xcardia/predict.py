@@ -26,6 +26,7 @@ from .encoders import ImageEncoder, TabularEncoder, image_encoder
 from .finetune import FineTuneModel
 from .severity import SeveritySpec
 from .pretrain import XCardiaModel, TABULAR_SIZES
+from .settings import MethodSettings, method_settings
 from .matching import read_table, require_columns, resolve_paths
 from .data import CTCache
 from .distributed import barrier
@@ -53,6 +54,7 @@ def save_bundle(path:str|Path, # folder to write (created; existing bundle files
                 tab_preprocessor:TabularPreprocessor|None=None, # the pre-training's tabular preprocessing
                 config:dict|None=None, # the run's configuration, kept for the record
                 operating_points:pd.DataFrame|None=None, # each threshold's sensitivity, specificity, PPV, NPV (`operating_points`)
+                settings:MethodSettings|None=None, # the pre-training's method settings (`learn.spec.settings`; default: its head's temperature)
                )->Path:
     "Write a model bundle that `load_bundle` reads back."
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
@@ -71,8 +73,9 @@ def save_bundle(path:str|Path, # folder to write (created; existing bundle files
     torch.save(finetuned.state_dict(), path/'finetuned.pth')
     if pretrained is not None:
         if tab_preprocessor is None: raise ValueError("a pre-trained model needs its tab_preprocessor (the tabular encoder's input layout)")
+        s = settings or method_settings({'tau_nw': getattr(pretrained.head, 'tau', None)})
         man['pretrained'] = dict(image_encoder=pretrained.image_encoder.config, head=pretrained.head_kind,
-                                 tau_nw=getattr(pretrained.head, 'tau', None), tabular=TABULAR_SIZES.get(preset.name, {}),
+                                 settings=s.to_dict(), tabular=TABULAR_SIZES.get(preset.name, {}),
                                  n_support=int(getattr(pretrained.head, 'n_support', 0)))
         torch.save(pretrained.state_dict(), path/'pretrained.pth')
         if pretrained.head_kind == 'nw':
@@ -161,7 +164,8 @@ def load_bundle(path:str|Path, device=None)->Bundle:
         m = man['pretrained']
         if tp is None: raise BundleError(f"{path}: tab_preprocessor.pkl is missing; the pre-trained model needs it")
         tab = TabularEncoder(len(tp.num_cols), tp.cat_cardinalities, d=m['image_encoder']['d'], **m['tabular'])
-        pre = XCardiaModel(encoder(m['image_encoder']), tab, m['head'], n_targets=len(man['targets']), tau_nw=m['tau_nw'] or .1)
+        s = method_settings(m.get('settings') or {'tau_nw': m.get('tau_nw')})   # a bundle before the settings were stored: its tau_nw
+        pre = XCardiaModel(encoder(m['image_encoder']), tab, m['head'], n_targets=len(man['targets']), tau_nw=s.tau_nw)
         sd = torch.load(path/'pretrained.pth', map_location='cpu', weights_only=True)
         if m['head'] == 'nw': pre.head.set_support(sd['head.support_z'], sd['head.support_y'], sd['head.support_ids'])
         pre.load_state_dict(sd, strict=True)

@@ -6,11 +6,12 @@
 from __future__ import annotations
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 # %% auto #0
 __all__ = ['NW_QUERIES', 'NW_TARGETS', 'MONITORS', 'VARIANTS', 'TABULAR_SIZES', 'XCardiaModel', 'SimCLRModel', 'XCardiaLoss',
-           'SimCLRLoss', 'LossTerm', 'TermGradNorms', 'pretrain_learner', 'save_image_encoder', 'head_outputs',
-           'encode_pairs', 'retrieval_accuracy', 'head_auroc', 'head_r2']
+           'SimCLRLoss', 'LossTerm', 'TermGradNorms', 'Variant', 'check_pretrain', 'paired_parts', 'pretrain_learner',
+           'save_image_encoder', 'head_outputs', 'encode_pairs', 'retrieval_accuracy', 'head_auroc', 'head_r2']
 
 # %% ../nbs/08_pretrain.ipynb #ad044d58
 import numpy as np
@@ -27,7 +28,8 @@ from .encoders import ImageEncoder, TabularEncoder, fuse, init_linear_xavier
 from .nw import NWHead, BANKS
 from .losses import CLIPLoss, nw_loss, nw_mse, nt_xent, base_rate_bce
 from fastcore.foundation import L
-from .train import make_learner
+from .train import make_learner, FitSpec
+from .settings import METHOD, MethodSettings
 from .distributed import unwrap, is_distributed, all_gather_rows   # all_gather_rows and the bank names: also importable from here, as before
 from .bank import BANK_BN, eval_mode, bn_batch_stats, encode_bank, gather_support, SupportBankCallback
 from .augment import PairedAugment, RetrievalRank, retrieval_ranks, rank_share
@@ -38,7 +40,7 @@ class XCardiaModel(nn.Module):
     "Image encoder, tabular encoder, fusion (Eq. 3) and a phenotype head ('nw', 'linear' or None) on the fused embedding."
     def __init__(self, image_encoder:ImageEncoder, tabular_encoder:TabularEncoder,
                  head:str|None='nw', # 'nw', 'linear' or None
-                 n_targets:int=len(TARGET_NAMES), tau_nw:float=0.1):
+                 n_targets:int=len(TARGET_NAMES), tau_nw:float=METHOD.tau_nw):
         super().__init__()
         if head not in ('nw', 'linear', None): raise ValueError(f"head must be 'nw', 'linear' or None, not {head!r}")
         self.image_encoder, self.tabular_encoder, self.head_kind = image_encoder, tabular_encoder, head
@@ -68,10 +70,10 @@ NW_TARGETS = ('labels', 'measurements', 'both')
 
 class XCardiaLoss(nn.Module):
     "Eq. (7): CLIP loss plus lambda_nw times the phenotype BCE of the model's head; the terms are kept in `terms` (and, with their graph, in `live`)."
-    def __init__(self, model:XCardiaModel, lambda_nw:float=0.5, tau_clip:float=0.07, learnable_tau:bool=False,
-                 nw_query:str='fused', # which embedding queries the bank in the NW loss: 'fused' (Eq. 3, the paper), 'image', or 'both' (summed)
-                 nw_tab_grad:bool=True, # False: the tabular embedding enters the NW loss's fused query without gradient
-                 nw_targets:str='labels', # what the NW loss scores: 'labels' (BCE, the paper), 'measurements' (masked MSE) or 'both' (summed)
+    def __init__(self, model:XCardiaModel, lambda_nw:float=METHOD.lambda_nw, tau_clip:float=METHOD.tau_clip, learnable_tau:bool=False,
+                 nw_query:str=METHOD.nw_query, # which embedding queries the bank in the NW loss: 'fused' (Eq. 3, the paper), 'image', or 'both' (summed)
+                 nw_tab_grad:bool=METHOD.nw_tab_grad, # False: the tabular embedding enters the NW loss's fused query without gradient
+                 nw_targets:str=METHOD.nw_targets, # what the NW loss scores: 'labels' (BCE, the paper), 'measurements' (masked MSE) or 'both' (summed)
                  n_labels:int=len(TARGET_NAMES), # y's first n_labels columns are labels, the rest standardized measurements
                 ):
         super().__init__()
@@ -107,9 +109,14 @@ class XCardiaLoss(nn.Module):
 # %% ../nbs/08_pretrain.ipynb #ff293e24
 class SimCLRLoss(nn.Module):
     "NT-Xent over two views (the image-only baseline)."
-    def __init__(self, tau:float=0.1): super().__init__(); self.tau, self.terms = tau, {}
+    def __init__(self, tau:float=METHOD.tau_simclr):
+        super().__init__()
+        self.tau, self.terms = tau, {}
+
     def forward(self, pred, idx):
-        loss = nt_xent(*pred, self.tau); self.terms = {'nt_xent': loss.detach()}; return loss
+        loss = nt_xent(*pred, self.tau)
+        self.terms = {'nt_xent': loss.detach()}
+        return loss
 
 # %% ../nbs/08_pretrain.ipynb #88a4b091
 class LossTerm(Metric):
@@ -155,68 +162,85 @@ class TermGradNorms(Callback):
     @property
     def table(self)->pd.DataFrame: return pd.DataFrame(self.rows)
 
-# %% ../nbs/08_pretrain.ipynb #2f8b52ce
+# %% ../nbs/08_pretrain.ipynb #4d5a9e69
 MONITORS = {'loss': dict(monitor='valid_loss'), 'retrieval': dict(monitor='valid_retrieval_rank', comp=np.less)}
-VARIANTS = {'nw_mmcl': ('paired', 'nw'), 'mmcl': ('paired', None), 'linear_mmcl': ('paired', 'linear'), 'simclr': ('simclr', None)}
-TABULAR_SIZES = {'tiny': dict(n_blocks=1, d_block=32, attention_n_heads=4), 'small': dict(n_blocks=2, d_block=64, attention_n_heads=4),
+
+class Variant(NamedTuple):
+    "A pre-training variant: the data it needs and the phenotype head on its fused embedding."
+    kind: str # `make_dls` kind: 'paired' (a CT with its tables) or 'simclr' (two views of a CT)
+    head: str|None # 'nw', 'linear' or None (MMCL, SimCLR)
+
+VARIANTS = {'nw_mmcl': Variant('paired', 'nw'), 'mmcl': Variant('paired', None), 'linear_mmcl': Variant('paired', 'linear'),
+            'simclr': Variant('simclr', None)}
+TABULAR_SIZES = {'tiny': dict(n_blocks=1, d_block=32, attention_n_heads=4),
+                 'small': dict(n_blocks=2, d_block=64, attention_n_heads=4),
                  'paper': dict(n_blocks=3)}
 
+# %% ../nbs/08_pretrain.ipynb #ec3d9597
+def check_pretrain(dls, variant:str, s:MethodSettings, n_labels:int):
+    "Refuse a variant, settings and DataLoaders that do not fit together (`ValueError` naming the setting)."
+    if variant not in VARIANTS: raise ValueError(f"variant must be one of {list(VARIANTS)}, not {variant!r}")
+    if s.bank not in BANKS: raise ValueError(f"bank must be one of {list(BANKS)}, not {s.bank!r}")
+    if s.monitor not in MONITORS: raise ValueError(f"monitor must be one of {list(MONITORS)}, not {s.monitor!r}")
+    v = VARIANTS[variant]
+    if s.nw_targets != 'labels':
+        if v.head != 'nw':
+            raise ValueError(f"nw_targets={s.nw_targets!r} needs the NW head (variant 'nw_mmcl'), not variant {variant!r}")
+        if len(getattr(dls.train_ds, 'targets', ())) <= n_labels:
+            raise ValueError(f"nw_targets={s.nw_targets!r} needs measurement columns after the {n_labels} labels in y: "
+                             "cohort, names = measurement_targets(cohort); "
+                             "make_dls(cohort, targets=[*TARGET_NAMES, *names], ...)")
+    if getattr(dls, 'kind', v.kind) != v.kind:
+        raise ValueError(f"variant {variant!r} needs make_dls(..., kind={v.kind!r}), got kind={dls.kind!r}")
+
+# %% ../nbs/08_pretrain.ipynb #d4703a04
+def paired_parts(dls, p, head:str|None, s:MethodSettings, n_labels:int,
+                 bank_bn:str='batch', final_bank:bool=True)->tuple:
+    "The model, loss, metrics and callbacks of a paired variant (`head`: 'nw', 'linear' or None) at preset `p`."
+    tp = dls.tab_preprocessor
+    tab = TabularEncoder(len(tp.num_cols), tp.cat_cardinalities, d=p.d, **TABULAR_SIZES.get(p.name, {}))
+    model = XCardiaModel(ImageEncoder.from_preset(p), tab, head, n_targets=n_labels, tau_nw=s.tau_nw)
+    loss = XCardiaLoss(model, s.lambda_nw if head else 0., s.tau_clip, nw_query=s.nw_query, nw_tab_grad=s.nw_tab_grad,
+                       nw_targets=s.nw_targets, n_labels=n_labels)
+    metrics = [LossTerm('clip')] + ([LossTerm('nw')] if head else []) + [RetrievalRank()]
+    aug = PairedAugment(image=s.augment.image, tabular=s.augment.tabular, **s.augment.view)
+    cbs = [aug] if aug.image or aug.tabular else []
+    if head == 'nw':
+        cbs.append(SupportBankCallback(s.k_support, s.refresh_every, BANKS[s.bank], bn=bank_bn, final_bank=final_bank,
+                                       n_labels=n_labels))
+    return model, loss, metrics, cbs
+
+# %% ../nbs/08_pretrain.ipynb #bd898079
 @delegates(make_learner)
 def pretrain_learner(dls, # from `make_dls(..., kind='paired')`, or kind='simclr' for the SimCLR variant
                      variant:str='nw_mmcl', # 'nw_mmcl', 'mmcl', 'simclr' or 'linear_mmcl'
-                     lambda_nw:float=0.5, # weight of the NW loss, Eq. (7) (the paper's; best in 0.4-0.6)
-                     tau_clip:float=0.07, # CLIP temperature, Eq. (6) (the paper's)
-                     tau_nw:float=0.1, # NW temperature, Eq. (4) (the paper gives none; see 05_nw)
-                     k_support:int=20, # K: exemplars per phenotype (and class) in the support bank (the paper's)
-                     refresh_every:int=5, # M: epochs between support-bank rebuilds (the paper's)
-                     bank:str='positives_and_negatives', # bank composition: 'positives_and_negatives' or 'positives' (the paper)
+                     settings:MethodSettings=METHOD, # the method's settings; keywords named as its fields (`tau_nw=0.05`) override them
                      bank_bn:str='batch', # BatchNorm while encoding the bank during the fit: 'batch' (as the queries) or 'running'
                      final_bank:bool=True, # rebuild the bank in eval mode from the final weights after the fit
-                     nw_query:str='fused', # NW loss query: 'fused' (the paper), 'image' or 'both' (`XCardiaLoss`)
-                     nw_tab_grad:bool=True, # False: no gradient from the NW loss into the tabular encoder
-                     nw_targets:str='labels', # NW bank and loss: 'labels' (the paper), 'measurements' or 'both' (needs measurement columns in y)
-                     augment:dict|None=None, # paired variants: `PairedAugment`'s arguments, e.g. {'image': True, 'tabular': 0.3, 'noise_hu': 20}; None: none
-                     monitor:str='loss', # what best-model saving and early stopping follow: 'loss' (validation loss) or 'retrieval' (`RetrievalRank`; SimCLR: its loss)
-                     diagnostics:bool=False, # add `TermGradNorms` (each term's gradient norm into each encoder; `path`/grad_norms.csv)
+                     diagnostics:bool=False, # add `TermGradNorms` (each term's gradient norm into each encoder; grad_norms.csv)
                      preset:str|None=None, # default: the DataLoaders' preset
                      depth:int|None=None, d:int|None=None, lr:float|None=None,
                      wd:float=0.01, # AdamW weight decay
-                     patience:int|None=10, # early stopping on `monitor` (None: off)
+                     patience:int|None=10, # early stopping on `settings.monitor` (None: off)
                      path:str|Path='runs/pretrain', # where the best model and the CSV log go
                      targets=TARGET_NAMES, cbs=None, **kwargs)->Learner:
-    "A fastai Learner pre-training the image encoder with one of the variants of the paper."
-    if variant not in VARIANTS: raise ValueError(f"variant must be one of {list(VARIANTS)}, not {variant!r}")
-    if bank not in BANKS: raise ValueError(f"bank must be one of {list(BANKS)}, not {bank!r}")
-    if monitor not in MONITORS: raise ValueError(f"monitor must be one of {list(MONITORS)}, not {monitor!r}")
-    kind, head = VARIANTS[variant]
+    "A fastai Learner pre-training the image encoder with one of the variants of the paper; `learn.spec` records what it fits."
+    s = settings.update(**{k: kwargs.pop(k) for k in list(kwargs) if k in MethodSettings.__dataclass_fields__})
     n_labels = len(targets)
-    if nw_targets != 'labels':
-        if head != 'nw': raise ValueError(f"nw_targets={nw_targets!r} needs the NW head (variant 'nw_mmcl'), not variant {variant!r}")
-        if len(getattr(dls.train_ds, 'targets', ())) <= n_labels:
-            raise ValueError(f"nw_targets={nw_targets!r} needs measurement columns after the {n_labels} labels in y: "
-                             "cohort, names = measurement_targets(cohort); make_dls(cohort, targets=[*TARGET_NAMES, *names], ...)")
-    if getattr(dls, 'kind', kind) != kind: raise ValueError(f"variant {variant!r} needs make_dls(..., kind={kind!r}), got kind={dls.kind!r}")
+    check_pretrain(dls, variant, s, n_labels)
+    v = VARIANTS[variant]
     p = get_preset(preset or getattr(dls, 'preset', None) or 'small', depth=depth, d=d, lr=lr)
-    img = ImageEncoder.from_preset(p)
-    if kind == 'simclr':
-        model, loss, metrics, extra = SimCLRModel(img), SimCLRLoss(), [LossTerm('nt_xent')], []
+    if v.kind == 'simclr':
+        model, loss, metrics, extra = SimCLRModel(ImageEncoder.from_preset(p)), SimCLRLoss(s.tau_simclr), [LossTerm('nt_xent')], []
     else:
-        tp = dls.tab_preprocessor
-        tab = TabularEncoder(len(tp.num_cols), tp.cat_cardinalities, d=p.d, **TABULAR_SIZES.get(p.name, {}))
-        model = XCardiaModel(img, tab, head, n_targets=len(targets), tau_nw=tau_nw)
-        loss = XCardiaLoss(model, lambda_nw if head else 0., tau_clip, nw_query=nw_query, nw_tab_grad=nw_tab_grad,
-                           nw_targets=nw_targets, n_labels=n_labels)
-        metrics = [LossTerm('clip')] + ([LossTerm('nw')] if head else []) + [RetrievalRank()]
-        aug = {'image': False, 'tabular': 0., **(augment or {})}
-        pa = PairedAugment(**aug)                                    # unknown arguments refused even when it is off
-        if pa.image or pa.tabular: cbs = [pa] + list(L(cbs))
-        extra = [SupportBankCallback(k_support, refresh_every, BANKS[bank], bn=bank_bn, final_bank=final_bank, n_labels=n_labels)] if head == 'nw' else []
+        model, loss, metrics, extra = paired_parts(dls, p, v.head, s, n_labels, bank_bn, final_bank)
         if diagnostics and is_distributed(): warnings.warn("diagnostics (TermGradNorms) are off under several processes: run them on one")
         elif diagnostics: extra.append(TermGradNorms(fname='grad_norms.csv'))
-    track = MONITORS[monitor] if kind == 'paired' else MONITORS['loss']
-    learn = make_learner(dls, model, loss, patience=patience, lr=p.lr, wd=wd, metrics=metrics, path=path, cbs=extra + list(L(cbs)), **track, **kwargs)
+    track = MONITORS[s.monitor] if v.kind == 'paired' else MONITORS['loss']
+    spec = FitSpec(variant=variant, preset=p, n_labels=n_labels, settings=s)
+    learn = make_learner(dls, model, loss, patience=patience, lr=p.lr, wd=wd, metrics=metrics, path=path,
+                         cbs=extra + list(L(cbs)), spec=spec, **track, **kwargs)
     learn.recorder.train_metrics = True
-    learn.preset, learn.variant, learn.n_labels, learn.monitor = p, variant, n_labels, track['monitor']
     return learn
 
 # %% ../nbs/08_pretrain.ipynb #70122343
@@ -224,7 +248,7 @@ def save_image_encoder(learn:Learner, fname:str|Path)->Path:
     "Save the pre-trained image encoder with its configuration; `xcardia.encoders.load_image_encoder` loads it strictly."
     enc = learn.model.image_encoder
     fname = Path(fname); fname.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({'state_dict': enc.state_dict(), 'config': {**enc.config, 'variant': getattr(learn, 'variant', None)}}, fname)
+    torch.save({'state_dict': enc.state_dict(), 'config': {**enc.config, 'variant': learn.spec.variant}}, fname)
     return fname
 
 # %% ../nbs/08_pretrain.ipynb #3a2e7719
@@ -239,7 +263,7 @@ def head_outputs(learn:Learner, dl=None)->dict:
             out['e_img'].append(i.float()); out['e_tab'].append(t.float()); out['y'].append(y); out['idx'].append(idx)
             out['p'].append(model.phenotype_probs(z.float(), idx).float() if model.head_kind else y.new_zeros(len(y), 0))
     out = {k: torch.cat(v) for k, v in out.items()}
-    n, p, y = getattr(learn, 'n_labels', out['y'].shape[1]), out.pop('p'), out['y']
+    n, p, y = learn.spec.n_labels or out['y'].shape[1], out.pop('p'), out['y']
     return {**out, 'probs': p[:, :n], 'y': y[:, :n], 'values': p[:, n:], 'y_values': y[:, n:]}
 
 def encode_pairs(learn:Learner, dl=None)->tuple:
@@ -271,7 +295,7 @@ def head_auroc(learn:Learner, dl=None)->pd.Series:
 def head_r2(learn:Learner, dl=None)->pd.Series:
     "With measurement targets (`nw_targets`): the NW head's R^2 per measurement on `dl` (default: validation), eval mode, over known values; empty otherwise."
     o = head_outputs(learn, dl); p, y = o['values'].numpy(), o['y_values'].numpy()
-    names = list(getattr(learn.dls.train_ds, 'targets', []))[getattr(learn, 'n_labels', 0):]
+    names = list(getattr(learn.dls.train_ds, 'targets', []))[learn.spec.n_labels or 0:]
     out = {}
     for c in range(p.shape[1]):
         ok = ~(np.isnan(y[:, c]) | np.isnan(p[:, c]))

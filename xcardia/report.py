@@ -25,6 +25,7 @@ import torch.nn as nn
 import yaml
 import matplotlib.pyplot as plt
 from .core import TARGETS, TARGET_NAMES, get_preset
+from .settings import N_BOOT
 from .matching import MEASUREMENT_UNITS
 from .data import mask_like
 from .encoders import fuse
@@ -263,7 +264,7 @@ def sweep_table(ev:Evaluation):
 
 # %% ../nbs/13_report.ipynb #39856d38
 def comparison_table(preds:dict, # (run name, regime) -> preds.npz contents
-                     regimes:Sequence[str], methods:Sequence[str], n_boot:int=1000, seed:int=0,
+                     regimes:Sequence[str], methods:Sequence[str], n_boot:int=N_BOOT, seed:int=0,
                      pairs:Sequence=(), # extra (A, B) comparisons, A − B (`evaluate.pairs`)
                      names:dict|None=None, # (method, training seed) -> run name (`cfg.plan`); several seeds: `compare_seeds`. Default: one seed, runs named by their method
                     )->pd.DataFrame:
@@ -470,7 +471,7 @@ def _ci_cell(r:pd.Series, m:str)->str:
 def _sev_spec(p:dict)->SeveritySpec: return SeveritySpec.from_dict(json.loads(str(p['severity'])))
 
 def severity_metrics(p:dict, # a preds.npz with severity arrays
-                     n_boot:int=1000, seed:int=0)->pd.DataFrame:
+                     n_boot:int=N_BOOT, seed:int=0)->pd.DataFrame:
     "The test metrics of one run's severity estimates: continuous and ordinal targets in one frame (`kind` column)."
     spec = _sev_spec(p); est = spec.estimates(p['test_sev']); nc = len(spec.continuous)
     parts = []
@@ -606,7 +607,7 @@ def bundle_section(ev:Evaluation, operating:pd.DataFrame|None=None):
         tp = pre_nw.dls.tab_preprocessor
     save_bundle(ev.out/'bundle', ev.finetuned.cpu(), ev.results[(bm, br)]['threshold'].astype(float).to_dict(), get_preset(ev.cfg.preset),
                 pretrained=pre_nw.model.cpu() if pre_nw is not None else None, support=support, tab_preprocessor=tp, config=ev.cfg.to_dict(),
-                operating_points=operating)
+                operating_points=operating, settings=pre_nw.spec.settings if pre_nw is not None else None)
     ev.report.h('Model bundle').p(f"`{ev.out/'bundle'}`: the fine-tuned {method_label(bm)} / {br} model with its validation F1 thresholds and their operating points"
                                   + (', and the pre-trained NW+MMCL model with its support bank' if pre_nw is not None else '')
                                   + f". `xcardia predict CT... --bundle {ev.out/'bundle'}` uses it.")

@@ -35,8 +35,9 @@ from .pretrain import VARIANTS, pretrain_learner, save_image_encoder, retrieval_
 from .losses import base_rate_bce, base_rate_mse
 from .finetune import finetune_learner, few_shot, fraction, FineTuneModel
 from .severity import SeveritySpec, severity_values
-from .config import (UserError, Config, upgrade_stored, additive_keys, PretrainRun, FinetuneRun, EXAMPLE_CONFIG, REGIME, load_config, default_config,
-                            _flat)
+from .config import (UserError, Config, upgrade_stored, additive_keys, PretrainRun, FinetuneRun, EXAMPLE_CONFIG, Regime,
+                            load_config, default_config, _flat)
+from .settings import TINY_BANK, N_BOOT
 
 # %% ../nbs/12_stages.ipynb #2d3ab8c6
 ADDITIVE = additive_keys()   # declared where each key is (`xcardia.config.setting`)
@@ -77,9 +78,9 @@ def finish_stage(folder:Path, t0:float, **info)->dict:
 
 # %% ../nbs/12_stages.ipynb #f994ab74
 DEMO_SIZES = {
-    'tiny': dict(n_patients=40, archive=True, pretrain=dict(epochs=1, k_support=4, refresh_every=1), finetune=dict(epochs=1, fewshot_epochs=2), n_boot=100),
-    'small': dict(n_patients=800, archive=False, pretrain=dict(epochs=20), finetune=dict(epochs=8, fewshot_epochs=30), n_boot=1000),
-    'paper': dict(n_patients=1000, archive=False, pretrain=dict(epochs=None), finetune=dict(epochs=None, fewshot_epochs=None), n_boot=1000),
+    'tiny': dict(n_patients=40, archive=True, pretrain=dict(epochs=1, **TINY_BANK), finetune=dict(epochs=1, fewshot_epochs=2), n_boot=100),
+    'small': dict(n_patients=800, archive=False, pretrain=dict(epochs=20), finetune=dict(epochs=8, fewshot_epochs=30), n_boot=N_BOOT),
+    'paper': dict(n_patients=1000, archive=False, pretrain=dict(epochs=None), finetune=dict(epochs=None, fewshot_epochs=None), n_boot=N_BOOT),
 }
 
 DEMO_SEVERITY = ['lvef', 'lvwt', 'pasp', 'tr_vmax', 'mr_grade']   # severity targets the demo fine-tunes beside the ten (xcardia.severity)
@@ -298,7 +299,7 @@ def fill_cache(cfg:Config, # whose preset, cache folder and cohort
     return dict(studies=len(paths), failed=len(failed), processes=world, seconds=round(time.perf_counter() - t0, 1),
                 failures=failed, cache_dir=str(cache.dir))
 
-#| export
+# %% ../nbs/12_stages.ipynb #8b08dc36
 def dls_kwargs(cfg:Config, section:str)->dict:
     "The `make_dls` arguments of a configuration's section ('pretrain' or 'finetune')."
     return dict(preset=cfg.preset, bs=cfg[section].bs, cache_dir=cfg.cache_dir, num_workers=cfg.num_workers, skip_bad=cfg.data.skip_bad,
@@ -321,7 +322,7 @@ def _head_diagnostics(learn, folder:Path, hist:pd.DataFrame)->dict:
         info['grad_norms_last_epoch'] = pd.read_csv(gn).drop_duplicates('epoch', keep='last').iloc[-1].to_dict()
     if getattr(learn.model, 'head_kind', None) is None: return info
     auroc = head_auroc(learn); auroc.to_csv(folder/'head_auroc.csv')
-    n, (tr, va) = learn.n_labels, (learn.dls.train_ds, learn.dls.valid_ds)
+    n, (tr, va) = learn.spec.n_labels, (learn.dls.train_ds, learn.dls.valid_ds)
     y_tr, y_va = tr.y[tr.rows], torch.as_tensor(va.y[va.rows])
     info.update(head_mean_auroc=float(auroc.mean()), base_rate_bce=base_rate_bce(y_tr[:, :n], y_va[:, :n]),
                 best_valid_nw_loss=float(hist.valid_nw_loss.min()) if 'valid_nw_loss' in hist else None)
@@ -342,7 +343,7 @@ def pretrain_dls(cfg:Config, run:str|PretrainRun):
     try: resolve_exclude(run.exclude, tabular_columns(pre))                 # your names, with or without echo_/ecg_; unknown ones refused
     except ValueError as e: raise UserError(f"pre-training run {run.name}: {e}") from e
     if (num_distrib() or 1) > 1: fill_cache(cfg, pre.image_path)    # several processes: each fills its share of the CT cache first
-    return make_dls(pre, kind=VARIANTS[run.variant][0], exclude=run.exclude, targets=targets, **dls_kwargs(cfg, 'pretrain'))
+    return make_dls(pre, kind=VARIANTS[run.variant].kind, exclude=run.exclude, targets=targets, **dls_kwargs(cfg, 'pretrain'))
 
 def run_pretrain(cfg:Config, run:str|PretrainRun)->dict:
     "Pre-train one run of the plan; writes `pretrain/<name>/encoder.pth`, `model.pth`, `tab_preprocessor.pkl` and the logs."
@@ -351,8 +352,9 @@ def run_pretrain(cfg:Config, run:str|PretrainRun)->dict:
     t0 = time.perf_counter(); set_seed(run.seed)
     p = cfg.pretrain
     dls = pretrain_dls(cfg, run)
-    learn = pretrain_learner(dls, run.variant, lr=p.lr, patience=p.patience, path=folder, diagnostics=p.diagnostics, **run.settings, **fast_kwargs(cfg))
-    epochs = p.epochs or learn.preset.epochs
+    learn = pretrain_learner(dls, run.variant, run.settings, lr=p.lr, patience=p.patience, path=folder, diagnostics=p.diagnostics,
+                             **fast_kwargs(cfg))
+    epochs = p.epochs or learn.spec.preset.epochs
     say(f"pre-training {run.name}: {len(dls.train_ds)} train / {len(dls.valid_ds)} validation studies, up to {epochs} epochs")
     _fit(learn, folder, epochs)
     info, hist = {}, pd.read_csv(folder/'history.csv')
@@ -363,7 +365,7 @@ def run_pretrain(cfg:Config, run:str|PretrainRun)->dict:
         if run.variant != 'simclr': info['retrieval'] = retrieval_accuracy(learn)
         info.update(_head_diagnostics(learn, folder, hist))
     if 'valid_retrieval_rank' in hist: info['best_valid_retrieval_rank'] = float(hist.valid_retrieval_rank.min())
-    col = learn.monitor
+    col = learn.spec.monitor
     return finish_stage(folder, t0, epochs=int(len(hist)), best_valid_loss=float(hist.valid_loss.min()), dropped=len(dls.dropped),
                         monitor=col, best_epoch=int(hist.epoch[hist[col].idxmin()]), **info)
 
@@ -371,26 +373,26 @@ def run_pretrain(cfg:Config, run:str|PretrainRun)->dict:
 def load_pretrained_learner(cfg:Config, run:str|PretrainRun, dls=None):
     "A Learner for a finished pre-training run with its saved weights and support bank loaded (for evaluation)."
     run = pretrain_run(cfg, run)
-    learn = pretrain_learner(dls or pretrain_dls(cfg, run), run.variant, path=run.folder, patience=None, **run.settings)
+    learn = pretrain_learner(dls or pretrain_dls(cfg, run), run.variant, run.settings, path=run.folder, patience=None)
     sd = torch.load(run.folder/'model.pth', map_location='cpu', weights_only=True)
     learn.model.load_state_dict(sd, strict=True)
     return learn
 
 # %% ../nbs/12_stages.ipynb #a01d56c4
-def regime_rows(labelled:pd.DataFrame, regime:str, seed:int=0,
+def regime_rows(labelled:pd.DataFrame,
+                regime:Regime|str, # a `Regime` (a run's `sampling`), or as written: 'full', '<k>shot' or 'frac<share>'
+                seed:int=0,
                 severity:tuple=(), # severity targets (their columns in `labelled`): k-shot sampled with the labels
                )->pd.DataFrame:
-    "The training rows of a regime: 'full', '<k>shot' or 'frac<share>'."
-    m = REGIME.match(regime)
-    if not m: raise UserError(f"regime {regime!r} not understood; use full, <k>shot or frac<share>")
-    if regime == 'full': return labelled[labelled.split == 'train']
-    if m.group(2):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter('always')
-            rows = few_shot(labelled, 'split', k=int(m.group(2)), seed=seed, severity=severity)
-        for w in caught: say(f"{regime}: {w.message}")
-        return rows
-    return fraction(labelled, 'split', float(m.group(3)), seed=seed)
+    "The training rows of a regime: every training row, k-shot, or a share of the training patients."
+    r = regime if isinstance(regime, Regime) else Regime.parse(regime)
+    if r.kind == 'full': return labelled[labelled.split == 'train']
+    if r.kind == 'fraction': return fraction(labelled, 'split', r.fraction, seed=seed)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        rows = few_shot(labelled, 'split', k=r.k, seed=seed, severity=severity)
+    for w in caught: say(f"{r.name}: {w.message}")
+    return rows
 
 # %% ../nbs/12_stages.ipynb #2a6a6871
 @torch.no_grad()
@@ -428,12 +430,12 @@ def run_finetune(cfg:Config, run:str|FinetuneRun, regime:str|None=None)->dict:
         raise UserError(f"{run.encoder} does not exist: run `xcardia pretrain CONFIG --variant {run.pretrained.name}` first")
     lab, sev = read_cohort_stage(cfg, 'labelled'), f.severity
     if sev: lab = pd.concat([lab, severity_values(lab, sev)], axis=1)
-    train = regime_rows(lab, run.regime, run.seed, sev)
+    train = regime_rows(lab, run.sampling, run.seed, sev)
     co = pd.concat([train, lab[lab.split.isin(['val', 'test'])]]).rename_axis('labelled_row').reset_index()
     spec = SeveritySpec.fit(lab.loc[lab.split == 'train', [m.column for m in sev]], sev) if sev else None   # the training split's scale
     dls = make_dls(co, kind='image', targets=list(TARGET_NAMES) + (spec.columns if spec else []), **dls_kwargs(cfg, 'finetune'))
     learn = finetune_learner(dls, run.encoder, freeze=run.freeze, lr=f.lr, patience=f.patience, path=folder, severity=spec, **fast_kwargs(cfg))
-    epochs = f.epochs or learn.preset.epochs
+    epochs = f.epochs or learn.spec.preset.epochs
     say(f"fine-tuning {run.name} / {run.regime}: {len(dls.train_ds)} train / {len(dls.valid_ds)} validation studies, up to {epochs} epochs")
     _fit(learn, folder, epochs)
     bad = {p for p, _ in dls.dropped}
@@ -466,4 +468,4 @@ def run_training(cfg:Config, fewshot_epochs:int|None=None)->None:
     run_cohort(cfg)
     for run in cfg.plan.pretrain: run_pretrain(cfg, run)
     fewshot = cfg.updated(finetune={'epochs': fewshot_epochs}) if fewshot_epochs else cfg
-    for run in cfg.plan.finetune: run_finetune(fewshot if run.regime.endswith('shot') else cfg, run)
+    for run in cfg.plan.finetune: run_finetune(fewshot if run.sampling.kind == 'shot' else cfg, run)

@@ -5,12 +5,13 @@
 # %% ../nbs/07_train.ipynb #24670385
 from __future__ import annotations
 import os, random, time
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
 # %% auto #0
 __all__ = ['COMPILE_MIN_BATCHES', 'save_checkpoint', 'CheckpointCallback', 'RunLog', 'SaveBestCallback', 'EarlyStopping',
-           'fast_path', 'FastPath', 'FusedAdamW', 'make_learner', 'fit_cosine', 'resume', 'Throughput']
+           'fast_path', 'FastPath', 'FusedAdamW', 'FitSpec', 'make_learner', 'fit_cosine', 'resume', 'Throughput']
 
 # %% ../nbs/07_train.ipynb #53ba266f
 import numpy as np
@@ -26,7 +27,8 @@ from fastai.optimizer import Adam, OptimWrapper
 from fastai.torch_core import find_bs, rank_distrib
 from fastcore.foundation import L
 from fastcore.meta import delegates
-from .core import mixed_precision_cbs
+from .core import mixed_precision_cbs, Preset
+from .settings import MethodSettings
 from .distributed import is_distributed, init_distributed, barrier, sync_batchnorm, ShardedDL, DDPCallback, unwrap
 
 # %% ../nbs/07_train.ipynb #c617c311
@@ -40,12 +42,17 @@ def _tracker_state(learn)->dict:
     return {type(cb).__name__: dict(best=cb.best, wait=getattr(cb, 'wait', None))
             for cb in learn.cbs if isinstance(cb, TrackerCallback) and cb.best is not None}
 
+def _variant(learn)->str|None:
+    "The variant a Learner of `make_learner` declares (`learn.spec`); None for a plain fastai Learner."
+    spec = getattr(learn, 'spec', None)
+    return spec.variant if spec is not None else None
+
 def save_checkpoint(learn:Learner, fname:str|Path, epoch:int)->Path:
     "Model, optimizer, epoch, random states and the trackers' best values of a run; written whole or not at all (temporary file, then rename)."
     fname = Path(fname); fname.parent.mkdir(parents=True, exist_ok=True)
     part = fname.with_name(fname.name + '.part')
     torch.save(dict(model=unwrap(learn.model).state_dict(), opt=learn.opt.state_dict() if learn.opt is not None else None,
-                    epoch=epoch, rng=_rng_state(learn), trackers=_tracker_state(learn), variant=getattr(learn, 'variant', None)), part)
+                    epoch=epoch, rng=_rng_state(learn), trackers=_tracker_state(learn), variant=_variant(learn)), part)
     os.replace(part, fname)       # a run killed while saving keeps its previous checkpoint, not a truncated one
     return fname
 
@@ -159,6 +166,16 @@ class FusedAdamW(OptimWrapper):
         self.opt.load_state_dict(sd)
 
 
+# %% ../nbs/07_train.ipynb #c63567d7
+@dataclass(frozen=True)
+class FitSpec:
+    "What a Learner is built to fit, declared by the factory that builds it; `make_learner` keeps it as `learn.spec`."
+    variant: str|None = None # 'nw_mmcl', 'mmcl', 'linear_mmcl', 'simclr', or 'finetune'
+    preset: Preset|None = None # the scale it trains at: `fit_cosine` trains its `epochs` by default
+    n_labels: int|None = None # y's first n_labels columns are labels, the rest measurements
+    monitor: str = 'valid_loss' # the recorder column best-model saving and early stopping follow (`make_learner` sets it)
+    settings: MethodSettings|None = None # a pre-training's method settings
+
 # %% ../nbs/07_train.ipynb #d11ba768
 @delegates(Learner)
 def make_learner(dls, model:nn.Module, loss_func,
@@ -169,6 +186,7 @@ def make_learner(dls, model:nn.Module, loss_func,
                  path:str|Path='runs', # where history.csv, checkpoint.pth and models/best.pth go
                  channels_last:bool|None=None, compile:bool|None=None, cudnn_benchmark:bool|None=False, # the fast path (`fast_path`; None: on CUDA)
                  fused_adamw:bool=True, # `FusedAdamW` (the same updates as fastai's Adam, one fused kernel); False: fastai's `Adam`
+                 spec:FitSpec|None=None, # what the Learner fits (`learn.spec`)
                  cbs=None, **kwargs)->Learner:
     "A fastai Learner with AdamW (fused), a CSV log, a checkpoint per epoch, best-model saving and early stopping on `monitor`, mixed precision and the fast path on CUDA; under several processes, synchronised BatchNorm and DDP (`DDPCallback`), rank 0 writing."
     Path(path).mkdir(parents=True, exist_ok=True)
@@ -180,8 +198,10 @@ def make_learner(dls, model:nn.Module, loss_func,
     fast = fast_path(dls.device, channels_last, compile, cudnn_benchmark)
     fast = [FastPath(**fast)] if any(v is not False for v in fast.values()) else []
     opt = FusedAdamW if fused_adamw else partial(Adam, decouple_wd=True)
-    return Learner(dls, model, loss_func=loss_func, opt_func=opt, lr=lr, wd=wd, path=path,
-                   cbs=writers + track + mixed_precision_cbs(dls.device) + fast + ddp + list(L(cbs)), **kwargs)
+    learn = Learner(dls, model, loss_func=loss_func, opt_func=opt, lr=lr, wd=wd, path=path,
+                    cbs=writers + track + mixed_precision_cbs(dls.device) + fast + ddp + list(L(cbs)), **kwargs)
+    learn.spec = replace(spec or FitSpec(), monitor=monitor)
+    return learn
 
 # %% ../nbs/07_train.ipynb #3139ead7
 def fit_cosine(learn:Learner, n_epoch:int|None=None, lr:float|None=None, final_div:float=100., **kwargs):
@@ -189,7 +209,9 @@ def fit_cosine(learn:Learner, n_epoch:int|None=None, lr:float|None=None, final_d
     lr = lr or learn.lr
     start = getattr(learn, 'resume_epoch', 0)
     cbs = [ParamScheduler({'lr': SchedCos(lr, lr / final_div)})] + list(L(kwargs.pop('cbs', None)))
-    learn.fit(n_epoch or learn.preset.epochs, lr, cbs=cbs, start_epoch=start, **kwargs)
+    n_epoch = n_epoch or (learn.spec.preset.epochs if learn.spec.preset is not None else None)
+    if not n_epoch: raise ValueError("fit_cosine needs n_epoch: this Learner's spec names no preset")
+    learn.fit(n_epoch, lr, cbs=cbs, start_epoch=start, **kwargs)
     learn.resume_epoch = 0
     return learn
 
