@@ -27,12 +27,9 @@ def test_example_config_ships_and_matches():
     assert cfg['preset'] == 'small' and cfg['finetune']['regimes'] == ['full', '5shot']
 
 @pytest.fixture(scope='module')
-def demo(tmp_path_factory):
-    out = tmp_path_factory.mktemp('demo')/'run'
-    code, _, err = xcardia('demo', '--out', out, '--size', 'tiny')
-    assert code == 0, err[-3000:]
-    (out.parent/'stderr.txt').write_text(err)
-    return out
+def demo(tiny_demo):
+    "The tiny demo's output folder (the session's one run, `tests/conftest.py`)."
+    return tiny_demo
 
 def test_demo_says_each_stage_time_and_place(demo):
     err = (demo.parent/'stderr.txt').read_text()

@@ -19,11 +19,10 @@ def xcardia(*args, launch=(sys.executable,), cwd=None):
 def read(f:Path)->pd.DataFrame: return pd.read_csv(f, dtype={'patient_id': str, 'study_id': str, 'error': str})
 
 @pytest.fixture(scope='module')
-def site(tmp_path_factory)->Path:
-    "The tiny demo (its bundle and pre-training runs), its test split as a hospital's CT table with two planted failures, and a bundle of an untrained model."
+def site(tmp_path_factory, tiny_demo)->Path:
+    "The tiny demo (its bundle and pre-training runs; the session's one run, linked as `demo`), its test split as a hospital's CT table with two planted failures, and a bundle of an untrained model."
     root = tmp_path_factory.mktemp('screen')
-    code, out = xcardia('demo', '--size', 'tiny', '--out', root/'demo')
-    assert code == 0, out[-3000:]
+    (root/'demo').symlink_to(tiny_demo, target_is_directory=True)
     co = pd.read_parquet(root/'demo'/'cohort'/'labelled.parquet')
     ct = co.loc[co.split == 'test', ['patient_id', 'study_id', 'image_path', 'spacing_mm']].reset_index(drop=True)
     assert len(ct) >= 8, len(ct)

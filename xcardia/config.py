@@ -120,7 +120,7 @@ class Data(Section):
             v = getattr(self, k)
             if not isinstance(v, list) or not all(isinstance(c, str) and c for c in v): raise UserError(f"data.{k} must be a list of column names, not {v!r}")
 
-# %% ../nbs/11a_config.ipynb #cf6b8f2b
+# %% ../nbs/11a_config.ipynb #848f0806
 PRESET_METHOD = ('lambda_nw', 'tau_clip', 'tau_nw', 'k_support', 'refresh_every')   # in `Preset` before it held scale only
 OLD_PRESET_METHOD = {'tiny': TINY_BANK}                                             # the presets whose values differed from the paper's
 
@@ -128,11 +128,11 @@ def method_value(k:str, preset:str|None)->float|int:
     "What a method setting left `null` means: the value `preset` had before presets held scale only."
     return OLD_PRESET_METHOD.get(preset, {}).get(k, getattr(METHOD, k))
 
-# %% ../nbs/11a_config.ipynb #5bee423a
+# %% ../nbs/11a_config.ipynb #26e9e0e6
 METHOD_SETTINGS = tuple(k for k in METHOD.to_dict() if k != 'tau_simclr')
 AUGMENT_DEFAULTS = METHOD.augment.to_dict()   # `xcardia.augment.PairedAugment`'s arguments
 
-# %% ../nbs/11a_config.ipynb #4650a313
+# %% ../nbs/11a_config.ipynb #09f16bdd
 def _number(v)->bool: return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 def check_augment(a, where:str):
@@ -147,7 +147,7 @@ def check_augment(a, where:str):
         elif not (_number(v) and v >= 0 and (v <= 1 or not share)):
             raise UserError(f"{where}.augment.{k} must be a number >= 0" + (" and <= 1" if share else '') + f", not {v!r}")
 
-# %% ../nbs/11a_config.ipynb #b55208b1
+# %% ../nbs/11a_config.ipynb #97d25d03
 def check_method_settings(s:Section, where:str):
     "The method settings of `s` in range (None: not set here); `where` names the section in the message."
     for k in ('tau_clip', 'tau_nw', 'lambda_nw'):
@@ -250,7 +250,7 @@ def run_entries(runs)->dict:
         out[r] = RunEntry(**spec)
     return out
 
-# %% ../nbs/11a_config.ipynb #7cff344c
+# %% ../nbs/11a_config.ipynb #6116d5de
 _REGIME = re.compile(r'^(full|(\d+)shot|frac(0?\.\d+|1(\.0)?))$')
 
 @dataclass(frozen=True)

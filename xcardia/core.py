@@ -139,7 +139,7 @@ def read_measurement(echo:pd.DataFrame, name:str, kind:str, missing_columns:str=
                          "labels that need it missing (in Python: missing_columns='nan', or other columns with override_targets).")
     return parse_grades(echo[name], name) if kind == 'grade' else to_numeric(echo[name], name)
 
-# %% ../nbs/00_core.ipynb #4bcebe4c
+# %% ../nbs/00_core.ipynb #3f952ea6
 def derive_labels(echo:pd.DataFrame, # ECHO measurements, one row per exam (or per matched CT)
                   targets:Sequence[Target]=TARGETS, # which labels, with which rules and columns
                   prefix:str='', # column prefix, e.g. 'echo_' after matching

@@ -162,7 +162,7 @@ class TermGradNorms(Callback):
     @property
     def table(self)->pd.DataFrame: return pd.DataFrame(self.rows)
 
-# %% ../nbs/08_pretrain.ipynb #4d5a9e69
+# %% ../nbs/08_pretrain.ipynb #61beeae9
 MONITORS = {'loss': dict(monitor='valid_loss'), 'retrieval': dict(monitor='valid_retrieval_rank', comp=np.less)}
 
 class Variant(NamedTuple):
@@ -176,7 +176,7 @@ TABULAR_SIZES = {'tiny': dict(n_blocks=1, d_block=32, attention_n_heads=4),
                  'small': dict(n_blocks=2, d_block=64, attention_n_heads=4),
                  'paper': dict(n_blocks=3)}
 
-# %% ../nbs/08_pretrain.ipynb #ec3d9597
+# %% ../nbs/08_pretrain.ipynb #1f8b5f6d
 def check_pretrain(dls, variant:str, s:MethodSettings, n_labels:int):
     "Refuse a variant, settings and DataLoaders that do not fit together (`ValueError` naming the setting)."
     if variant not in VARIANTS: raise ValueError(f"variant must be one of {list(VARIANTS)}, not {variant!r}")
@@ -193,13 +193,14 @@ def check_pretrain(dls, variant:str, s:MethodSettings, n_labels:int):
     if getattr(dls, 'kind', v.kind) != v.kind:
         raise ValueError(f"variant {variant!r} needs make_dls(..., kind={v.kind!r}), got kind={dls.kind!r}")
 
-# %% ../nbs/08_pretrain.ipynb #d4703a04
+# %% ../nbs/08_pretrain.ipynb #26a8c1e7
 def paired_parts(dls, p, head:str|None, s:MethodSettings, n_labels:int,
                  bank_bn:str='batch', final_bank:bool=True)->tuple:
     "The model, loss, metrics and callbacks of a paired variant (`head`: 'nw', 'linear' or None) at preset `p`."
     tp = dls.tab_preprocessor
+    img = ImageEncoder.from_preset(p)                           # before the tabular encoder: the seed's draws go to it first
     tab = TabularEncoder(len(tp.num_cols), tp.cat_cardinalities, d=p.d, **TABULAR_SIZES.get(p.name, {}))
-    model = XCardiaModel(ImageEncoder.from_preset(p), tab, head, n_targets=n_labels, tau_nw=s.tau_nw)
+    model = XCardiaModel(img, tab, head, n_targets=n_labels, tau_nw=s.tau_nw)
     loss = XCardiaLoss(model, s.lambda_nw if head else 0., s.tau_clip, nw_query=s.nw_query, nw_tab_grad=s.nw_tab_grad,
                        nw_targets=s.nw_targets, n_labels=n_labels)
     metrics = [LossTerm('clip')] + ([LossTerm('nw')] if head else []) + [RetrievalRank()]
@@ -210,7 +211,7 @@ def paired_parts(dls, p, head:str|None, s:MethodSettings, n_labels:int,
                                        n_labels=n_labels))
     return model, loss, metrics, cbs
 
-# %% ../nbs/08_pretrain.ipynb #bd898079
+# %% ../nbs/08_pretrain.ipynb #43f63770
 @delegates(make_learner)
 def pretrain_learner(dls, # from `make_dls(..., kind='paired')`, or kind='simclr' for the SimCLR variant
                      variant:str='nw_mmcl', # 'nw_mmcl', 'mmcl', 'simclr' or 'linear_mmcl'

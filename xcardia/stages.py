@@ -299,7 +299,7 @@ def fill_cache(cfg:Config, # whose preset, cache folder and cohort
     return dict(studies=len(paths), failed=len(failed), processes=world, seconds=round(time.perf_counter() - t0, 1),
                 failures=failed, cache_dir=str(cache.dir))
 
-# %% ../nbs/12_stages.ipynb #8b08dc36
+# %% ../nbs/12_stages.ipynb #752bd7fa
 def dls_kwargs(cfg:Config, section:str)->dict:
     "The `make_dls` arguments of a configuration's section ('pretrain' or 'finetune')."
     return dict(preset=cfg.preset, bs=cfg[section].bs, cache_dir=cfg.cache_dir, num_workers=cfg.num_workers, skip_bad=cfg.data.skip_bad,

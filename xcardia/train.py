@@ -166,7 +166,7 @@ class FusedAdamW(OptimWrapper):
         self.opt.load_state_dict(sd)
 
 
-# %% ../nbs/07_train.ipynb #c63567d7
+# %% ../nbs/07_train.ipynb #608d9c0b
 @dataclass(frozen=True)
 class FitSpec:
     "What a Learner is built to fit, declared by the factory that builds it; `make_learner` keeps it as `learn.spec`."
