@@ -1,5 +1,5 @@
-"Shared fixtures."
-import sys
+"Shared fixtures and helpers."
+import contextlib, io, os, sys
 from pathlib import Path
 import pytest
 
@@ -23,3 +23,17 @@ def tiny_demo(tmp_path_factory):
     assert r.returncode == 0, r.stderr[-3000:]
     (out.parent/'stderr.txt').write_text(r.stderr)
     return out
+
+def cli_here(*args, cwd=None)->tuple:
+    """The `xcardia` command run in this process (`xcardia.cli.main`, what the console script calls), returning (exit code,
+    stdout, stderr): the same code path without a new interpreter's 6 s of imports per call. Tests of what needs a process of
+    its own (a kill, torchrun, the console script itself) start one."""
+    from xcardia.cli import main
+    out, err, here = io.StringIO(), io.StringIO(), os.getcwd()
+    try:
+        if cwd is not None: os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try: code = main([str(a) for a in args])
+            except SystemExit as e: code = e.code                      # argparse's usage errors
+    finally: os.chdir(here)
+    return code, out.getvalue(), err.getvalue()

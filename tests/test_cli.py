@@ -8,15 +8,18 @@ import yaml
 from xcardia.stages import EXAMPLE_CONFIG, load_config, UserError
 from xcardia.core import TARGET_NAMES
 from xcardia.synthetic import make_cohort
+from conftest import cli_here
 
 ROOT = Path(__file__).resolve().parents[1]
 
-def xcardia(*args, cwd=None):
-    "Run the installed console script (next to this Python), returning (exit code, stdout, stderr)."
+def xcardia_process(*args, cwd=None):
+    "Run the installed console script (next to this Python) in its own process, returning (exit code, stdout, stderr)."
     exe = Path(sys.executable).parent/'xcardia'
     cmd = [str(exe)] if exe.exists() else [sys.executable, '-m', 'xcardia.cli']
     r = subprocess.run(cmd + [str(a) for a in args], capture_output=True, text=True, cwd=cwd, timeout=900)
     return r.returncode, r.stdout, r.stderr
+
+xcardia = cli_here   # in this process; `xcardia_process` runs the installed script itself (the demo fixture, one user error)
 
 def test_console_script_installed():
     assert (Path(sys.executable).parent/'xcardia').exists(), "settings.ini's console_scripts should install `xcardia`"
@@ -138,7 +141,8 @@ def test_bad_input_is_one_line_exit_2(tmp_path, case):
     if case == 'different config':
         (tmp_path/'o').mkdir(); (tmp_path/'o'/'config.yaml').write_text(yaml.safe_dump(load_config(good, base=tmp_path)))
     if case != 'no config file': (tmp_path/'c.yaml').write_text(yaml.safe_dump(cfgs[case]))
-    code, out, err = xcardia('cohort', tmp_path/'c.yaml')
+    run = xcardia_process if case == 'missing key' else xcardia           # the console script itself once: one line, exit code 2
+    code, out, err = run('cohort', tmp_path/'c.yaml')
     assert code == 2, (case, err)
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith('xcardia: error:') and expect[case] in lines[0], (case, err)

@@ -7,12 +7,17 @@ from xcardia.core import TARGET_NAMES, get_preset, set_seed
 from xcardia.encoders import image_encoder
 from xcardia.finetune import FineTuneModel
 from xcardia.predict import save_bundle, bundle_identity
+from conftest import cli_here
 
 TORCHRUN = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2']
 ENV = {**os.environ, 'OMP_NUM_THREADS': '1', 'XCARDIA_DIST_TIMEOUT': '120'}
 TARGETS = list(TARGET_NAMES)
 
-def xcardia(*args, launch=(sys.executable,), cwd=None):
+def xcardia(*args, launch=None, cwd=None):
+    "(exit code, stdout + stderr) of the command: in this process (`cli_here`), or launched as `launch` says (torchrun)."
+    if launch is None:
+        code, out, err = cli_here(*args, cwd=cwd)
+        return code, out + err
     r = subprocess.run([*launch, '-m', 'xcardia.cli', *map(str, args)], env=ENV, cwd=cwd, capture_output=True, text=True, timeout=600)
     return r.returncode, r.stdout + r.stderr
 
