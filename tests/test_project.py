@@ -144,3 +144,12 @@ def test_mixed_cell_check_catches_one(tmp_path):
     nb = {'cells': [cell('#| default_exp x'), cell('from a import b\nx = 1'), cell('import a'), cell('#| export\nimport a\nx = 1')]}
     (tmp_path/'x.ipynb').write_text(json.dumps(nb))
     assert docs_executed_mixed_cells(tmp_path/'x.ipynb') == [1]
+
+def test_github_workflows_render_the_docs_and_run_ci():
+    "nbdev's two workflows: the docs site rendered and published where Quarto runs (fastai's quarto-ghp), and `.ci/run` on every push."
+    import yaml
+    wf = ROOT/'.github'/'workflows'
+    deploy, test = (yaml.safe_load((wf/f).read_text()) for f in ('deploy.yaml', 'test.yaml'))
+    assert any(s.get('uses', '').startswith('fastai/workflows/quarto-ghp') for s in deploy['jobs']['deploy']['steps'])
+    assert deploy['permissions'] == {'contents': 'write', 'pages': 'write'}
+    assert any(s.get('run') == 'bash .ci/run' for s in test['jobs']['test']['steps'])
