@@ -328,3 +328,35 @@ def test_errors_in_your_terms(tmp_path):
     bad.to_csv(tmp_path/'tables'/'echo_typo.csv', index=False)
     code, _, err = xcardia('cohort', _cohort_config(tmp_path, 'c', echo='tables/echo_typo.csv', columns={'mr_grade': 'MR'}), cwd=tmp_path)
     assert code == 2 and "Column 'MR' has grade word 'moderat' (row 8" in err, err[-2000:]
+
+def test_no_match_says_why(tmp_path):
+    "An empty ECHO table, and CT ids written otherwise than the ECHO's (1 against P00001): each stops with its own reason and examples."
+    make_cohort(tmp_path/'tables', n_patients=10, seed=5, tables_only=True)
+    echo = pd.read_csv(tmp_path/'tables'/'echo_exams.csv', keep_default_na=False, na_values=[''])
+    echo.head(0).to_csv(tmp_path/'tables'/'echo_empty.csv', index=False)
+    code, _, err = xcardia('cohort', _cohort_config(tmp_path, 'e', echo='tables/echo_empty.csv'), cwd=tmp_path)
+    assert code == 2 and 'the ECHO table has no exam' in err, err[-2000:]
+    ct = pd.read_csv(tmp_path/'tables'/'ct_studies.csv', dtype={'patient_id': str})
+    ct['patient_id'] = (ct.patient_id.str[1:].astype(int) + 1).astype(str)                    # P00001 -> 2
+    ct.to_csv(tmp_path/'tables'/'ct_numbers.csv', index=False)
+    code, _, err = xcardia('cohort', _cohort_config(tmp_path, 'n', ct='tables/ct_numbers.csv'), cwd=tmp_path)
+    assert code == 2 and 'no CT patient_id appears in the ECHO table' in err and "ECHO ids such as 'P0000" in err, err[-2000:]
+    assert "CT ids such as '" + ct.patient_id[0] + "'" in err
+
+def test_check_sees_a_missing_ct_file(tmp_path):
+    "`xcardia check` names CT files that do not exist (before, only `xcardia cache` did), and says what would happen to them."
+    make_cohort(tmp_path/'tables', n_patients=10, seed=5, tables_only=True)
+    code, out, err = xcardia('check', _cohort_config(tmp_path, 'c'), cwd=tmp_path)
+    assert code == 0 and 'image paths do not exist' in out, (out, err[-2000:])    # tables only: no CT was written
+    n = len(pd.read_csv(tmp_path/'tables'/'ct_studies.csv'))
+    assert f'CT files: {n} of {n} image paths do not exist' in out and 'data.skip_bad: true' in out
+
+def test_quiet_and_verbose(tmp_path):
+    "Progress lines go through the package's loggers: on by default in the command, off with --quiet; errors always."
+    make_cohort(tmp_path/'tables', n_patients=10, seed=5, tables_only=True)
+    code, _, err = xcardia('cohort', _cohort_config(tmp_path, 'a'), cwd=tmp_path)
+    assert code == 0 and 'xcardia: done in' in err, err[-2000:]
+    code, _, err = xcardia('--quiet', 'cohort', _cohort_config(tmp_path, 'b'), cwd=tmp_path)
+    assert code == 0 and 'done in' not in err and 'warning: preset tiny' in err, err[-2000:]     # warnings stay
+    code, _, err = xcardia('--quiet', 'cohort', _cohort_config(tmp_path, 'b', ct='nowhere.csv'), cwd=tmp_path)
+    assert code == 2 and err.startswith('xcardia: error:'), err[-2000:]

@@ -4,7 +4,7 @@
 
 # %% ../nbs/14_cli.ipynb #a6b35bd5
 from __future__ import annotations
-import argparse, os, sys, time
+import argparse, logging, os, sys, time
 from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
@@ -52,6 +52,8 @@ USER_ERRORS = (UserError, CTReadError, BundleError, WeightLoadError, EncoderConf
 def _parser()->argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog='xcardia', description="X-Cardia: phenotype-guided cross-modal pre-training of a CT encoder "
                                  "with ECHO and ECG, fine-tuning and evaluation for ten cardiac abnormalities.")
+    ap.add_argument('-q', '--quiet', action='store_true', help='progress lines off: warnings and errors only')
+    ap.add_argument('-v', '--verbose', action='store_true', help='debug lines too')
     sub = ap.add_subparsers(dest='command', required=True)
     d = sub.add_parser('demo', help='the whole pipeline on the built-in synthetic cohort, ending in a report')
     d.add_argument('--out', default='xcardia_demo', help='output folder (default: xcardia_demo)')
@@ -188,20 +190,32 @@ def _check_launch(a):
         raise UserError(f"`xcardia {a.command}` runs on one process; under torchrun or accelerate launch only "
                         f"{', '.join('`xcardia ' + c + '`' for c in MULTI_PROCESS)}, `xcardia predict --table` and `xcardia embed` do. Run it without the launcher.")
 
+def _log_to_stderr(level:int)->logging.Handler:
+    "For one command: the `xcardia` loggers' lines at `level` and above on stderr, as 'xcardia: ...' (`say`)."
+    h = logging.StreamHandler(sys.stderr)
+    h.setFormatter(logging.Formatter('xcardia: %(message)s'))
+    lg = logging.getLogger('xcardia')
+    lg.addHandler(h)
+    lg.setLevel(level)
+    return h
+
 def main(argv:Sequence[str]|None=None)->int:
     "The `xcardia` console command; returns the exit code."
     a = _parser().parse_args(argv)
+    log = _log_to_stderr(logging.DEBUG if a.verbose else logging.WARNING if a.quiet else logging.INFO)
     try:
         _check_launch(a)
         if init_distributed(): say(f"{world_size()} processes ({backend()})")
         where = _command(a)
+        if where: say(f"done; outputs in {where}")
     except USER_ERRORS as e:
         msg = str(e).strip().splitlines()
         print(f"xcardia: error: {msg[0] if msg else type(e).__name__}" + (' ...' if len(msg) > 1 else ''), file=sys.stderr)
         return 2
     finally:
         close_distributed()
-    if where: say(f"done; outputs in {where}")
+        logging.getLogger('xcardia').removeHandler(log)
+        logging.getLogger('xcardia').setLevel(logging.NOTSET)
     return 0
 
 def cli(): sys.exit(main())

@@ -292,7 +292,7 @@ def _decodable(ts:str)->bool:
     from pydicom.pixels import get_decoder
     if not ts: return True
     try: return get_decoder(UID(ts)).is_available
-    except Exception: return False
+    except NotImplementedError: return False                    # pydicom knows no decoder for this syntax at all
 
 def series_reason(s:dict, rule:SeriesRule)->str:
     "The first reason of `SERIES_REASONS` that rules the series `s` out ('' when none does)."
@@ -464,15 +464,20 @@ def index_dicom(root:str|Path, # the archive (only read: nothing is written unde
 def folder_series(folder:str|Path)->pd.DataFrame:
     "The DICOM series among the files of one folder (not its subfolders): uid, number, description, modality and files."
     import pydicom
-    rows = []
+    rows, skipped = [], []
     for f in sorted(p for p in Path(folder).iterdir() if p.is_file()):
         try:
             ds = pydicom.dcmread(f, stop_before_pixels=True, specific_tags=['SeriesInstanceUID', 'SeriesNumber', 'SeriesDescription', 'Modality'])
-        except Exception: continue
-        if ds.get('SeriesInstanceUID') is None: continue
+        except (pydicom.errors.InvalidDicomError, OSError, ValueError, EOFError) as e:   # not DICOM (a DICOMDIR's notes, a README) or cut short
+            skipped.append((f.name, f"{type(e).__name__}: {str(e)[:100]}"))
+            continue
+        if ds.get('SeriesInstanceUID') is None:
+            skipped.append((f.name, 'no SeriesInstanceUID'))
+            continue
         rows.append(dict(uid=_text(ds.get('SeriesInstanceUID')), number=_text(ds.get('SeriesNumber')),
                          description=_text(ds.get('SeriesDescription')), modality=_text(ds.get('Modality')), file=f))
     df = pd.DataFrame(rows, columns=['uid', 'number', 'description', 'modality', 'file'])
+    df.attrs['skipped'] = skipped                               # (file name, why) of each file that is not part of a series
     return df
 
 # %% ../nbs/01a_dicom.ipynb #049517b1
@@ -486,7 +491,10 @@ def series_files(path:str|Path)->list:
     if not folder.exists(): raise CTReadError(f"{path}: no such file or folder")
     if not folder.is_dir(): raise CTReadError(f"{path}: a series uid after a file; `::SERIES_UID` follows a DICOM folder")
     found = folder_series(folder)
-    if not len(found): raise CTReadError(f"{folder}: no readable DICOM file in this folder")
+    if not len(found):
+        sk = found.attrs['skipped']
+        raise CTReadError(f"{folder}: no readable DICOM file in this folder"
+                          + (f" ({len(sk)} file(s) skipped, e.g. {sk[0][0]}: {sk[0][1]})" if sk else ''))
     uids = list(dict.fromkeys(found.uid))
     if uid is None and len(uids) > 1:
         raise CTReadError(f"{folder}: holds {len(uids)} DICOM series, and xcardia never stacks several series as one volume: "

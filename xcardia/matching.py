@@ -12,8 +12,8 @@ from typing import Sequence
 # %% auto #0
 __all__ = ['CANONICAL', 'NA_VALUES', 'SEGMENTATION_COLUMNS', 'MEASUREMENT_UNITS', 'MEASUREMENT_KEYS', 'REASONS', 'read_table',
            'require_columns', 'patient_key', 'resolve_paths', 'read_tables', 'check_date_order', 'parse_dates',
-           'drop_duplicate_rows', 'Unit', 'check_units', 'nearest_exam', 'match_exams', 'split_patients',
-           'pretraining_cohort', 'cohort_report', 'random_exam_tables']
+           'drop_duplicate_rows', 'Unit', 'check_units', 'nearest_exam', 'match_exams', 'no_match_reason',
+           'split_patients', 'pretraining_cohort', 'cohort_report', 'random_exam_tables']
 
 # %% ../nbs/01_matching.ipynb #ea3563af
 import numpy as np
@@ -139,6 +139,10 @@ def parse_dates(values:pd.Series, name:str, column:str, dayfirst:bool=False)->pd
         rows = list(s.index[bad][:5])
         warnings.warn(f"{name} table, column {column!r}: {bad.sum()} value(s) are not dates "
                       f"(rows {rows}{' ...' if bad.sum() > 5 else ''}, e.g. {s[bad].iloc[0]!r}).", stacklevel=2)
+    future = out > pd.Timestamp.now().normalize() + pd.Timedelta(days=1)
+    if future.any():
+        warnings.warn(f"{name} table, column {column!r}: {future.sum()} date(s) after today (rows {list(s.index[future][:5])}, "
+                      f"e.g. {s[future].iloc[0]!r}): a typo? They are matched as written.", stacklevel=2)
     return out
 
 # %% ../nbs/01_matching.ipynb #e081fd45
@@ -261,6 +265,40 @@ def _prep_exams(src, name:str, cols:dict, key:str, dayfirst:bool, units:dict|Non
     df['_order'] = df.index.astype(float)
     return df, implausible
 
+# %% ../nbs/01_matching.ipynb #266cdb50
+def _read_ct(ct:pd.DataFrame|str|Path, cols:dict, dayfirst:bool)->tuple:
+    "The CT table with canonical names, paths absolute, one row per study, `_row`, `_pid`, `_date`; and its duplicate-row count."
+    base = None if isinstance(ct, pd.DataFrame) else Path(ct).resolve().parent
+    ct = read_table(ct, 'CT', (cols['patient_id'], cols['study_id']))
+    if not len(ct): raise ValueError("CT table is empty: it has a header but no CT study")
+    require_columns(ct, [cols['patient_id'], cols['study_id'], cols['study_date']], 'CT')
+    ct = ct.rename(columns={cols[k]: k for k in ('patient_id', 'study_id', 'study_date', 'image_path') if cols[k] in ct.columns})
+    if base is not None:
+        for c in ('image_path',) + SEGMENTATION_COLUMNS:
+            if c in ct.columns: ct[c] = resolve_paths(ct[c], base)
+    ct, n_dup = drop_duplicate_rows(ct, 'CT')
+    dup_ids = ct['study_id'][ct['study_id'].duplicated()]
+    if len(dup_ids): raise ValueError(f"CT table: study_id(s) {list(dup_ids.unique()[:5])} appear in several rows that differ; "
+                                      "each CT study needs one row.")
+    ct = ct.reset_index(drop=True)
+    ct['_row'] = np.arange(len(ct))
+    ct['_pid'] = patient_key(ct['patient_id'])
+    ct['_date'] = parse_dates(ct['study_date'], 'CT', cols['study_date'], dayfirst)
+    return ct, n_dup
+
+def _attach_exams(ct:pd.DataFrame, ok:np.ndarray, tables:dict, chosen:dict, cols:dict)->pd.DataFrame:
+    "The matched CT rows (`ok`) with their chosen exams' columns, prefixed `echo_`/`ecg_`, and the gaps in days, in the CT table's order."
+    cohort = ct[ok].drop(columns=['_pid', '_date'])
+    for k, t in tables.items():
+        pid_col, date_col = cols[f'{k}_patient_id'], cols[f'{k}_date']
+        ex = t.set_index('_order').drop(columns=['_pid', pid_col])
+        ex = ex.reindex(chosen[k].to_numpy()[ok])
+        gap = (ex['_date'].to_numpy() - ct.loc[ok, '_date'].to_numpy()) / np.timedelta64(1, 'D')
+        ex = ex.drop(columns=['_date']).rename(columns={date_col: 'exam_date'}).add_prefix(f'{k}_')
+        ex[f'{k}_gap_days'] = gap
+        cohort = pd.concat([cohort.reset_index(drop=True), ex.reset_index(drop=True)], axis=1)
+    return cohort.sort_values('_row', kind='stable').drop(columns='_row').reset_index(drop=True)
+
 # %% ../nbs/01_matching.ipynb #bfbf5b03
 REASONS = ('missing patient_id', 'unparseable date', 'patient without exams', 'no ECHO in window', 'no ECG in window')
 
@@ -284,26 +322,13 @@ def match_exams(ct:pd.DataFrame|str|Path, # CT studies: patient_id, study_id, st
     if not set(require) <= {'echo', 'ecg'} or not require: raise ValueError(f"require must name 'echo' and/or 'ecg', not {require!r}")
     if 'ecg' in require and ecg is None: raise ValueError("require includes 'ecg' but no ECG table was given")
 
-    ct_base = None if isinstance(ct, pd.DataFrame) else Path(ct).resolve().parent
-    ct = read_table(ct, 'CT', (cols['patient_id'], cols['study_id']))
-    if not len(ct): raise ValueError("CT table is empty: it has a header but no CT study")
-    require_columns(ct, [cols['patient_id'], cols['study_id'], cols['study_date']], 'CT')
-    ct = ct.rename(columns={cols[k]: k for k in ('patient_id', 'study_id', 'study_date', 'image_path') if cols[k] in ct.columns})
-    if ct_base is not None:
-        for c in ('image_path',) + SEGMENTATION_COLUMNS:
-            if c in ct.columns: ct[c] = resolve_paths(ct[c], ct_base)
-    ct, n_ct_dup = drop_duplicate_rows(ct, 'CT')
-    dup_ids = ct['study_id'][ct['study_id'].duplicated()]
-    if len(dup_ids): raise ValueError(f"CT table: study_id(s) {list(dup_ids.unique()[:5])} appear in several rows that differ; "
-                                      "each CT study needs one row.")
-    ct = ct.reset_index(drop=True)
-    ct['_row'] = np.arange(len(ct))
-    ct['_pid'] = patient_key(ct['patient_id'])
-    ct['_date'] = parse_dates(ct['study_date'], 'CT', cols['study_date'], dayfirst)
+    ct, n_ct_dup = _read_ct(ct, cols, dayfirst)
 
     tables, implausible = {}, []
     for k, src, nm in (('echo', echo, 'ECHO'), ('ecg', ecg, 'ECG')):
-        if src is not None: tables[k], imp = _prep_exams(src, nm, cols, k, dayfirst, units); implausible.append(imp)
+        if src is None: continue
+        tables[k], imp = _prep_exams(src, nm, cols, k, dayfirst, units)
+        implausible.append(imp)
     lost = [f"{c} -> {cols[c]!r}" for c in MEASUREMENT_KEYS if cols[c] != c and not any(c in t for t in tables.values())]
     if lost: raise ValueError(f"columns maps {', '.join(lost)}, but no exam table has that column")
     chosen = {k: nearest_exam(ct, t, window_days, direction) for k, t in tables.items()}
@@ -316,16 +341,7 @@ def match_exams(ct:pd.DataFrame|str|Path, # CT studies: patient_id, study_id, st
     for why, hit in checks: reason = reason.mask(reason.isna() & hit, why)
 
     ok = reason.isna().to_numpy()
-    cohort = ct[ok].drop(columns=['_pid', '_date'])
-    for k, t in tables.items():
-        pid_col, date_col = cols[f'{k}_patient_id'], cols[f'{k}_date']
-        ex = t.set_index('_order').drop(columns=['_pid', pid_col])
-        ex = ex.reindex(chosen[k].to_numpy()[ok])
-        gap = (ex['_date'].to_numpy() - ct.loc[ok, '_date'].to_numpy()) / np.timedelta64(1, 'D')
-        ex = ex.drop(columns=['_date']).rename(columns={date_col: 'exam_date'}).add_prefix(f'{k}_')
-        ex[f'{k}_gap_days'] = gap
-        cohort = pd.concat([cohort.reset_index(drop=True), ex.reset_index(drop=True)], axis=1)
-    cohort = cohort.sort_values('_row', kind='stable').drop(columns='_row').reset_index(drop=True)
+    cohort = _attach_exams(ct, ok, tables, chosen, cols)
     labels = derive_labels(cohort, targets=targets, prefix='echo_', missing_columns=missing_columns)
     cohort = pd.concat([cohort, labels], axis=1)
 
@@ -335,6 +351,23 @@ def match_exams(ct:pd.DataFrame|str|Path, # CT studies: patient_id, study_id, st
                                         window_days=window_days, direction=direction, require=require)
     cohort.attrs['implausible'] = pd.concat(implausible, ignore_index=True).to_dict('records')   # values set missing (`check_units`)
     return cohort, unmatched
+
+# %% ../nbs/01_matching.ipynb #02883749
+def no_match_reason(unmatched:pd.DataFrame, # `match_exams`' unmatched CT studies (patient_id, reason)
+                    echo:pd.DataFrame, # the ECHO table as read
+                    window_days:float=183,
+                    echo_pid:str='patient_id', # the ECHO table's patient-id column
+                   )->str:
+    "Why no CT study has an ECHO in the window, in the user's terms: no ECHO exam, no shared patient id (with examples), or dates."
+    if not len(echo): return "the ECHO table has no exam (a header and no rows): check data.echo"
+    ct_ids, echo_ids = patient_key(unmatched['patient_id']).dropna(), patient_key(echo[echo_pid]).dropna()
+    if not set(ct_ids) & set(echo_ids):
+        ex = lambda ids: ', '.join(repr(v) for v in list(dict.fromkeys(ids))[:3])
+        return (f"no CT patient_id appears in the ECHO table (CT ids such as {ex(ct_ids)}; ECHO ids such as {ex(echo_ids)}): "
+                "the two exports name patients differently; map the id column with data.columns, or translate the ids")
+    counts = unmatched['reason'].value_counts().to_dict()
+    return (f"no CT study has an ECHO within {window_days:g} days ({', '.join(f'{n} {r}' for r, n in counts.items())}); "
+            "check the dates (data.dayfirst) and data.window_days")
 
 # %% ../nbs/01_matching.ipynb #3620c413
 def _divide(pids:np.ndarray, fractions:dict, rng:np.random.Generator)->dict:

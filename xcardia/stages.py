@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_stages.ipynb #dec63446
 from __future__ import annotations
-import contextlib, json, os, re, sys, time, warnings
+import contextlib, json, logging, os, re, sys, time, warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -12,8 +12,8 @@ from typing import Sequence
 __all__ = ['ADDITIVE', 'DEMO_SIZES', 'DEMO_SEVERITY', 'DEMO_INDEX', 'INPUT_KEYS', 'FEW_POSITIVES', 'prepare_out', 'say',
            'stage_done', 'finish_stage', 'demo_config', 'archive_ct_table', 'run_synthetic_data', 'run_demo_data',
            'preset_warning', 'input_state', 'check_inputs', 'match_tables', 'short_targets_text', 'run_cohort',
-           'read_cohort_stage', 'check_tables', 'pretrain_names', 'finetune_runs', 'pretrain_run', 'finetune_run',
-           'run_spec', 'fill_cache', 'dls_kwargs', 'fast_kwargs', 'pretrain_dls', 'run_pretrain',
+           'read_cohort_stage', 'missing_ct_lines', 'check_tables', 'pretrain_names', 'finetune_runs', 'pretrain_run',
+           'finetune_run', 'run_spec', 'fill_cache', 'dls_kwargs', 'fast_kwargs', 'pretrain_dls', 'run_pretrain',
            'load_pretrained_learner', 'regime_rows', 'predict_rows', 'run_finetune', 'load_finetuned_model',
            'run_training']
 
@@ -23,9 +23,9 @@ import pandas as pd
 import torch
 import yaml
 from .core import TARGET_NAMES, get_preset, set_seed
-from .matching import read_tables, match_exams, split_patients, pretraining_cohort, cohort_report
+from .matching import read_tables, match_exams, split_patients, pretraining_cohort, cohort_report, no_match_reason
 from .synthetic import make_cohort
-from .dicom import index_dicom
+from .dicom import index_dicom, ct_exists
 from .data import ct_cache, make_dls, CohortDataset, measurement_targets, file_digest, resolve_exclude, tabular_columns, TabularPreprocessor
 from .encoders import image_encoder
 from .train import fit_cosine, resume
@@ -59,8 +59,12 @@ def prepare_out(cfg:Config)->Path:
 
 # %% ../nbs/12_stages.ipynb #1fcc1acd
 def say(msg:str):
-    "A progress line on stderr (rank 0 only under several processes)."
-    if rank_distrib() == 0: print(f"xcardia: {msg}", file=sys.stderr, flush=True)
+    """A progress line through the calling module's logger (`logging.getLogger('xcardia.stages')` from here), rank 0 only;
+    a line starting 'warning' at WARNING, the others at INFO. Quiet in library use unless you configure logging; the
+    `xcardia` command prints them on stderr (`--quiet`: warnings only, `--verbose`: debug too)."""
+    if rank_distrib() != 0: return
+    log = logging.getLogger(sys._getframe(1).f_globals.get('__name__', 'xcardia'))
+    log.log(logging.WARNING if msg.startswith('warning') else logging.INFO, msg)
 
 # %% ../nbs/12_stages.ipynb #18bc3fc5
 def stage_done(folder:Path)->dict|None:
@@ -201,7 +205,8 @@ def run_cohort(cfg:Config)->dict:
     labelled, unmatched, implausible = m['labelled'], m['unmatched'], m['implausible']
     for w in m['warnings']: say(f"matching: {w.message}")
     if (pw := preset_warning(cfg)): say(f"warning: {pw}")
-    if not len(labelled): raise UserError(f"no CT study has an ECHO within {d.window_days} days; check data.columns and the dates")
+    if not len(labelled):
+        raise UserError(no_match_reason(unmatched, m['echo'], d.window_days, d.columns.get('echo_patient_id', 'patient_id')))
     fr = {'train': 1 - d.val, 'val': d.val}
     labelled = labelled.reset_index(drop=True)
     labelled['split'] = split_patients(labelled, fr, test=_test_spec(cfg), seed=cfg.seed)
@@ -228,6 +233,16 @@ def read_cohort_stage(cfg:Config, which:str='labelled')->pd.DataFrame:
     check_inputs(cfg, stage_done(f.parent) or {})
     return pd.read_parquet(f)
 
+# %% ../nbs/12_stages.ipynb #2b902ef8
+def missing_ct_lines(ct:pd.DataFrame, # the CT table as read (image paths absolute)
+                     skip_bad:bool=False, # the configuration's `data.skip_bad`
+                    )->list:
+    "The lines of `xcardia check` about CT files or folders that do not exist (none when all do)."
+    gone = ct.loc[~ct.image_path.map(ct_exists), 'image_path'].astype(str)
+    if not len(gone): return []
+    then = "left out (data.skip_bad: true)" if skip_bad else "refused by `xcardia cache` and the training stages (or set data.skip_bad: true)"
+    return [f"CT files: {len(gone)} of {len(ct)} image paths do not exist, e.g. {gone.iloc[0]}; they would be {then}"]
+
 # %% ../nbs/12_stages.ipynb #6f9100cb
 def check_tables(cfg:Config)->str:
     "What the cohort stage would use, leave out and why, from the configuration's tables (nothing is written)."
@@ -238,6 +253,8 @@ def check_tables(cfg:Config)->str:
     lines.append(f"matched: {len(labelled)} of {len(ct)} CT studies have an ECHO within {d.window_days} days "
                  f"({labelled.patient_id.nunique() if len(labelled) else 0} patients)")
     for r, n in unmatched.reason.value_counts().items(): lines.append(f"  left out: {n} CT studies, {r}")
+    if not len(labelled): lines.append(f"  why: {no_match_reason(unmatched, m['echo'], d.window_days, d.columns.get('echo_patient_id', 'patient_id'))}")
+    lines += missing_ct_lines(ct, d.skip_bad)
     imp = m['implausible']
     for (t, c), g in (imp.groupby(['table', 'column']) if len(imp) else []):
         lines.append(f"  implausible, set missing: {len(g)} value(s) of {t} column {c!r} (lines {list(g.row[:5])}), {g.reason.iloc[0]}")
