@@ -265,7 +265,7 @@ def _prep_exams(src, name:str, cols:dict, key:str, dayfirst:bool, units:dict|Non
     df['_order'] = df.index.astype(float)
     return df, implausible
 
-# %% ../nbs/01_matching.ipynb #266cdb50
+# %% ../nbs/01_matching.ipynb #d76e3c41
 def _read_ct(ct:pd.DataFrame|str|Path, cols:dict, dayfirst:bool)->tuple:
     "The CT table with canonical names, paths absolute, one row per study, `_row`, `_pid`, `_date`; and its duplicate-row count."
     base = None if isinstance(ct, pd.DataFrame) else Path(ct).resolve().parent
@@ -352,7 +352,7 @@ def match_exams(ct:pd.DataFrame|str|Path, # CT studies: patient_id, study_id, st
     cohort.attrs['implausible'] = pd.concat(implausible, ignore_index=True).to_dict('records')   # values set missing (`check_units`)
     return cohort, unmatched
 
-# %% ../nbs/01_matching.ipynb #02883749
+# %% ../nbs/01_matching.ipynb #55522067
 def no_match_reason(unmatched:pd.DataFrame, # `match_exams`' unmatched CT studies (patient_id, reason)
                     echo:pd.DataFrame, # the ECHO table as read
                     window_days:float=183,

@@ -233,7 +233,7 @@ def read_cohort_stage(cfg:Config, which:str='labelled')->pd.DataFrame:
     check_inputs(cfg, stage_done(f.parent) or {})
     return pd.read_parquet(f)
 
-# %% ../nbs/12_stages.ipynb #2b902ef8
+# %% ../nbs/12_stages.ipynb #b61408da
 def missing_ct_lines(ct:pd.DataFrame, # the CT table as read (image paths absolute)
                      skip_bad:bool=False, # the configuration's `data.skip_bad`
                     )->list:

@@ -396,6 +396,71 @@ def _exam_gaps(n, rng, outside:float, sd:float=60.)->np.ndarray:
     gap[far] = rng.choice([-1, 1], far.sum()) * rng.uniform(190, 420, far.sum())
     return np.round(gap).astype(int)
 
+
+# %% ../nbs/02_synthetic.ipynb #3f1f2a3b
+def _draw_studies(n_patients:int, studies_per_patient:tuple, rng:np.random.Generator, prev:dict)->tuple:
+    "(studies, latent quantiles): the patients, their CT studies 200-900 days apart from 2015 on, the latents drifting over the years."
+    pts = draw_patients(n_patients, rng, prev)
+    q = pts.attrs['q']
+    pts.insert(0, 'patient_id', [f'P{i:05d}' for i in range(n_patients)])
+    n_st = rng.integers(studies_per_patient[0], studies_per_patient[1] + 1, n_patients)
+    st = pts.loc[np.repeat(np.arange(n_patients), n_st)].reset_index(drop=True)
+    k = st.groupby('patient_id').cumcount().to_numpy()
+    first = np.datetime64('2015-01-01') + rng.integers(0, 6 * 365, n_patients).astype('timedelta64[D]')
+    step = rng.integers(200, 900, len(st)) * (k > 0)
+    days = pd.Series(step).groupby(st.patient_id.to_numpy()).cumsum().to_numpy()
+    st['study_date'] = np.repeat(first, n_st) + days.astype('timedelta64[D]')
+    years = days / 365.25
+    for c, rate in [('s', .3), ('h', .25), ('a', .3), ('p', .3), ('mr', .3), ('tr', .3), ('ar', .2), ('pr', .2)]:
+        drift = rate * np.sqrt(years) * rng.normal(0, 1, len(st))
+        st[c] = st[c] + drift + (.1 * years if c == 'a' else 0)     # latents drift; valves progress
+    st['age'] = st.age + years
+    st['study_id'] = [f'S{i:06d}' for i in range(len(st))]
+    return st, q
+
+def _exam_tables(st:pd.DataFrame, q, rng:np.random.Generator, prev:dict, miss:dict, outside_window:float)->tuple:
+    "(true ECHO measurements, the ECHO table with its gaps in the data, the ECG table), one exam of each per study."
+    true = echo_measurements(st, q, rng, prev)
+    ecg = ecg_measurements(st, rng)
+    echo = apply_missingness(true, rng, miss)
+    exam_date = lambda: (st.study_date + pd.to_timedelta(_exam_gaps(len(st), rng, outside_window), 'D')).dt.strftime('%Y-%m-%d')
+    echo.insert(0, 'exam_date', exam_date())
+    echo.insert(0, 'patient_id', st.patient_id)
+    echo['age'] = st.age.round(0).astype(int)
+    echo['sex'] = np.where(st.male, 'M', 'F')
+    echo['bmi'] = st.bmi.round(1)
+    echo['sbp'] = np.clip(128 + 12 * st.htn + rng.normal(0, 10, len(st)), 85, 220).round(0)
+    echo['dbp'] = np.clip(78 + 6 * st.htn + rng.normal(0, 7, len(st)), 45, 130).round(0)
+    ecg.insert(0, 'exam_date', exam_date())
+    ecg.insert(0, 'patient_id', st.patient_id)
+    return true, echo, ecg
+
+def _ct_table(st:pd.DataFrame, spacing:np.ndarray, dicom:np.ndarray)->pd.DataFrame:
+    "The CT table: one row per study, its image (NIfTI file or DICOM folder), label map and heart mask, and its spacing."
+    return pd.DataFrame(dict(patient_id=st.patient_id, study_id=st.study_id, study_date=st.study_date.dt.strftime('%Y-%m-%d'),
+                             image_path=[f'ct/{s}' if d else f'ct/{s}.nii.gz' for s, d in zip(st.study_id, dicom)],
+                             label_path=[f'labels/{s}.nii.gz' for s in st.study_id],
+                             heart_path=[f'hearts/{s}.nii.gz' for s in st.study_id], spacing_mm=spacing))
+
+def _write_archive_tables(ct:pd.DataFrame, spacing:np.ndarray, seed:int, out:Path, paths:dict)->pd.DataFrame:
+    "The CT table's truth of a PACS export (each study's `archive_plan`), the id map and the export's extras; `paths` updated."
+    plans = [archive_plan(ct.iloc[i], [seed, i], float(spacing[i]), np.random.default_rng([seed, i, 2])) for i in range(len(ct))]
+    ct = archive_truth(ct, plans)
+    paths.update(ct=None, archive=out/'archive', truth=out/'ct_truth.csv', id_map=out/'id_map.csv')
+    ct.drop(columns='plan').to_csv(paths['truth'], index=False)
+    ct[['dicom_patient_id', 'patient_id']].drop_duplicates().to_csv(paths['id_map'], index=False)
+    write_archive_extras(paths['archive'])
+    return ct
+
+def _render_jobs(st, true, ct, spacing, dicom, seed:int, out:Path, archive:bool)->list:
+    "One `_write_study` job per study: its seed, geometry, spacing and where each file goes."
+    return [dict(seed=[seed, i], geometry=study_geometry(st.iloc[i], true.iloc[i], np.random.default_rng([seed, i, 1])),
+                 spacing=float(spacing[i]), out_dir=str(out), dicom=bool(dicom[i]), image_path=ct.image_path[i],
+                 label_path=ct.label_path[i], heart_path=ct.heart_path[i], study_id=ct.study_id[i], patient_id=ct.patient_id[i],
+                 date=ct.study_date[i], archive=ct.plan[i] if archive else None)
+            for i in range(len(st))]
+
+# %% ../nbs/02_synthetic.ipynb #fe733a8f
 def make_cohort(out_dir:str|Path, # folder to write into (created)
                 n_patients:int=200, # patients
                 studies_per_patient:tuple=(1, 3), # CT studies per patient, inclusive range
@@ -411,59 +476,25 @@ def make_cohort(out_dir:str|Path, # folder to write into (created)
                 archive:bool=False, # CTs as a PACS export (`archive/`, several series per study); ct_truth.csv instead of ct_studies.csv
                )->dict: # paths of 'ct', 'echo', 'ecg' tables and the 'root' (with `archive`: 'archive', 'truth', 'id_map')
     "Write a synthetic cohort: phantom CTs (NIfTI and DICOM, or a PACS export) with label maps and heart masks, and CT/ECHO/ECG tables."
-    out = Path(out_dir); (out/'ct').mkdir(parents=True, exist_ok=True); (out/'labels').mkdir(exist_ok=True); (out/'hearts').mkdir(exist_ok=True)
+    out = Path(out_dir)
+    for d in ('ct', 'labels', 'hearts'): (out/d).mkdir(parents=True, exist_ok=True)
     prev = {t: max(v, min_prevalence) for t, v in {**PAPER_PREVALENCE, **(prevalence or {})}.items()}
     miss = {**PAPER_MISSING, **(missing or {})}
     rng = np.random.default_rng(seed)
-    pts = draw_patients(n_patients, rng, prev); q = pts.attrs['q']
-    pts.insert(0, 'patient_id', [f'P{i:05d}' for i in range(n_patients)])
-    n_st = rng.integers(studies_per_patient[0], studies_per_patient[1] + 1, n_patients)
-    st = pts.loc[np.repeat(np.arange(n_patients), n_st)].reset_index(drop=True)
-    k = st.groupby('patient_id').cumcount().to_numpy()
-    first = np.datetime64('2015-01-01') + rng.integers(0, 6 * 365, n_patients).astype('timedelta64[D]')
-    step = rng.integers(200, 900, len(st)) * (k > 0)
-    days = pd.Series(step).groupby(st.patient_id.to_numpy()).cumsum().to_numpy()
-    st['study_date'] = np.repeat(first, n_st) + days.astype('timedelta64[D]')
-    years = days / 365.25
-    for c, rate in [('s', .3), ('h', .25), ('a', .3), ('p', .3), ('mr', .3), ('tr', .3), ('ar', .2), ('pr', .2)]:
-        st[c] = st[c] + rate * np.sqrt(years) * rng.normal(0, 1, len(st)) + (.1 * years if c == 'a' else 0)  # drift; valves progress
-    st['age'] = st.age + years
-    st['study_id'] = [f'S{i:06d}' for i in range(len(st))]
-    true = echo_measurements(st, q, rng, prev)
-    ecg = ecg_measurements(st, rng)
-    echo = apply_missingness(true, rng, miss)
-    echo.insert(0, 'exam_date', (st.study_date + pd.to_timedelta(_exam_gaps(len(st), rng, outside_window), 'D')).dt.strftime('%Y-%m-%d'))
-    echo.insert(0, 'patient_id', st.patient_id)
-    echo['age'] = st.age.round(0).astype(int); echo['sex'] = np.where(st.male, 'M', 'F'); echo['bmi'] = st.bmi.round(1)
-    echo['sbp'] = np.clip(128 + 12 * st.htn + rng.normal(0, 10, len(st)), 85, 220).round(0)
-    echo['dbp'] = np.clip(78 + 6 * st.htn + rng.normal(0, 7, len(st)), 45, 130).round(0)
-    ecg.insert(0, 'exam_date', (st.study_date + pd.to_timedelta(_exam_gaps(len(st), rng, outside_window), 'D')).dt.strftime('%Y-%m-%d'))
-    ecg.insert(0, 'patient_id', st.patient_id)
+    st, q = _draw_studies(n_patients, studies_per_patient, rng, prev)
+    true, echo, ecg = _exam_tables(st, q, rng, prev, miss, outside_window)
     spacing = np.round(rng.uniform(*spacing_range, len(st)), 2)
     dicom = rng.random(len(st)) < dicom_share
-    ct = pd.DataFrame(dict(patient_id=st.patient_id, study_id=st.study_id, study_date=st.study_date.dt.strftime('%Y-%m-%d'),
-                           image_path=[f'ct/{s}' if d else f'ct/{s}.nii.gz' for s, d in zip(st.study_id, dicom)],
-                           label_path=[f'labels/{s}.nii.gz' for s in st.study_id], heart_path=[f'hearts/{s}.nii.gz' for s in st.study_id],
-                           spacing_mm=spacing))
+    ct = _ct_table(st, spacing, dicom)
     order = rng.permutation(len(st))   # exams are listed in no particular order, as in an export
     paths = dict(root=out, ct=out/'ct_studies.csv', echo=out/'echo_exams.csv', ecg=out/'ecg_exams.csv')
-    if archive:
-        plans = [archive_plan(ct.iloc[i], [seed, i], float(spacing[i]), np.random.default_rng([seed, i, 2])) for i in range(len(st))]
-        ct = archive_truth(ct, plans)
-        paths.update(ct=None, archive=out/'archive', truth=out/'ct_truth.csv', id_map=out/'id_map.csv')
-        ct.drop(columns='plan').to_csv(paths['truth'], index=False)
-        ids = ct[['dicom_patient_id', 'patient_id']].drop_duplicates()
-        ids.to_csv(paths['id_map'], index=False)
-        write_archive_extras(paths['archive'])
+    if archive: ct = _write_archive_tables(ct, spacing, seed, out, paths)
     else: ct.to_csv(paths['ct'], index=False)
-    echo.iloc[order].to_csv(paths['echo'], index=False); ecg.iloc[order].to_csv(paths['ecg'], index=False)
+    echo.iloc[order].to_csv(paths['echo'], index=False)
+    ecg.iloc[order].to_csv(paths['ecg'], index=False)
     if not tables_only:
         true['q_a'] = q['a']
-        jobs = [dict(seed=[seed, i], geometry=study_geometry(st.iloc[i], true.iloc[i], np.random.default_rng([seed, i, 1])),
-                     spacing=float(spacing[i]), out_dir=str(out), dicom=bool(dicom[i]), image_path=ct.image_path[i],
-                     label_path=ct.label_path[i], heart_path=ct.heart_path[i], study_id=ct.study_id[i], patient_id=ct.patient_id[i], date=ct.study_date[i],
-                     archive=ct.plan[i] if archive else None)
-                for i in range(len(st))]
+        jobs = _render_jobs(st, true, ct, spacing, dicom, seed, out, archive)
         from fastcore.parallel import parallel
         parallel(_write_study, jobs, n_workers=n_workers if n_workers is not None else (os.cpu_count() or 1), progress=True)
     return paths
