@@ -43,7 +43,8 @@ def corrupt_tabular(x_num:torch.Tensor, # (n, f_num) numeric inputs of the batch
                     pool_cat:torch.Tensor, # (m, f_cat) their categorical codes
                     rate:float, # probability that an entry is replaced
                    )->tuple:
-    "MMCL's corruption: each entry, with probability `rate`, set to the same feature of a random pool row; returns (x_num, x_cat, replaced) with `replaced` the (n, f_num + f_cat) mask."
+    """MMCL's corruption: each entry, with probability `rate`, set to the same feature of a random pool row; returns
+    (x_num, x_cat, replaced) with `replaced` the (n, f_num + f_cat) mask."""
     if not 0 <= rate <= 1: raise ValueError(f"rate must be in [0, 1], not {rate!r}")
     n, f_num, f_cat = len(x_num), x_num.shape[1], x_cat.shape[1]
     replaced = torch.rand(n, f_num + f_cat, device=x_num.device) < rate
@@ -55,22 +56,27 @@ def corrupt_tabular(x_num:torch.Tensor, # (n, f_num) numeric inputs of the batch
 
 # %% ../nbs/07a_augment.ipynb #cede04cc
 class PairedAugment(Callback):
-    "Random CT views and MMCL's tabular corruption on each training batch of a paired pre-training (`(ct, x_num, x_cat)` inputs); labels, ids, validation and the bank untouched."
+    """Random CT views and MMCL's tabular corruption on each training batch of a paired pre-training (`(ct, x_num,
+    x_cat)` inputs); labels, ids, validation and the bank untouched."""
     order = -40                     # before FastPath (-30) converts the memory format and MixedPrecision (-10) casts
     def __init__(self, image:bool=True, # a random view of every CT
                  tabular:float=0.3, # share of tabular entries replaced (0: off)
-                 **view, # `view_args`' arguments (rotate, scale, translate, flip_prob, shift_hu, scale_intensity, noise_hu)
+                 # `view_args`' arguments (rotate, scale, translate, flip_prob, shift_hu, scale_intensity, noise_hu)
+                 **view,
                 ):
         if not 0 <= tabular <= 1: raise ValueError(f"tabular (the corruption rate) must be in [0, 1], not {tabular!r}")
         unknown = set(view) - set(VIEW_DEFAULTS)
-        if unknown: raise ValueError(f"unknown view argument(s) {sorted(unknown)}; they are image, tabular, {', '.join(VIEW_DEFAULTS)}")
+        if unknown:
+            raise ValueError(f"unknown view argument(s) {sorted(unknown)}; they are image, tabular, "
+                             f"{', '.join(VIEW_DEFAULTS)}")
         self.image, self.tabular, self.view_kw = image, tabular, view
         self.replaced = None        # the last training batch's mask of replaced tabular entries
     def before_fit(self):
         p = getattr(self.dls, 'preset', None)
         self.view = view_args(p.hu_window if p is not None else (-1000, 1000), **self.view_kw)
         ds = self.dls.train_ds
-        self.pool = tuple(t[ds.rows].to(self.dls.device) for t in ds.tab) if self.tabular else None   # the training rows only
+        # the training rows only
+        self.pool = tuple(t[ds.rows].to(self.dls.device) for t in ds.tab) if self.tabular else None
     def before_batch(self):
         if not self.training: return
         ct, x_num, x_cat = self.xb
@@ -88,7 +94,8 @@ def retrieval_ranks(e_img:torch.Tensor, # (n, d) image embeddings
     out = [torch.zeros(0, dtype=torch.long, device=e_img.device)]
     for s in range(0, len(e_img), chunk):
         sim = e_img[s:s + chunk] @ e_tab.T
-        own = sim[torch.arange(len(sim)), torch.arange(s, s + len(sim))]      # from the same product: no rounding difference
+        # from the same product: no rounding difference
+        own = sim[torch.arange(len(sim)), torch.arange(s, s + len(sim))]
         out.append((sim > own[:, None]).sum(1))
     return torch.cat(out)
 
@@ -98,7 +105,8 @@ def rank_share(ranks:torch.Tensor)->float:
 
 # %% ../nbs/07a_augment.ipynb #d7122e0a
 class RetrievalRank(Metric):
-    "Image-to-tabular retrieval over a whole epoch's samples: the mean share of other patients ranked before each CT's own tables (0: always first, 0.5: chance)."
+    """Image-to-tabular retrieval over a whole epoch's samples: the mean share of other patients ranked before each CT's
+    own tables (0: always first, 0.5: chance)."""
     def reset(self): self.parts = []
     def accumulate(self, learn):
         e_img, e_tab, _ = learn.pred
@@ -107,7 +115,8 @@ class RetrievalRank(Metric):
     def value(self):
         if not self.parts: return float('nan')
         e_img, e_tab, idx = (all_gather_rows(torch.cat(t)) for t in zip(*self.parts))   # every rank's samples
-        keep = torch.as_tensor(np.unique(idx.cpu().numpy(), return_index=True)[1], device=idx.device)   # samplers may repeat one
+        # samplers may repeat one
+        keep = torch.as_tensor(np.unique(idx.cpu().numpy(), return_index=True)[1], device=idx.device)
         return rank_share(retrieval_ranks(e_img[keep], e_tab[keep]))
     @property
     def name(self): return 'retrieval_rank'

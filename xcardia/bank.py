@@ -25,11 +25,14 @@ from .distributed import all_gather_rows, ShardedDL, is_distributed, unwrap
 # %% ../nbs/07b_bank.ipynb #df543433
 def gather_support(z:torch.Tensor, y:torch.Tensor, ids:torch.Tensor, # this rank's encodings of its training shard
                    k:int=METHOD.k_support, seed:int=0, negatives:bool=True,
-                   n_labels:int|None=None, # y's first n_labels columns are labels and choose the exemplars (default: all)
+                   # y's first n_labels columns are labels and choose the exemplars (default: all)
+                   n_labels:int|None=None,
                   )->tuple:
-    "The support bank (z, y, ids) from every rank's shard: gathered, de-duplicated by id, then `select_support` (same on all ranks)."
+    """The support bank (z, y, ids) from every rank's shard: gathered, de-duplicated by id, then `select_support` (same
+    on all ranks)."""
     z, y, ids = (all_gather_rows(t) for t in (z.float(), y.float(), ids.long()))
-    keep = torch.as_tensor(np.unique(ids.cpu().numpy(), return_index=True)[1], device=z.device)  # samplers may repeat samples
+    # samplers may repeat samples
+    keep = torch.as_tensor(np.unique(ids.cpu().numpy(), return_index=True)[1], device=z.device)
     z, y, ids = z[keep], y[keep], ids[keep]
     sel = torch.as_tensor(select_support(z, y, k=k, seed=seed, negatives=negatives,
                                           columns=None if n_labels is None else range(n_labels)), device=z.device)
@@ -39,14 +42,16 @@ def gather_support(z:torch.Tensor, y:torch.Tensor, ids:torch.Tensor, # this rank
 @contextmanager
 def eval_mode(model:nn.Module):
     "Eval mode inside, the previous mode restored on exit."
-    was = model.training; model.eval()
+    was = model.training
+    model.eval()
     try: yield model
     finally: model.train(was)
 
 # %% ../nbs/07b_bank.ipynb #833741da
 @contextmanager
 def bn_batch_stats(model:nn.Module):
-    "Eval mode (dropout off) except BatchNorm, which normalizes with each batch's statistics; running statistics restored on exit."
+    """Eval mode (dropout off) except BatchNorm, which normalizes with each batch's statistics; running statistics
+    restored on exit."""
     bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     saved = [{k: b.clone() for k, b in m.named_buffers(recurse=False)} for m in bns]
     was = model.training
@@ -64,30 +69,36 @@ BANK_BN = ('batch', 'running')
 @torch.no_grad()
 def encode_bank(model:nn.Module, # an `XCardiaModel` (or one that returns (e_img, e_tab, z))
                 dl, # a loader of the training set: (ct, x_num, x_cat, y, idx) batches
-                bn:str='batch', # 'batch': BatchNorm on batch statistics as the queries (`bn_batch_stats`); 'running': eval mode
+                # 'batch': BatchNorm on batch statistics as the queries (`bn_batch_stats`); 'running': eval mode
+                bn:str='batch',
                 min_bs:int=2, # a last batch smaller than this is merged into the one before it
                 amp:bool=False, # encode under autocast (bf16 on CUDA, as the training steps; nothing on a CPU)
                )->dict:
-    "Image, tabular and fused embeddings (float32), labels and ids of every sample of `dl`, encoded for the support bank."
+    """Image, tabular and fused embeddings (float32), labels and ids of every sample of `dl`, encoded for the support
+    bank."""
     if bn not in BANK_BN: raise ValueError(f"bn must be one of {BANK_BN}, not {bn!r}")
     out = {k: [] for k in ('e_img', 'e_tab', 'z', 'y', 'idx')}
     def run(b):
         ct, x_num, x_cat, y, idx = b
         with (autocast(ct.device) if amp else contextlib.nullcontext()):
             for k, v in zip(('e_img', 'e_tab', 'z'), model(ct, x_num, x_cat)): out[k].append(v.float())
-        out['y'].append(y.float()); out['idx'].append(idx.long())
+        out['y'].append(y.float())
+        out['idx'].append(idx.long())
     with (bn_batch_stats(model) if bn == 'batch' else eval_mode(model)):
         held = None
         for b in dl:
             if held is None: held = b
-            elif len(b[-1]) >= min_bs: run(held); held = b
+            elif len(b[-1]) >= min_bs:
+                run(held)
+                held = b
             else: held = tuple(torch.cat([h, x]) for h, x in zip(held, b))    # only the last batch can be short
         if held is not None: run(held)
     return {k: torch.cat(v) for k, v in out.items()}
 
 # %% ../nbs/07b_bank.ipynb #fca6e092
 class SupportBankCallback(Callback):
-    "Rebuild the NW head's support bank from the whole training set before fitting, every `every` epochs, and (in eval mode) after it."
+    """Rebuild the NW head's support bank from the whole training set before fitting, every `every` epochs, and (in eval
+    mode) after it."""
     order = 65   # after SaveModelCallback (60), which loads the best weights in `after_fit`
     def __init__(self, k:int=METHOD.k_support, # K: exemplars per phenotype (and class)
                  every:int=METHOD.refresh_every, # M: epochs between rebuilds
@@ -95,7 +106,8 @@ class SupportBankCallback(Callback):
                  seed:int=0, # k-means seed and the encoding order's seed
                  bn:str='batch', # how BatchNorm normalizes while encoding the bank during the fit (see `encode_bank`)
                  final_bank:bool=True, # after the fit, rebuild the bank in eval mode from the final (best) weights
-                 n_labels:int|None=None, # y's first n_labels columns are labels (they choose the exemplars); the rest ride along as values
+                 # y's first n_labels columns are labels (they choose the exemplars); the rest ride along as values
+                 n_labels:int|None=None,
                 ):
         if every < 1: raise ValueError(f"every (M) must be at least 1 epoch, not {every}")
         if bn not in BANK_BN: raise ValueError(f"bn must be one of {BANK_BN}, not {bn!r}")
@@ -111,17 +123,20 @@ class SupportBankCallback(Callback):
 
     def before_epoch(self):
         # decided on the epoch alone: fastai sets `self.training` only in `before_train`, so here it is still False
-        if self.active and self.epoch >= self.start and self.epoch > 0 and self.epoch % self.every == 0: self.refresh(self.epoch)
+        if self.active and self.epoch >= self.start and self.epoch > 0 and self.epoch % self.every == 0:
+            self.refresh(self.epoch)
 
     def after_fit(self):
         if self.active and self.final_bank: self.refresh('end', bn='running')
 
     def train_loader(self, epoch):
-        "The training set in the training batch size, in an order seeded by (seed, epoch) that leaves every global random state alone."
+        """The training set in the training batch size, in an order seeded by (seed, epoch) that leaves every global
+        random state alone."""
         dl = self.learn.dls.train
         dl = getattr(dl, 'dl', dl)                                   # the plain loader inside a `ShardedDL`
         ds = copy.copy(dl.dataset)
-        ds.rows = ds.rows[np.random.default_rng([self.seed, epoch if isinstance(epoch, int) else 10**6]).permutation(len(ds.rows))]
+        ds.rows = ds.rows[np.random.default_rng([self.seed, epoch if isinstance(
+            epoch, int) else 10**6]).permutation(len(ds.rows))]
         new = dl.new(ds, shuffle=False, drop_last=False)
         return ShardedDL(new) if is_distributed() else new           # several processes: each encodes its shard
 
@@ -132,14 +147,20 @@ class SupportBankCallback(Callback):
     def refresh(self, epoch=0, bn=None):
         "Encode the training set, gather it across processes, select the exemplars and set them as the bank."
         e = self.encode_train(epoch, bn)
-        with warnings.catch_warnings(record=True) as caught:     # select_support's warnings: once per run, not per rebuild
+        # select_support's warnings: once per run, not per rebuild
+        with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always')
-            bank = gather_support(e['z'], e['y'], e['idx'], k=self.k, seed=self.seed, negatives=self.negatives, n_labels=self.n_labels)
+            bank = gather_support(e['z'], e['y'], e['idx'], k=self.k, seed=self.seed, negatives=self.negatives,
+                                  n_labels=self.n_labels)
         for w in caught:
-            if str(w.message) not in self._warned: self._warned.add(str(w.message)); warnings.warn(w.message)
+            if str(w.message) not in self._warned:
+                self._warned.add(str(w.message))
+                warnings.warn(w.message)
         n = bank[1].shape[1] if self.n_labels is None else self.n_labels
         unwrap(self.learn.model).head.set_support(*bank, binary=[c < n for c in range(bank[1].shape[1])])
         self.refreshed.append(epoch)
-        if os.environ.get('XCARDIA_BANK_DUMP'):                      # debug: every rank's bank, to check they are identical
-            f = Path(os.environ['XCARDIA_BANK_DUMP'])/f"bank_{epoch}_rank{rank_distrib()}.pt"; f.parent.mkdir(parents=True, exist_ok=True)
+        # debug: every rank's bank, to check they are identical
+        if os.environ.get('XCARDIA_BANK_DUMP'):
+            f = Path(os.environ['XCARDIA_BANK_DUMP'])/f"bank_{epoch}_rank{rank_distrib()}.pt"
+            f.parent.mkdir(parents=True, exist_ok=True)
             torch.save({k: v.cpu() for k, v in zip(('z', 'y', 'ids'), bank)}, f)

@@ -24,7 +24,8 @@ from .encoders import WeightLoadError, EncoderConfigError
 from .predict import load_bundle, BundleError, screen, embed
 from .dicom import index_dicom
 from .config import EXAMPLE_CONFIG, UserError, Config, Index, load_config
-from .stages import (fill_cache, check_tables, prepare_out, say, DEMO_SIZES, demo_config, run_demo_data, run_training, run_cohort, run_pretrain,
+from .stages import (fill_cache, check_tables, prepare_out, say, DEMO_SIZES, demo_config, run_demo_data,
+                            run_training, run_cohort, run_pretrain,
                             run_finetune)
 from .report import run_evaluate
 
@@ -34,7 +35,8 @@ def run_all(cfg:Config, fewshot_epochs:int|None=None)->dict:
     run_training(cfg, fewshot_epochs)
     return run_evaluate(cfg)
 
-def run_demo(out:str|Path='xcardia_demo', size:str='small', sweeps:bool=False, seed:int=0, seeds:Sequence[int]|None=None,
+def run_demo(out:str|Path='xcardia_demo', size:str='small', sweeps:bool=False, seed:int=0,
+             seeds:Sequence[int]|None=None,
              archive:bool|None=None)->dict:
     "The main job: synthetic cohort, matching, pre-training of every variant, fine-tuning, evaluation and the report."
     if size not in DEMO_SIZES: raise UserError(f"--size must be one of {list(DEMO_SIZES)}, not {size!r}")
@@ -50,63 +52,95 @@ def run_demo(out:str|Path='xcardia_demo', size:str='small', sweeps:bool=False, s
 USER_ERRORS = (UserError, CTReadError, BundleError, WeightLoadError, EncoderConfigError, FileNotFoundError)
 
 def _parser()->argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog='xcardia', description="X-Cardia: phenotype-guided cross-modal pre-training of a CT encoder "
+    ap = argparse.ArgumentParser(prog='xcardia', description="X-Cardia: phenotype-guided cross-modal pre-training of a "
+                                                             "CT encoder "
                                  "with ECHO and ECG, fine-tuning and evaluation for ten cardiac abnormalities.")
     ap.add_argument('-q', '--quiet', action='store_true', help='progress lines off: warnings and errors only')
     ap.add_argument('-v', '--verbose', action='store_true', help='debug lines too')
     sub = ap.add_subparsers(dest='command', required=True)
     d = sub.add_parser('demo', help='the whole pipeline on the built-in synthetic cohort, ending in a report')
     d.add_argument('--out', default='xcardia_demo', help='output folder (default: xcardia_demo)')
-    d.add_argument('--size', default='small', choices=list(DEMO_SIZES), help='tiny (tests), small (CPU, default), paper (GPU)')
-    d.add_argument('--sweeps', action='store_true', help='also the lambda sweep (Table B.1) and label fractions (Table C.1)')
+    d.add_argument('--size', default='small', choices=list(DEMO_SIZES),
+                   help='tiny (tests), small (CPU, default), paper (GPU)')
+    d.add_argument('--sweeps', action='store_true',
+                   help='also the lambda sweep (Table B.1) and label fractions (Table C.1)')
     d.add_argument('--seed', type=int, default=0, help="the synthetic cohort's and its split's seed (default 0)")
-    d.add_argument('--seeds', type=int, nargs='+', help='training seeds, each a full set of runs (default: --seed alone), e.g. --seeds 0 1 2')
+    d.add_argument('--seeds', type=int, nargs='+',
+                   help='training seeds, each a full set of runs (default: --seed alone), e.g. --seeds 0 1 2')
     d.add_argument('--archive', action=argparse.BooleanOptionalAction, default=None,
-                   help='write the CTs as a PACS export and build the CT table with `xcardia index` (default: on at tiny, off otherwise)')
-    ix = sub.add_parser('index', help='index a DICOM archive: one CT series per study -> the CT table (series.csv and the summary beside it)')
+                   help='write the CTs as a PACS export and build the CT table with `xcardia index` (default: on at '
+                        'tiny, off otherwise)')
+    ix = sub.add_parser('index',
+                        help='index a DICOM archive: one CT series per study -> the CT table (series.csv and the '
+                             'summary beside it)')
     ix.add_argument('root', help='the archive folder (only read)')
-    ix.add_argument('--out', required=True, help='the CT table to write, e.g. tables/ct_studies.csv (outside the archive)')
+    ix.add_argument('--out', required=True,
+                    help='the CT table to write, e.g. tables/ct_studies.csv (outside the archive)')
     ix.add_argument('--config', help="a configuration whose index: section sets the rule (see `xcardia init`)")
-    ix.add_argument('--id-map', help='CSV translating DICOM PatientID to your tables\' patient_id (columns dicom_patient_id, patient_id)')
+    ix.add_argument('--id-map',
+                    help='CSV translating DICOM PatientID to your tables\' patient_id (columns dicom_patient_id, '
+                         'patient_id)')
     ix.add_argument('--max-thickness', type=float, help='mm (default 5)')
     ix.add_argument('--min-slices', type=int, help='default 20')
     ix.add_argument('--min-z-mm', type=float, help='default 120')
     ix.add_argument('--keep-contrast', action='store_true', help='keep contrast-enhanced series')
-    ix.add_argument('--study-id', choices=['uid', 'accession'], help='study_id from StudyInstanceUID (default) or AccessionNumber')
+    ix.add_argument('--study-id', choices=['uid', 'accession'],
+                    help='study_id from StudyInstanceUID (default) or AccessionNumber')
     ix.add_argument('--workers', type=int, help='header-reading processes (default: all cores)')
-    ck = sub.add_parser('check', help='check the tables of a configuration and say what the cohort stage would use, leave out and why (writes nothing)')
+    ck = sub.add_parser('check',
+                        help='check the tables of a configuration and say what the cohort stage would use, leave out '
+                             'and why (writes nothing)')
     ck.add_argument('config', help='YAML configuration (see `xcardia init`)')
     i = sub.add_parser('init', help='write the example configuration file')
     i.add_argument('config', nargs='?', default='xcardia.yaml')
     for name, text in [('cohort', 'match CT with ECHO/ECG, label, split, Table A.1'),
-                       ('cache', "preprocess the cohort's CTs into the cache (under torchrun each process its share), before pre-training"), ('pretrain', 'pre-train the variants (torchrun / accelerate launch for several GPUs)'),
-                       ('finetune', 'fine-tune each pre-trained encoder and the baseline'), ('evaluate', 'evaluate, compare, write the report and the model bundle'),
+                       ('cache',
+                        "preprocess the cohort's CTs into the cache (under torchrun each process its share), before "
+                        "pre-training"),
+                        ('pretrain', 'pre-train the variants (torchrun / accelerate launch for several GPUs)'),
+                       ('finetune', 'fine-tune each pre-trained encoder and the baseline'), (
+                           'evaluate', 'evaluate, compare, write the report and the model bundle'),
                        ('run', 'all four stages')]:
-        s = sub.add_parser(name, help=text); s.add_argument('config', help='YAML configuration (see `xcardia init`)')
-        if name == 'run': s.add_argument('--seeds', type=int, nargs='+', help='training seeds (overrides the config\'s seeds), e.g. --seeds 0 1 2')
-        if name == 'pretrain': s.add_argument('--variant', action='append', help='only this run (repeatable); default: all in the config')
+        s = sub.add_parser(name, help=text)
+        s.add_argument('config', help='YAML configuration (see `xcardia init`)')
+        if name == 'run':
+            s.add_argument('--seeds', type=int, nargs='+',
+                           help='training seeds (overrides the config\'s seeds), e.g. --seeds 0 1 2')
+        if name == 'pretrain':
+            s.add_argument('--variant', action='append', help='only this run (repeatable); default: all in the config')
         if name == 'finetune':
             s.add_argument('--method', action='append', help='only this method (repeatable)')
             s.add_argument('--regime', action='append', help='only this regime (repeatable)')
     pr = sub.add_parser('predict', help='probabilities per target for new CT files with a model bundle',
-                        description="Per target: the probability, and a flag (probability >= the target's threshold, chosen for the best "
-                        "F1 on the training run's validation split). A flag is a screening prompt, not a diagnosis: each threshold's "
-                        "sensitivity, specificity, PPV and NPV (95 % CIs) are in the run's report (Operating points) and in the bundle's "
+                        description="Per target: the probability, and a flag (probability >= the target's threshold, "
+                                    "chosen for the best "
+                        "F1 on the training run's validation split). A flag is a screening prompt, not a diagnosis: "
+                        "each threshold's "
+                        "sensitivity, specificity, PPV and NPV (95 % CIs) are in the run's report (Operating points) "
+                        "and in the bundle's "
                         "operating_points.csv, which also marks thresholds set from too few validation positives.")
     pr.add_argument('ct', nargs='*', help='CT files (NIfTI, NRRD), DICOM series folders, or FOLDER::SERIES_UID')
     pr.add_argument('--bundle', required=True, help='a bundle folder (written by `xcardia evaluate` into OUT/bundle)')
     pr.add_argument('--exemplars', type=int, default=0, help='top NW support studies per CT (image-only query)')
     pr.add_argument('--csv', help='write the table here (default: print it)')
-    pr.add_argument('--table', help='screen every study of a CT table (patient_id, study_id, image_path; e.g. from `xcardia index`) into --out; '
+    pr.add_argument('--table', help='screen every study of a CT table (patient_id, study_id, image_path; e.g. from '
+                                    '`xcardia index`) into --out; '
                     'under torchrun each process screens its share')
-    pr.add_argument('--out', help='with --table: the CSV written batch by batch, one row per study (an unreadable CT: its error); a rerun resumes it')
+    pr.add_argument('--out',
+                    help='with --table: the CSV written batch by batch, one row per study (an unreadable CT: its '
+                         'error); a rerun resumes it')
     pr.add_argument('--workers', type=int, default=0, help='with --table: DataLoader processes reading CTs (default 0)')
     pr.add_argument('--bs', type=int, default=8, help='CTs per batch (default 8)')
     pr.add_argument('--cache-dir', help='with --table: keep the preprocessed CTs here, reused by a rerun')
-    em = sub.add_parser('embed', help="the pre-trained CT encoder's embedding of every study of a CT table (Parquet; resumable; failures as rows)")
-    em.add_argument('--table', required=True, help='a CT table: patient_id, study_id, image_path (e.g. from `xcardia index`)')
-    em.add_argument('--encoder', required=True, help='a bundle folder (its pre-trained encoder), or a pre-training run folder (OUT/pretrain/<run>)')
-    em.add_argument('--out', required=True, help='the output folder of Parquet files (pandas.read_parquet reads it whole); a rerun resumes it')
+    em = sub.add_parser('embed',
+                        help="the pre-trained CT encoder's embedding of every study of a CT table (Parquet; resumable; "
+                             "failures as rows)")
+    em.add_argument('--table', required=True,
+                    help='a CT table: patient_id, study_id, image_path (e.g. from `xcardia index`)')
+    em.add_argument('--encoder', required=True,
+                    help='a bundle folder (its pre-trained encoder), or a pre-training run folder (OUT/pretrain/<run>)')
+    em.add_argument('--out', required=True,
+                    help='the output folder of Parquet files (pandas.read_parquet reads it whole); a rerun resumes it')
     em.add_argument('--workers', type=int, default=0, help='DataLoader processes reading CTs (default 0)')
     em.add_argument('--bs', type=int, default=8, help='CTs per batch (default 8)')
     em.add_argument('--cache-dir', help='keep the preprocessed CTs here, reused by a rerun')
@@ -115,16 +149,21 @@ def _parser()->argparse.ArgumentParser:
 def run_index(a)->str:
     "`xcardia index`: the configuration's `index:` section (or the defaults), overridden by the options given."
     ix = load_config(a.config, check_files=False).index if a.config else Index()
-    given = dict(max_thickness=a.max_thickness, min_slices=a.min_slices, min_z_mm=a.min_z_mm, study_id=a.study_id, id_map=a.id_map,
+    given = dict(max_thickness=a.max_thickness, min_slices=a.min_slices, min_z_mm=a.min_z_mm, study_id=a.study_id,
+                 id_map=a.id_map,
                  keep_contrast=a.keep_contrast or None)
-    ix = replace(ix, **{k: v for k, v in given.items() if v is not None}); ix.check()
+    ix = replace(ix, **{k: v for k, v in given.items() if v is not None})
+    ix.check()
     try: res = index_dicom(a.root, a.out, rule=ix.rule, id_map=ix.id_map, study_id=ix.study_id, n_workers=a.workers)
     except ValueError as e: raise UserError(str(e)) from e
-    if not len(res['ct']): raise UserError(f"no study in {a.root} has a usable CT series; {Path(a.out).parent/'series.csv'} gives each series' reason")
+    if not len(res['ct']):
+        raise UserError(f"no study in {a.root} has a usable CT series; {Path(a.out).parent/'series.csv'} gives each "
+                        "series' reason")
     return a.out
 
 def run_screen(a)->str:
-    "`xcardia predict --table`: screen a CT table with a bundle into `--out` (resumable; under torchrun, each process its share)."
+    """`xcardia predict --table`: screen a CT table with a bundle into `--out` (resumable; under torchrun, each process
+    its share)."""
     if not a.out: raise UserError("--table needs --out, the CSV to write (a rerun resumes it)")
     if not Path(a.table).is_file(): raise UserError(f"--table {a.table}: no such file")
     device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else None
@@ -137,7 +176,8 @@ def run_screen(a)->str:
     return a.out
 
 def run_embed(a)->str:
-    "`xcardia embed`: the encoder's embedding of every study of a CT table into `--out` (resumable; under torchrun, each process its share)."
+    """`xcardia embed`: the encoder's embedding of every study of a CT table into `--out` (resumable; under torchrun,
+    each process its share)."""
     if not Path(a.table).is_file(): raise UserError(f"--table {a.table}: no such file")
     device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else None
     src = load_bundle(a.encoder, device=device) if (Path(a.encoder)/'bundle.json').is_file() else a.encoder
@@ -152,11 +192,14 @@ def _command(a)->str|None:
     if a.command == 'demo': return run_demo(a.out, a.size, a.sweeps, a.seed, a.seeds, a.archive)['report']
     if a.command == 'index': return run_index(a)
     if a.command == 'embed': return run_embed(a)
-    if a.command == 'check': print(check_tables(load_config(a.config))); return None
+    if a.command == 'check':
+        print(check_tables(load_config(a.config)))
+        return None
     if a.command == 'init':
         p = Path(a.config)
         if p.exists(): raise UserError(f"{p} exists; give another file name")
-        p.write_text(EXAMPLE_CONFIG); return str(p)
+        p.write_text(EXAMPLE_CONFIG)
+        return str(p)
     if a.command == 'predict':
         if a.table: return run_screen(a)
         if not a.ct: raise UserError("give CT paths, or --table CT_TABLE --out OUT.csv to screen a table")
@@ -164,31 +207,38 @@ def _command(a)->str|None:
         missing = [c for c in a.ct if not ct_exists(c)]
         if missing: raise UserError(f"no such CT file or folder: {', '.join(missing)}")
         df = b.predict(a.ct, exemplars=a.exemplars)
-        if a.csv: df.to_csv(a.csv); return a.csv
+        if a.csv:
+            df.to_csv(a.csv)
+            return a.csv
         with pd.option_context('display.width', 200, 'display.max_columns', 50): print(df.round(3).to_string())
         return None
     cfg = load_config(a.config)
     if getattr(a, 'seeds', None): cfg = cfg.updated(seeds=a.seeds)
     prepare_out(cfg)
     if a.command == 'run': return run_all(cfg)['report']
-    if a.command == 'cohort': run_cohort(cfg); return str(Path(cfg.out)/'cohort')
+    if a.command == 'cohort':
+        run_cohort(cfg)
+        return str(Path(cfg.out)/'cohort')
     if a.command == 'cache': return run_cache(cfg)
     if a.command == 'pretrain':
         for run in a.variant or cfg.plan.pretrain: run_pretrain(cfg, run)
         return str(Path(cfg.out)/'pretrain')
     if a.command == 'finetune':
         for run in cfg.plan.finetune:
-            if (a.method is None or run.name in a.method) and (a.regime is None or run.regime in a.regime): run_finetune(cfg, run)
+            if (a.method is None or run.name in a.method) and (a.regime is None or run.regime in a.regime):
+                run_finetune(cfg, run)
         return str(Path(cfg.out)/'finetune')
     if a.command == 'evaluate': return run_evaluate(cfg)['report']
 
 MULTI_PROCESS = ('pretrain', 'cache') # the commands that run under torchrun / accelerate launch
 
 def _check_launch(a):
-    "Under several processes, only the commands of `MULTI_PROCESS`: fine-tuning sets are small (one GPU trains them in minutes)."
+    """Under several processes, only the commands of `MULTI_PROCESS`: fine-tuning sets are small (one GPU trains them in
+    minutes)."""
     if num_distrib() > 1 and a.command not in MULTI_PROCESS and not (a.command == 'predict' and a.table) and a.command != 'embed':
         raise UserError(f"`xcardia {a.command}` runs on one process; under torchrun or accelerate launch only "
-                        f"{', '.join('`xcardia ' + c + '`' for c in MULTI_PROCESS)}, `xcardia predict --table` and `xcardia embed` do. Run it without the launcher.")
+                        f"{', '.join('`xcardia ' + c + '`' for c in MULTI_PROCESS)}, `xcardia predict --table` and "
+                        "`xcardia embed` do. Run it without the launcher.")
 
 def _log_to_stderr(level:int)->logging.Handler:
     "For one command: the `xcardia` loggers' lines at `level` and above on stderr, as 'xcardia: ...' (`say`)."
@@ -210,7 +260,8 @@ def main(argv:Sequence[str]|None=None)->int:
         if where: say(f"done; outputs in {where}")
     except USER_ERRORS as e:
         msg = str(e).strip().splitlines()
-        print(f"xcardia: error: {msg[0] if msg else type(e).__name__}" + (' ...' if len(msg) > 1 else ''), file=sys.stderr)
+        print(f"xcardia: error: {msg[0] if msg else type(e).__name__}" + (' ...' if len(msg) > 1 else ''),
+              file=sys.stderr)
         return 2
     finally:
         close_distributed()
@@ -221,14 +272,16 @@ def main(argv:Sequence[str]|None=None)->int:
 def cli(): sys.exit(main())
 
 def run_cache(cfg:Config)->str:
-    "`xcardia cache`: every CT of the cohort preprocessed into the cache (each process its share); unreadable ones listed, refused unless `data.skip_bad`."
+    """`xcardia cache`: every CT of the cohort preprocessed into the cache (each process its share); unreadable ones
+    listed, refused unless `data.skip_bad`."""
     res = fill_cache(cfg)
     say(f"cached {res['studies']} CTs on {res['processes']} process(es) in {res['seconds']:.0f} s "
         f"({res['studies'] / max(res['seconds'], 1e-9):.1f} CTs/s) -> {res['cache_dir']}"
         + (f"; {res['failed']} unreadable, listed in {Path(cfg.out)/'cache_fill'/'failed.csv'}" if res['failed'] else ''))
     if res['failed'] and not cfg.data.skip_bad:
         first = str(res['failures'].error.iloc[0]).splitlines()[0]
-        raise UserError(f"{res['failed']} CT(s) cannot be read ({Path(cfg.out)/'cache_fill'/'failed.csv'}); fix them, or set data.skip_bad: true "
+        raise UserError(f"{res['failed']} CT(s) cannot be read ({Path(cfg.out)/'cache_fill'/'failed.csv'}); fix them, "
+                        "or set data.skip_bad: true "
                         f"to leave them out. The first: {first}")
     return res['cache_dir']
 

@@ -40,10 +40,12 @@ def setting(default, # the value when the YAML leaves the key out
             example=None, # the value the example YAML shows, where it differs from the default (required keys, paths)
             item_docs:dict|None=None, # a mapping's documented entries, shown one per line under the key
             before:str|None=None, # a comment line the example YAML writes above the key
-            additive:bool=False, # changing it only adds runs or changes the report: a finished output folder is reused (`additive_keys`)
+            # changing it only adds runs or changes the report: a finished output folder is reused (`additive_keys`)
+            additive:bool=False,
            ):
     "A configuration key: a dataclass field carrying its default and its documentation."
-    kw = dict(default_factory=lambda: copy.deepcopy(default)) if isinstance(default, (list, dict)) else dict(default=default)
+    kw = dict(default_factory=lambda: copy.deepcopy(default)) if isinstance(
+        default, (list, dict)) else dict(default=default)
     return field(metadata=dict(doc=doc, example=example, item_docs=item_docs, before=before, additive=additive), **kw)
 
 # %% ../nbs/11a_config.ipynb #58eb12c8
@@ -55,7 +57,8 @@ def _plain(v):
     return v
 
 class Section:
-    "Read access by key as well as by attribute (`cfg['data']['ct']` reads like the YAML), and the plain mapping (`to_dict`)."
+    """Read access by key as well as by attribute (`cfg['data']['ct']` reads like the YAML), and the plain mapping
+    (`to_dict`)."""
     def keys(self)->list: return [f.name for f in fields(self)]
     def __getitem__(self, k:str):
         if k not in self.keys(): raise KeyError(k)
@@ -78,51 +81,85 @@ def check_choice(where:str, value, options)->None:
 @dataclass(frozen=True)
 class Speed(Section):
     "The fast path of every fit (xcardia.train.fast_path); null: on CUDA, off on a CPU"
-    channels_last: bool|None = setting(None, 'channels_last_3d memory format (+10 % on an H100; slower on a CPU)', additive=True)
-    compile: bool|None = setting(None, 'torch.compile; null: on CUDA for fits of at least 200 training batches (compiling takes minutes)', additive=True)
-    cudnn_benchmark: bool|None = setting(False, 'cuDNN autotuning (not bit-reproducible, more memory); null: on CUDA [off until measured on a GPU]', additive=True)
-    fused_adamw: bool = setting(True, "FusedAdamW: fastai Adam's updates in one fused kernel (+22 % on a 2-core CPU); false: fastai's Adam", additive=True)
+    channels_last: bool|None = setting(None, 'channels_last_3d memory format (+10 % on an H100; slower on a CPU)',
+                                       additive=True)
+    compile: bool|None = setting(None,
+                                 'torch.compile; null: on CUDA for fits of at least 200 training batches (compiling '
+                                 'takes minutes)',
+                                 additive=True)
+    cudnn_benchmark: bool|None = setting(False,
+                                         'cuDNN autotuning (not bit-reproducible, more memory); null: on CUDA [off '
+                                         'until measured on a GPU]',
+                                         additive=True)
+    fused_adamw: bool = setting(True,
+                                "FusedAdamW: fastai Adam's updates in one fused kernel (+22 % on a 2-core CPU); false: "
+                                "fastai's Adam",
+                                additive=True)
 
     def check(self):
         for k, v in self.items():
             if not (isinstance(v, bool) or (v is None and k != 'fused_adamw')):
-                raise UserError(f"speed.{k} must be true or false" + ("" if k == 'fused_adamw' else " (or null: on CUDA, off on a CPU)") + f", not {v!r}")
+                raise UserError(f"speed.{k} must be true or false" + ("" if k == 'fused_adamw' else " (or null: on "
+                                                                                                    "CUDA, off on a "
+                                                                                                    "CPU)") + f", not {v!r}")
 
 # %% ../nbs/11a_config.ipynb #c73651fd
 @dataclass(frozen=True)
 class Data(Section):
     "Your tables and how to read them"
-    ct: str|None = setting(None, '(required) one row per CT study: patient_id, study_id, study_date, image_path', example='tables/ct_studies.csv')
-    echo: str|None = setting(None, '(required) one row per ECHO exam: patient_id, exam_date, measurements, valve grades', example='tables/echo_exams.csv')
-    ecg: str|None = setting(None, 'one row per ECG exam: patient_id, exam_date, measurements (null: no ECG)', example='tables/ecg_exams.csv')
-    columns: dict = setting({}, 'our name -> your column: ids, dates, measurements, e.g. {study_date: scan_date, echo_date: date, lvef: EF}')
+    ct: str|None = setting(None, '(required) one row per CT study: patient_id, study_id, study_date, image_path',
+                           example='tables/ct_studies.csv')
+    echo: str|None = setting(None,
+                             '(required) one row per ECHO exam: patient_id, exam_date, measurements, valve grades',
+                             example='tables/echo_exams.csv')
+    ecg: str|None = setting(None, 'one row per ECG exam: patient_id, exam_date, measurements (null: no ECG)',
+                            example='tables/ecg_exams.csv')
+    columns: dict = setting({},
+                            'our name -> your column: ids, dates, measurements, e.g. {study_date: scan_date, '
+                            'echo_date: date, lvef: EF}')
     window_days: int = setting(183, 'ECHO/ECG at most this many days from the CT (six months)')
-    dayfirst: bool = setting(False, 'true: 03/04/2020 is 3 April (day/month); false: March 4 (a column contradicting it is refused)')
+    dayfirst: bool = setting(False,
+                             'true: 03/04/2020 is 3 April (day/month); false: March 4 (a column contradicting it is '
+                             'refused)')
     test: float|str = setting(0.2, 'share of patients held out for testing, or a file with one patient id per line')
     val: float = setting(0.2, 'share of the other patients used for validation')
-    exclude_columns: list = setting([], 'ECHO/ECG columns never used as pre-training inputs, e.g. [comment] or [echo_comment]; free text is left out anyway')
-    keep_columns: list = setting([], 'free-text columns to use anyway, as categorical inputs (more than 20 distinct values are otherwise left out)')
-    missing_columns: str = setting('error', 'an ECHO column a target needs is absent: error, or nan (those labels missing)')
-    units: dict = setting({}, "measurements not in xcardia's units, converted on the way in, e.g. {lvef: fraction, tr_vmax: cm/s}")
+    exclude_columns: list = setting([],
+                                    'ECHO/ECG columns never used as pre-training inputs, e.g. [comment] or '
+                                    '[echo_comment]; free text is left out anyway')
+    keep_columns: list = setting([],
+                                 'free-text columns to use anyway, as categorical inputs (more than 20 distinct values '
+                                 'are otherwise left out)')
+    missing_columns: str = setting('error',
+                                   'an ECHO column a target needs is absent: error, or nan (those labels missing)')
+    units: dict = setting({},
+                          "measurements not in xcardia's units, converted on the way in, e.g. {lvef: fraction, "
+                          "tr_vmax: cm/s}")
     skip_bad: bool = setting(False, 'true: leave out unreadable CTs (listed in the report) instead of stopping')
 
     def check(self):
         check_choice('data.missing_columns', self.missing_columns, ('error', 'nan'))
         known = list(CANONICAL) + list(MEASUREMENT_KEYS)
         for k, v in self.columns.items():
-            if k not in known: raise UserError(f"data.columns maps {k!r}, which is not one of xcardia's columns; map any of {known}")
-            if not isinstance(v, str) or not v: raise UserError(f"data.columns.{k} must be your column's name, not {v!r}")
+            if k not in known:
+                raise UserError(f"data.columns maps {k!r}, which is not one of xcardia's columns; map any of {known}")
+            if not isinstance(v, str) or not v:
+                raise UserError(f"data.columns.{k} must be your column's name, not {v!r}")
         for col, unit in self.units.items():
-            if col not in MEASUREMENT_UNITS: raise UserError(f"data.units names {col!r}; units can be declared for {sorted(MEASUREMENT_UNITS)}")
-            u = MEASUREMENT_UNITS[col]; ok = [u.unit] + [o for o, _ in u.others]
+            if col not in MEASUREMENT_UNITS:
+                raise UserError(f"data.units names {col!r}; units can be declared for {sorted(MEASUREMENT_UNITS)}")
+            u = MEASUREMENT_UNITS[col]
+            ok = [u.unit] + [o for o, _ in u.others]
             if unit not in ok: raise UserError(f"data.units.{col} = {unit!r}; use one of {ok}")
         for k in ('exclude_columns', 'keep_columns'):
             v = getattr(self, k)
-            if not isinstance(v, list) or not all(isinstance(c, str) and c for c in v): raise UserError(f"data.{k} must be a list of column names, not {v!r}")
+            if not isinstance(v, list) or not all(isinstance(c, str) and c for c in v):
+                raise UserError(f"data.{k} must be a list of column names, not {v!r}")
 
 # %% ../nbs/11a_config.ipynb #848f0806
-PRESET_METHOD = ('lambda_nw', 'tau_clip', 'tau_nw', 'k_support', 'refresh_every')   # in `Preset` before it held scale only
-OLD_PRESET_METHOD = {'tiny': TINY_BANK}                                             # the presets whose values differed from the paper's
+# in `Preset` before it held scale only
+PRESET_METHOD = ('lambda_nw', 'tau_clip', 'tau_nw', 'k_support', 'refresh_every')
+# the presets whose values differed from the paper's
+OLD_PRESET_METHOD = {'tiny': TINY_BANK}
 
 def method_value(k:str, preset:str|None)->float|int:
     "What a method setting left `null` means: the value `preset` had before presets held scale only."
@@ -136,7 +173,8 @@ AUGMENT_DEFAULTS = METHOD.augment.to_dict()   # `xcardia.augment.PairedAugment`'
 def _number(v)->bool: return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 def check_augment(a, where:str):
-    "An `augment` mapping (whole, or an extra run's partial one): known keys, image true/false, rates in [0, 1], ranges >= 0."
+    """An `augment` mapping (whole, or an extra run's partial one): known keys, image true/false, rates in [0, 1],
+    ranges >= 0."""
     keys = ', '.join(AUGMENT_DEFAULTS)
     if not isinstance(a, dict): raise UserError(f"{where}.augment must be a mapping of {keys}, not {a!r}")
     for k, v in a.items():
@@ -167,7 +205,8 @@ def check_method_settings(s:Section, where:str):
 # %% ../nbs/11a_config.ipynb #19350373
 @dataclass(frozen=True)
 class RunEntry(Section):
-    "An extra pre-training run of `pretrain.runs`: a variant with some settings changed (unset ones: the `pretrain` section's)."
+    """An extra pre-training run of `pretrain.runs`: a variant with some settings changed (unset ones: the `pretrain`
+    section's)."""
     variant: str|None = None
     seeds: list|None = None           # train it at these of the configuration's seeds only (e.g. a one-seed screen)
     lambda_nw: float|None = None
@@ -191,48 +230,76 @@ class RunEntry(Section):
 @dataclass(frozen=True)
 class Pretrain(Section):
     "Pre-training: which variants, how long, and the method's settings"
-    variants: list = setting(['nw_mmcl', 'mmcl', 'simclr', 'linear_mmcl'], 'NW+MMCL (X-Cardia), MMCL, SimCLR, linear head + MMCL', additive=True)
+    variants: list = setting(['nw_mmcl', 'mmcl', 'simclr', 'linear_mmcl'],
+                             'NW+MMCL (X-Cardia), MMCL, SimCLR, linear head + MMCL', additive=True)
     epochs: int|None = setting(None, '')
     bs: int|None = setting(None, '')
     lr: float|None = setting(None, '')
-    lambda_nw: float = setting(METHOD.lambda_nw, 'weight of the NW loss, Eq. (7) [the paper: 0.5; best in 0.4-0.6]', before="the method's settings")
+    lambda_nw: float = setting(METHOD.lambda_nw, 'weight of the NW loss, Eq. (7) [the paper: 0.5; best in 0.4-0.6]',
+                               before="the method's settings")
     tau_clip: float = setting(METHOD.tau_clip, f'CLIP temperature, Eq. (6) [{METHOD.tau_clip}]')
     tau_nw: float = setting(METHOD.tau_nw, 'NW temperature, Eq. (4) [the paper gives none]')
-    k_support: int = setting(METHOD.k_support, f'K: exemplars per phenotype (and per class) in the NW support bank [{METHOD.k_support}]')
-    refresh_every: int = setting(METHOD.refresh_every, f'M: epochs between support-bank rebuilds [{METHOD.refresh_every}]')
-    bank: str = setting(METHOD.bank, "NW bank: positives_and_negatives, or positives (the paper's; makes SHD's p constant 1)")
-    nw_query: str = setting(METHOD.nw_query, 'which embedding queries the bank in the NW loss: fused (Eq. 3) [fused], image, both')
-    nw_tab_grad: bool = setting(METHOD.nw_tab_grad, 'false: the NW loss sends no gradient into the tabular encoder [true]')
-    nw_targets: str = setting(METHOD.nw_targets, 'what the NW bank carries and its loss scores: labels [labels], measurements (masked MSE), both')
-    augment: dict = setting(AUGMENT_DEFAULTS, 'random CT views and tabular corruption on every training batch of the paired variants '
-                            '(never validation, the NW bank or the cache; xcardia.augment) [off: on the built-in cohort these view defaults '
-                            'cost 5-shot AUROC and a milder setting did not measurably help (16_size_study, which gives the milder '
+    k_support: int = setting(METHOD.k_support,
+                             f'K: exemplars per phenotype (and per class) in the NW support bank [{METHOD.k_support}]')
+    refresh_every: int = setting(METHOD.refresh_every,
+                                 f'M: epochs between support-bank rebuilds [{METHOD.refresh_every}]')
+    bank: str = setting(METHOD.bank,
+                        "NW bank: positives_and_negatives, or positives (the paper's; makes SHD's p constant 1)")
+    nw_query: str = setting(METHOD.nw_query,
+                            'which embedding queries the bank in the NW loss: fused (Eq. 3) [fused], image, both')
+    nw_tab_grad: bool = setting(METHOD.nw_tab_grad,
+                                'false: the NW loss sends no gradient into the tabular encoder [true]')
+    nw_targets: str = setting(METHOD.nw_targets,
+                              'what the NW bank carries and its loss scores: labels [labels], measurements (masked '
+                              'MSE), both')
+    augment: dict = setting(AUGMENT_DEFAULTS, 'random CT views and tabular corruption on every training batch of the '
+                                              'paired variants '
+                            '(never validation, the NW bank or the cache; xcardia.augment) [off: on the built-in '
+                            'cohort these view defaults '
+                            'cost 5-shot AUROC and a milder setting did not measurably help (16_size_study, which '
+                            'gives the milder '
                             'setting for small cohorts); the paper: none]',
-                            item_docs={'image': 'a random view of each CT per step: rotation, zoom, shift, flips, intensity offset and scaling, noise',
-                                       'tabular': "share of tabular entries set to the same feature of a random other training patient (MMCL's 0.3)",
-                                       'rotate': 'max rotation about each axis, radians (0.26: 15 degrees)', 'scale': 'max relative zoom',
-                                       'translate': 'max shift, as a share of the volume', 'flip_prob': 'probability of a flip, per axis',
-                                       'shift_hu': 'max intensity offset, HU', 'scale_intensity': 'max relative intensity scaling',
+                            item_docs={'image': 'a random view of each CT per step: rotation, zoom, shift, flips, '
+                                                'intensity offset and scaling, noise',
+                                       'tabular': "share of tabular entries set to the same feature of a random other "
+                                                  "training patient (MMCL's 0.3)",
+                                       'rotate': 'max rotation about each axis, radians (0.26: 15 degrees)',
+                                       'scale': 'max relative zoom',
+                                       'translate': 'max shift, as a share of the volume',
+                                       'flip_prob': 'probability of a flip, per axis',
+                                       'shift_hu': 'max intensity offset, HU',
+                                       'scale_intensity': 'max relative intensity scaling',
                                        'noise_hu': 'Gaussian noise SD, HU'})
-    monitor: str = setting(METHOD.monitor, 'what early stopping and the best model follow: loss (validation loss of Eq. 7; depends on the batch) '
-                           'or retrieval (mean rank of each validation CT\'s own tables among all validation tables) [loss: the two '
+    monitor: str = setting(METHOD.monitor, 'what early stopping and the best model follow: loss (validation loss of '
+                                           'Eq. 7; depends on the batch) '
+                           'or retrieval (mean rank of each validation CT\'s own tables among all validation tables) '
+                           '[loss: the two '
                            'fine-tuned alike in 16_size_study]')
-    diagnostics: bool = setting(False, "each loss term's gradient norm into each encoder, every 10th batch (grad_norms.csv)", additive=True)
-    runs: dict = setting({}, 'extra named runs: a variant with other settings, e.g. {nw_img: {variant: nw_mmcl, nw_query: image}}; seeds: [0] trains one at fewer seeds', additive=True)
+    diagnostics: bool = setting(False,
+                                "each loss term's gradient norm into each encoder, every 10th batch (grad_norms.csv)",
+                                additive=True)
+    runs: dict = setting({},
+                         'extra named runs: a variant with other settings, e.g. {nw_img: {variant: nw_mmcl, nw_query: '
+                         'image}}; seeds: [0] trains one at fewer seeds',
+                         additive=True)
     patience: int = setting(10, 'epochs without improvement of the monitored value before stopping')
-    lambda_sweep: list = setting([], 'Table B.1: extra NW+MMCL runs at these lambdas, e.g. [0.2, 0.4, 0.6, 0.8]', additive=True)
+    lambda_sweep: list = setting([], 'Table B.1: extra NW+MMCL runs at these lambdas, e.g. [0.2, 0.4, 0.6, 0.8]',
+                                 additive=True)
 
     def check(self, seeds:list):
         for v in self.variants: check_choice('pretrain.variants', v, VARIANTS)
         check_method_settings(self, 'pretrain')
         for r, e in self.runs.items():
-            if not re.fullmatch(r'[a-z][a-z0-9_]*', str(r)) or r in VARIANTS or re.search(r'_(seed\d+|lambda[\d.]+)$', r):
-                raise UserError(f"pretrain.runs name {r!r}: use lower-case letters, digits and _, not a variant's name, no _seed<k> or _lambda<x>")
+            if not re.fullmatch(r'[a-z][a-z0-9_]*', str(r)) or r in VARIANTS or re.search(
+                r'_(seed\d+|lambda[\d.]+)$', r):
+                raise UserError(f"pretrain.runs name {r!r}: use lower-case letters, digits and _, not a variant's "
+                                "name, no _seed<k> or _lambda<x>")
             check_method_settings(e, f'pretrain.runs.{r}')
             s = e.seeds
             if s is not None and (not (isinstance(s, list) and s and all(isinstance(v, int) and not isinstance(v, bool) for v in s) and len(set(s)) == len(s))
                                   or set(s) - set(seeds)):
-                raise UserError(f"pretrain.runs.{r}.seeds must be a list of distinct seeds among seeds {seeds}, not {s!r}")
+                raise UserError(f"pretrain.runs.{r}.seeds must be a list of distinct seeds among seeds {seeds}, not "
+                                f"{s!r}")
 
 # %% ../nbs/11a_config.ipynb #df262446
 def run_entries(runs)->dict:
@@ -241,12 +308,15 @@ def run_entries(runs)->dict:
     if not isinstance(runs, dict): raise UserError(f"pretrain.runs must be a mapping name -> settings, not {runs!r}")
     out = {}
     for r, spec in runs.items():
-        if isinstance(spec, RunEntry): out[r] = spec; continue
+        if isinstance(spec, RunEntry):
+            out[r] = spec
+            continue
         if not isinstance(spec, dict) or spec.get('variant') not in VARIANTS:
             raise UserError(f"pretrain.runs.{r} needs variant: one of {list(VARIANTS)}")
         known = [f.name for f in fields(RunEntry)]
         unknown = set(spec) - set(known)
-        if unknown: raise UserError(f"pretrain.runs.{r} has unknown setting(s) {sorted(unknown)}; settings are {known[1:]}")
+        if unknown:
+            raise UserError(f"pretrain.runs.{r} has unknown setting(s) {sorted(unknown)}; settings are {known[1:]}")
         out[r] = RunEntry(**spec)
     return out
 
@@ -265,7 +335,9 @@ class Regime:
     def parse(cls, name, where:str='regime')->Regime:
         "The regime written as `name` (`UserError` naming `where` otherwise)."
         m = _REGIME.match(str(name))
-        if not m: raise UserError(f"{where} {name!r} not understood; use full, <k>shot (e.g. 5shot) or frac<share> (e.g. frac0.1)")
+        if not m:
+            raise UserError(f"{where} {name!r} not understood; use full, <k>shot (e.g. 5shot) or frac<share> (e.g. "
+                            "frac0.1)")
         if name == 'full': return cls(name, 'full')
         if m.group(2): return cls(name, 'shot', k=int(m.group(2)))
         return cls(name, 'fraction', fraction=float(m.group(3)))
@@ -274,19 +346,23 @@ class Regime:
 @dataclass(frozen=True)
 class Finetune(Section):
     "Fine-tuning: which pre-trained encoders, which label regimes, what stays frozen"
-    methods: list = setting(['nw_mmcl', 'mmcl', 'simclr', 'linear_mmcl', 'none'], 'pre-trained encoders to fine-tune; none: random initialisation', additive=True)
+    methods: list = setting(['nw_mmcl', 'mmcl', 'simclr', 'linear_mmcl', 'none'],
+                            'pre-trained encoders to fine-tune; none: random initialisation', additive=True)
     regimes: list = setting(['full', '5shot'], 'full | <k>shot | frac<share>, e.g. frac0.1', additive=True)
     fractions: list = setting([], 'Table C.1: label fractions, e.g. [0.02, 0.04, 0.06, 0.1]', additive=True)
     sweep_regime: str = setting('full', 'the regime of the lambda-sweep fine-tunings', additive=True)
     epochs: int|None = setting(None, '')
     bs: int|None = setting(None, '')
     lr: float|None = setting(None, '')
-    freeze: dict = setting({'default': list(PAPER_FREEZE), 'none': []}, 'ResNet blocks kept frozen (fixed BatchNorm statistics), per method',
+    freeze: dict = setting({'default': list(PAPER_FREEZE), 'none': []}, 'ResNet blocks kept frozen (fixed BatchNorm '
+                                                                        'statistics), per method',
                            item_docs={'default': 'every pre-trained encoder [the paper freezes the lower conv blocks]',
                                       'none': 'no pre-training: random blocks are trained, not frozen'})
     patience: int = setting(10, 'early stopping on validation macro-AUROC')
-    targets: list = setting(['binary'], 'binary (the ten binary targets, all of them; or their names), then any severity targets '
-                            '(xcardia.severity): continuous lvef, lvwt, pasp, tr_vmax, av_vmax, lvidd; ordinal as_grade, ar_grade, mr_grade, '
+    targets: list = setting(['binary'], 'binary (the ten binary targets, all of them; or their names), then any '
+                                        'severity targets '
+                            '(xcardia.severity): continuous lvef, lvwt, pasp, tr_vmax, av_vmax, lvidd; ordinal '
+                            'as_grade, ar_grade, mr_grade, '
                             'tr_grade, pr_grade', example=['binary', 'lvef', 'lvwt', 'pasp', 'mr_grade'])
 
     @property
@@ -297,25 +373,32 @@ class Finetune(Section):
     def check(self, pretrained:list):
         "`pretrained`: the variants and extra runs this configuration pre-trains."
         bad = [m for m in self.methods if m != 'none' and m not in pretrained]
-        if bad: raise UserError(f"finetune.methods {bad} are not pre-trained (add them to pretrain.variants, or use 'none')")
+        if bad:
+            raise UserError(f"finetune.methods {bad} are not pre-trained (add them to pretrain.variants, or use 'none')")
         bad = [t for t in self.targets if t not in TARGET_NAMES and t not in SEVERITY_NAMES and t != 'binary']
-        if bad: raise UserError(f"finetune.targets has unknown name(s) {bad}; binary targets: binary (all ten) or {', '.join(TARGET_NAMES)}; "
+        if bad: raise UserError(f"finetune.targets has unknown name(s) {bad}; binary targets: binary (all ten) or "
+                                f"{', '.join(TARGET_NAMES)}; "
                                 f"severity targets: {', '.join(SEVERITY_NAMES)}")
-        if len(set(self.targets)) < len(self.targets): raise UserError(f"finetune.targets lists a name twice: {self.targets}")
+        if len(set(self.targets)) < len(self.targets):
+            raise UserError(f"finetune.targets lists a name twice: {self.targets}")
         bad = [t for t in TARGET_NAMES if t not in self.targets and 'binary' not in self.targets]
-        if bad: raise UserError(f"finetune.targets lacks binary target(s) {bad}: xcardia fine-tunes all ten (the report compares them); "
+        if bad: raise UserError(f"finetune.targets lacks binary target(s) {bad}: xcardia fine-tunes all ten (the "
+                                "report compares them); "
                                 "write binary (or list all ten), then the severity targets you want")
         for r in self.regimes + [self.sweep_regime]: Regime.parse(r, 'finetune regime')
         for m, blocks in self.freeze.items():
             if m not in ('default', 'none') and m not in VARIANTS and m not in pretrained:
-                raise UserError(f"finetune.freeze has a key {m!r}; use default, none or a variant ({', '.join(VARIANTS)})")
+                raise UserError(f"finetune.freeze has a key {m!r}; use default, none or a variant "
+                                f"({', '.join(VARIANTS)})")
             bad = [b for b in blocks if b not in BLOCK_NAMES]
             if bad: raise UserError(f"finetune.freeze.{m} names unknown block(s) {bad}; blocks are {list(BLOCK_NAMES)}")
 
 def freeze_mapping(fr)->dict:
-    "`finetune.freeze` as a mapping method -> blocks: a list is for every pre-trained encoder; `default` and `none` always present."
+    """`finetune.freeze` as a mapping method -> blocks: a list is for every pre-trained encoder; `default` and `none`
+    always present."""
     if isinstance(fr, list): fr = {'default': fr, 'none': []}
-    if not isinstance(fr, dict): raise UserError(f"finetune.freeze must be a list of blocks or a mapping method -> blocks, not {fr!r}")
+    if not isinstance(fr, dict):
+        raise UserError(f"finetune.freeze must be a list of blocks or a mapping method -> blocks, not {fr!r}")
     return {'default': list(PAPER_FREEZE), 'none': [], **{m: list(b or []) for m, b in fr.items()}}
 
 # %% ../nbs/11a_config.ipynb #b1fc0281
@@ -324,14 +407,29 @@ def _rule_default(k:str): return SeriesRule.__dataclass_fields__[k].default
 @dataclass(frozen=True)
 class Index(Section):
     "`xcardia index DICOM_ROOT --out CT_TABLE --config THIS`: one CT series per study (xcardia.dicom)"
-    max_thickness: float = setting(_rule_default('max_thickness'), "mm; thicker series are left out ('thick slices'); the paper resamples to 2 mm", additive=True)
-    min_slices: int = setting(_rule_default('min_slices'), "fewer slices: 'too few slices' (scouts, bolus tracking)", additive=True)
-    min_z_mm: float = setting(_rule_default('min_z_mm'), 'slice positions must span this many mm (the adult heart: about 12 cm)', additive=True)
-    max_irregularity: float = setting(_rule_default('max_irregularity'), 'largest uneven step between slices, relative to the median (a missing slice: 1.0)', additive=True)
-    max_tilt_deg: float = setting(_rule_default('max_tilt_deg'), "gantry tilt above this: 'gantry tilt' (refused, never read as untilted)", additive=True)
-    keep_contrast: bool = setting(_rule_default('keep_contrast'), "true: keep contrast-enhanced series (the paper's cohort is non-contrast)", additive=True)
-    study_id: str = setting('uid', "the CT table's study_id: uid (StudyInstanceUID) or accession (AccessionNumber)", additive=True)
-    id_map: str|None = setting(None, "CSV translating DICOM PatientID to your tables' patient_id (columns dicom_patient_id, patient_id)", additive=True)
+    max_thickness: float = setting(_rule_default('max_thickness'),
+                                   "mm; thicker series are left out ('thick slices'); the paper resamples to 2 mm",
+                                   additive=True)
+    min_slices: int = setting(_rule_default('min_slices'), "fewer slices: 'too few slices' (scouts, bolus tracking)",
+                              additive=True)
+    min_z_mm: float = setting(_rule_default('min_z_mm'),
+                              'slice positions must span this many mm (the adult heart: about 12 cm)', additive=True)
+    max_irregularity: float = setting(_rule_default('max_irregularity'),
+                                      'largest uneven step between slices, relative to the median (a missing slice: '
+                                      '1.0)',
+                                      additive=True)
+    max_tilt_deg: float = setting(_rule_default('max_tilt_deg'),
+                                  "gantry tilt above this: 'gantry tilt' (refused, never read as untilted)",
+                                  additive=True)
+    keep_contrast: bool = setting(_rule_default('keep_contrast'),
+                                  "true: keep contrast-enhanced series (the paper's cohort is non-contrast)",
+                                  additive=True)
+    study_id: str = setting('uid', "the CT table's study_id: uid (StudyInstanceUID) or accession (AccessionNumber)",
+                            additive=True)
+    id_map: str|None = setting(None,
+                               "CSV translating DICOM PatientID to your tables' patient_id (columns dicom_patient_id, "
+                               "patient_id)",
+                               additive=True)
 
     @property
     def rule(self)->SeriesRule: return SeriesRule(**{f.name: getattr(self, f.name) for f in fields(SeriesRule)})
@@ -339,22 +437,30 @@ class Index(Section):
     def check(self):
         try: self.rule
         except (TypeError, ValueError) as e: raise UserError(f"index: {e}")
-        if self.study_id not in ('uid', 'accession'): raise UserError(f"index.study_id must be uid or accession, not {self.study_id!r}")
+        if self.study_id not in ('uid', 'accession'):
+            raise UserError(f"index.study_id must be uid or accession, not {self.study_id!r}")
 
 # %% ../nbs/11a_config.ipynb #b595ffd8
 @dataclass(frozen=True)
 class Evaluate(Section):
     "Evaluation, the report and the bundle"
     n_boot: int = setting(N_BOOT, 'bootstrap resamples of patients for every CI', additive=True)
-    bundle: str = setting('nw_mmcl/full', 'the fine-tuned model that goes into the bundle (method/regime)', additive=True)
+    bundle: str = setting('nw_mmcl/full', 'the fine-tuned model that goes into the bundle (method/regime)',
+                          additive=True)
     cam_target: str = setting('lvwt_ge13', 'phenotype shown in the Grad-CAM figure', additive=True)
-    min_threshold_positives: int = setting(5, 'a flag threshold set from fewer validation positives is marked unreliable (report, bundle)', additive=True)
-    pairs: list = setting([], 'extra paired comparisons [A, B] of finetune.methods (A − B), e.g. [[nw_excl, mmcl_excl]]', additive=True)
+    min_threshold_positives: int = setting(5,
+                                           'a flag threshold set from fewer validation positives is marked unreliable '
+                                           '(report, bundle)',
+                                           additive=True)
+    pairs: list = setting([],
+                          'extra paired comparisons [A, B] of finetune.methods (A − B), e.g. [[nw_excl, mmcl_excl]]',
+                          additive=True)
 
     def check(self, methods:list):
         for p in self.pairs:
             if not (isinstance(p, list) and len(p) == 2 and p[0] != p[1] and all(m in methods for m in p)):
-                raise UserError(f"evaluate.pairs entry {p!r} must be two different methods of finetune.methods {methods}, e.g. [nw_excl, mmcl_excl]")
+                raise UserError(f"evaluate.pairs entry {p!r} must be two different methods of finetune.methods "
+                                f"{methods}, e.g. [nw_excl, mmcl_excl]")
 
 # %% ../nbs/11a_config.ipynb #70454cf7
 @dataclass(frozen=True)
@@ -363,7 +469,10 @@ class Config(Section):
     out: str|None = setting(None, 'every stage writes into a folder under here (required)', example='runs/xcardia')
     preset: str = setting('small', 'tiny | small | paper: CT size, network, batch, epochs (see xcardia.core.PRESETS)')
     seed: int = setting(0, "the cohort's split (and the demo's synthetic cohort); training seed of the un-suffixed runs")
-    seeds: list|None = setting(None, 'training seeds: every pre-training and fine-tuning once per seed, e.g. [0, 1, 2]; null: [seed]', additive=True)
+    seeds: list|None = setting(None,
+                               'training seeds: every pre-training and fine-tuning once per seed, e.g. [0, 1, 2]; '
+                               'null: [seed]',
+                               additive=True)
     cache_dir: str|None = setting(None, 'preprocessed CTs (float16 .npy); null: ~/.cache/xcardia/ct')
     num_workers: int|None = setting(None, 'DataLoader workers; null: 0 on CPU, up to 8 on a GPU', additive=True)
     speed: Speed = field(default_factory=Speed)
@@ -377,12 +486,17 @@ class Config(Section):
         "Every value, and how the sections fit together (`UserError` naming the key otherwise)."
         check_choice('preset', self.preset, PRESETS)
         s = self.seeds
-        if not (isinstance(s, list) and s and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in s) and len(set(s)) == len(s)):
+        if not (isinstance(s, list) and s and all(isinstance(
+            v, int) and not isinstance(v, bool) and v >= 0 for v in s) and len(set(s)) == len(s)):
             raise UserError(f"seeds must be a list of distinct whole numbers >= 0 (e.g. [0, 1, 2]) or null, not {s!r}")
-        if self.seed not in s: raise UserError(f"seeds {s} must include seed ({self.seed}), the training seed of the un-suffixed runs")
+        if self.seed not in s:
+            raise UserError(f"seeds {s} must include seed ({self.seed}), the training seed of the un-suffixed runs")
         self.pretrain.check(s)
         self.finetune.check(list(self.pretrain.variants) + list(self.pretrain.runs))
-        self.index.check(); self.data.check(); self.evaluate.check(self.finetune.methods); self.speed.check()
+        self.index.check()
+        self.data.check()
+        self.evaluate.check(self.finetune.methods)
+        self.speed.check()
         return self
 
     @cached_property
@@ -397,7 +511,8 @@ class Config(Section):
 # %% ../nbs/11a_config.ipynb #93e9b1d5
 YAML_HEADER = "# xcardia run configuration. Paths are relative to this file's folder."
 
-def _yaml_value(v)->str: return yaml.safe_dump(_plain(v), default_flow_style=True, width=1000).replace('\n...', '').strip()
+def _yaml_value(v)->str:
+    return yaml.safe_dump(_plain(v), default_flow_style=True, width=1000).replace('\n...', '').strip()
 
 def _commented(line:str, doc:str, width:int)->str: return f"{line.ljust(width - 1)} # {doc}" if doc else line
 
@@ -411,19 +526,23 @@ def example_yaml(section:type=Config, # a `Section` class
         if m.get('before'): lines.append(f"{pad}# {m['before']}")
         if isinstance(default, Section):
             if f.name != 'speed': lines.append('')
-            lines += [_commented(f"{pad}{f.name}:", type(default).__doc__, 33)] + example_yaml(type(default), indent + 2)
+            lines += [_commented(f"{pad}{f.name}:", type(default).__doc__, 33)] + example_yaml(
+                type(default), indent + 2)
         elif m.get('item_docs'):
             lines.append(_commented(f"{pad}{f.name}:", m['doc'], width))
             lines += [_commented(f"{pad}  {k}: {_yaml_value(default[k])}", d, width) for k, d in m['item_docs'].items()]
         else:
-            lines.append(_commented(f"{pad}{f.name}: {_yaml_value(m['example'] if m.get('example') is not None else default)}", m.get('doc', ''), width))
+            lines.append(_commented(f"{pad}{f.name}: "
+                                    f"{_yaml_value(m['example'] if m.get('example') is not None else default)}",
+                                    m.get('doc', ''), width))
     return lines
 
 EXAMPLE_CONFIG = '\n'.join([YAML_HEADER] + example_yaml()) + '\n'
 
 # %% ../nbs/11a_config.ipynb #a32e1d5a
 REQUIRED = ('out', 'data.ct', 'data.echo')
-LEGACY = {'pretrain.augment.image': False, 'pretrain.augment.tabular': 0.0, 'pretrain.monitor': 'loss'}   # what a key meant before it existed (old output folders)
+# what a key meant before it existed (old output folders)
+LEGACY = {'pretrain.augment.image': False, 'pretrain.augment.tabular': 0.0, 'pretrain.monitor': 'loss'}
 FREE_MAPPINGS = ('data.columns', 'data.units', 'finetune.freeze', 'pretrain.runs')
 PATH_KEYS = ('out', 'cache_dir', 'data.ct', 'data.echo', 'data.ecg', 'index.id_map')
 SECTIONS = {f.name: f.default_factory for f in fields(Config) if f.default_factory is not MISSING}
@@ -456,7 +575,9 @@ def _merge(base:dict, changes:dict)->dict:
     return out
 
 def upgrade_stored(stored:dict)->dict:
-    "A configuration an earlier version stored (an output folder's config.yaml), flattened, in this version's terms: a key it lacks is what the key meant then (`LEGACY`), else its default; a method setting left null is its preset's value then."
+    """A configuration an earlier version stored (an output folder's config.yaml), flattened, in this version's terms: a
+    key it lacks is what the key meant then (`LEGACY`), else its default; a method setting left null is its preset's
+    value then."""
     old, dflt = _flat(stored), _flat(default_config())
     old = {**{k: LEGACY.get(k, v) for k, v in dflt.items() if k not in old}, **old}
     for k in PRESET_METHOD:
@@ -464,7 +585,8 @@ def upgrade_stored(stored:dict)->dict:
     return old
 
 def additive_keys(section:type|None=None, prefix:str='')->tuple:
-    "The dotted keys declared `additive` (`setting`): a second run into a finished output folder may change them (more variants, regimes, seeds, the report's settings, the index's)."
+    """The dotted keys declared `additive` (`setting`): a second run into a finished output folder may change them (more
+    variants, regimes, seeds, the report's settings, the index's)."""
     out = []
     for f in fields(section or Config):
         d = f.default_factory() if f.default_factory is not MISSING else f.default
@@ -474,11 +596,14 @@ def additive_keys(section:type|None=None, prefix:str='')->tuple:
 
 # %% ../nbs/11a_config.ipynb #cb91c778
 def from_dict(d:dict)->Config:
-    "A checked `Config` from a complete plain mapping (every key present): lists filled in for `null`, `pretrain.runs` as records."
+    """A checked `Config` from a complete plain mapping (every key present): lists filled in for `null`, `pretrain.runs`
+    as records."""
     d = copy.deepcopy(d)
     for k, cls in SECTIONS.items():
-        if not isinstance(d[k], dict): raise UserError(f"{k} must be a mapping of its keys ({', '.join(cls().keys())}), not {d[k]!r}")
-    for sec, k, empty in (('data', 'columns', {}), ('data', 'units', {}), ('data', 'exclude_columns', []), ('data', 'keep_columns', []), ('evaluate', 'pairs', [])):
+        if not isinstance(d[k], dict):
+            raise UserError(f"{k} must be a mapping of its keys ({', '.join(cls().keys())}), not {d[k]!r}")
+    for sec, k, empty in (('data', 'columns', {}), ('data', 'units', {}), ('data', 'exclude_columns', []),
+                          ('data', 'keep_columns', []), ('evaluate', 'pairs', [])):
         d[sec][k] = d[sec][k] or empty
     d['pretrain']['runs'] = run_entries(d['pretrain']['runs'])
     d['finetune']['freeze'] = freeze_mapping(d['finetune']['freeze'])
@@ -492,28 +617,35 @@ def _read_yaml(p:Path)->dict:
     if not p.is_file(): raise UserError(f"{p}: no such config file (`xcardia init {p}` writes an example)")
     try: src = yaml.safe_load(p.read_text()) or {}
     except yaml.YAMLError as e: raise UserError(f"{p}: not valid YAML ({str(e).splitlines()[0]})")
-    if not isinstance(src, dict): raise UserError(f"{p}: expected keys such as `out:` and `data:`, got a {type(src).__name__}")
+    if not isinstance(src, dict):
+        raise UserError(f"{p}: expected keys such as `out:` and `data:`, got a {type(src).__name__}")
     return src
 
 def load_config(src:str|Path|dict|Config, # a YAML file, or the configuration itself
-                base:str|Path|None=None, # folder relative paths start from (default: the file's folder, or the current one)
+                # folder relative paths start from (default: the file's folder, or the current one)
+                base:str|Path|None=None,
                 check_files:bool=True, # check that the tables exist
                )->Config:
     "The full configuration: defaults filled in, paths absolute, every key and value checked (`UserError` otherwise)."
     name = 'config'
     if isinstance(src, (str, Path)):
-        p = Path(src); name = str(p); src = _read_yaml(p); base = base or p.resolve().parent
+        p = Path(src)
+        name = str(p)
+        src = _read_yaml(p)
+        base = base or p.resolve().parent
     base, src = Path(base or Path.cwd()), _plain(src)
     cfg, known, given = default_config(), _flat(default_config()), _flat(src)
     for k, v in given.items():
-        if k in SECTIONS: raise UserError(f"{name}: {k} must be a mapping of its keys ({', '.join(SECTIONS[k]().keys())}), not {v!r}")
+        if k in SECTIONS:
+            raise UserError(f"{name}: {k} must be a mapping of its keys ({', '.join(SECTIONS[k]().keys())}), not {v!r}")
         if k not in known and not any(k.startswith(m + '.') for m in FREE_MAPPINGS):
             section = k.rsplit('.', 1)[0] + '.' if '.' in k else ''
             options = sorted(x for x in known if x.startswith(section) and x.count('.') == k.count('.'))
             raise UserError(f"{name}: unknown key {k!r}; known keys here: {', '.join(options)}")
         _set(cfg, k, v)
     for k in REQUIRED:
-        if k not in given or _get(cfg, k) in (None, ''): raise UserError(f"{name}: missing key {k!r} (see `xcardia init` for an example config)")
+        if k not in given or _get(cfg, k) in (None, ''):
+            raise UserError(f"{name}: missing key {k!r} (see `xcardia init` for an example config)")
     for k in PATH_KEYS + (('data.test',) if isinstance(cfg['data']['test'], str) else ()):
         v = _get(cfg, k)
         if v is not None: _set(cfg, k, str((base/Path(v).expanduser()).resolve()))
@@ -575,16 +707,19 @@ class RunPlan:
         "The pre-training run named `name` (`UserError` listing the plan's runs otherwise)."
         for r in self.pretrain:
             if r.name == name: return r
-        raise UserError(f"{name!r} is not a pre-training run of this configuration; its runs: {', '.join(r.name for r in self.pretrain)}")
+        raise UserError(f"{name!r} is not a pre-training run of this configuration; its runs: "
+                        f"{', '.join(r.name for r in self.pretrain)}")
 
     def finetune_run(self, name:str, regime:str)->FinetuneRun:
         "The fine-tuning of `name` at `regime` (`UserError` listing the plan's runs otherwise)."
         for r in self.finetune:
             if r.key == (name, regime): return r
-        raise UserError(f"{name}/{regime} is not a fine-tuning of this configuration; its runs: {', '.join(f'{r.name}/{r.regime}' for r in self.finetune)}")
+        raise UserError(f"{name}/{regime} is not a fine-tuning of this configuration; its runs: "
+                        f"{', '.join(f'{r.name}/{r.regime}' for r in self.finetune)}")
 
     def seed_runs(self, method:str, regime:str)->list:
-        "The fine-tunings of `method` at `regime`, one per training seed (the λ sweep's left out), in the order of `seeds`."
+        """The fine-tunings of `method` at `regime`, one per training seed (the λ sweep's left out), in the order of
+        `seeds`."""
         return [r for r in self.finetune if r.method == method and r.regime == regime and r.lambda_sweep is None]
 
     @property
@@ -594,32 +729,38 @@ class RunPlan:
 
 # %% ../nbs/11a_config.ipynb #ae4f1ca3
 def method_seeds(cfg:Config, method:str)->list:
-    "The training seeds of a method (variant, extra run or 'none'): the configuration's `seeds`, or the extra run's own `seeds`."
+    """The training seeds of a method (variant, extra run or 'none'): the configuration's `seeds`, or the extra run's
+    own `seeds`."""
     e = cfg.pretrain.runs.get(method)
     return [s for s in cfg.seeds if e is None or e.seeds is None or s in e.seeds]
 
 def _pretrain_run(cfg:Config, method:str, seed:int, lam:float|None=None)->PretrainRun:
     p, e = cfg.pretrain, cfg.pretrain.runs.get(method)
     settings = METHOD.update(**{k: getattr(p, k) for k in METHOD_SETTINGS})
-    if e is not None: settings = settings.update(**{k: getattr(e, k) for k in METHOD_SETTINGS})   # unset (None): the section's
+    # unset (None): the section's
+    if e is not None: settings = settings.update(**{k: getattr(e, k) for k in METHOD_SETTINGS})
     settings = settings.update(lambda_nw=lam)
     exclude = e.exclude_columns if e is not None and e.exclude_columns is not None else cfg.data.exclude_columns
     name = method + (f"_lambda{lam:g}" if lam is not None else '') + ('' if seed == cfg.seed else f"_seed{seed}")
-    return PretrainRun(name, Path(cfg.out)/'pretrain'/name, seed, e.variant if e is not None else method, method, settings, list(exclude), lam)
+    return PretrainRun(name, Path(cfg.out)/'pretrain'/name, seed, e.variant if e is not None else method, method,
+                       settings, list(exclude), lam)
 
 def _finetune_run(cfg:Config, method:str, seed:int, regime:str, pretrained:PretrainRun|None)->FinetuneRun:
     name = pretrained.name if pretrained is not None else method + ('' if seed == cfg.seed else f"_seed{seed}")
     fr = cfg.finetune.freeze
-    return FinetuneRun(name, regime, Path(cfg.out)/'finetune'/name/regime, seed, method, pretrained, list(fr.get(method, fr['default'])),
+    return FinetuneRun(name, regime, Path(cfg.out)/'finetune'/name/regime, seed, method, pretrained,
+                       list(fr.get(method, fr['default'])),
                        Regime.parse(regime))
 
 def make_plan(cfg:Config)->RunPlan:
-    "The runs `cfg` asks for: pre-trainings per seed then the λ sweep; fine-tunings per seed, then label fractions and the sweep's."
+    """The runs `cfg` asks for: pre-trainings per seed then the λ sweep; fine-tunings per seed, then label fractions and
+    the sweep's."""
     p, f = cfg.pretrain, cfg.finetune
     pre = [_pretrain_run(cfg, m, s) for s in cfg.seeds for m in list(p.variants) + list(p.runs) if s in method_seeds(cfg, m)]
     pre += [_pretrain_run(cfg, 'nw_mmcl', cfg.seed, lam) for lam in p.lambda_sweep]
     of = {(r.method, r.seed): r for r in pre if r.lambda_sweep is None}
     ft = [_finetune_run(cfg, m, s, r, of.get((m, s))) for s in cfg.seeds for m in f.methods if s in method_seeds(cfg, m) for r in f.regimes]
-    ft += [_finetune_run(cfg, m, cfg.seed, f"frac{x:g}", of.get((m, cfg.seed))) for x in f.fractions for m in f.methods if cfg.seed in method_seeds(cfg, m)]
+    ft += [_finetune_run(cfg, m, cfg.seed, f"frac{x:g}", of.get((
+        m, cfg.seed))) for x in f.fractions for m in f.methods if cfg.seed in method_seeds(cfg, m)]
     ft += [_finetune_run(cfg, 'nw_mmcl', cfg.seed, f.sweep_regime, r) for r in pre if r.lambda_sweep is not None]
     return RunPlan(tuple(pre), tuple({r.key: r for r in ft}.values()))

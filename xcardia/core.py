@@ -130,13 +130,17 @@ def _any_known(parts:Sequence[pd.Series])->pd.Series:
 
 # %% ../nbs/00_core.ipynb #d7303a31
 def read_measurement(echo:pd.DataFrame, name:str, kind:str, missing_columns:str='error')->pd.Series:
-    "One ECHO column as numbers: grades ('grade') parsed to the grade scale, measurements ('num') as floats; NaN where missing."
+    """One ECHO column as numbers: grades ('grade') parsed to the grade scale, measurements ('num') as floats; NaN where
+    missing."""
     if name not in echo.columns:
         if missing_columns == 'nan': return pd.Series(np.nan, index=echo.index)
         short = name.split('_', 1)[1] if name.startswith(('echo_', 'ecg_')) else name
-        raise ValueError(f"ECHO table lacks column {short!r} needed by the targets (columns present: {list(echo.columns)}). "
-                         f"Map yours with data.columns: {{{short}: YOUR_COLUMN}}, or set data.missing_columns: nan to leave the "
-                         "labels that need it missing (in Python: missing_columns='nan', or other columns with override_targets).")
+        raise ValueError(f"ECHO table lacks column {short!r} needed by the targets (columns present: "
+                         f"{list(echo.columns)}). "
+                         f"Map yours with data.columns: {{{short}: YOUR_COLUMN}}, or set data.missing_columns: nan to "
+                         "leave the "
+                         "labels that need it missing (in Python: missing_columns='nan', or other columns with "
+                         "override_targets).")
     return parse_grades(echo[name], name) if kind == 'grade' else to_numeric(echo[name], name)
 
 # %% ../nbs/00_core.ipynb #3f952ea6
@@ -146,7 +150,8 @@ def derive_labels(echo:pd.DataFrame, # ECHO measurements, one row per exam (or p
                   missing_columns:str='error', # 'error', or 'nan': a target whose column is absent becomes NaN
                  )->pd.DataFrame: # one float column per target: 1.0, 0.0 or NaN
     "Labels of the screening targets from ECHO measurements, with missing values giving missing labels."
-    if missing_columns not in ('error', 'nan'): raise ValueError(f"missing_columns must be 'error' or 'nan', not {missing_columns!r}")
+    if missing_columns not in ('error', 'nan'):
+        raise ValueError(f"missing_columns must be 'error' or 'nan', not {missing_columns!r}")
     out = pd.DataFrame(index=echo.index)
     col = lambda c, kind: read_measurement(echo, prefix + c, kind, missing_columns)
     for t in targets:
@@ -188,13 +193,15 @@ def measurements(echo:pd.DataFrame, # ECHO measurements, one row per exam (or pe
 # %% ../nbs/00_core.ipynb #4560f6ea
 @dataclass(frozen=True)
 class Preset:
-    "The scale of one experiment (CT preprocessing, network size, batch, epochs, learning rate); `update` applies explicit arguments over it."
+    """The scale of one experiment (CT preprocessing, network size, batch, epochs, learning rate); `update` applies
+    explicit arguments over it."""
     name: str
     spacing: float # mm, isotropic resampling
     size: int # voxels per side of the cubic crop
     depth: int # 3D ResNet depth: 10, 18, 34 or 50
     widen_factor: float # ResNet width multiplier
-    conv1_t_stride: int|tuple # stem stride: an int for all axes, or (x, y, z); paper: Hara's (2, 2, 1), stride 1 along the slices
+    # stem stride: an int for all axes, or (x, y, z); paper: Hara's (2, 2, 1), stride 1 along the slices
+    conv1_t_stride: int|tuple
     d: int # projection width of both encoders
     n_patients: int|None # patients of the synthetic cohort (None: use your own data)
     bs: int # batch size
@@ -233,7 +240,9 @@ def set_seed(seed:int=0, # one seed for Python, NumPy and torch (CPU and every C
              deterministic:bool=False, # also ask cuDNN for deterministic kernels (slower)
             ):
     "Seed every random number generator the pipeline uses."
-    random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
     if torch.cuda.is_available(): torch.cuda.manual_seed_all(seed)
     os.environ['PYTHONHASHSEED'] = str(seed)
     if deterministic:
@@ -281,15 +290,20 @@ def peak_memory(interval:float=0.002):
     m, base, stop = Meter(), _rss_bytes(), threading.Event()
     def sample():
         while not stop.is_set():
-            m.peak = max(m.peak, _rss_bytes() - base); time.sleep(interval)
-    t = threading.Thread(target=sample, daemon=True); t.start()
+            m.peak = max(m.peak, _rss_bytes() - base)
+            time.sleep(interval)
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
     try: yield m
     finally:
-        stop.set(); t.join(); m.peak = max(m.peak, _rss_bytes() - base)
+        stop.set()
+        t.join()
+        m.peak = max(m.peak, _rss_bytes() - base)
 
 # %% ../nbs/00_core.ipynb #0e95ff64
 def repo_root(start:Path|str|None=None)->Path|None:
-    "The nearest folder at or above `start` (default: this package's checkout, then the working directory) holding settings.ini."
+    """The nearest folder at or above `start` (default: this package's checkout, then the working directory) holding
+    settings.ini."""
     here = globals().get('__file__') # set in the installed module, not in a notebook
     starts = [Path(start)] if start is not None else ([Path(here).resolve().parent] if here else []) + [Path.cwd()]
     for s in starts:
@@ -319,7 +333,8 @@ def scratch_dir(prefix:str='xcardia-', # the folder name's start
     "A new empty folder under `$XCARDIA_SCRATCH` (else the system's temporary folder), removed by `clean_scratch`."
     root = os.environ.get('XCARDIA_SCRATCH')
     if root: Path(root).mkdir(parents=True, exist_ok=True)
-    p = Path(tempfile.mkdtemp(prefix=prefix, dir=root)); _SCRATCH.append(p)
+    p = Path(tempfile.mkdtemp(prefix=prefix, dir=root))
+    _SCRATCH.append(p)
     return p
 
 def clean_scratch()->int:

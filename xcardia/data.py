@@ -57,7 +57,8 @@ def check_ct(img:torch.Tensor, path:Path|str)->torch.Tensor:
         raise CTReadError(f"{path}: {int((~torch.isfinite(img)).sum())} voxel(s) are NaN or infinite")
     lo, hi = float(img.min()), float(img.max())
     if lo > HU_MIN_EXPECTED:
-        raise CTReadError(f"{path}: no voxel below {HU_MIN_EXPECTED:g} (min {lo:g}); a chest CT in HU has air at about -1000. "
+        raise CTReadError(f"{path}: no voxel below {HU_MIN_EXPECTED:g} (min {lo:g}); a chest CT in HU has air at about "
+                          "-1000. "
                           "Is it rescaled (RescaleSlope/Intercept not applied) or not a CT?")
     if lo < HU_RANGE[0] - 1000 or hi > HU_RANGE[1] * 2:
         raise CTReadError(f"{path}: values {lo:g}..{hi:g} are far outside the HU range {HU_RANGE}; not a CT in HU?")
@@ -70,9 +71,11 @@ class LoadCT(mt.Transform):
         folder, uid = split_series(path)
         if not folder.exists(): raise CTReadError(f"{path}: no such file or folder")
         reader = _reader(folder)
-        if folder.is_dir():                                   # exactly the named (or only) series' files: MONAI's reader filtered by name
+        # exactly the named (or only) series' files: MONAI's reader filtered by name
+        if folder.is_dir():
             files = series_files(path)
-            reader = PydicomReader(fname_regex='^(?:' + '|'.join(re.escape(os.path.join(str(folder), f.name)) for f in files) + ')$')
+            reader = PydicomReader(fname_regex='^(?:' + '|'.join(re.escape(os.path.join(
+                str(folder), f.name)) for f in files) + ')$')
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore')
@@ -85,7 +88,8 @@ class LoadCT(mt.Transform):
 AIR_HU = -1024.
 
 class AntiAlias(mt.Transform):
-    "Gaussian smoothing before resampling to `spacing` mm: sigma (f-1)/2 source voxels on each axis downsampled by f > 1."
+    """Gaussian smoothing before resampling to `spacing` mm: sigma (f-1)/2 source voxels on each axis downsampled by f >
+    1."""
     def __init__(self, spacing:float): self.spacing = float(spacing)
     def sigmas(self, pixdim)->list:
         "Per-axis sigma in source voxels for source voxel sizes `pixdim` (mm)."
@@ -135,8 +139,10 @@ def load_ct(path:str|Path, spacing:float=2.0, size:int=164, hu_window:tuple|None
 def mask_like(path:str|Path, # a segmentation in the CT's space (NIfTI, NRRD): nonzero inside
               spacing:float, size:int, # the preprocessing's voxel size (mm) and crop (`ct_transforms`)
              )->np.ndarray:
-    "A segmentation on the preprocessed CT's grid (RAS, `spacing`, centre crop; nearest-neighbour): a boolean (size, size, size) array."
-    t = mt.Compose([mt.LoadImage(image_only=True, ensure_channel_first=True), mt.Orientation(axcodes='RAS', labels=(('L', 'R'), ('P', 'A'), ('I', 'S'))),
+    """A segmentation on the preprocessed CT's grid (RAS, `spacing`, centre crop; nearest-neighbour): a boolean (size,
+    size, size) array."""
+    t = mt.Compose([mt.LoadImage(image_only=True, ensure_channel_first=True),
+                    mt.Orientation(axcodes='RAS', labels=(('L', 'R'), ('P', 'A'), ('I', 'S'))),
                     mt.Spacing(pixdim=(spacing,) * 3, mode='nearest'), mt.ResizeWithPadOrCrop((size,) * 3)])
     return t(str(path))[0].numpy() > .5
 
@@ -165,7 +171,8 @@ from fastai.data.core import ItemTransform
 # %% ../nbs/03_data.ipynb #c64efd03
 def _rotations(a:torch.Tensor)->torch.Tensor:
     "Rotation matrices (n, 3, 3) from angles (n, 3) about the three axes, applied x, then y, then z."
-    c, s = a.cos(), a.sin(); o, z = torch.ones_like(a[:, 0]), torch.zeros_like(a[:, 0])
+    c, s = a.cos(), a.sin()
+    o, z = torch.ones_like(a[:, 0]), torch.zeros_like(a[:, 0])
     rx = torch.stack([o, z, z, z, c[:, 0], -s[:, 0], z, s[:, 0], c[:, 0]], 1).view(-1, 3, 3)
     ry = torch.stack([c[:, 1], z, s[:, 1], z, o, z, -s[:, 1], z, c[:, 1]], 1).view(-1, 3, 3)
     rz = torch.stack([c[:, 2], -s[:, 2], z, s[:, 2], c[:, 2], z, z, z, o], 1).view(-1, 3, 3)
@@ -175,12 +182,14 @@ def random_views(x:torch.Tensor, # (n, 1, D, H, W) preprocessed volumes, on any 
                  rotate:float=0.26, scale:float=0.1, translate:float=0.05, flip_prob:float=0.5, # as in `simclr_augment`
                  shift:float=0.1, scale_intensity:float=0.1, noise_std:float=0.02,
                 )->torch.Tensor:
-    "One random view of each volume, drawn independently per volume with `simclr_augment`'s ranges, as batched tensor ops."
+    """One random view of each volume, drawn independently per volume with `simclr_augment`'s ranges, as batched tensor
+    ops."""
     n = len(x)
     u = lambda *s: torch.rand(*s) * 2 - 1          # parameters from torch's CPU generator (seeded by `set_seed`)
     flips = torch.where(torch.rand(n, 3) < flip_prob, -1., 1.)
     A = _rotations(u(n, 3) * rotate) @ torch.diag_embed((1 + u(n, 3) * scale) * flips)
-    theta = torch.cat([A, (u(n, 3) * translate * 2)[..., None]], 2).to(x.device, torch.float32)   # shift in [-1, 1] units
+    # shift in [-1, 1] units
+    theta = torch.cat([A, (u(n, 3) * translate * 2)[..., None]], 2).to(x.device, torch.float32)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     v = F.grid_sample(x.float(), grid, mode='bilinear', padding_mode='border', align_corners=False)
     off, fac = (u(n) * shift).to(x.device), (1 + u(n) * scale_intensity).to(x.device)
@@ -190,16 +199,21 @@ def random_views(x:torch.Tensor, # (n, 1, D, H, W) preprocessed volumes, on any 
 class SimCLRViews(ItemTransform):
     "fastai batch transform: two independent `random_views` of the CTs of a `'simclr'` batch, on its device."
     order = 0
-    def __init__(self, **augment): super().__init__(); self.augment = augment
+    def __init__(self, **augment):
+        super().__init__()
+        self.augment = augment
     def encodes(self, b): return (random_views(b[0], **self.augment), random_views(b[1], **self.augment), *b[2:])
 
 # %% ../nbs/03_data.ipynb #6ed68ce6
 CACHE_VERSION = 2   # 2: key from every preprocessing parameter and the library versions; anti-aliasing
 
 def file_digest(path:str|Path)->str:
-    "SHA-1 of a file's bytes, or of a folder's files (names and bytes, in name order), or of one named series' files and its uid."
+    """SHA-1 of a file's bytes, or of a folder's files (names and bytes, in name order), or of one named series' files
+    and its uid."""
     h, (path, uid) = hashlib.sha1(), split_series(path)
-    if uid: h.update(uid.encode()); files = sorted(series_files(f"{path}::{uid}"))
+    if uid:
+        h.update(uid.encode())
+        files = sorted(series_files(f"{path}::{uid}"))
     else: files = sorted(p for p in path.rglob('*') if p.is_file()) if path.is_dir() else [path]
     for f in files:
         h.update(f.relative_to(path).as_posix().encode() if path.is_dir() else b'')
@@ -210,9 +224,11 @@ def file_digest(path:str|Path)->str:
 # %% ../nbs/03_data.ipynb #dae610f0
 def file_state(path:str|Path)->tuple:
     "What changes when a file, or any file inside a folder, is rewritten: paths, sizes and modification times."
-    folder, uid = split_series(path); p = folder.resolve()
+    folder, uid = split_series(path)
+    p = folder.resolve()
     files = sorted(f for f in p.rglob('*') if f.is_file()) if p.is_dir() else [p]
-    return (str(p) + (f'::{uid}' if uid else ''),) + tuple((f.name, st.st_size, st.st_mtime_ns) for f, st in ((f, f.stat()) for f in files))
+    return (str(p) + (f'::{uid}' if uid else ''),) + tuple((f.name, st.st_size, st.st_mtime_ns) for f,
+                                                           st in ((f, f.stat()) for f in files))
 
 # %% ../nbs/03_data.ipynb #ce1ff6ab
 def _version(module:str)->str:
@@ -220,17 +236,21 @@ def _version(module:str)->str:
     except importlib.metadata.PackageNotFoundError: return 'absent'
 
 def preprocessing_params(**kwargs)->dict:
-    "Every `ct_transforms` argument (defaults filled in), the versions of the libraries doing the work, and `CACHE_VERSION`."
+    """Every `ct_transforms` argument (defaults filled in), the versions of the libraries doing the work, and
+    `CACHE_VERSION`."""
     sig = inspect.signature(ct_transforms)
     unknown = set(kwargs) - set(sig.parameters)
-    if unknown: raise TypeError(f"unknown preprocessing argument(s) {sorted(unknown)}; ct_transforms takes {list(sig.parameters)}")
+    if unknown:
+        raise TypeError(f"unknown preprocessing argument(s) {sorted(unknown)}; ct_transforms takes "
+                        f"{list(sig.parameters)}")
     args = {k: kwargs.get(k, p.default) for k, p in sig.parameters.items() if k != 'augment'}
     args = json.loads(json.dumps(args, default=str))        # tuples as lists, numbers as JSON has them
     versions = {m: _version(m) for m in ('monai', 'torch', 'nibabel', 'pydicom', 'pynrrd')}
     return dict(args, versions=versions, cache_version=CACHE_VERSION)
 
 # %% ../nbs/03_data.ipynb #fcb62aa6
-_KEYS = {}   # (file state, preprocessing) -> entry name, for every CTCache of this process: `make_dls` after `fill_cache` hashes nothing again
+# (file state, preprocessing) -> entry name, for every CTCache of this process: `make_dls` after `fill_cache` hashes nothing again
+_KEYS = {}
 
 class CTCache:
     "Preprocessed CTs on disk as float16, keyed by file content and every preprocessing parameter."
@@ -238,13 +258,16 @@ class CTCache:
                  spacing:float=2.0, size:int=164, hu_window:tuple=(-1000, 1000),
                  **kwargs, # other `ct_transforms` arguments (antialias, mode, padding_mode, pad_value, axcodes)
                 ):
-        self.dir = Path(cache_dir); self.dir.mkdir(parents=True, exist_ok=True)
-        if 'augment' in kwargs: raise ValueError("CTCache stores deterministic preprocessing; augment views per batch instead")
+        self.dir = Path(cache_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if 'augment' in kwargs:
+            raise ValueError("CTCache stores deterministic preprocessing; augment views per batch instead")
         self.params = preprocessing_params(spacing=float(spacing), size=int(size), hu_window=tuple(hu_window), **kwargs)
         self.tfm = ct_transforms(spacing, size, hu_window, **kwargs)
 
     def key(self, path)->str:
-        "The entry's name: hash of the content and the parameters (content hashed once per file state and process, whichever cache asks)."
+        """The entry's name: hash of the content and the parameters (content hashed once per file state and process,
+        whichever cache asks)."""
         k = (file_state(path), json.dumps(self.params, sort_keys=True))
         if k not in _KEYS: _KEYS[k] = hashlib.sha1((file_digest(path) + k[1]).encode()).hexdigest()
         return _KEYS[k]
@@ -255,10 +278,12 @@ class CTCache:
         return self.dir/f'{self.key(path)}.npy'
 
     def _store(self, path, f:Path)->np.ndarray:
-        "Preprocess `path` and write its entry atomically: a private temporary file, then a rename (several processes may write one entry)."
+        """Preprocess `path` and write its entry atomically: a private temporary file, then a rename (several processes
+        may write one entry)."""
         x = apply_ct(self.tfm, path).numpy().astype(np.float16)
         tmp = f.with_suffix(f'.{os.getpid()}.tmp.npy')
-        np.save(tmp, x); os.replace(tmp, f)
+        np.save(tmp, x)
+        os.replace(tmp, f)
         return x
 
     def __call__(self, path)->torch.Tensor:
@@ -277,12 +302,14 @@ class CTCache:
               shard:tuple=(0, 1), # (rank, world): this process fills every world-th distinct path from the rank-th
               progress:bool=True,
              )->list:
-        "Preprocess every path (or this shard's) once, with a progress bar; returns [(path, reason)] of those dropped when `skip_bad`."
+        """Preprocess every path (or this shard's) once, with a progress bar; returns [(path, reason)] of those dropped
+        when `skip_bad`."""
         rank, world = shard
         paths, dropped = [str(p) for p in paths], []
         if world > 1: paths = sorted(set(paths))[rank::world]
         # its own generator: a DataLoader draws a seed from torch's global RNG, which would change every later random draw
-        dl = torch.utils.data.DataLoader(_Preprocess(self, paths), batch_size=None, num_workers=num_workers, generator=torch.Generator())
+        dl = torch.utils.data.DataLoader(_Preprocess(self, paths), batch_size=None, num_workers=num_workers,
+                                         generator=torch.Generator())
         for p, err in zip(paths, progress_bar(dl, total=len(paths), leave=False) if progress else dl):
             if not err: continue
             if not skip_bad: raise CTReadError(err)
@@ -294,14 +321,17 @@ class _Preprocess(torch.utils.data.Dataset):
     def __init__(self, cache:CTCache, paths:list): self.cache, self.paths = cache, paths
     def __len__(self): return len(self.paths)
     def __getitem__(self, i)->str:
-        try: self.cache.ensure(self.paths[i]); return ''
+        try:
+            self.cache.ensure(self.paths[i])
+            return ''
         except CTReadError as e: return str(e)
 
 # %% ../nbs/03_data.ipynb #da1f334a
 def tabular_columns(df:pd.DataFrame, prefixes:Sequence[str]=('echo_', 'ecg_'), exclude:Sequence[str]=(),
                     targets:Sequence[str]=TARGET_NAMES)->list:
     "The default tabular inputs: columns with `prefixes`, minus dates, gaps, labels and `exclude`."
-    never = set(targets) | set(exclude) | {'patient_id', 'study_id', 'study_date', 'image_path', 'label_path', 'heart_path', 'split'}
+    never = set(targets) | set(exclude) | {'patient_id', 'study_id', 'study_date', 'image_path', 'label_path',
+                                           'heart_path', 'split'}
     return [c for c in df.columns if c.startswith(tuple(prefixes)) and c not in never
             and not c.endswith(('_exam_date', '_gap_days', '_date', '_id', '_path'))]
 
@@ -311,11 +341,14 @@ MISSING_TOKENS = ('?', '', 'na', 'n/a', 'null', 'nan')
 def resolve_exclude(exclude:Sequence[str], # column names as the user wrote them: `comment` or `echo_comment`
                     columns:Sequence[str], # the tabular input columns
                     prefixes:Sequence[str]=('echo_', 'ecg_'))->list:
-    "The input columns `exclude` names, with or without the table prefix; a name matching none is an error listing the inputs."
+    """The input columns `exclude` names, with or without the table prefix; a name matching none is an error listing the
+    inputs."""
     out = []
     for e in exclude:
         hit = [c for c in columns if c == e or c in (p + e for p in prefixes)]
-        if not hit: raise ValueError(f"exclude_columns names {e!r}, which is not a tabular input; the inputs are {list(columns)}")
+        if not hit:
+            raise ValueError(f"exclude_columns names {e!r}, which is not a tabular input; the inputs are "
+                             f"{list(columns)}")
         out += hit
     return out
 
@@ -330,8 +363,10 @@ class TabularPreprocessor:
                  exclude:Sequence[str]=(), # columns never to use
                  n_neighbors:int=5, # KNN imputer's k (paper: 5)
                  numeric_share:float=0.9, # share of known values that must be numbers for a numeric column
-                 max_categories:int=20, # a text column with more distinct training values is free text: left out unless in `columns` or `keep`
-                 keep:Sequence[str]=(), # text columns used as categorical inputs however many values they have (names as for `exclude`)
+                 # a text column with more distinct training values is free text: left out unless in `columns` or `keep`
+                 max_categories:int=20,
+                 # text columns used as categorical inputs however many values they have (names as for `exclude`)
+                 keep:Sequence[str]=(),
                 ):
         self.columns, self.exclude, self.n_neighbors, self.numeric_share = columns, list(exclude), n_neighbors, numeric_share
         self.max_categories, self.keep = max_categories, list(keep)
@@ -345,22 +380,30 @@ class TabularPreprocessor:
         cols = [c for c in cols if c not in resolve_exclude(self.exclude, cols)]
         keep = resolve_exclude(self.keep, cols)
         missing = [c for c in cols if c not in train.columns]
-        if missing: raise ValueError(f"tabular columns {missing} are not in the table (columns present: {list(train.columns)})")
+        if missing:
+            raise ValueError(f"tabular columns {missing} are not in the table (columns present: {list(train.columns)})")
         self.num_cols, self.cat_cols, self.dropped, self.categories = [], [], [], {}
         for c in cols:
-            text = _clean_text(train[c]); known = text.notna()
+            text = _clean_text(train[c])
+            known = text.notna()
             if not known.any():
-                warnings.warn(f"tabular column {c!r} has no value in the training rows; it is dropped."); self.dropped.append(c); continue
+                warnings.warn(f"tabular column {c!r} has no value in the training rows; it is dropped.")
+                self.dropped.append(c)
+                continue
             num = self._numbers(train, c)
             share = num[known].notna().mean()
             if share >= self.numeric_share:
-                if share < 1: warnings.warn(f"tabular column {c!r}: {int((known & num.isna()).sum())} value(s) are not numbers; treated as missing.")
+                if share < 1:
+                    warnings.warn(f"tabular column {c!r}: {int((known & num.isna()).sum())} value(s) are not numbers; "
+                                  "treated as missing.")
                 self.num_cols.append(c)
             elif self.columns is None and c not in keep and text[known].nunique() > self.max_categories:
-                warnings.warn(f"tabular column {c!r} looks like free text ({text[known].nunique()} distinct values in the training rows); "
+                warnings.warn(f"tabular column {c!r} looks like free text ({text[known].nunique()} distinct values in "
+                              "the training rows); "
                               "left out of the model inputs (data.keep_columns keeps it)."); self.dropped.append(c)
             else:
-                self.cat_cols.append(c); self.categories[c] = sorted(text[known].unique())
+                self.cat_cols.append(c)
+                self.categories[c] = sorted(text[known].unique())
         if not (self.num_cols or self.cat_cols): raise ValueError("no usable tabular column in the training rows")
         if self.num_cols:
             X = self._num_matrix(train)
@@ -413,11 +456,13 @@ class CohortDataset(Dataset):
                 ):
         if kind not in KIND_N_INP: raise ValueError(f"kind must be one of {list(KIND_N_INP)}, not {kind!r}")
         if kind == 'paired' and tab is None: raise ValueError("kind='paired' needs the tabular arrays (tab=(num, cat))")
-        self.cohort, self.rows, self.volumes, self.kind, self.augment = cohort, np.asarray(rows, dtype=int), volumes, kind, augment
+        self.cohort, self.rows, self.volumes, self.kind, self.augment = cohort, np.asarray(
+            rows, dtype=int), volumes, kind, augment
         self.n_inp = KIND_N_INP[kind] # fastai reads the number of model inputs from the dataset
         self.paths = cohort[image_col].astype(str).to_numpy()
         self.targets = list(targets)
-        self.y = torch.tensor(cohort[list(targets)].to_numpy(dtype=np.float32)) if targets else torch.zeros(len(cohort), 0)
+        self.y = torch.tensor(cohort[list(targets)].to_numpy(dtype=np.float32)) if targets else torch.zeros(
+            len(cohort), 0)
         self.tab = None if tab is None else (torch.from_numpy(tab[0]), torch.from_numpy(tab[1]))
 
     def __len__(self): return len(self.rows)
@@ -428,9 +473,11 @@ class CohortDataset(Dataset):
         return torch.as_tensor(self.augment(x)).float()
 
     def __getitem__(self, i):
-        r = int(self.rows[i]); idx = torch.tensor(r)
+        r = int(self.rows[i])
+        idx = torch.tensor(r)
         ct = self.volumes(self.paths[r])
-        if self.kind == 'simclr': return (self.view(ct), self.view(ct), idx) if self.augment is not None else (ct, ct, idx)
+        if self.kind == 'simclr':
+            return (self.view(ct), self.view(ct), idx) if self.augment is not None else (ct, ct, idx)
         if self.kind == 'image': return ct, self.y[r], idx
         return ct, self.tab[0][r], self.tab[1][r], self.y[r], idx
 
@@ -456,14 +503,16 @@ def make_dls(cohort:pd.DataFrame, # matched cohort frame (index = row positions 
              targets:Sequence[str]=TARGET_NAMES, # label columns
              skip_bad:bool=False, # drop unreadable CTs (listed in dls.dropped) instead of failing
              augment:dict|None=None, # arguments of `simclr_augment` / `random_views`
-             augment_on:str='batch', # SimCLR views per 'batch' (`SimCLRViews`, on the device) or per 'item' (MONAI, in the loader)
+             # SimCLR views per 'batch' (`SimCLRViews`, on the device) or per 'item' (MONAI, in the loader)
+             augment_on:str='batch',
              device=None, # where batches go (default: CUDA if available)
              train_name:str='train', valid_name:str='val',
             )->DataLoaders:
     "fastai DataLoaders over a cohort for pre-training, SimCLR or fine-tuning, with cached CT preprocessing."
     p = get_preset(preset, bs=bs, spacing=spacing, size=size, hu_window=hu_window)
     if cohort.index.tolist() != list(range(len(cohort))):
-        raise ValueError("the cohort frame's index must be its row positions 0..n-1 (reset_index(drop=True)); they are the sample ids")
+        raise ValueError("the cohort frame's index must be its row positions 0..n-1 (reset_index(drop=True)); they are "
+                         "the sample ids")
     split = cohort[split] if isinstance(split, str) else split.reindex(cohort.index)
     cache = ct_cache(p, cache_dir)
     device = device or default_device()
@@ -478,13 +527,16 @@ def make_dls(cohort:pd.DataFrame, # matched cohort frame (index = row positions 
     if kind == 'paired':
         tp = TabularPreprocessor(tab_columns, exclude=exclude, keep=keep_columns).fit(cohort.iloc[rows[train_name]])
         tab = tp.transform(cohort)
-    if augment_on not in ('batch', 'item'): raise ValueError(f"augment_on must be 'batch' or 'item', not {augment_on!r}")
+    if augment_on not in ('batch', 'item'):
+        raise ValueError(f"augment_on must be 'batch' or 'item', not {augment_on!r}")
     aug = simclr_augment(size=p.size, **(augment or {})) if kind == 'simclr' and augment_on == 'item' else None
     after = [SimCLRViews(**(augment or {}))] if kind == 'simclr' and augment_on == 'batch' else []
     dsets = [CohortDataset(cohort, rows[n], cache, kind, tab, targets, aug) for n in (train_name, valid_name)]
     # per loader: fastai applies a scalar shuffle/drop_last to *every* loader, validation included
-    n_tr = len(rows[train_name])                      # contrastive batches of one give no signal; BatchNorm refuses a batch of one
-    drop = (kind != 'image' and n_tr > p.bs) or (n_tr > 1 and n_tr % p.bs == 1)   # (shuffled: a different study left out each epoch)
+    # contrastive batches of one give no signal; BatchNorm refuses a batch of one
+    n_tr = len(rows[train_name])
+    # (shuffled: a different study left out each epoch)
+    drop = (kind != 'image' and n_tr > p.bs) or (n_tr > 1 and n_tr % p.bs == 1)
     dls = DataLoaders.from_dsets(*dsets, bs=p.bs, num_workers=num_workers, device=device,
                                  shuffle=(True, False), drop_last=(drop, False), after_batch=after)
     dls.tab_preprocessor, dls.dropped, dls.preset, dls.kind = tp, dropped, p, kind
@@ -499,13 +551,16 @@ def measurement_targets(cohort:pd.DataFrame, # matched cohort frame with the ECH
                         targets=TARGETS, # whose measurements (see `xcardia.core.measurement_columns`)
                         prefix:str='echo_',
                        )->tuple: # (the cohort with the m_<column> columns added, their names)
-    "The cohort with the standardized measurements behind the targets as extra columns (training split's mean and SD; NaN stays NaN)."
+    """The cohort with the standardized measurements behind the targets as extra columns (training split's mean and SD;
+    NaN stays NaN)."""
     m = measurements(cohort, targets, prefix=prefix, missing_columns='nan')
     split = cohort[split] if isinstance(split, str) else split.reindex(cohort.index)
     train = m[(split == train_name).to_numpy()]
     sd = train.std()
     empty = [c for c in m.columns if train[c].notna().sum() < 2 or not sd[c] > 0]
-    if empty: raise ValueError(f"measurement column(s) {empty} have fewer than two distinct known values in split {train_name!r}: "
-                               "they cannot be standardized; drop those targets (xcardia.core.override_targets) or fill the column")
+    if empty: raise ValueError(f"measurement column(s) {empty} have fewer than two distinct known values in split "
+                               f"{train_name!r}: "
+                               "they cannot be standardized; drop those targets (xcardia.core.override_targets) or "
+                               "fill the column")
     z = ((m - train.mean()) / sd).add_prefix(MEASUREMENT_PREFIX)
     return pd.concat([cohort.drop(columns=z.columns, errors='ignore'), z], axis=1), list(z.columns)

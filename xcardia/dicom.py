@@ -48,16 +48,20 @@ def ct_exists(path:str|Path)->bool:
     return split_series(path)[0].exists()
 
 # %% ../nbs/01a_dicom.ipynb #efe12175
-HEADER_TAGS = ('SOPClassUID', 'Modality', 'PatientID', 'StudyInstanceUID', 'StudyDate', 'StudyDescription', 'AccessionNumber',
-               'SeriesInstanceUID', 'SeriesNumber', 'SeriesDescription', 'ImageType', 'ConvolutionKernel', 'Manufacturer',
+HEADER_TAGS = ('SOPClassUID', 'Modality', 'PatientID', 'StudyInstanceUID', 'StudyDate', 'StudyDescription',
+               'AccessionNumber',
+               'SeriesInstanceUID', 'SeriesNumber', 'SeriesDescription', 'ImageType', 'ConvolutionKernel',
+               'Manufacturer',
                'SliceThickness', 'PixelSpacing', 'Rows', 'Columns', 'ImagePositionPatient', 'ImageOrientationPatient',
                'GantryDetectorTilt', 'ContrastBolusAgent', 'ContrastBolusRoute', 'WindowCenter', 'InstanceNumber',
                'NumberOfFrames', 'BitsAllocated', 'SamplesPerPixel')
 DICOMDIR_CLASS = '1.2.840.10008.1.3.10'   # Media Storage Directory Storage: a DICOMDIR
 FILE_COLUMNS = ['path', 'size', 'mtime_ns', 'status', 'error', 'transfer_syntax', 'sop_class', 'modality', 'patient_id',
-                'study_uid', 'study_date', 'study_description', 'accession', 'series_uid', 'series_number', 'series_description',
+                'study_uid', 'study_date', 'study_description', 'accession', 'series_uid', 'series_number',
+                'series_description',
                 'image_type', 'kernel', 'manufacturer', 'thickness', 'spacing_row', 'spacing_col', 'rows', 'columns',
-                'ipp_x', 'ipp_y', 'ipp_z', 'iop_0', 'iop_1', 'iop_2', 'iop_3', 'iop_4', 'iop_5', 'tilt', 'contrast_agent',
+                'ipp_x', 'ipp_y', 'ipp_z', 'iop_0', 'iop_1', 'iop_2', 'iop_3', 'iop_4', 'iop_5', 'tilt',
+                'contrast_agent',
                 'contrast_route', 'window_center', 'instance', 'frames']
 
 # %% ../nbs/01a_dicom.ipynb #440314c6
@@ -81,10 +85,12 @@ def _dicom_fields(ds)->dict:
     "The header fields of `FILE_COLUMNS` from a pydicom dataset."
     g = ds.get
     rec = dict(sop_class=_text(g('SOPClassUID')), modality=_text(g('Modality')), patient_id=_text(g('PatientID')),
-               study_uid=_text(g('StudyInstanceUID')), study_date=_text(g('StudyDate')), study_description=_text(g('StudyDescription')),
+               study_uid=_text(g('StudyInstanceUID')), study_date=_text(g('StudyDate')),
+               study_description=_text(g('StudyDescription')),
                accession=_text(g('AccessionNumber')), series_uid=_text(g('SeriesInstanceUID')),
                series_number=_floats(g('SeriesNumber'), 1)[0], series_description=_text(g('SeriesDescription')),
-               image_type=_text(g('ImageType')).upper(), kernel=_text(g('ConvolutionKernel')), manufacturer=_text(g('Manufacturer')),
+               image_type=_text(g('ImageType')).upper(), kernel=_text(g('ConvolutionKernel')),
+               manufacturer=_text(g('Manufacturer')),
                thickness=_floats(g('SliceThickness'), 1)[0], tilt=_floats(g('GantryDetectorTilt'), 1)[0],
                contrast_agent=_text(g('ContrastBolusAgent')), contrast_route=_text(g('ContrastBolusRoute')),
                window_center=_floats(g('WindowCenter'), 1)[0], instance=_floats(g('InstanceNumber'), 1)[0],
@@ -98,7 +104,9 @@ def _dicom_fields(ds)->dict:
 def _truncated(ds, ts, size:int, pixels_at:int)->bool:
     "Uncompressed pixel data (declared to start at byte `pixels_at`) longer than the rest of the file."
     if ts is None or ts.is_compressed: return False
-    try: n = int(ds.Rows) * int(ds.Columns) * (int(ds.BitsAllocated) // 8) * int(ds.get('SamplesPerPixel', 1)) * int(ds.get('NumberOfFrames', 1) or 1)
+    try:
+        n = int(ds.Rows) * int(ds.Columns) * (int(ds.BitsAllocated) // 8) * int(ds.get(
+            'SamplesPerPixel', 1)) * int(ds.get('NumberOfFrames', 1) or 1)
     except (AttributeError, TypeError, ValueError): return False
     return size < pixels_at + 8 + n     # 8: the pixel element's own tag and length, at least
 
@@ -106,14 +114,16 @@ def read_header(path:str|Path)->dict:
     "One file's header fields (no pixel data), with `status` 'ok' or why the file is left out."
     import pydicom
     from pydicom.errors import InvalidDicomError
-    p = Path(path); rec = dict(path=str(p), status='ok', error='')
+    p = Path(path)
+    rec = dict(path=str(p), status='ok', error='')
     try: st = p.stat()
     except OSError as e: return dict(rec, status='unreadable', error=f"{type(e).__name__}: {e}"[:200])
     rec.update(size=st.st_size, mtime_ns=st.st_mtime_ns)
     if st.st_size == 0: return dict(rec, status='empty file')
     try:
         with open(p, 'rb') as fh:
-            preamble = fh.read(132)[128:132] == b'DICM'; fh.seek(0)
+            preamble = fh.read(132)[128:132] == b'DICM'
+            fh.seek(0)
             ds = pydicom.dcmread(fh, stop_before_pixels=True, force=not preamble)
             pixels_at = fh.tell()
         if not preamble and not (ds.get('SOPClassUID') or ds.get('Modality')): return dict(rec, status='not DICOM')
@@ -122,7 +132,8 @@ def read_header(path:str|Path)->dict:
     meta = getattr(ds, 'file_meta', None)
     ts = meta.get('TransferSyntaxUID') if meta is not None else None
     rec['transfer_syntax'] = str(ts or '')
-    if meta is not None and str(meta.get('MediaStorageSOPClassUID', '')) == DICOMDIR_CLASS: return dict(rec, status='DICOMDIR')
+    if meta is not None and str(meta.get('MediaStorageSOPClassUID', '')) == DICOMDIR_CLASS:
+        return dict(rec, status='DICOMDIR')
     try: rec.update(_dicom_fields(ds))
     except Exception as e: return dict(rec, status='unreadable', error=f"{type(e).__name__}: {e}"[:200])
     if not rec['series_uid']: rec['status'] = 'no series uid'
@@ -131,12 +142,16 @@ def read_header(path:str|Path)->dict:
 
 # %% ../nbs/01a_dicom.ipynb #c538114c
 def list_files(root:str|Path)->tuple:
-    "(every file under `root`, [(folder, reason)] of folders not entered); symbolic links followed, each real folder once."
+    """(every file under `root`, [(folder, reason)] of folders not entered); symbolic links followed, each real folder
+    once."""
     files, skipped, seen = [], [], set()
     def onerror(e): skipped.append((str(e.filename), 'unreadable folder'))
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=onerror):
         real = os.path.realpath(dirpath)
-        if real in seen: skipped.append((dirpath, 'symlink loop')); dirnames[:] = []; continue
+        if real in seen:
+            skipped.append((dirpath, 'symlink loop'))
+            dirnames[:] = []
+            continue
         seen.add(real)
         if not dirnames and not filenames: skipped.append((dirpath, 'empty folder'))
         dirnames.sort()
@@ -168,24 +183,29 @@ def read_headers(paths:Sequence, # files to read
 IOP_COLS, IPP_COLS = [f'iop_{i}' for i in range(6)], ['ipp_x', 'ipp_y', 'ipp_z']
 
 def series_geometry(files:pd.DataFrame)->dict:
-    "Orientation, slice spacing and its irregularity, duplicates, z extent, gantry tilt and instance order of one series' files."
+    """Orientation, slice spacing and its irregularity, duplicates, z extent, gantry tilt and instance order of one
+    series' files."""
     iop, ipp = files[IOP_COLS].to_numpy(float), files[IPP_COLS].to_numpy(float)
     tag_tilt = float(np.nanmax(np.abs(files.tilt.to_numpy(float)))) if files.tilt.notna().any() else 0.
     out = dict(orientation='unknown', slice_spacing=np.nan, irregularity=np.nan, duplicates=0, z_extent=np.nan,
                tilt=tag_tilt, instance_order=True)
     if np.isnan(iop).any() or np.isnan(ipp).any(): return out
     row, col = iop[0, :3], iop[0, 3:]
-    normal = np.cross(row, col); normal = normal / (np.linalg.norm(normal) or 1.)
+    normal = np.cross(row, col)
+    normal = normal / (np.linalg.norm(normal) or 1.)
     axis = int(np.argmax(np.abs(normal)))
     if np.abs(iop - iop[0]).max() > 1e-3: out['orientation'] = 'mixed'
     elif np.abs(normal[axis]) < np.cos(np.radians(10)): out['orientation'] = 'oblique'
     else: out['orientation'] = ('sagittal', 'coronal', 'axial')[axis]
-    d = ipp @ normal; order = np.argsort(d, kind='stable'); steps = np.diff(d[order])
+    d = ipp @ normal
+    order = np.argsort(d, kind='stable')
+    steps = np.diff(d[order])
     out['z_extent'] = float(d[order][-1] - d[order][0]) if len(d) else np.nan
     out['duplicates'] = int((steps < 0.01).sum())
     real = steps[steps >= 0.01]
     if len(real):
-        med = float(np.median(real)); out['slice_spacing'] = med
+        med = float(np.median(real))
+        out['slice_spacing'] = med
         out['irregularity'] = float(np.abs(real - med).max() / med)
     stack = ipp[order[-1]] - ipp[order[0]]
     if np.linalg.norm(stack) > 0:
@@ -198,14 +218,16 @@ def series_geometry(files:pd.DataFrame)->dict:
 # %% ../nbs/01a_dicom.ipynb #026d500d
 _SIEMENS = re.compile(r'^[A-Z][A-Z]?(\d{2})[A-Z]?$')
 _CANON = re.compile(r'^FC(\d{1,2})$')
-GE_SOFT, GE_SHARP = {'STANDARD', 'STND', 'SOFT', 'SMOOTH'}, {'LUNG', 'BONE', 'BONEPLUS', 'EDGE', 'DETAIL', 'CHEST', 'CHST', 'SHARP'}
+GE_SOFT, GE_SHARP = {'STANDARD', 'STND', 'SOFT', 'SMOOTH'}, {
+    'LUNG', 'BONE', 'BONEPLUS', 'EDGE', 'DETAIL', 'CHEST', 'CHST', 'SHARP'}
 PHILIPS_SOFT, PHILIPS_SHARP = {'A', 'B', 'UB'}, {'C', 'D', 'E', 'L', 'YA', 'YB', 'YC', 'YD', 'YE', 'EC'}
 
 def kernel_class(kernel:str, # ConvolutionKernel (first value)
                  window_center:float=np.nan, # the first stored WindowCenter (HU)
                  description:str='', # SeriesDescription
                 )->str:
-    "'soft' or 'sharp' from the vendor's kernel name, else the stored window, else the description; 'unknown' otherwise."
+    """'soft' or 'sharp' from the vendor's kernel name, else the stored window, else the description; 'unknown'
+    otherwise."""
     k = str(kernel or '').split('\\')[0].strip().upper().replace(' ', '')
     if k in GE_SOFT or k in PHILIPS_SOFT: return 'soft'
     if k in GE_SHARP or k in PHILIPS_SHARP: return 'sharp'
@@ -221,12 +243,14 @@ def kernel_class(kernel:str, # ConvolutionKernel (first value)
 
 # %% ../nbs/01a_dicom.ipynb #e42df550
 _PHASE = re.compile(r'\b(arterial|venous|portal|delayed|angio\w*|cta|contrast|enhanced)\b|\bc\+', re.I)
-_NO_PHASE = re.compile(r'non[- ]?contrast|without contrast|w/o|un-?enhanced|non[- ]?enhanced|\bnative\b|\bnc\b|\bc-', re.I)
+_NO_PHASE = re.compile(r'non[- ]?contrast|without contrast|w/o|un-?enhanced|non[- ]?enhanced|\bnative\b|\bnc\b|\bc-',
+                       re.I)
 _NONE_WORDS = {'', 'NONE', 'NO', 'N', 'NONE GIVEN', '0', 'NA', 'N/A'}
 
 def is_contrast(agent:str='', route:str='', description:str='')->bool:
     "A contrast-enhanced series: an agent or route recorded, or a phase named in the description and not negated."
-    if str(agent or '').strip().upper() not in _NONE_WORDS or str(route or '').strip().upper() not in _NONE_WORDS: return True
+    if str(agent or '').strip().upper() not in _NONE_WORDS or str(route or '').strip().upper() not in _NONE_WORDS:
+        return True
     d = str(description or '')
     return bool(_PHASE.search(d)) and not _NO_PHASE.search(d)
 
@@ -275,7 +299,8 @@ class SeriesRule:
     @classmethod
     def from_dict(cls, d:dict|None)->SeriesRule:
         "A rule from a configuration mapping; unknown keys are an error naming the known ones."
-        d = dict(d or {}); known = [f.name for f in fields(cls)]
+        d = dict(d or {})
+        known = [f.name for f in fields(cls)]
         bad = sorted(set(d) - set(known))
         if bad: raise ValueError(f"unknown series-selection setting(s) {bad}; known: {known}")
         return cls(**{k: v for k, v in d.items() if v is not None})
@@ -300,14 +325,18 @@ def series_reason(s:dict, rule:SeriesRule)->str:
     checks = [('truncated file', s['truncated'] > 0), ('not CT', s['modality'].upper() != 'CT'),
               ('no patient id', not s['patient_id']), ('unmapped patient', s['unmapped']),
               ('no study date', not s['study_date']), ('no accession number', s['no_accession']),
-              ('secondary capture', s['sop_class'].startswith(SC_CLASS)), ('dose report', bool(_DOSE.search(s['series_description']))),
+              ('secondary capture', s['sop_class'].startswith(SC_CLASS)), (
+                  'dose report', bool(_DOSE.search(s['series_description']))),
               ('localizer', 'LOCALIZER' in it or bool(_LOCALIZER.search(s['series_description']))),
-              ('derived', it[0] == 'DERIVED' or (len(it) > 1 and it[1] == 'SECONDARY') or bool(_REFORMAT.search(s['series_description']))),
+              ('derived',
+               it[0] == 'DERIVED' or (len(it) > 1 and it[1] == 'SECONDARY') or bool(_REFORMAT.search(s['series_description']))),
               ('multi-frame', s['frames'] > 1), ('split across folders', s['folders'] > 1),
               ('not axial', s['orientation'] != 'axial'), ('duplicate positions', s['duplicates'] > 0),
-              ('irregular spacing', not s['irregularity'] <= rule.max_irregularity), ('instance order', not s['instance_order']),
+              ('irregular spacing', not s['irregularity'] <= rule.max_irregularity), (
+                  'instance order', not s['instance_order']),
               ('gantry tilt', s['tilt'] > rule.max_tilt_deg), ('too few slices', s['instances'] < rule.min_slices),
-              ('short z extent', not s['z_extent'] >= rule.min_z_mm), ('thick slices', s['thickness'] > rule.max_thickness),
+              ('short z extent', not s['z_extent'] >= rule.min_z_mm), (
+                  'thick slices', s['thickness'] > rule.max_thickness),
               ('contrast', s['contrast'] and not rule.keep_contrast), ('unsupported compression', not s['decodable'])]
     return next((r for r, bad in checks if bad), '')
 
@@ -319,24 +348,32 @@ def _iso_date(d:str)->str:
 
 def _one_series(g:pd.DataFrame)->dict:
     "The series-table row of one series' files (reason not yet set)."
-    f = g.iloc[0]; ok = g[g.status == 'ok']
+    f = g.iloc[0]
+    ok = g[g.status == 'ok']
     folders = sorted({os.path.dirname(p) for p in g.path})
     geo = series_geometry(ok) if len(ok) else series_geometry(g)
-    return dict(patient_id=f.patient_id, study_uid=f.study_uid, study_date=_iso_date(f.study_date), accession=f.accession,
+    return dict(patient_id=f.patient_id, study_uid=f.study_uid, study_date=_iso_date(f.study_date),
+                accession=f.accession,
                 study_description=f.study_description, series_uid=f.series_uid, series_number=f.series_number,
                 series_description=f.series_description, modality=f.modality, image_type=f.image_type, kernel=f.kernel,
                 kernel_class=kernel_class(f.kernel, f.window_center, f.series_description), manufacturer=f.manufacturer,
-                thickness=float(g.thickness.median()), pixel_spacing=float(g.spacing_row.median()), rows=f.rows, columns=f.columns,
-                instances=len(g), truncated=int((g.status == 'truncated').sum()), frames=float(g.frames.max()) if g.frames.notna().any() else 1.,
-                **geo, contrast=is_contrast(f.contrast_agent, f.contrast_route, f.series_description), contrast_agent=f.contrast_agent,
+                thickness=float(g.thickness.median()), pixel_spacing=float(g.spacing_row.median()), rows=f.rows,
+                columns=f.columns,
+                instances=len(g), truncated=int((g.status == 'truncated').sum()),
+                frames=float(g.frames.max()) if g.frames.notna().any() else 1.,
+                **geo, contrast=is_contrast(f.contrast_agent, f.contrast_route, f.series_description),
+                contrast_agent=f.contrast_agent,
                 window_center=f.window_center, sop_class=f.sop_class,
                 transfer_syntax='\\'.join(sorted(set(g.transfer_syntax.astype(str)))), folders=len(folders), folder=folders[0])
 
 # %% ../nbs/01a_dicom.ipynb #91c3b7f7
-SERIES_COLUMNS = ['patient_id', 'table_patient_id', 'study_uid', 'study_date', 'accession', 'series_uid', 'series_number',
+SERIES_COLUMNS = ['patient_id', 'table_patient_id', 'study_uid', 'study_date', 'accession', 'series_uid',
+                  'series_number',
                   'series_description', 'modality', 'image_type', 'kernel', 'kernel_class', 'manufacturer', 'thickness',
-                  'pixel_spacing', 'rows', 'columns', 'instances', 'z_extent', 'slice_spacing', 'irregularity', 'duplicates',
-                  'orientation', 'tilt', 'instance_order', 'contrast', 'contrast_agent', 'window_center', 'transfer_syntax',
+                  'pixel_spacing', 'rows', 'columns', 'instances', 'z_extent', 'slice_spacing', 'irregularity',
+                  'duplicates',
+                  'orientation', 'tilt', 'instance_order', 'contrast', 'contrast_agent', 'window_center',
+                  'transfer_syntax',
                   'sop_class', 'frames', 'truncated', 'folders', 'folder', 'image_path', 'selected', 'reason']
 
 def summarize_series(files:pd.DataFrame, # `read_headers`' frame
@@ -373,7 +410,8 @@ def select_series(series:pd.DataFrame)->pd.DataFrame:
     "The series table with `selected` set for one series per study and a reason for every other kept series."
     s = series.copy()
     s['reason'] = s.reason.fillna('').astype(str)
-    ok = s[s.reason == ''].assign(_k=lambda d: d.kernel_class.map(_KERNEL_RANK), _t=lambda d: d.thickness.fillna(np.inf),
+    ok = s[s.reason == ''].assign(_k=lambda d: d.kernel_class.map(_KERNEL_RANK),
+                                  _t=lambda d: d.thickness.fillna(np.inf),
                                   _n=lambda d: -d.instances, _s=lambda d: d.series_number.fillna(np.inf))
     for _, g in ok.sort_values(['_k', '_t', '_n', '_s', 'series_uid']).groupby('study_uid', sort=False):
         s.loc[g.index[0], ['selected', 'reason']] = [True, 'selected']
@@ -382,12 +420,14 @@ def select_series(series:pd.DataFrame)->pd.DataFrame:
 
 # %% ../nbs/01a_dicom.ipynb #3f168a14
 def read_id_map(path:str|Path)->dict:
-    "A CSV mapping DICOM PatientID to the tables' patient_id (columns `dicom_patient_id`, `patient_id`; ids read as text)."
+    """A CSV mapping DICOM PatientID to the tables' patient_id (columns `dicom_patient_id`, `patient_id`; ids read as
+    text)."""
     p = Path(path)
     if not p.is_file(): raise ValueError(f"id map {p}: no such file")
     m = pd.read_csv(p, dtype=str, keep_default_na=False)
     need = {'dicom_patient_id', 'patient_id'}
-    if not need <= set(m.columns): raise ValueError(f"id map {p}: needs the columns {sorted(need)} (columns present: {list(m.columns)})")
+    if not need <= set(m.columns):
+        raise ValueError(f"id map {p}: needs the columns {sorted(need)} (columns present: {list(m.columns)})")
     dup = m.dicom_patient_id[m.dicom_patient_id.duplicated()]
     if len(dup): raise ValueError(f"id map {p}: dicom_patient_id {dup.iloc[0]!r} appears more than once")
     return dict(zip(m.dicom_patient_id.str.strip(), m.patient_id.str.strip()))
@@ -397,7 +437,9 @@ def _cached_headers(files:list, cache:Path, n_workers, progress)->tuple:
     "Headers of `files`, re-reading only those whose size or mtime differ from the cache's: (frame, n read, n reused)."
     stats = []
     for f in files:
-        try: st = os.stat(f); stats.append((f, st.st_size, st.st_mtime_ns))
+        try:
+            st = os.stat(f)
+            stats.append((f, st.st_size, st.st_mtime_ns))
         except OSError: stats.append((f, -1, -1))
     now = pd.DataFrame(stats, columns=['path', 'size', 'mtime_ns'])
     old = pd.read_parquet(cache) if cache.exists() else pd.DataFrame(columns=FILE_COLUMNS)
@@ -406,7 +448,9 @@ def _cached_headers(files:list, cache:Path, n_workers, progress)->tuple:
     keep = old[old.path.isin(same)]
     new = read_headers(now.path[~now.path.isin(same)], n_workers=n_workers, progress=progress)
     out = pd.concat([keep, new], ignore_index=True) if len(keep) else new
-    tmp = cache.with_suffix('.tmp'); out.to_parquet(tmp, index=False); os.replace(tmp, cache)
+    tmp = cache.with_suffix('.tmp')
+    out.to_parquet(tmp, index=False)
+    os.replace(tmp, cache)
     return out, len(new), len(keep)
 
 # %% ../nbs/01a_dicom.ipynb #1c49e4c0
@@ -415,10 +459,13 @@ def index_summary(files:pd.DataFrame, skipped:list, series:pd.DataFrame)->pd.Dat
     rows = [('files', 'DICOM headers read', int((files.status == 'ok').sum()))]
     rows += [('files', r, int(n)) for r, n in files.status[files.status != 'ok'].value_counts().items()]
     rows += [('folders', r, int(n)) for r, n in pd.Series([r for _, r in skipped], dtype=str).value_counts().items()]
-    rows += [('series', r, int(n)) for r, n in series.reason.value_counts().reindex(list(SERIES_REASONS)).dropna().items()]
+    rows += [('series', r, int(n)) for r,
+             n in series.reason.value_counts().reindex(list(SERIES_REASONS)).dropna().items()]
     studies = series.groupby('study_uid').selected.any() if len(series) else pd.Series(dtype=bool)
-    rows += [('studies', 'with a chosen series', int(studies.sum())), ('studies', 'no usable series', int((~studies).sum()))]
-    if len(series): rows.append(('patients', 'unmapped', int(series.patient_id[series.reason == 'unmapped patient'].nunique())))
+    rows += [('studies', 'with a chosen series', int(studies.sum())),
+             ('studies', 'no usable series', int((~studies).sum()))]
+    if len(series):
+        rows.append(('patients', 'unmapped', int(series.patient_id[series.reason == 'unmapped patient'].nunique())))
     return pd.DataFrame(rows, columns=['level', 'reason', 'count'])
 
 # %% ../nbs/01a_dicom.ipynb #579414e2
@@ -427,24 +474,31 @@ CT_TABLE_EXTRA = ['series_uid', 'series_description', 'kernel', 'thickness', 'in
 def index_dicom(root:str|Path, # the archive (only read: nothing is written under it)
                 out:str|Path, # the CT table to write (.csv); series.csv and the rest go beside it
                 rule:SeriesRule|dict|None=None, # thresholds (`SeriesRule`, or the configuration's `index:` mapping)
-                id_map:str|Path|dict|None=None, # DICOM PatientID -> the tables' patient_id (CSV: dicom_patient_id, patient_id)
+                # DICOM PatientID -> the tables' patient_id (CSV: dicom_patient_id, patient_id)
+                id_map:str|Path|dict|None=None,
                 study_id:str='uid', # the CT table's study_id: 'uid' (StudyInstanceUID) or 'accession' (AccessionNumber)
                 n_workers:int|None=None, # header-reading processes (default: all cores)
                 progress:bool=True, # progress bar and the printed summary
                )->dict:
-    "Index a DICOM archive: the CT table (one chosen series per study) at `out`, the series table and the summary beside it."
+    """Index a DICOM archive: the CT table (one chosen series per study) at `out`, the series table and the summary
+    beside it."""
     root, out = Path(root).resolve(), Path(out).resolve()
     if not root.is_dir(): raise ValueError(f"{root}: no such folder")
-    if out == root or root in out.parents: raise ValueError(f"{out} lies inside the archive {root}; write the index elsewhere (the archive is never written to)")
-    if study_id not in ('uid', 'accession'): raise ValueError(f"study_id must be 'uid' or 'accession', not {study_id!r}")
+    if out == root or root in out.parents:
+        raise ValueError(f"{out} lies inside the archive {root}; write the index elsewhere (the archive is never "
+                         "written to)")
+    if study_id not in ('uid', 'accession'):
+        raise ValueError(f"study_id must be 'uid' or 'accession', not {study_id!r}")
     rule = rule if isinstance(rule, SeriesRule) else SeriesRule.from_dict(rule)
     ids = read_id_map(id_map) if isinstance(id_map, (str, Path)) else id_map
-    out.parent.mkdir(parents=True, exist_ok=True); t0 = time.perf_counter()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
     files, skipped = list_files(root)
     heads, n_read, n_reused = _cached_headers(files, out.with_suffix('.headers.parquet'), n_workers, progress)
     series = select_series(summarize_series(heads, rule, ids, study_id))
     chosen = series[series.selected]
-    ct = pd.DataFrame(dict(patient_id=chosen.table_patient_id, study_id=chosen.study_uid if study_id == 'uid' else chosen.accession,
+    ct = pd.DataFrame(dict(patient_id=chosen.table_patient_id,
+                           study_id=chosen.study_uid if study_id == 'uid' else chosen.accession,
                            study_date=chosen.study_date, image_path=chosen.image_path, **{c: chosen[c] for c in CT_TABLE_EXTRA}))
     ct = ct.sort_values(['patient_id', 'study_date', 'study_id']).reset_index(drop=True)
     skipped_files = [(p, s) for p, s in zip(heads.path, heads.status) if s != 'ok'] + skipped
@@ -467,8 +521,10 @@ def folder_series(folder:str|Path)->pd.DataFrame:
     rows, skipped = [], []
     for f in sorted(p for p in Path(folder).iterdir() if p.is_file()):
         try:
-            ds = pydicom.dcmread(f, stop_before_pixels=True, specific_tags=['SeriesInstanceUID', 'SeriesNumber', 'SeriesDescription', 'Modality'])
-        except (pydicom.errors.InvalidDicomError, OSError, ValueError, EOFError) as e:   # not DICOM (a DICOMDIR's notes, a README) or cut short
+            ds = pydicom.dcmread(f, stop_before_pixels=True,
+                                 specific_tags=['SeriesInstanceUID', 'SeriesNumber', 'SeriesDescription', 'Modality'])
+        # not DICOM (a DICOMDIR's notes, a README) or cut short
+        except (pydicom.errors.InvalidDicomError, OSError, ValueError, EOFError) as e:
             skipped.append((f.name, f"{type(e).__name__}: {str(e)[:100]}"))
             continue
         if ds.get('SeriesInstanceUID') is None:
@@ -477,19 +533,22 @@ def folder_series(folder:str|Path)->pd.DataFrame:
         rows.append(dict(uid=_text(ds.get('SeriesInstanceUID')), number=_text(ds.get('SeriesNumber')),
                          description=_text(ds.get('SeriesDescription')), modality=_text(ds.get('Modality')), file=f))
     df = pd.DataFrame(rows, columns=['uid', 'number', 'description', 'modality', 'file'])
-    df.attrs['skipped'] = skipped                               # (file name, why) of each file that is not part of a series
+    # (file name, why) of each file that is not part of a series
+    df.attrs['skipped'] = skipped
     return df
 
 # %% ../nbs/01a_dicom.ipynb #049517b1
 def _listing(found:pd.DataFrame)->str:
-    g = found.groupby('uid', sort=False).agg(number=('number', 'first'), description=('description', 'first'), files=('file', 'size'))
+    g = found.groupby('uid', sort=False).agg(number=('number', 'first'), description=('description', 'first'),
+                                             files=('file', 'size'))
     return '; '.join(f"{u} (series {r.number}, {r.description!r}, {r.files} files)" for u, r in g.iterrows())
 
 def series_files(path:str|Path)->list:
     "The files of the one CT series an `image_path` names (FOLDER, or FOLDER::SERIES_UID); `CTReadError` otherwise."
     folder, uid = split_series(path)
     if not folder.exists(): raise CTReadError(f"{path}: no such file or folder")
-    if not folder.is_dir(): raise CTReadError(f"{path}: a series uid after a file; `::SERIES_UID` follows a DICOM folder")
+    if not folder.is_dir():
+        raise CTReadError(f"{path}: a series uid after a file; `::SERIES_UID` follows a DICOM folder")
     found = folder_series(folder)
     if not len(found):
         sk = found.attrs['skipped']
@@ -497,7 +556,8 @@ def series_files(path:str|Path)->list:
                           + (f" ({len(sk)} file(s) skipped, e.g. {sk[0][0]}: {sk[0][1]})" if sk else ''))
     uids = list(dict.fromkeys(found.uid))
     if uid is None and len(uids) > 1:
-        raise CTReadError(f"{folder}: holds {len(uids)} DICOM series, and xcardia never stacks several series as one volume: "
+        raise CTReadError(f"{folder}: holds {len(uids)} DICOM series, and xcardia never stacks several series as one "
+                          "volume: "
                           f"{_listing(found)}. Name one as FOLDER::SERIES_UID, e.g. {series_path(folder, uids[0])}, "
                           "or build the CT table with `xcardia index`, which chooses one per study")
     uid = uid or uids[0]
@@ -518,13 +578,16 @@ def write_test_slice(path:str|Path, # file to write
     import pydicom
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid, CTImageStorage
-    meta = FileMetaDataset(); meta.MediaStorageSOPClassUID, meta.TransferSyntaxUID = CTImageStorage, ExplicitVRLittleEndian
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID, meta.TransferSyntaxUID = CTImageStorage, ExplicitVRLittleEndian
     meta.MediaStorageSOPInstanceUID = generate_uid(entropy_srcs=[series_uid, str(z), str(instance)])
-    ds = Dataset(); ds.file_meta = meta
+    ds = Dataset()
+    ds.file_meta = meta
     ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = CTImageStorage, meta.MediaStorageSOPInstanceUID, modality
     ds.PatientID, ds.StudyDate, ds.StudyInstanceUID = patient_id, date, generate_uid(entropy_srcs=[study])
     ds.SeriesInstanceUID, ds.SeriesNumber, ds.InstanceNumber = series_uid, 1, instance
-    ds.ImageType, ds.ImageOrientationPatient, ds.ImagePositionPatient = ['ORIGINAL', 'PRIMARY', 'AXIAL'], [1, 0, 0, 0, 1, 0], [0, 0, z]
+    ds.ImageType, ds.ImageOrientationPatient, ds.ImagePositionPatient = [
+        'ORIGINAL', 'PRIMARY', 'AXIAL'], [1, 0, 0, 0, 1, 0], [0, 0, z]
     ds.PixelSpacing, ds.SliceThickness, ds.Rows, ds.Columns = [1, 1], 5, size, size
     ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 1, 'MONOCHROME2', 16, 16, 15, 0
     ds.RescaleIntercept, ds.RescaleSlope = -1024, 1

@@ -73,7 +73,8 @@ def all_gather_rows(t:torch.Tensor)->torch.Tensor:
     "Concatenate a tensor's rows from every rank (shards may differ in length); identity without torch.distributed."
     if world_size() == 1: return t
     n = torch.tensor([len(t)], device=t.device)
-    sizes = [torch.zeros_like(n) for _ in range(world_size())]; dist.all_gather(sizes, n)
+    sizes = [torch.zeros_like(n) for _ in range(world_size())]
+    dist.all_gather(sizes, n)
     m = int(max(s.item() for s in sizes))
     pad = torch.zeros((m - len(t), *t.shape[1:]), dtype=t.dtype, device=t.device)
     parts = [torch.zeros((m, *t.shape[1:]), dtype=t.dtype, device=t.device) for _ in sizes]
@@ -82,7 +83,8 @@ def all_gather_rows(t:torch.Tensor)->torch.Tensor:
 
 # %% ../nbs/05a_distributed.ipynb #1f0a77b7
 class SyncBN(nn.modules.batchnorm._BatchNorm):
-    "BatchNorm whose training statistics are those of every rank's batch together, for CPUs (gloo; PyTorch's SyncBatchNorm is GPU-only): an all-reduce of sums, differentiable."
+    """BatchNorm whose training statistics are those of every rank's batch together, for CPUs (gloo; PyTorch's
+    SyncBatchNorm is GPU-only): an all-reduce of sums, differentiable."""
     def _check_input_dim(self, x):
         if x.ndim < 2: raise ValueError(f"SyncBN expects (N, C, ...) input, got {tuple(x.shape)}")
     def forward(self, x):
@@ -90,12 +92,15 @@ class SyncBN(nn.modules.batchnorm._BatchNorm):
         dims, C = [0] + list(range(2, x.ndim)), x.shape[1]
         local = torch.cat([x.sum(dims), (x * x).sum(dims), x.new_tensor([x.numel() / C])])
         tot = torch.distributed.nn.functional.all_reduce(local)           # summed over ranks, gradients too
-        n = tot[-1]; mean = tot[:C] / n; var = (tot[C:2 * C] / n - mean * mean).clamp_min(0)
+        n = tot[-1]
+        mean = tot[:C] / n
+        var = (tot[C:2 * C] / n - mean * mean).clamp_min(0)
         if self.track_running_stats:
             with torch.no_grad():
                 self.num_batches_tracked += 1
                 m = self.momentum if self.momentum is not None else 1. / float(self.num_batches_tracked)
-                self.running_mean.lerp_(mean.detach(), m); self.running_var.lerp_(var.detach() * n / (n - 1).clamp_min(1), m)
+                self.running_mean.lerp_(mean.detach(), m)
+                self.running_var.lerp_(var.detach() * n / (n - 1).clamp_min(1), m)
         shape = (1, C) + (1,) * (x.ndim - 2)
         y = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
         return y * self.weight.view(shape) + self.bias.view(shape) if self.affine else y
@@ -103,19 +108,22 @@ class SyncBN(nn.modules.batchnorm._BatchNorm):
 def _to_syncbn(m:nn.Module)->nn.Module:
     if isinstance(m, nn.modules.batchnorm._BatchNorm) and not isinstance(m, (SyncBN, nn.SyncBatchNorm)):
         s = SyncBN(m.num_features, m.eps, m.momentum, m.affine, m.track_running_stats)
-        s.load_state_dict(m.state_dict()); s.train(m.training)
+        s.load_state_dict(m.state_dict())
+        s.train(m.training)
         return s
     for name, child in m.named_children(): setattr(m, name, _to_syncbn(child))
     return m
 
 def sync_batchnorm(model:nn.Module, device=None)->nn.Module:
-    "Every BatchNorm of `model` synchronised over the ranks (same parameters and running statistics): PyTorch's SyncBatchNorm on CUDA, `SyncBN` on CPU."
+    """Every BatchNorm of `model` synchronised over the ranks (same parameters and running statistics): PyTorch's
+    SyncBatchNorm on CUDA, `SyncBN` on CPU."""
     device = torch.device(device or next(model.parameters()).device)
     return nn.SyncBatchNorm.convert_sync_batchnorm(model) if device.type == 'cuda' else _to_syncbn(model)
 
 # %% ../nbs/05a_distributed.ipynb #5e8d2c7a
 class ShardedDL(DistributedDL):
-    "fastai's `DistributedDL` on CPU and GPU alike, rank r taking the r-th slice of each global batch of world x bs (see above)."
+    """fastai's `DistributedDL` on CPU and GPU alike, rank r taking the r-th slice of each global batch of world x bs
+    (see above)."""
     def __init__(self, dl, rank=None, world_size=None, device=None):
         super().__init__(dl, rank, world_size, device)
         if device is None: self.device = dl.device
@@ -125,7 +133,8 @@ class ShardedDL(DistributedDL):
         dist.broadcast(t, rank)
         return t.cpu().tolist()
     def _layout(self, n:int)->tuple:
-        "Positions into the padded index list of this rank's slice of each global batch; the kept and the padded length."
+        """Positions into the padded index list of this rank's slice of each global batch; the kept and the padded
+        length."""
         w, B = self.world_size, self.bs * self.world_size
         if self.drop_last and n >= B: n = n // B * B
         n_pad = -(-n // w) * w
@@ -140,12 +149,14 @@ class ShardedDL(DistributedDL):
     def get_idxs(self):
         idxs = self._broadcast(list(self.dl.get_idxs()), 0)        # rank 0's order on every rank
         pos, self.n, self.n_padded = self._layout(len(idxs))
-        idxs = idxs[:self.n]; idxs = idxs + idxs[:self.n_padded - self.n]
+        idxs = idxs[:self.n]
+        idxs = idxs + idxs[:self.n_padded - self.n]
         return [idxs[p] for p in pos]
 
 # %% ../nbs/05a_distributed.ipynb #7a862903
 class DDPCallback(Callback):
-    "For a fit under several processes: DistributedDataParallel around the model, `ShardedDL`s, a barrier after each epoch; undone after the fit."
+    """For a fit under several processes: DistributedDataParallel around the model, `ShardedDL`s, a barrier after each
+    epoch; undone after the fit."""
     order = 99   # after_epoch after the checkpoint (95) and best-model saving (60): the others wait for rank 0's files
     def before_fit(self):
         self.plain = None
@@ -153,7 +164,8 @@ class DDPCallback(Callback):
         dev = self.dls.device
         self.plain = self.learn.model, self.dls.train, self.dls.valid
         model = self.learn.model.to(dev)
-        ids = [torch.cuda.current_device()] if dev.type == 'cuda' else None   # `init_distributed` set it from LOCAL_RANK
+        # `init_distributed` set it from LOCAL_RANK
+        ids = [torch.cuda.current_device()] if dev.type == 'cuda' else None
         self.learn.model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
         self.dls.train, self.dls.valid = ShardedDL(self.dls.train), ShardedDL(self.dls.valid)
     def after_epoch(self): barrier()

@@ -37,7 +37,8 @@ def projection_head(d_in:int, # width of the pooled features
                    )->nn.Sequential:
     "The MLP projection of Eq. (1)-(2): Linear, ReLU, Linear (SimCLR/CLIP style)."
     d_hidden = d_hidden or d_in
-    return nn.Sequential(OrderedDict(fc1=nn.Linear(d_in, d_hidden), act=nn.ReLU(inplace=True), fc2=nn.Linear(d_hidden, d)))
+    return nn.Sequential(OrderedDict(fc1=nn.Linear(d_in, d_hidden), act=nn.ReLU(inplace=True),
+                                     fc2=nn.Linear(d_hidden, d)))
 
 # %% ../nbs/04_encoders.ipynb #959f63d3
 RESNETS = {10: monai_resnet.resnet10, 18: monai_resnet.resnet18, 34: monai_resnet.resnet34, 50: monai_resnet.resnet50}
@@ -55,7 +56,8 @@ class ImageEncoder(nn.Module):
                  in_channels:int=1, # CT: one channel
                  d:int=128, # embedding width
                  widen_factor:float=1.0, # channel multiplier of the ResNet
-                 conv1_t_stride:int|tuple=1, # stride of the stem's 7^3 convolution: an int for all three axes (MONAI replicates it), or one per axis (x, y, z)
+                 # stride of the stem's 7^3 convolution: an int for all three axes (MONAI replicates it), or one per axis (x, y, z)
+                 conv1_t_stride:int|tuple=1,
                  shortcut_type:str='B', # MONAI's residual shortcut: 'A' (no parameters) or 'B' (1x1 conv)
                  **kwargs, # passed on to MONAI's ResNet
                 ):
@@ -129,8 +131,10 @@ class WeightLoadError(ValueError):
         def show(ks): return ', '.join(ks[:20]) + (f' ... ({len(ks)} in all)' if len(ks) > 20 else '')
         msg = [f"Weights do not fit: {n_loaded} keys matched."]
         if missing: msg.append(f"{len(missing)} missing (the module has them, the weights do not): {show(missing)}")
-        if unexpected: msg.append(f"{len(unexpected)} unexpected (the weights have them, the module does not): {show(unexpected)}")
-        if mismatched: msg.append(f"{len(mismatched)} with other shapes: {show([f'{k} {a}->{b}' for k, a, b in mismatched])}")
+        if unexpected:
+            msg.append(f"{len(unexpected)} unexpected (the weights have them, the module does not): {show(unexpected)}")
+        if mismatched:
+            msg.append(f"{len(mismatched)} with other shapes: {show([f'{k} {a}->{b}' for k, a, b in mismatched])}")
         msg.append("Check the checkpoint's key prefix (`prefix=`), or allow keys explicitly with "
                    "allow_missing=[...] / allow_unexpected=[...] (glob patterns, e.g. 'proj.*').")
         super().__init__('\n'.join(msg))
@@ -143,7 +147,8 @@ def load_weights(module:nn.Module, # the module to load into
                  allow_unexpected:Sequence[str]=(), # checkpoint keys (glob patterns) that may be ignored
                  key_map=None, # callable renaming checkpoint keys after prefix handling
                 )->dict: # the report: loaded, missing, unexpected (the allowed ones)
-    "Load weights strictly: any missing, unexpected or mis-shaped key not explicitly allowed is an error listing them all."
+    """Load weights strictly: any missing, unexpected or mis-shaped key not explicitly allowed is an error listing them
+    all."""
     sd = _as_state_dict(src)
     if sd and all(k.startswith('module.') for k in sd): sd = {k[len('module.'):]: v for k, v in sd.items()}
     if prefix:
@@ -178,18 +183,23 @@ def check_encoder_config(encoder:ImageEncoder, saved:dict, source:str='the weigh
     if diff: raise EncoderConfigError(f"{source} were saved for another network ({'; '.join(diff)}). "
                                       "Build the encoder with `ImageEncoder.from_config(saved_config)` to load them.")
     if 'conv1_t_stride' not in saved and len(set(own['conv1_t_stride'])) > 1:
-        raise EncoderConfigError(f"{source} do not record their stem stride (saved by xcardia before the paper preset's stem became "
-                                 f"Hara's, {own['conv1_t_stride']}); paper-size weights of that time had stride 1 on every axis: a "
-                                 "different network with the same parameter shapes. Load them into ImageEncoder(..., conv1_t_stride=1).")
+        raise EncoderConfigError(f"{source} do not record their stem stride (saved by xcardia before the paper "
+                                 "preset's stem became "
+                                 f"Hara's, {own['conv1_t_stride']}); paper-size weights of that time had stride 1 on "
+                                 "every axis: a "
+                                 "different network with the same parameter shapes. Load them into ImageEncoder(..., "
+                                 "conv1_t_stride=1).")
 
 # %% ../nbs/04_encoders.ipynb #147317aa
 def load_image_encoder(encoder:ImageEncoder, src, prefix:str='', allow_missing=(), allow_unexpected=(),
                        source:str|None=None, # how errors name the weights (default: the path, or 'the weights')
                       )->dict:
-    "`load_weights` for an `ImageEncoder`, also accepting MONAI/MedicalNet ResNet names; a saved `config` must describe `encoder`."
+    """`load_weights` for an `ImageEncoder`, also accepting MONAI/MedicalNet ResNet names; a saved `config` must
+    describe `encoder`."""
     if isinstance(src, (str, Path)) and Path(src).is_file():
         source, src = source or str(src), torch.load(src, map_location='cpu', weights_only=True)
-    if isinstance(src, dict) and isinstance(src.get('config'), dict): check_encoder_config(encoder, src['config'], source or 'the weights')
+    if isinstance(src, dict) and isinstance(src.get('config'), dict):
+        check_encoder_config(encoder, src['config'], source or 'the weights')
     return load_weights(encoder, src, prefix=prefix, allow_missing=allow_missing, allow_unexpected=allow_unexpected,
                         key_map=monai_resnet_key)
 
@@ -198,12 +208,14 @@ def image_encoder(preset, # a `xcardia.core.Preset`: the network when the weight
                   weights:str|Path|None=None, # a file saved with its `config` (`save_image_encoder`), or None
                   load:bool=False, # also load the weights (strictly, `load_image_encoder`); else only build the network
                  )->ImageEncoder:
-    "The image encoder that `weights` were saved from (their `config` over the preset's), or the preset's; the file is read once."
+    """The image encoder that `weights` were saved from (their `config` over the preset's), or the preset's; the file is
+    read once."""
     is_file = weights is not None and Path(weights).is_file()
     ck = torch.load(weights, map_location='cpu', weights_only=True, mmap=not load) if is_file else {}
     saved = ck.get('config', {}) if isinstance(ck, dict) else {}
     enc = ImageEncoder.from_config({**ImageEncoder.from_preset(preset).config, **saved})
-    if load: load_image_encoder(enc, ck if is_file else weights, source=str(weights))   # a missing file: FileNotFoundError there
+    # a missing file: FileNotFoundError there
+    if load: load_image_encoder(enc, ck if is_file else weights, source=str(weights))
     return enc
 
 # %% ../nbs/04_encoders.ipynb #56bab994
@@ -231,9 +243,11 @@ class TabularEncoder(nn.Module):
                 ):
         super().__init__()
         cat_cardinalities = list(cat_cardinalities)
-        if n_num < 0 or (n_num == 0 and not cat_cardinalities): raise ValueError("TabularEncoder needs at least one feature")
+        if n_num < 0 or (n_num == 0 and not cat_cardinalities):
+            raise ValueError("TabularEncoder needs at least one feature")
         cfg = rtdl.FTTransformer.get_default_kwargs(n_blocks)
-        cfg.pop('_is_default'); cfg.update(kwargs)
+        cfg.pop('_is_default')
+        cfg.update(kwargs)
         self.n_num, self.cat_cardinalities, self.d, self.d_block = n_num, cat_cardinalities, d, cfg['d_block']
         self.num_tokenizer = rtdl.LinearEmbeddings(n_num, self.d_block) if n_num else None
         self.cat_tokenizer = rtdl.CategoricalEmbeddings(cat_cardinalities, self.d_block, True) if cat_cardinalities else None
@@ -247,11 +261,13 @@ class TabularEncoder(nn.Module):
         parts = []
         if self.num_tokenizer is not None:
             if x_num is None or x_num.shape[-1] != self.n_num:
-                raise ValueError(f"expected x_num with {self.n_num} columns, got {None if x_num is None else tuple(x_num.shape)}")
+                raise ValueError(f"expected x_num with {self.n_num} columns, got "
+                                 f"{None if x_num is None else tuple(x_num.shape)}")
             parts.append(self.num_tokenizer(x_num))
         if self.cat_tokenizer is not None:
             if x_cat is None or x_cat.shape[-1] != len(self.cat_cardinalities):
-                raise ValueError(f"expected x_cat with {len(self.cat_cardinalities)} columns, got {None if x_cat is None else tuple(x_cat.shape)}")
+                raise ValueError(f"expected x_cat with {len(self.cat_cardinalities)} columns, got "
+                                 f"{None if x_cat is None else tuple(x_cat.shape)}")
             parts.append(self.cat_tokenizer(x_cat.long()))
         return run_blocks(self.backbone, torch.cat(parts, dim=1))
 

@@ -29,7 +29,8 @@ from .data import mask_like
 
 # %% ../nbs/10_evaluate.ipynb #5e574f08
 def patient_bootstrap(patient_ids:Sequence, n_boot:int=N_BOOT, seed:int=0):
-    "Yield `n_boot` arrays of row positions, each from patients drawn with replacement (all studies of a drawn patient)."
+    """Yield `n_boot` arrays of row positions, each from patients drawn with replacement (all studies of a drawn
+    patient)."""
     pids = pd.Series(np.asarray(patient_ids)).astype('string')
     codes, uniq = pd.factorize(pids)
     rows_of = [np.flatnonzero(codes == i) for i in range(len(uniq))]
@@ -41,13 +42,15 @@ def patient_bootstrap(patient_ids:Sequence, n_boot:int=N_BOOT, seed:int=0):
 def bootstrap_counts(patient_ids:Sequence, n_boot:int=N_BOOT, seed:int=0)->np.ndarray:
     "The resamples of `patient_bootstrap` as a (n_boot, n_rows) matrix of how often each row was drawn."
     n = len(patient_ids)
-    return np.stack([np.bincount(r, minlength=n) for r in patient_bootstrap(patient_ids, n_boot, seed)]).astype(float) if n_boot else np.zeros((0, n))
+    return np.stack([np.bincount(r, minlength=n) for r in patient_bootstrap(
+        patient_ids, n_boot, seed)]).astype(float) if n_boot else np.zeros((0, n))
 
 # %% ../nbs/10_evaluate.ipynb #1336b432
 def _by_value(p:np.ndarray, y:np.ndarray, W:np.ndarray, descending:bool=False):
     "Positive and negative weight per distinct score (ascending, or descending), for every resample: two (B, U) arrays."
     u, inv = np.unique(p, return_inverse=True)
-    M = np.zeros((len(p), len(u))); M[np.arange(len(p)), inv] = 1
+    M = np.zeros((len(p), len(u)))
+    M[np.arange(len(p)), inv] = 1
     pos, neg = (W * y) @ M, (W * (1 - y)) @ M
     return (pos[:, ::-1], neg[:, ::-1]) if descending else (pos, neg)
 
@@ -97,38 +100,45 @@ def evaluate(probs:np.ndarray, # test probabilities (n, C)
              val_probs:np.ndarray|None=None, val_y:np.ndarray|None=None, # validation, to choose the F1 threshold
              n_boot:int=N_BOOT, seed:int=0, targets:Sequence[str]=TARGET_NAMES,
             )->pd.DataFrame:
-    "Per target: AUROC, AP and F1 with patient-bootstrap 95 % CIs, the F1 threshold and the validation positives that set it; NaN with a reason where a target cannot be scored."
+    """Per target: AUROC, AP and F1 with patient-bootstrap 95 % CIs, the F1 threshold and the validation positives that
+    set it; NaN with a reason where a target cannot be scored."""
     probs, y = np.asarray(probs, float), np.asarray(y, float)
     targets = list(targets)[:y.shape[1]]
     W = bootstrap_counts(patient_ids, n_boot, seed)
     rows = {}
     for c, t in enumerate(targets):
-        ok = ~np.isnan(y[:, c]); p, yc = probs[ok, c], y[ok, c]
+        ok = ~np.isnan(y[:, c])
+        p, yc = probs[ok, c], y[ok, c]
         row = dict(n=int(ok.sum()), positives=int(yc.sum()), reason=_one_class(yc))
         thr, set_by = 0.5, 0
         if val_probs is not None:
             vok = ~np.isnan(val_y[:, c])
-            if _one_class(val_y[vok, c]) is None: thr, set_by = best_f1_threshold(val_probs[vok, c], val_y[vok, c]), int(val_y[vok, c].sum())
+            if _one_class(val_y[vok, c]) is None:
+                thr, set_by = best_f1_threshold(val_probs[vok, c], val_y[vok, c]), int(val_y[vok, c].sum())
         row['threshold'], row['threshold_positives'] = thr, set_by
         if row['reason'] is None:
             point = _metrics(p, yc, thr)
             Wc = W[:, ok]
             Wc = Wc[(Wc @ yc > 0) & (Wc @ (1 - yc) > 0)]        # resamples with both classes
-            samples = dict(auroc=weighted_auroc(p, yc, Wc), ap=weighted_average_precision(p, yc, Wc), f1=weighted_f1(p, yc, Wc, thr))
+            samples = dict(auroc=weighted_auroc(p, yc, Wc), ap=weighted_average_precision(p, yc, Wc),
+                           f1=weighted_f1(p, yc, Wc, thr))
             for m, v in point.items():
                 lo, hi = np.percentile(samples[m], [2.5, 97.5]) if len(samples[m]) else (np.nan, np.nan)
                 row.update({m: v, f'{m}_lo': lo, f'{m}_hi': hi})
         else:
-            row.update({m: np.nan for m in ('auroc', 'auroc_lo', 'auroc_hi', 'ap', 'ap_lo', 'ap_hi', 'f1', 'f1_lo', 'f1_hi')})
+            row.update({m: np.nan for m in ('auroc', 'auroc_lo', 'auroc_hi', 'ap', 'ap_lo', 'ap_hi', 'f1', 'f1_lo',
+                                            'f1_hi')})
         rows[t] = row
-    cols = ['n', 'positives', 'auroc', 'auroc_lo', 'auroc_hi', 'ap', 'ap_lo', 'ap_hi', 'f1', 'f1_lo', 'f1_hi', 'threshold', 'threshold_positives', 'reason']
+    cols = ['n', 'positives', 'auroc', 'auroc_lo', 'auroc_hi', 'ap', 'ap_lo', 'ap_hi', 'f1', 'f1_lo', 'f1_hi',
+            'threshold', 'threshold_positives', 'reason']
     return pd.DataFrame(rows).T[cols]
 
 # %% ../nbs/10_evaluate.ipynb #2e522453
 OP_METRICS = ('sensitivity', 'specificity', 'ppv', 'npv')
 
 def _op_counts(p:np.ndarray, y:np.ndarray, thr:float, W:np.ndarray)->np.ndarray:
-    "Sensitivity, specificity, PPV and NPV of `p >= thr` under each row of weights `W` (n_w, n): (n_w, 4), NaN where undefined."
+    """Sensitivity, specificity, PPV and NPV of `p >= thr` under each row of weights `W` (n_w, n): (n_w, 4), NaN where
+    undefined."""
     flag = p >= thr
     tp, fn = W @ (flag & (y == 1)), W @ (~flag & (y == 1))
     tn, fp = W @ (~flag & (y == 0)), W @ (flag & (y == 0))
@@ -146,7 +156,8 @@ def operating_points(probs:np.ndarray, # probabilities (n, C)
     W = bootstrap_counts(patient_ids, n_boot, seed).astype(float)
     rows = {}
     for c, t in enumerate(list(targets)[:y.shape[1]]):
-        ok = ~np.isnan(y[:, c]); p, yc = probs[ok, c], y[ok, c]
+        ok = ~np.isnan(y[:, c])
+        p, yc = probs[ok, c], y[ok, c]
         row = dict(threshold=float(thresholds[c]), n=int(ok.sum()), positives=int(yc.sum()))
         point = _op_counts(p, yc, thresholds[c], np.ones((1, ok.sum())))[0]
         samples = _op_counts(p, yc, thresholds[c], W[:, ok])
@@ -158,13 +169,17 @@ def operating_points(probs:np.ndarray, # probabilities (n, C)
     return pd.DataFrame(rows).T
 
 # %% ../nbs/10_evaluate.ipynb #7b3b6781
-def compare_seeds(probs_a:Sequence[np.ndarray], probs_b:Sequence[np.ndarray], # each method's test probabilities (n, C), one array per training seed
+def compare_seeds(probs_a:Sequence[np.ndarray], probs_b:Sequence[np.ndarray],
+                  # each method's test probabilities (n, C), one array per training seed
                   y:np.ndarray, patient_ids:Sequence, n_boot:int=N_BOOT, seed:int=0, targets:Sequence[str]=TARGET_NAMES,
-                  resample_seeds:bool=True, # also draw the seeds with replacement in each resample (the seed-to-seed spread enters the CI)
+                  # also draw the seeds with replacement in each resample (the seed-to-seed spread enters the CI)
+                  resample_seeds:bool=True,
                  )->pd.DataFrame:
-    "Seed-averaged AUROC(a) - AUROC(b) per target and averaged, with 95 % CIs from a two-level bootstrap (patients, then seeds); `seed_sd` is the across-seed SD."
+    """Seed-averaged AUROC(a) - AUROC(b) per target and averaged, with 95 % CIs from a two-level bootstrap (patients,
+    then seeds); `seed_sd` is the across-seed SD."""
     A, B = [np.asarray(p, float) for p in probs_a], [np.asarray(p, float) for p in probs_b]
-    if not A or len(A) != len(B): raise ValueError(f"one probability array per seed for both methods, got {len(A)} and {len(B)}")
+    if not A or len(A) != len(B):
+        raise ValueError(f"one probability array per seed for both methods, got {len(A)} and {len(B)}")
     y, S = np.asarray(y, float), len(A)
     targets = list(targets)[:y.shape[1]]
     W = bootstrap_counts(patient_ids, n_boot, seed)
@@ -173,11 +188,13 @@ def compare_seeds(probs_a:Sequence[np.ndarray], probs_b:Sequence[np.ndarray], # 
     point, sd, D = {}, {}, np.full((len(W), len(targets)), np.nan)
     per_seed = np.full((S, len(targets)), np.nan)
     for c, t in enumerate(targets):
-        ok = ~np.isnan(y[:, c]); yc = y[ok, c]
+        ok = ~np.isnan(y[:, c])
+        yc = y[ok, c]
         if _one_class(yc) is not None: continue
         per_seed[:, c] = [roc_auc_score(yc, a[ok, c]) - roc_auc_score(yc, b[ok, c]) for a, b in zip(A, B)]
         point[t], sd[t] = per_seed[:, c].mean(), per_seed[:, c].std(ddof=1) if S > 1 else np.nan
-        Ds = np.stack([weighted_auroc(a[ok, c], yc, W[:, ok]) - weighted_auroc(b[ok, c], yc, W[:, ok]) for a, b in zip(A, B)], 1)  # (n_boot, S)
+        Ds = np.stack([weighted_auroc(a[ok, c], yc, W[:, ok]) - weighted_auroc(b[ok, c], yc, W[:, ok]) for a, b in zip(A, B)],
+                      1)  # (n_boot, S)
         D[:, c] = np.take_along_axis(Ds, pick, 1).mean(1)               # NaN: one class in the resample
     if not point: return pd.DataFrame(columns=['auroc_diff', 'lo', 'hi', 'n_boot', 'seed_sd'])
     cols = [targets.index(t) for t in point]
@@ -196,7 +213,8 @@ def compare_seeds(probs_a:Sequence[np.ndarray], probs_b:Sequence[np.ndarray], # 
 def compare(probs_a:np.ndarray, probs_b:np.ndarray, # two methods' test probabilities (n, C)
             y:np.ndarray, patient_ids:Sequence, n_boot:int=N_BOOT, seed:int=0, targets:Sequence[str]=TARGET_NAMES,
            )->pd.DataFrame:
-    "AUROC(a) - AUROC(b) per target and averaged, with paired patient-bootstrap 95 % CIs (`compare_seeds` with one seed)."
+    """AUROC(a) - AUROC(b) per target and averaged, with paired patient-bootstrap 95 % CIs (`compare_seeds` with one
+    seed)."""
     return compare_seeds([probs_a], [probs_b], y, patient_ids, n_boot, seed, targets).drop(columns='seed_sd')
 
 # %% ../nbs/10_evaluate.ipynb #23efda0a
@@ -210,12 +228,15 @@ def plot_differences(est:Sequence[float], lo:Sequence[float], hi:Sequence[float]
         sure = l > 0 or h < 0
         ax.plot([l, h], [y_, y_], color='C0' if sure else 'C7', lw=2)
         ax.plot(e, y_, 'o', color='C0' if sure else 'C7', mfc='C0' if sure else 'white')
-    ax.axvline(0, color='k', lw=.8, ls=':'); ax.set_yticks(yy, labels, fontsize=8); ax.set_xlabel(xlabel)
+    ax.axvline(0, color='k', lw=.8, ls=':')
+    ax.set_yticks(yy, labels, fontsize=8)
+    ax.set_xlabel(xlabel)
     return ax
 
 # %% ../nbs/10_evaluate.ipynb #9506efb2
 def _weighted_regression(p:np.ndarray, y:np.ndarray, W:np.ndarray)->dict:
-    "MAE, RMSE, Pearson r, Spearman r (full-sample ranks) and R² of estimates `p` for values `y` under each row of weights `W`."
+    """MAE, RMSE, Pearson r, Spearman r (full-sample ranks) and R² of estimates `p` for values `y` under each row of
+    weights `W`."""
     s = W.sum(1)
     def corr(a, b):
         ma, mb = W @ a / s, W @ b / s
@@ -224,7 +245,8 @@ def _weighted_regression(p:np.ndarray, y:np.ndarray, W:np.ndarray)->dict:
     e2 = W @ (p - y)**2 / s
     with np.errstate(invalid='ignore', divide='ignore'):
         r2 = 1 - e2 / (W @ y**2 / s - (W @ y / s)**2)
-    return dict(mae=W @ np.abs(p - y) / s, rmse=np.sqrt(e2), pearson=corr(p, y), spearman=corr(rankdata(p), rankdata(y)), r2=r2)
+    return dict(mae=W @ np.abs(p - y) / s, rmse=np.sqrt(e2), pearson=corr(p, y),
+                spearman=corr(rankdata(p), rankdata(y)), r2=r2)
 
 def _with_ci(point_and_samples:dict)->dict:
     "{metric: values, the point estimate first} -> {metric, metric_lo, metric_hi}."
@@ -240,7 +262,8 @@ def _bootstrap_columns(pred:np.ndarray, y:np.ndarray, patient_ids:Sequence, name
                        enough, # y -> '' when it can be scored, else the reason
                        extra:dict|None=None, # column -> per-name values added to each row (e.g. units)
                       )->pd.DataFrame:
-    "Per column of `pred` against `y` (NaN: missing): `score`'s metrics with their point estimate and patient-bootstrap 95 % CI."
+    """Per column of `pred` against `y` (NaN: missing): `score`'s metrics with their point estimate and
+    patient-bootstrap 95 % CI."""
     pred, y = np.asarray(pred, float).reshape(len(pred), -1), np.asarray(y, float).reshape(len(y), -1)
     W = bootstrap_counts(patient_ids, n_boot, seed)
     rows = {}
@@ -263,7 +286,8 @@ def regression_metrics(pred:np.ndarray, # estimates (n, M), each in its measure'
                       )->pd.DataFrame:
     "Per measure: MAE, RMSE, Pearson and Spearman r, R², each with its patient-bootstrap 95 % CI."
     enough = lambda v: '' if len(v) >= 3 and np.ptp(v) > 0 else 'fewer than 3 known values, or all equal'
-    return _bootstrap_columns(pred, y, patient_ids, names, n_boot, seed, _weighted_regression, enough, {'unit': units or [''] * len(names)})
+    return _bootstrap_columns(pred, y, patient_ids, names, n_boot, seed, _weighted_regression, enough,
+                              {'unit': units or [''] * len(names)})
 
 # %% ../nbs/10_evaluate.ipynb #745867e9
 def _weighted_ordinal(p:np.ndarray, y:np.ndarray, W:np.ndarray, n_levels:int=5)->dict:
@@ -282,7 +306,8 @@ def ordinal_metrics(pred:np.ndarray, # predicted levels (n, M), 0-4
                     y:np.ndarray, # recorded levels (n, M), NaN where missing
                     patient_ids:Sequence, names:Sequence[str], n_boot:int=N_BOOT, seed:int=0,
                    )->pd.DataFrame:
-    "Per grade: quadratic-weighted kappa, the share within one level and the share exact, with patient-bootstrap 95 % CIs."
+    """Per grade: quadratic-weighted kappa, the share within one level and the share exact, with patient-bootstrap 95 %
+    CIs."""
     enough = lambda v: '' if len(v) >= 3 else 'fewer than 3 known grades'
     return _bootstrap_columns(pred, y, patient_ids, names, n_boot, seed, _weighted_ordinal, enough)
 
@@ -290,7 +315,8 @@ def ordinal_metrics(pred:np.ndarray, # predicted levels (n, M), 0-4
 def derived_scores(spec:SeveritySpec, # the severity heads' targets
                    out:np.ndarray, # the severity heads' outputs (n, spec.n_out)
                   )->pd.DataFrame:
-    "Per severity target with a binary target: a score that rises with that label (estimate, negated for 'le'; a grade: P(level >= threshold))."
+    """Per severity target with a binary target: a score that rises with that label (estimate, negated for 'le'; a
+    grade: P(level >= threshold))."""
     est = spec.estimates(out)
     cols = {}
     for m in spec.measures:
@@ -305,13 +331,16 @@ def derived_vs_binary(derived:pd.DataFrame, # from `derived_scores` (columns: bi
                       y:np.ndarray, # binary labels (n, C), NaN where missing
                       patient_ids:Sequence, n_boot:int=N_BOOT, seed:int=0, targets:Sequence[str]=TARGET_NAMES,
                      )->pd.DataFrame:
-    "Per binary target with a severity estimate: AUROC of the direct head, of the derived score, and derived - direct with its paired 95 % CI."
-    targets = list(targets); cols = [targets.index(t) for t in derived.columns]
+    """Per binary target with a severity estimate: AUROC of the direct head, of the derived score, and derived - direct
+    with its paired 95 % CI."""
+    targets = list(targets)
+    cols = [targets.index(t) for t in derived.columns]
     yy, pb, pd_ = np.asarray(y, float)[:, cols], np.asarray(probs, float)[:, cols], derived.to_numpy(float)
     diff = compare(pd_, pb, yy, patient_ids, n_boot, seed, list(derived.columns)).drop(index='mean', errors='ignore')
     rows = {}
     for c, t in enumerate(derived.columns):
-        ok = ~np.isnan(yy[:, c]); one = _one_class(yy[ok, c])
+        ok = ~np.isnan(yy[:, c])
+        one = _one_class(yy[ok, c])
         rows[t] = dict(n=int(ok.sum()), positives=int(np.nansum(yy[:, c])),
                        auroc_binary=np.nan if one else roc_auc_score(yy[ok, c], pb[ok, c]),
                        auroc_derived=np.nan if one else roc_auc_score(yy[ok, c], pd_[ok, c]))
@@ -325,15 +354,21 @@ def severity_figure(pred:np.ndarray, # estimates (n, M)
     pred, y = np.asarray(pred, float).reshape(len(pred), -1), np.asarray(y, float).reshape(len(y), -1)
     fig, axes = plt.subplots(2, len(names), figsize=(3.2 * len(names), 6.2), squeeze=False)
     for c, (name, unit) in enumerate(zip(names, units)):
-        ok = ~np.isnan(y[:, c]) & ~np.isnan(pred[:, c]); p, m = pred[ok, c], y[ok, c]
-        a = axes[0, c]; a.scatter(m, p, s=8, alpha=.5)
+        ok = ~np.isnan(y[:, c]) & ~np.isnan(pred[:, c])
+        p, m = pred[ok, c], y[ok, c]
+        a = axes[0, c]
+        a.scatter(m, p, s=8, alpha=.5)
         if ok.any():
-            lim = [min(m.min(), p.min()), max(m.max(), p.max())]; a.plot(lim, lim, 'k--', lw=.8)
+            lim = [min(m.min(), p.min()), max(m.max(), p.max())]
+            a.plot(lim, lim, 'k--', lw=.8)
         a.set(title=name, xlabel=f'measured ({unit})', ylabel=f'estimated ({unit})')
-        b = axes[1, c]; avg, d = (p + m) / 2, p - m; b.scatter(avg, d, s=8, alpha=.5)
+        b = axes[1, c]
+        avg, d = (p + m) / 2, p - m
+        b.scatter(avg, d, s=8, alpha=.5)
         if ok.sum() > 1:
             bias, sd = d.mean(), d.std(ddof=1)
-            for v, ls in ((bias, '-'), (bias - 1.96 * sd, ':'), (bias + 1.96 * sd, ':')): b.axhline(v, color='k', ls=ls, lw=.8)
+            for v, ls in ((bias, '-'), (bias - 1.96 * sd, ':'), (bias + 1.96 * sd, ':')):
+                b.axhline(v, color='k', ls=ls, lw=.8)
             b.set_title(f'bias {bias:+.2g}, limits ±{1.96 * sd:.2g} {unit}', fontsize=9)
         b.set(xlabel=f'mean of the two ({unit})', ylabel=f'estimated - measured ({unit})')
     if title: fig.suptitle(title)
@@ -343,9 +378,11 @@ def severity_figure(pred:np.ndarray, # estimates (n, M)
 # %% ../nbs/10_evaluate.ipynb #af69de67
 def calibration_bins(probs:np.ndarray, y:np.ndarray, n_bins:int=10)->pd.DataFrame:
     "Per equal-width probability bin: count, mean prediction, observed rate (known labels only)."
-    ok = ~np.isnan(y); p, yy = np.asarray(probs)[ok], np.asarray(y)[ok]
+    ok = ~np.isnan(y)
+    p, yy = np.asarray(probs)[ok], np.asarray(y)[ok]
     b = np.clip((p * n_bins).astype(int), 0, n_bins - 1)
-    df = pd.DataFrame({'bin': b, 'p': p, 'y': yy}).groupby('bin').agg(count=('p', 'size'), mean_pred=('p', 'mean'), observed=('y', 'mean'))
+    df = pd.DataFrame({'bin': b, 'p': p, 'y': yy}).groupby('bin').agg(
+        count=('p', 'size'), mean_pred=('p', 'mean'), observed=('y', 'mean'))
     return df.reindex(range(n_bins)).assign(count=lambda d: d['count'].fillna(0).astype(int))
 
 # %% ../nbs/10_evaluate.ipynb #72173e65
@@ -360,8 +397,11 @@ def reliability_diagram(probs:np.ndarray, y:np.ndarray, n_bins:int=10, ax=None, 
     b = calibration_bins(probs, y, n_bins).dropna()
     ax = ax or plt.subplots(figsize=(4, 4))[1]
     ax.plot([0, 1], [0, 1], 'k:', lw=1)
-    ax.plot(b['mean_pred'], b['observed'], 'o-', label=f"{label or ''} ECE {expected_calibration_error(probs, y, n_bins):.3f}".strip())
-    ax.set_xlabel('mean predicted probability'); ax.set_ylabel('observed rate'); ax.legend(fontsize=8)
+    ax.plot(b['mean_pred'], b['observed'], 'o-',
+            label=f"{label or ''} ECE {expected_calibration_error(probs, y, n_bins):.3f}".strip())
+    ax.set_xlabel('mean predicted probability')
+    ax.set_ylabel('observed rate')
+    ax.legend(fontsize=8)
     return ax
 
 # %% ../nbs/10_evaluate.ipynb #a3c97614
@@ -376,7 +416,8 @@ def results_table(results:dict, # method name -> DataFrame from `evaluate`
     return point
 
 def table_markdown(table:pd.DataFrame, digits:int=3,
-                   bold:pd.DataFrame|None=None, # True where a cell is to be bold (e.g. a best method whose paired CI against the runner-up excludes zero)
+                   # True where a cell is to be bold (e.g. a best method whose paired CI against the runner-up excludes zero)
+                   bold:pd.DataFrame|None=None,
                   )->str:
     "Markdown of a `results_table`: CIs (or ± SD) beside the values; the cells of `bold` in bold, none by default."
     ci = table.attrs.get('ci')
@@ -394,11 +435,13 @@ def table_markdown(table:pd.DataFrame, digits:int=3,
 # %% ../nbs/10_evaluate.ipynb #079fe2ab
 def seed_table(results:dict, # method name -> list of `evaluate` frames, one per training seed
                metric:str='auroc')->pd.DataFrame:
-    "Targets x methods: the mean over seeds (`.attrs['ci']` holds '± SD' across seeds, for `table_markdown`), with a mean row (its SD: of the per-seed means over targets)."
+    """Targets x methods: the mean over seeds (`.attrs['ci']` holds '± SD' across seeds, for `table_markdown`), with a
+    mean row (its SD: of the per-seed means over targets)."""
     point, spread = {}, {}
     for m, frames in results.items():
         vals = pd.DataFrame({k: f[metric].astype(float) for k, f in enumerate(frames)})     # targets x seeds
-        vals.loc['mean'] = vals.mean()                                                        # each seed's mean over targets
+        # each seed's mean over targets
+        vals.loc['mean'] = vals.mean()
         point[m] = vals.mean(1)
         spread[m] = vals.std(1, ddof=1) if len(frames) > 1 else vals.mean(1) * np.nan
     point, spread = pd.DataFrame(point), pd.DataFrame(spread)
@@ -415,15 +458,18 @@ def modality_gap(e_img, e_tab)->dict:
 
 def plot_modality_pca(embeddings:dict, # variant name -> (e_img, e_tab)
                       axs=None):
-    "One PCA plane per variant (fitted on both modalities together): image in blue, tabular in orange, gap in the title."
+    """One PCA plane per variant (fitted on both modalities together): image in blue, tabular in orange, gap in the
+    title."""
     from sklearn.decomposition import PCA
     axs = axs if axs is not None else plt.subplots(1, len(embeddings), figsize=(4 * len(embeddings), 3.8))[1]
     for ax, (name, (ei, et)) in zip(np.atleast_1d(axs), embeddings.items()):
         ei, et = np.asarray(ei, float), np.asarray(et, float)
         xy = PCA(2).fit_transform(np.concatenate([ei, et]))
-        ax.scatter(*xy[:len(ei)].T, s=8, c='tab:blue', label='image'); ax.scatter(*xy[len(ei):].T, s=8, c='tab:orange', label='tabular')
+        ax.scatter(*xy[:len(ei)].T, s=8, c='tab:blue', label='image')
+        ax.scatter(*xy[len(ei):].T, s=8, c='tab:orange', label='tabular')
         g = modality_gap(ei, et)
-        ax.set_title(f"{name}\ngap {g['centroid_distance']:.2f}, matched cos {g['matched_cosine']:.2f}", fontsize=9); ax.legend(fontsize=7)
+        ax.set_title(f"{name}\ngap {g['centroid_distance']:.2f}, matched cos {g['matched_cosine']:.2f}", fontsize=9)
+        ax.legend(fontsize=7)
     return axs
 
 # %% ../nbs/10_evaluate.ipynb #43ea3cf3
@@ -435,7 +481,8 @@ from monai.visualize import GradCAM
 class PhenotypeScores(nn.Module):
     "CT -> phenotype probabilities of a pre-trained `XCardiaModel`'s head, with one patient's tabular input fixed."
     def __init__(self, model, x_num:torch.Tensor, x_cat:torch.Tensor, ids=None):
-        super().__init__(); self.model, self.x_num, self.x_cat, self.ids = model, x_num, x_cat, ids
+        super().__init__()
+        self.model, self.x_num, self.x_cat, self.ids = model, x_num, x_cat, ids
     def forward(self, ct):
         from xcardia.encoders import fuse
         e_img = self.model.image_encoder(ct)
@@ -453,8 +500,10 @@ def cam_layer(scores:nn.Module, # CT -> scores, holding a ResNet image encoder
     shapes = {}
     hooks = [m.register_forward_hook(lambda mod, i, o, n=n: shapes.__setitem__(n, tuple(o.shape[2:])))
              for n, m in scores.named_modules() if n.split('.')[-1] in CAM_BLOCKS]
-    if not hooks: raise ValueError(f"no ResNet block ({', '.join(CAM_BLOCKS)}) inside {type(scores).__name__}; pass layer=")
-    was = scores.training; scores.eval()            # a forward in train mode would move BatchNorm statistics
+    if not hooks:
+        raise ValueError(f"no ResNet block ({', '.join(CAM_BLOCKS)}) inside {type(scores).__name__}; pass layer=")
+    was = scores.training
+    scores.eval()  # a forward in train mode would move BatchNorm statistics
     try:
         with torch.no_grad(): scores(ct)
     finally:
@@ -475,8 +524,10 @@ def grad_cam(scores:nn.Module, # CT -> scores (n, C): `PhenotypeScores` or a fin
              layer:str|None=None, # module name inside `scores` (default: `cam_layer`)
              min_side:int=4, # for `cam_layer`
             )->np.ndarray: # (D, H, W), non-negative
-    "3D Grad-CAM of one score with MONAI, at the input's spatial size, scaled by its maximum to [0, 1]; `scores` is left in eval mode."
-    scores.eval()   # MONAI restores the wrapper's mode afterwards: a fresh wrapper (training=True) would switch the model to train
+    """3D Grad-CAM of one score with MONAI, at the input's spatial size, scaled by its maximum to [0, 1]; `scores` is
+    left in eval mode."""
+    # MONAI restores the wrapper's mode afterwards: a fresh wrapper (training=True) would switch the model to train
+    scores.eval()
     # MONAI's default postprocessing maps (min, max) to (1, 0): it *inverts* the map. Divide by the maximum instead,
     # which keeps zero at zero and every voxel's share of the map's mass.
     cam = GradCAM(nn_module=scores, target_layers=layer or cam_layer(scores, ct, min_side), postprocessing=scale_to_max)
@@ -493,7 +544,8 @@ def cam_mass_inside(cam:np.ndarray, mask:np.ndarray)->float:
 def centred_blob(shape:tuple, # (D, H, W)
                  sigma:float=.25, # standard deviation as a share of each side
                 )->np.ndarray:
-    "A Gaussian blob at the volume's centre: the reference a map that merely looks at the middle of the crop would match."
+    """A Gaussian blob at the volume's centre: the reference a map that merely looks at the middle of the crop would
+    match."""
     grids = np.meshgrid(*[(np.arange(n) - (n - 1) / 2) / (sigma * n) for n in shape], indexing='ij')
     return np.exp(-.5 * sum(g ** 2 for g in grids))
 
@@ -512,7 +564,8 @@ def far_hearts(cohort:pd.DataFrame, # a cohort frame with `heart_path` (a heart 
                rows:Sequence[int], # candidate row positions (e.g. a validation split)
                spacing:float, size:int, n:int=8, # the preprocessing's grid; how many studies
               )->pd.DataFrame:
-    "The `n` studies among `rows` whose heart's centroid lies farthest from the crop centre (voxels, on the preprocessed grid), farthest first."
+    """The `n` studies among `rows` whose heart's centroid lies farthest from the crop centre (voxels, on the
+    preprocessed grid), farthest first."""
     out = []
     for r in rows:
         h = mask_like(cohort.heart_path.iloc[r], spacing, size)
@@ -525,18 +578,25 @@ def cam_figure(cams:dict, # row name -> (D, H, W) map
                ct:np.ndarray, # (D, H, W) the CT the maps belong to
                centre:tuple|None=None, # voxel the slices go through (default: the CT's centre)
                title:str=''):
-    "Axial, coronal and sagittal slices of a CT (RAS voxel order, as `ct_transforms` writes it) with each Grad-CAM map overlaid, one row per map; the patient's directions at the edges and a colour bar."
+    """Axial, coronal and sagittal slices of a CT (RAS voxel order, as `ct_transforms` writes it) with each Grad-CAM map
+    overlaid, one row per map; the patient's directions at the edges and a colour bar."""
     import matplotlib.pyplot as plt
     c = centre or tuple(s // 2 for s in ct.shape)
     fig, axs = plt.subplots(len(cams), 3, figsize=(9.6, 3 * len(cams) + .4), squeeze=False, layout='constrained')
-    views = [('axial', ('L', 'R', 'P', 'A')), ('coronal', ('L', 'R', 'I', 'S')), ('sagittal', ('P', 'A', 'I', 'S'))]   # left, right, bottom, top: RAS runs L->R, P->A, I->S
+    # left, right, bottom, top: RAS runs L->R, P->A, I->S
+    views = [('axial', ('L', 'R', 'P', 'A')), ('coronal', ('L', 'R', 'I', 'S')), ('sagittal', ('P', 'A', 'I', 'S'))]
     for r, (name, cm) in enumerate(cams.items()):
-        for col, (img, sl) in enumerate([(ct[:, :, c[2]].T, cm[:, :, c[2]].T), (ct[:, c[1], :].T, cm[:, c[1], :].T), (ct[c[0]].T, cm[c[0]].T)]):
-            ax = axs[r, col]; ax.imshow(img, cmap='gray', origin='lower')
+        for col, (img, sl) in enumerate([(ct[:, :, c[2]].T, cm[:, :, c[2]].T), (ct[:, c[1], :].T, cm[:, c[1], :].T),
+                                         (ct[c[0]].T, cm[c[0]].T)]):
+            ax = axs[r, col]
+            ax.imshow(img, cmap='gray', origin='lower')
             im = ax.imshow(sl, cmap='jet', alpha=.35, origin='lower', vmin=0, vmax=1)
             view, (lft, rgt, bot, top) = views[col]
-            ax.set_title(f"{name}: {view}", fontsize=9); ax.set_xticks([]); ax.set_yticks([])
-            ax.set_xlabel(f"{lft}  ←  →  {rgt}", fontsize=7, labelpad=1); ax.set_ylabel(f"{bot}  ←  →  {top}", fontsize=7, labelpad=1)
+            ax.set_title(f"{name}: {view}", fontsize=9)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_xlabel(f"{lft}  ←  →  {rgt}", fontsize=7, labelpad=1)
+            ax.set_ylabel(f"{bot}  ←  →  {top}", fontsize=7, labelpad=1)
         fig.colorbar(im, ax=axs[r, :], shrink=.8, label='Grad-CAM (scaled to its maximum)')
     fig.suptitle(title, fontsize=10)
     return fig
@@ -551,10 +611,13 @@ def exemplar_figure(query:np.ndarray, # (D, H, W) the query CT
     import matplotlib.pyplot as plt
     z = query.shape[2] // 2 if z is None else z
     fig, axs = plt.subplots(1, len(exemplars) + 1, figsize=(2.2 * (len(exemplars) + 1), 3.2), layout='constrained')
-    axs[0].imshow(query[:, :, z].T, cmap='gray', origin='lower'); axs[0].set_title(query_title, fontsize=8)
+    axs[0].imshow(query[:, :, z].T, cmap='gray', origin='lower')
+    axs[0].set_title(query_title, fontsize=8)
     for ax, img, (_, r) in zip(axs[1:], exemplars, frame.iterrows()):
-        lab = r[target]; lab = 'unknown' if pd.isna(lab) else ('positive' if lab > .5 else 'negative')
+        lab = r[target]
+        lab = 'unknown' if pd.isna(lab) else ('positive' if lab > .5 else 'negative')
         ax.imshow(img[:, :, z].T, cmap='gray', origin='lower')
-        ax.set_title(f"#{int(r['rank'])} w={r['weight']:.2f}\n{r.get('study_id', int(r['idx']))}\n{target}: {lab}", fontsize=7)
+        ax.set_title(f"#{int(r['rank'])} w={r['weight']:.2f}\n{r.get('study_id', int(r['idx']))}\n{target}: {lab}",
+                     fontsize=7)
     for ax in axs: ax.axis('off')
     return fig

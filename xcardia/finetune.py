@@ -29,7 +29,8 @@ from .train import make_learner, FitSpec
 PAPER_FREEZE = ('stem', 'layer1', 'layer2')   # "lower conv blocks frozen" (Sec. 3.7)
 
 class FineTuneModel(nn.Module):
-    "Image encoder trunk with frozen lower blocks, one linear head per binary target (logits), and optional severity heads after them."
+    """Image encoder trunk with frozen lower blocks, one linear head per binary target (logits), and optional severity
+    heads after them."""
     def __init__(self, encoder:ImageEncoder, n_targets:int=len(TARGET_NAMES),
                  freeze:Sequence[str]=PAPER_FREEZE,
                  severity:SeveritySpec|None=None): # severity targets: their heads' outputs follow the binary logits
@@ -53,7 +54,8 @@ class FineTuneModel(nn.Module):
         f = self.encoder.features(ct)
         out = [h(f) for h in self.heads]
         if self.severity is None: return torch.cat(out, dim=1)
-        return torch.cat([o.float() for o in out] + [self.severity(f)], dim=1)   # estimates in their units: float32 under autocast too
+        # estimates in their units: float32 under autocast too
+        return torch.cat([o.float() for o in out] + [self.severity(f)], dim=1)
 
 # %% ../nbs/09_finetune.ipynb #b9cbde0f
 def macro_auroc(probs:np.ndarray, y:np.ndarray)->float:
@@ -65,14 +67,17 @@ def macro_auroc(probs:np.ndarray, y:np.ndarray)->float:
     return float(np.mean(aucs)) if aucs else float('nan')
 
 class MacroAUROC(Metric):
-    "fastai metric: `macro_auroc` of the sigmoid of the logits against the labels (NaN = missing), over the first `n` outputs (the binary ones)."
+    """fastai metric: `macro_auroc` of the sigmoid of the logits against the labels (NaN = missing), over the first `n`
+    outputs (the binary ones)."""
     def __init__(self, n:int|None=None): self.n = n
     def reset(self): self.preds, self.ys = [], []
     def accumulate(self, learn):
         n = self.n or learn.pred.shape[1]
-        self.preds.append(torch.sigmoid(learn.pred[:, :n].float()).detach().cpu()); self.ys.append(learn.yb[0][:, :n].detach().cpu())
+        self.preds.append(torch.sigmoid(learn.pred[:, :n].float()).detach().cpu())
+        self.ys.append(learn.yb[0][:, :n].detach().cpu())
     @property
-    def value(self): return macro_auroc(torch.cat(self.preds).numpy(), torch.cat(self.ys).numpy()) if self.preds else float('nan')
+    def value(self):
+        return macro_auroc(torch.cat(self.preds).numpy(), torch.cat(self.ys).numpy()) if self.preds else float('nan')
     @property
     def name(self): return 'macro_auroc'
 
@@ -80,34 +85,44 @@ class MacroAUROC(Metric):
 class MaskedBCE(nn.Module):
     "`masked_bce` as a fastai loss: (logits, y, idx)."
     def __init__(self, pos_weight=None):
-        super().__init__(); self.pos_weight = None if pos_weight is None else torch.as_tensor(pos_weight, dtype=torch.float32)
+        super().__init__()
+        self.pos_weight = None if pos_weight is None else torch.as_tensor(pos_weight, dtype=torch.float32)
     def forward(self, logits, y, idx=None): return masked_bce(logits, y, self.pos_weight)
 
 # %% ../nbs/09_finetune.ipynb #c0b440c7
 @delegates(make_learner)
 def finetune_learner(dls, # from `make_dls(..., kind='image')`
-                     encoder:ImageEncoder|str|Path|None=None, # pre-trained encoder (a module or a file), or None: from scratch
-                     freeze:Sequence[str]|None=None, # blocks to freeze; None: PAPER_FREEZE for a pre-trained encoder, none for random init
-                     n_targets:int=len(TARGET_NAMES), # binary targets (0: severity heads alone, early stopping on the validation loss)
+                     # pre-trained encoder (a module or a file), or None: from scratch
+                     encoder:ImageEncoder|str|Path|None=None,
+                     # blocks to freeze; None: PAPER_FREEZE for a pre-trained encoder, none for random init
+                     freeze:Sequence[str]|None=None,
+                     # binary targets (0: severity heads alone, early stopping on the validation loss)
+                     n_targets:int=len(TARGET_NAMES),
                      pos_weight=None, # per-target weights of positives, e.g. negatives/positives in train
-                     severity:SeveritySpec|None=None, # severity targets (their label columns follow the binary ones in `dls`)
+                     # severity targets (their label columns follow the binary ones in `dls`)
+                     severity:SeveritySpec|None=None,
                      huber_delta:float=1.0, # `MultiTaskLoss`'s delta, in SDs of each measure
                      preset:str|None=None, depth:int|None=None, lr:float|None=None, wd:float=0.01,
                      patience:int|None=10, # early stopping on validation macro-AUROC (None: off)
                      path:str|Path='runs/finetune', cbs=None, **kwargs)->Learner:
-    "A fastai Learner fine-tuning the (pre-trained) CT encoder on the targets with masked multi-task BCE (and `MultiTaskLoss` with severity targets)."
-    if getattr(dls, 'kind', 'image') != 'image': raise ValueError(f"fine-tuning needs make_dls(..., kind='image'), got kind={dls.kind!r}")
+    """A fastai Learner fine-tuning the (pre-trained) CT encoder on the targets with masked multi-task BCE (and
+    `MultiTaskLoss` with severity targets)."""
+    if getattr(dls, 'kind', 'image') != 'image':
+        raise ValueError(f"fine-tuning needs make_dls(..., kind='image'), got kind={dls.kind!r}")
     p = get_preset(preset or getattr(dls, 'preset', None) or 'small', depth=depth, lr=lr)
     if isinstance(encoder, nn.Module): enc = encoder
     else:
-        enc = image_encoder(p, encoder, load=encoder is not None)    # the saved network, loaded strictly (WeightLoadError / EncoderConfigError)
+        # the saved network, loaded strictly (WeightLoadError / EncoderConfigError)
+        enc = image_encoder(p, encoder, load=encoder is not None)
     if freeze is None: freeze = () if encoder is None else PAPER_FREEZE
     model = FineTuneModel(enc, n_targets, freeze, severity)
     loss = MaskedBCE(pos_weight) if severity is None else MultiTaskLoss(n_targets, severity, pos_weight, huber_delta)
-    if not n_targets and severity is None: raise ValueError("nothing to fine-tune: no binary target and no severity target")
+    if not n_targets and severity is None:
+        raise ValueError("nothing to fine-tune: no binary target and no severity target")
     watch = dict(monitor='macro_auroc', comp=np.greater, metrics=[MacroAUROC(n_targets)]) if n_targets else dict(monitor='valid_loss', metrics=[])
     spec = FitSpec(variant='finetune', preset=p, n_labels=n_targets)
-    return make_learner(dls, model, loss, patience=patience, lr=p.lr, wd=wd, path=path, cbs=cbs, spec=spec, **watch, **kwargs)
+    return make_learner(dls, model, loss, patience=patience, lr=p.lr, wd=wd, path=path, cbs=cbs, spec=spec, **watch,
+                        **kwargs)
 
 # %% ../nbs/09_finetune.ipynb #2f1ad16a
 def _train_rows(cohort:pd.DataFrame, split)->pd.DataFrame:
@@ -117,7 +132,8 @@ def _train_rows(cohort:pd.DataFrame, split)->pd.DataFrame:
 def few_shot(cohort:pd.DataFrame, # cohort frame with label columns and patient_id
              split:pd.Series|str='split', # its split (Series or column name)
              k:int=5, seed:int=0, targets:Sequence[str]=TARGET_NAMES, patient_col:str='patient_id',
-             severity:Sequence[Measure]=(), # severity targets (their `Measure.column`s in the frame): k-shot too, see below
+             # severity targets (their `Measure.column`s in the frame): k-shot too, see below
+             severity:Sequence[Measure]=(),
             )->pd.DataFrame: # the reduced training rows (index kept), labels not sampled set to NaN
     "k positive and k negative patients per target (one study each) from the training split; other labels NaN."
     train = _train_rows(cohort, split)
@@ -141,10 +157,14 @@ def few_shot(cohort:pd.DataFrame, # cohort frame with label columns and patient_
             known = train[train[m.column].notna()]
             pats = np.array(sorted(known[patient_col].unique()))
             if len(pats) < 2 * k: short[(m.name, 'known')] = len(pats)
-            for pat in rng.permutation(pats)[:2 * k]: keep.setdefault(rng.choice(known.index[known[patient_col] == pat]), set()).add(m.column)
-    if short: warnings.warn(f"fewer than k={k} patients for: {', '.join(f'{t} {n} ({c})' for (t, n), c in short.items())}; all of them are used, none padded.")
+            for pat in rng.permutation(pats)[:2 * k]:
+                keep.setdefault(rng.choice(known.index[known[patient_col] == pat]), set()).add(m.column)
+    if short:
+        warnings.warn(f"fewer than k={k} patients for: {', '.join(f'{t} {n} ({c})' for (t, n), c in short.items())}; "
+                      "all of them are used, none padded.")
     out = train.loc[sorted(keep)].copy()
-    for t in list(targets) + [m.column for m in severity]: out.loc[[r for r in out.index if t not in keep[r]], t] = np.nan
+    for t in list(targets) + [m.column for m in severity]:
+        out.loc[[r for r in out.index if t not in keep[r]], t] = np.nan
     out.attrs['short'] = short
     return out
 

@@ -15,7 +15,8 @@ __all__ = ['for_ddp', 'clip_loss', 'CLIPLoss', 'nw_loss', 'base_rate_bce', 'nw_m
 
 # %% ../nbs/06_losses.ipynb #d64ac4ad
 def for_ddp(loss:torch.Tensor)->torch.Tensor:
-    "`loss` with its value unchanged and its gradient times the world size: DDP's averaging then gives the global batch's gradient (the gathered embeddings carry only the local gradient). The logs show the true loss."
+    """`loss` with its value unchanged and its gradient times the world size: DDP's averaging then gives the global
+    batch's gradient (the gathered embeddings carry only the local gradient). The logs show the true loss."""
     w = world_size()
     return loss if w == 1 else loss + (w - 1) * (loss - loss.detach())
 
@@ -48,10 +49,12 @@ def nw_loss(p:torch.Tensor, # NW probabilities (n, C), NaN where undefined
             y:torch.Tensor, # labels (n, C), NaN where missing
             eps:float=1e-6, # probabilities are clamped to [eps, 1-eps] (Eq. 5 can give exactly 0 or 1)
            )->torch.Tensor:
-    "BCE on probabilities over known labels and defined probabilities, in float32 (also under autocast); 0 when there are none."
+    """BCE on probabilities over known labels and defined probabilities, in float32 (also under autocast); 0 when there
+    are none."""
     ok = ~(p.isnan() | y.isnan())
     if not ok.any(): return p.new_zeros(()) + 0. * torch.nan_to_num(p).sum()
-    with torch.autocast(p.device.type, enabled=False):   # CUDA autocast refuses BCE on probabilities (unsafe in half precision)
+    # CUDA autocast refuses BCE on probabilities (unsafe in half precision)
+    with torch.autocast(p.device.type, enabled=False):
         return F.binary_cross_entropy(p[ok].float().clamp(eps, 1 - eps), y[ok].float())
 
 # %% ../nbs/06_losses.ipynb #87e41e67

@@ -30,7 +30,8 @@ NA_VALUES = ['', '#N/A', 'N/A', 'NA', 'NULL', 'NaN', 'n/a', 'nan', 'null', '<NA>
 
 def read_table(src:pd.DataFrame|str|Path, # a DataFrame, or a CSV or Parquet file
                name:str='table', # the table's name, for messages
-               text_columns:Sequence[str]=('patient_id', 'study_id'), # read as text from a CSV: ids keep their leading zeros
+               # read as text from a CSV: ids keep their leading zeros
+               text_columns:Sequence[str]=('patient_id', 'study_id'),
               )->pd.DataFrame:
     "A copy of `src` as a DataFrame, read from CSV or Parquet when it is a path; id columns of a CSV as text."
     if isinstance(src, pd.DataFrame): return src.copy()
@@ -49,7 +50,8 @@ def require_columns(df:pd.DataFrame, cols:Sequence[str], name:str):
 
 # %% ../nbs/01_matching.ipynb #e2d10803
 def patient_key(ids:pd.Series)->pd.Series:
-    "Patient ids as comparable strings: integer-valued numbers without '.0', surrounding spaces stripped; <NA> stays missing."
+    """Patient ids as comparable strings: integer-valued numbers without '.0', surrounding spaces stripped; <NA> stays
+    missing."""
     s = pd.Series(ids, copy=False)
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
         num = s.astype(float)
@@ -57,7 +59,8 @@ def patient_key(ids:pd.Series)->pd.Series:
     return s.astype('string').str.strip()
 
 # %% ../nbs/01_matching.ipynb #3863e638
-SEGMENTATION_COLUMNS = ('label_path', 'heart_path')   # optional CT-table columns of files in the CT's space (a label map, a heart mask)
+# optional CT-table columns of files in the CT's space (a label map, a heart mask)
+SEGMENTATION_COLUMNS = ('label_path', 'heart_path')
 
 def resolve_paths(values:pd.Series, base:str|Path)->pd.Series:
     "Relative paths made absolute against `base`; absolute paths and missing values unchanged."
@@ -71,9 +74,11 @@ def read_tables(ct:pd.DataFrame|str|Path, # the CT table: patient_id, study_id, 
                 echo:pd.DataFrame|str|Path, # the ECHO table
                 ecg:pd.DataFrame|str|Path|None=None, # the ECG table, if any
                 image_column:str='image_path', # the CT table's column of CT files
-                columns:dict|None=None, # non-canonical column names (as `match_exams` takes them): the id columns read as text
+                # non-canonical column names (as `match_exams` takes them): the id columns read as text
+                columns:dict|None=None,
                )->tuple:
-    "The (ct, echo, ecg) tables (ecg None without one), with the CT files and segmentations made absolute against the CT table's folder."
+    """The (ct, echo, ecg) tables (ecg None without one), with the CT files and segmentations made absolute against the
+    CT table's folder."""
     cols = {**CANONICAL, **(columns or {})}
     ct_t = read_table(ct, 'CT', (cols['patient_id'], cols['study_id']))
     base = Path(ct).resolve().parent if not isinstance(ct, pd.DataFrame) else Path.cwd()
@@ -95,30 +100,39 @@ def check_date_order(values:pd.Series, # a date column as text
     m = values.dropna().astype(str).str.extract(_DMY).dropna().astype(int)
     if not len(m): return
     day_first, month_first = m[0] > 12, m[1] > 12
-    eg = lambda hit: values.dropna().astype(str)[hit.reindex(values.dropna().index, fill_value=False).to_numpy()].iloc[0]
+    eg = lambda hit: values.dropna().astype(str)[hit.reindex(
+        values.dropna().index, fill_value=False).to_numpy()].iloc[0]
     if day_first.any() and month_first.any():
-        raise ValueError(f"{name} table, column {column!r}: dates in both orders ({eg(day_first)!r} is day-first, {eg(month_first)!r} "
+        raise ValueError(f"{name} table, column {column!r}: dates in both orders ({eg(day_first)!r} is day-first, "
+                         f"{eg(month_first)!r} "
                          "month-first); write them one way, ideally as YYYY-MM-DD")
     if day_first.any() and not dayfirst:
-        raise ValueError(f"{name} table, column {column!r}: {eg(day_first)!r} is day/month, but dates like it would be read month/day "
+        raise ValueError(f"{name} table, column {column!r}: {eg(day_first)!r} is day/month, but dates like it would be "
+                         "read month/day "
                          "(data.dayfirst is false); set data.dayfirst: true")
     if month_first.any() and dayfirst:
-        raise ValueError(f"{name} table, column {column!r}: {eg(month_first)!r} is month/day, but dates like it would be read day/month "
+        raise ValueError(f"{name} table, column {column!r}: {eg(month_first)!r} is month/day, but dates like it would "
+                         "be read day/month "
                          "(data.dayfirst is true); set data.dayfirst: false")
     if not (day_first.any() or month_first.any()):
-        warnings.warn(f"{name} table, column {column!r}: all {len(m)} dates like {values.dropna().iloc[0]!r} could be day/month or "
-                      f"month/day; read as {'day/month' if dayfirst else 'month/day'} (data.dayfirst: {str(dayfirst).lower()}). "
+        warnings.warn(f"{name} table, column {column!r}: all {len(m)} dates like {values.dropna().iloc[0]!r} could be "
+                      "day/month or "
+                      f"month/day; read as {'day/month' if dayfirst else 'month/day'} (data.dayfirst: "
+                      f"{str(dayfirst).lower()}). "
                       "Write YYYY-MM-DD to be sure.", stacklevel=2)
 
 # %% ../nbs/01_matching.ipynb #4255bf36
-def _is_number(v)->bool: return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)) and not pd.isna(v)
+def _is_number(v)->bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(
+        v, (bool, np.bool_)) and not pd.isna(v)
 
 def _numeric_dates(s:pd.Series, name:str, column:str)->pd.Series:
     "8-digit whole numbers as YYYYMMDD; any other number raises a `ValueError` naming the column and a value."
     v = pd.to_numeric(s).astype(float)
     ok = (v % 1 == 0) & (v >= 1000_01_01) & (v <= 9999_12_31)
     if not ok.all():
-        raise ValueError(f"{name} table, column {column!r}: the number {float(s[~ok].iloc[0]):g} is not a date xcardia can read. "
+        raise ValueError(f"{name} table, column {column!r}: the number {float(s[~ok].iloc[0]):g} is not a date xcardia "
+                         "can read. "
                          "8-digit numbers are read as YYYYMMDD (20200102); write other dates as text, e.g. 2020-01-02 "
                          "(Excel serial days or Unix times would be guessed, and a wrong guess shifts every date).")
     return pd.to_datetime(v.astype('int64').astype(str), format='%Y%m%d', errors='coerce')
@@ -127,13 +141,15 @@ def parse_dates(values:pd.Series, name:str, column:str, dayfirst:bool=False)->pd
     "Datetimes from mixed formats and YYYYMMDD numbers; unparseable values become NaT with a warning naming the rows."
     s = pd.Series(values, copy=False)
     if pd.api.types.is_datetime64_any_dtype(s): return s.astype('datetime64[ns]')
-    if pd.api.types.is_numeric_dtype(s): num = s.notna()            # a number column (what a CSV reader makes of 20200102)
+    # a number column (what a CSV reader makes of 20200102)
+    if pd.api.types.is_numeric_dtype(s): num = s.notna()
     elif s.dtype == object: num = s.map(_is_number).astype(bool)  # mixed: numbers beside text
     else: num = pd.Series(False, index=s.index)
     out = pd.Series(pd.NaT, index=s.index, dtype='datetime64[ns]')
     if num.any(): out[num] = _numeric_dates(s[num], name, column).astype('datetime64[ns]')
     if (~num).any(): check_date_order(s[~num], name, column, dayfirst)
-    if (~num).any(): out[~num] = pd.to_datetime(s[~num], format='mixed', dayfirst=dayfirst, errors='coerce').astype('datetime64[ns]')
+    if (~num).any():
+        out[~num] = pd.to_datetime(s[~num], format='mixed', dayfirst=dayfirst, errors='coerce').astype('datetime64[ns]')
     bad = out.isna() & s.notna() & (s.astype(str).str.strip() != '')
     if bad.any():
         rows = list(s.index[bad][:5])
@@ -141,7 +157,8 @@ def parse_dates(values:pd.Series, name:str, column:str, dayfirst:bool=False)->pd
                       f"(rows {rows}{' ...' if bad.sum() > 5 else ''}, e.g. {s[bad].iloc[0]!r}).", stacklevel=2)
     future = out > pd.Timestamp.now().normalize() + pd.Timedelta(days=1)
     if future.any():
-        warnings.warn(f"{name} table, column {column!r}: {future.sum()} date(s) after today (rows {list(s.index[future][:5])}, "
+        warnings.warn(f"{name} table, column {column!r}: {future.sum()} date(s) after today (rows "
+                      f"{list(s.index[future][:5])}, "
                       f"e.g. {s[future].iloc[0]!r}): a typo? They are matched as written.", stacklevel=2)
     return out
 
@@ -177,10 +194,12 @@ def _share_in(v:pd.Series, u:Unit)->float: return float(((v >= u.lo) & (v <= u.h
 
 def check_units(df:pd.DataFrame, # an ECHO or ECG table (canonical measurement columns)
                 name:str, # the table's name, for messages
-                units:dict|None=None, # column -> the unit it is in, when not xcardia's (e.g. {'lvef': 'fraction'}): converted
+                # column -> the unit it is in, when not xcardia's (e.g. {'lvef': 'fraction'}): converted
+                units:dict|None=None,
                 rows:pd.Index|None=None, # the file's row numbers of `df`'s rows (default: its index), for the report
                )->tuple: # (table with converted columns and implausible values missing, report of the values set missing)
-    "Convert declared units, refuse a column whose values look like another unit, and set isolated implausible values missing."
+    """Convert declared units, refuse a column whose values look like another unit, and set isolated implausible values
+    missing."""
     df, units, found = df.copy(), dict(units or {}), []
     rows = df.index if rows is None else rows
     for col, u in MEASUREMENT_UNITS.items():
@@ -188,24 +207,31 @@ def check_units(df:pd.DataFrame, # an ECHO or ECG table (canonical measurement c
         v = pd.to_numeric(df[col], errors='coerce')
         if col in units:
             factor = dict(u.others).get(units[col], 1. if units[col] == u.unit else None)
-            if factor is None: raise ValueError(f"{name} table, column {col!r}: unit {units[col]!r} unknown; use {u.unit!r}"
+            if factor is None: raise ValueError(f"{name} table, column {col!r}: unit {units[col]!r} unknown; use "
+                                                f"{u.unit!r}"
                                                 + ''.join(f" or {o!r}" for o, _ in u.others))
             v = (v * factor).round(9)                          # no float noise across a threshold (0.45 x 100)
         known = v.dropna()
         if len(known) and _share_in(known, u) < .5:
             seen = f"{known.min():g} to {known.max():g}"
             alt = [o for o, f in u.others if _share_in(known * f, u) >= .8]
-            if alt: raise ValueError(f"{name} table, column {col!r}: {int((~known.between(u.lo, u.hi)).sum())} of {len(known)} values lie "
-                                     f"outside {u.lo:g}-{u.hi:g} {u.unit} (observed {seen}); they look like {alt[0]}. Declare it with "
-                                     f"data.units: {{{col}: {alt[0]}}} in the configuration (xcardia converts it), or convert the column to {u.unit}.")
-            raise ValueError(f"{name} table, column {col!r}: most values lie outside the plausible {u.lo:g}-{u.hi:g} {u.unit} "
+            if alt: raise ValueError(f"{name} table, column {col!r}: {int((~known.between(u.lo, u.hi)).sum())} of "
+                                     f"{len(known)} values lie "
+                                     f"outside {u.lo:g}-{u.hi:g} {u.unit} (observed {seen}); they look like {alt[0]}. "
+                                     "Declare it with "
+                                     f"data.units: {{{col}: {alt[0]}}} in the configuration (xcardia converts it), or "
+                                     f"convert the column to {u.unit}.")
+            raise ValueError(f"{name} table, column {col!r}: most values lie outside the plausible {u.lo:g}-{u.hi:g} "
+                             f"{u.unit} "
                              f"(observed {seen}); check the column and its unit.")
         bad = v.notna() & ~v.between(u.lo, u.hi)
         found += [dict(table=name, column=col, row=r, value=x, reason=f'outside {u.lo:g}-{u.hi:g} {u.unit}')
                   for r, x in zip(np.asarray(rows)[bad.to_numpy()], df.loc[bad, col])]
         if col in units or bad.any(): df[col] = v.mask(bad)
     unknown = sorted(set(units) - set(MEASUREMENT_UNITS))
-    if unknown: raise ValueError(f"units given for {unknown}, which xcardia does not know; units can be declared for {sorted(MEASUREMENT_UNITS)}")
+    if unknown:
+        raise ValueError(f"units given for {unknown}, which xcardia does not know; units can be declared for "
+                         f"{sorted(MEASUREMENT_UNITS)}")
     return df, pd.DataFrame(found, columns=['table', 'column', 'row', 'value', 'reason'])
 
 # %% ../nbs/01_matching.ipynb #4d655b72
@@ -224,7 +250,8 @@ def nearest_exam(ct:pd.DataFrame, # CT rows with _pid, _date (datetime), _row
                  direction:str='nearest', # 'nearest', 'before' or 'after' the CT
                 )->pd.Series: # the chosen exam's `_order` per CT `_row` (NaN: none in the window)
     "The exam of the same patient nearest to each CT within the window, ties as documented above."
-    if direction not in ('nearest', 'before', 'after'): raise ValueError(f"direction must be 'nearest', 'before' or 'after', not {direction!r}")
+    if direction not in ('nearest', 'before', 'after'):
+        raise ValueError(f"direction must be 'nearest', 'before' or 'after', not {direction!r}")
     tol = pd.Timedelta(days=window_days)
     left = ct.loc[ct['_date'].notna(), ['_pid', '_date', '_row']].sort_values('_date', kind='stable')
     res = pd.Series(np.nan, index=ct['_row'], dtype=float)
@@ -243,31 +270,40 @@ def nearest_exam(ct:pd.DataFrame, # CT rows with _pid, _date (datetime), _row
     return res
 
 # %% ../nbs/01_matching.ipynb #aaec5a2e
-MEASUREMENT_KEYS = tuple(dict.fromkeys([c for c, _ in measurement_columns()] + list(MEASUREMENT_UNITS)))   # mappable like the ids and dates
+# mappable like the ids and dates
+MEASUREMENT_KEYS = tuple(dict.fromkeys([c for c, _ in measurement_columns()] + list(MEASUREMENT_UNITS)))
 
 def _prep_exams(src, name:str, cols:dict, key:str, dayfirst:bool, units:dict|None=None)->tuple:
-    "Read an exam table, check units and parse it, add _pid, _date and _order (its row position after de-duplication); and its implausible values."
+    """Read an exam table, check units and parse it, add _pid, _date and _order (its row position after de-duplication);
+    and its implausible values."""
     pid, date = cols[f'{key}_patient_id'], cols[f'{key}_date']
     df = read_table(src, name, (pid,))
     require_columns(df, [pid, date], name)
-    df = df.rename(columns={cols[c]: c for c in MEASUREMENT_KEYS if cols[c] != c and cols[c] in df.columns})  # your names -> ours
+    # your names -> ours
+    df = df.rename(columns={cols[c]: c for c in MEASUREMENT_KEYS if cols[c] != c and cols[c] in df.columns})
     df, implausible = check_units(df, name, units, rows=df.index + 2 if not isinstance(src, pd.DataFrame) else df.index)
-    lines = df.index + 2 if not isinstance(src, pd.DataFrame) else df.index          # the file's line numbers (header: line 1)
-    for col, kind in measurement_columns():                                          # grade words checked in your file's terms
+    # the file's line numbers (header: line 1)
+    lines = df.index + 2 if not isinstance(src, pd.DataFrame) else df.index
+    # grade words checked in your file's terms
+    for col, kind in measurement_columns():
         if kind == 'grade' and col in df: parse_grades(pd.Series(df[col].to_numpy(), index=lines), cols.get(col, col))
     df, _ = drop_duplicate_rows(df, name)
     df = df.reset_index(drop=True)
     df['_date'] = parse_dates(df[date], name, date, dayfirst)
     df['_pid'] = patient_key(df[pid])
     bad = df['_date'].isna() | df['_pid'].isna()
-    if bad.any(): warnings.warn(f"{name} table: {bad.sum()} exam(s) without a date or patient id cannot be matched (rows {list(df.index[bad][:5])}).", stacklevel=3)
+    if bad.any():
+        warnings.warn(f"{name} table: {bad.sum()} exam(s) without a date or patient id cannot be matched (rows "
+                      f"{list(df.index[bad][:5])}).",
+                      stacklevel=3)
     df = df[~bad]
     df['_order'] = df.index.astype(float)
     return df, implausible
 
 # %% ../nbs/01_matching.ipynb #d76e3c41
 def _read_ct(ct:pd.DataFrame|str|Path, cols:dict, dayfirst:bool)->tuple:
-    "The CT table with canonical names, paths absolute, one row per study, `_row`, `_pid`, `_date`; and its duplicate-row count."
+    """The CT table with canonical names, paths absolute, one row per study, `_row`, `_pid`, `_date`; and its
+    duplicate-row count."""
     base = None if isinstance(ct, pd.DataFrame) else Path(ct).resolve().parent
     ct = read_table(ct, 'CT', (cols['patient_id'], cols['study_id']))
     if not len(ct): raise ValueError("CT table is empty: it has a header but no CT study")
@@ -278,7 +314,8 @@ def _read_ct(ct:pd.DataFrame|str|Path, cols:dict, dayfirst:bool)->tuple:
             if c in ct.columns: ct[c] = resolve_paths(ct[c], base)
     ct, n_dup = drop_duplicate_rows(ct, 'CT')
     dup_ids = ct['study_id'][ct['study_id'].duplicated()]
-    if len(dup_ids): raise ValueError(f"CT table: study_id(s) {list(dup_ids.unique()[:5])} appear in several rows that differ; "
+    if len(dup_ids): raise ValueError(f"CT table: study_id(s) {list(dup_ids.unique()[:5])} appear in several rows that "
+                                      "differ; "
                                       "each CT study needs one row.")
     ct = ct.reset_index(drop=True)
     ct['_row'] = np.arange(len(ct))
@@ -287,7 +324,8 @@ def _read_ct(ct:pd.DataFrame|str|Path, cols:dict, dayfirst:bool)->tuple:
     return ct, n_dup
 
 def _attach_exams(ct:pd.DataFrame, ok:np.ndarray, tables:dict, chosen:dict, cols:dict)->pd.DataFrame:
-    "The matched CT rows (`ok`) with their chosen exams' columns, prefixed `echo_`/`ecg_`, and the gaps in days, in the CT table's order."
+    """The matched CT rows (`ok`) with their chosen exams' columns, prefixed `echo_`/`ecg_`, and the gaps in days, in
+    the CT table's order."""
     cohort = ct[ok].drop(columns=['_pid', '_date'])
     for k, t in tables.items():
         pid_col, date_col = cols[f'{k}_patient_id'], cols[f'{k}_date']
@@ -307,19 +345,25 @@ def match_exams(ct:pd.DataFrame|str|Path, # CT studies: patient_id, study_id, st
                 ecg:pd.DataFrame|str|Path|None=None, # ECG exams: patient_id, exam_date, measurements
                 window_days:float=183, # maximum |exam - CT| in days (inclusive); six months by default
                 direction:str='nearest', # 'nearest', 'before' or 'after' the CT
-                require:Sequence[str]|None=None, # modalities a CT must have in the window; default ('echo', 'ecg') with an ECG table, else ('echo',)
-                columns:dict|None=None, # non-canonical column names, e.g. {'study_date': 'scan_date', 'echo_date': 'date'}
+                # modalities a CT must have in the window; default ('echo', 'ecg') with an ECG table, else ('echo',)
+                require:Sequence[str]|None=None,
+                # non-canonical column names, e.g. {'study_date': 'scan_date', 'echo_date': 'date'}
+                columns:dict|None=None,
                 targets=TARGETS, # label rules (see `derive_labels`)
                 missing_columns:str='error', # for `derive_labels`: 'error' or 'nan' when an ECHO column is absent
                 dayfirst:bool=False, # read ambiguous dates as day/month
-                units:dict|None=None, # measurement -> the unit of its column when not xcardia's, e.g. {'lvef': 'fraction'} (`check_units`)
+                # measurement -> the unit of its column when not xcardia's, e.g. {'lvef': 'fraction'} (`check_units`)
+                units:dict|None=None,
                )->tuple: # (cohort, unmatched)
     "Match each CT study to the nearest ECHO (and ECG) of its patient within the window, and derive its labels."
     cols = {**CANONICAL, **{c: c for c in MEASUREMENT_KEYS}, **(columns or {})}
     unknown = set(columns or {}) - set(CANONICAL) - set(MEASUREMENT_KEYS)
-    if unknown: raise ValueError(f"Unknown key(s) in columns: {sorted(unknown)}; keys are {sorted(CANONICAL) + list(MEASUREMENT_KEYS)}")
+    if unknown:
+        raise ValueError(f"Unknown key(s) in columns: {sorted(unknown)}; keys are "
+                         f"{sorted(CANONICAL) + list(MEASUREMENT_KEYS)}")
     require = tuple(require) if require is not None else (('echo', 'ecg') if ecg is not None else ('echo',))
-    if not set(require) <= {'echo', 'ecg'} or not require: raise ValueError(f"require must name 'echo' and/or 'ecg', not {require!r}")
+    if not set(require) <= {'echo', 'ecg'} or not require:
+        raise ValueError(f"require must name 'echo' and/or 'ecg', not {require!r}")
     if 'ecg' in require and ecg is None: raise ValueError("require includes 'ecg' but no ECG table was given")
 
     ct, n_ct_dup = _read_ct(ct, cols, dayfirst)
@@ -349,7 +393,8 @@ def match_exams(ct:pd.DataFrame|str|Path, # CT studies: patient_id, study_id, st
     cohort.attrs['match_report'] = dict(n_ct=len(ct), n_matched=len(cohort), duplicate_ct_rows=n_ct_dup,
                                         removed=unmatched['reason'].value_counts().to_dict(),
                                         window_days=window_days, direction=direction, require=require)
-    cohort.attrs['implausible'] = pd.concat(implausible, ignore_index=True).to_dict('records')   # values set missing (`check_units`)
+    # values set missing (`check_units`)
+    cohort.attrs['implausible'] = pd.concat(implausible, ignore_index=True).to_dict('records')
     return cohort, unmatched
 
 # %% ../nbs/01_matching.ipynb #55522067
@@ -358,15 +403,18 @@ def no_match_reason(unmatched:pd.DataFrame, # `match_exams`' unmatched CT studie
                     window_days:float=183,
                     echo_pid:str='patient_id', # the ECHO table's patient-id column
                    )->str:
-    "Why no CT study has an ECHO in the window, in the user's terms: no ECHO exam, no shared patient id (with examples), or dates."
+    """Why no CT study has an ECHO in the window, in the user's terms: no ECHO exam, no shared patient id (with
+    examples), or dates."""
     if not len(echo): return "the ECHO table has no exam (a header and no rows): check data.echo"
     ct_ids, echo_ids = patient_key(unmatched['patient_id']).dropna(), patient_key(echo[echo_pid]).dropna()
     if not set(ct_ids) & set(echo_ids):
         ex = lambda ids: ', '.join(repr(v) for v in list(dict.fromkeys(ids))[:3])
-        return (f"no CT patient_id appears in the ECHO table (CT ids such as {ex(ct_ids)}; ECHO ids such as {ex(echo_ids)}): "
+        return (f"no CT patient_id appears in the ECHO table (CT ids such as {ex(ct_ids)}; ECHO ids such as "
+                f"{ex(echo_ids)}): "
                 "the two exports name patients differently; map the id column with data.columns, or translate the ids")
     counts = unmatched['reason'].value_counts().to_dict()
-    return (f"no CT study has an ECHO within {window_days:g} days ({', '.join(f'{n} {r}' for r, n in counts.items())}); "
+    return (f"no CT study has an ECHO within {window_days:g} days "
+            f"({', '.join(f'{n} {r}' for r, n in counts.items())}); "
             "check the dates (data.dayfirst) and data.window_days")
 
 # %% ../nbs/01_matching.ipynb #3620c413
@@ -389,7 +437,8 @@ def split_patients(df:pd.DataFrame, # one row per study
                   )->pd.Series: # 'split', aligned to df.index
     "Assign every study the split of its patient: train/val (by `fractions`) and an optional test set carved out first."
     require_columns(df, [patient_col] + ([stratify] if stratify else []), 'cohort')
-    if any(v < 0 for v in fractions.values()) or sum(fractions.values()) <= 0: raise ValueError(f"bad fractions {fractions}")
+    if any(v < 0 for v in fractions.values()) or sum(fractions.values()) <= 0:
+        raise ValueError(f"bad fractions {fractions}")
     rng = np.random.default_rng(seed)
     pids = patient_key(df[patient_col])
     if pids.isna().any(): raise ValueError(f"cohort: {pids.isna().sum()} row(s) without {patient_col!r}")
@@ -398,11 +447,13 @@ def split_patients(df:pd.DataFrame, # one row per study
     if test is not None:
         if isinstance(test, (float, int)) and not isinstance(test, bool):
             if not 0 <= test < 1: raise ValueError(f"test fraction must be in [0, 1), not {test}")
-            assign = {p: 'test' for p, s in _divide(np.array(sorted(order)), {'test': test, 'rest': 1 - test}, rng).items() if s == 'test'}
+            assign = {p: 'test' for p,
+                      s in _divide(np.array(sorted(order)), {'test': test, 'rest': 1 - test}, rng).items() if s == 'test'}
         else:
             ids = set(patient_key(pd.Series(list(test))).dropna())
             absent = ids - set(order)
-            if absent: warnings.warn(f"{len(absent)} test patient id(s) are not in this cohort (e.g. {sorted(absent)[:3]}).")
+            if absent:
+                warnings.warn(f"{len(absent)} test patient id(s) are not in this cohort (e.g. {sorted(absent)[:3]}).")
             assign = {p: 'test' for p in order if p in ids}
     rest = np.array(sorted(p for p in order if p not in assign), dtype=object)
     if stratify:
@@ -453,20 +504,28 @@ def random_exam_tables(n_patients:int=1000, # patients
                        n_ecg:int|None=None, # ECG exams (default: 2 per patient)
                        seed:int=0,
                       )->tuple: # (ct, echo, ecg) DataFrames
-    "Random CT/ECHO/ECG tables of the canonical columns, plausible values, dates within five years, some values missing."
+    """Random CT/ECHO/ECG tables of the canonical columns, plausible values, dates within five years, some values
+    missing."""
     rng = np.random.default_rng(seed)
     n_ct, n_echo, n_ecg = n_ct or int(1.5 * n_patients), n_echo or 2 * n_patients, n_ecg or 2 * n_patients
     start = np.datetime64('2015-01-01')
     def pids(n): return np.char.add('P', rng.integers(0, n_patients, n).astype(str))
     def dates(n): return start + rng.integers(0, 5 * 365, n).astype('timedelta64[D]')
-    def maybe(x, p=.15): x = x.astype(float); x[rng.random(len(x)) < p] = np.nan; return x
+    def maybe(x, p=.15):
+        x = x.astype(float)
+        x[rng.random(len(x)) < p] = np.nan
+        return x
     grades = np.array(['none', 'trace', 'mild', 'moderate', 'severe', None], dtype=object)
-    ct = pd.DataFrame({'patient_id': pids(n_ct), 'study_id': [f'S{i:07d}' for i in range(n_ct)], 'study_date': dates(n_ct)})
+    ct = pd.DataFrame({'patient_id': pids(n_ct), 'study_id': [f'S{i:07d}' for i in range(n_ct)],
+                       'study_date': dates(n_ct)})
     ct['image_path'] = 'ct/' + ct['study_id'] + '.nii.gz'
     echo = pd.DataFrame({'patient_id': pids(n_echo), 'exam_date': dates(n_echo),
-                         'lvef': maybe(rng.normal(58, 10, n_echo).clip(10, 85)), 'ivs': maybe(rng.normal(10.5, 2, n_echo).clip(5, 25)),
-                         'lvpw': maybe(rng.normal(10, 2, n_echo).clip(5, 25)), 'lvidd': maybe(rng.normal(48, 6, n_echo)),
-                         'lvids': maybe(rng.normal(32, 6, n_echo)), 'av_vmax': maybe(rng.gamma(6, .3, n_echo).clip(.5, 6.5)),
+                         'lvef': maybe(rng.normal(58, 10, n_echo).clip(
+                             10, 85)), 'ivs': maybe(rng.normal(10.5, 2, n_echo).clip(5, 25)),
+                         'lvpw': maybe(rng.normal(10, 2, n_echo).clip(
+                             5, 25)), 'lvidd': maybe(rng.normal(48, 6, n_echo)),
+                         'lvids': maybe(rng.normal(32, 6, n_echo)), 'av_vmax': maybe(rng.gamma(
+                             6, .3, n_echo).clip(.5, 6.5)),
                          'pasp': maybe(rng.normal(32, 10, n_echo).clip(10, 120)), 'tr_vmax': maybe(rng.normal(2.6, .4, n_echo))})   # inside `MEASUREMENT_UNITS`' ranges
     for c in ['as_grade', 'ar_grade', 'mr_grade', 'tr_grade', 'pr_grade']:
         echo[c] = rng.choice(grades, n_echo, p=[.45, .2, .2, .08, .04, .03])

@@ -49,18 +49,21 @@ def set_support(self:NWHead,
                 z:torch.Tensor, # support embeddings (k, d); normalized here
                 y:torch.Tensor, # their labels (k, C): 1., 0., NaN for missing
                 ids:torch.Tensor|Sequence[int]|None=None, # their sample ids (`idx`); default 0..k-1
-                binary:bool|Sequence[bool]=True, # which columns hold labels (0, 1, NaN); the others real values (e.g. measurements)
+                # which columns hold labels (0, 1, NaN); the others real values (e.g. measurements)
+                binary:bool|Sequence[bool]=True,
                ):
     "Replace the support bank."
     z, y = torch.as_tensor(z), torch.as_tensor(y)
     if z.ndim != 2 or y.ndim != 2 or len(z) != len(y):
-        raise ValueError(f"support z must be (k, d) and y (k, C) with the same k; got {tuple(z.shape)} and {tuple(y.shape)}")
+        raise ValueError(f"support z must be (k, d) and y (k, C) with the same k; got {tuple(z.shape)} and "
+                         f"{tuple(y.shape)}")
     ids = torch.arange(len(z)) if ids is None else torch.as_tensor(ids).long().flatten()
     if len(ids) != len(z): raise ValueError(f"{len(ids)} ids for {len(z)} support entries")
     if len(ids.unique()) != len(ids): raise ValueError("support ids must be unique (one entry per sample)")
     lab = y[:, torch.as_tensor(binary, dtype=torch.bool).expand(y.shape[1])]
     known = lab[~lab.isnan()]
-    if ((known != 0) & (known != 1)).any(): raise ValueError("support labels must be 0, 1 or NaN (pass binary=False for columns of real values)")
+    if ((known != 0) & (known != 1)).any():
+        raise ValueError("support labels must be 0, 1 or NaN (pass binary=False for columns of real values)")
     dev = self.support_z.device
     self.support_z = F.normalize(z.detach().float(), dim=-1).to(dev)
     self.support_y = y.detach().float().to(dev)
@@ -88,7 +91,8 @@ def _self_positions(self:NWHead, ids:torch.Tensor):
 @patch
 def _weights(self:NWHead, z:torch.Tensor, ids:torch.Tensor|None)->torch.Tensor:
     "Unnormalized Eq. (4) weights exp(s - max s) in float32 (n, bank), 0 for excluded entries; one n x bank matrix."
-    w = F.normalize(z.float(), dim=-1) @ self.support_z.float().T # the only n x bank matrix: every step below is in place
+    # the only n x bank matrix: every step below is in place
+    w = F.normalize(z.float(), dim=-1) @ self.support_z.float().T
     w.div_(self.tau)
     if ids is not None and self.exclude_self:
         rows, cols = self._self_positions(ids)
@@ -100,7 +104,8 @@ def _weights(self:NWHead, z:torch.Tensor, ids:torch.Tensor|None)->torch.Tensor:
 # %% ../nbs/05_nw.ipynb #e9fcf3b3
 @patch
 def _check_ready(self:NWHead, z, ids):
-    if self.n_support == 0: raise RuntimeError("The NW head has an empty support bank: call set_support(z, y, ids) first")
+    if self.n_support == 0:
+        raise RuntimeError("The NW head has an empty support bank: call set_support(z, y, ids) first")
     if z.ndim != 2 or z.shape[1] != self.support_z.shape[1]:
         raise ValueError(f"queries must be (n, {self.support_z.shape[1]}), got {tuple(z.shape)}")
     if ids is not None:
@@ -110,7 +115,8 @@ def _check_ready(self:NWHead, z, ids):
 
 @patch
 def _chunk_weights(self:NWHead, z:torch.Tensor, ids:torch.Tensor|None):
-    "Eq. (4) weights chunk by chunk of queries, in float32 even under autocast: at most one chunk x bank matrix at a time."
+    """Eq. (4) weights chunk by chunk of queries, in float32 even under autocast: at most one chunk x bank matrix at a
+    time."""
     with torch.autocast(z.device.type, enabled=False):
         for s in range(0, len(z), self.chunk_size):
             yield self._weights(z[s:s + self.chunk_size], None if ids is None else ids[s:s + self.chunk_size])
@@ -152,7 +158,8 @@ def explain(self:NWHead,
     ids = self._check_ready(z, ids)
     k = min(k, self.n_support)
     outs = [(w / w.sum(dim=1, keepdim=True)).topk(k, dim=1) for w in self._chunk_weights(z, ids)]
-    weights = torch.cat([o.values for o in outs]); cols = torch.cat([o.indices for o in outs])
+    weights = torch.cat([o.values for o in outs])
+    cols = torch.cat([o.indices for o in outs])
     return NWExplanation(self.support_ids[cols], weights, self.support_y[cols])
 
 # %% ../nbs/05_nw.ipynb #f3ef180c
@@ -168,7 +175,8 @@ def explanation_frame(expl:NWExplanation, # from `NWHead.explain`
                        'idx': expl.ids.cpu().numpy().ravel(), 'weight': expl.weights.cpu().numpy().ravel()})
     df = pd.concat([df, pd.DataFrame(expl.labels.cpu().numpy().reshape(n * k, -1), columns=names)], axis=1)
     if cohort is not None:
-        if df['idx'].max() >= len(cohort): raise IndexError(f"support id {df['idx'].max()} is past the cohort's {len(cohort)} rows")
+        if df['idx'].max() >= len(cohort):
+            raise IndexError(f"support id {df['idx'].max()} is past the cohort's {len(cohort)} rows")
         cols = [c for c in columns if c in cohort.columns]
         df = pd.concat([df, cohort.iloc[df['idx'].to_numpy()][cols].reset_index(drop=True)], axis=1)
     return df
@@ -189,9 +197,11 @@ def select_support(z:torch.Tensor|np.ndarray, # embeddings of the training sampl
                    seed:int=0, # k-means seed
                    negatives:bool=True, # also take K negatives per phenotype (the paper: False, positives only)
                    names:Sequence[str]|None=None, # phenotype names, for warnings
-                   columns:Sequence[int]|None=None, # the label columns that choose exemplars (default: all); other columns ride along
+                   # the label columns that choose exemplars (default: all); other columns ride along
+                   columns:Sequence[int]|None=None,
                   )->np.ndarray: # sorted unique row positions into z
-    "Sec. 3.4: per phenotype, up to K positives (k-means exemplars when more) and, by default, up to K negatives; their union."
+    """Sec. 3.4: per phenotype, up to K positives (k-means exemplars when more) and, by default, up to K negatives;
+    their union."""
     z = z.detach().float().cpu().numpy() if torch.is_tensor(z) else np.asarray(z, dtype=np.float32)
     y = y.detach().float().cpu().numpy() if torch.is_tensor(y) else np.asarray(y, dtype=np.float32)
     if len(z) != len(y): raise ValueError(f"{len(z)} embeddings for {len(y)} label rows")

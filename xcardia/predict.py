@@ -53,11 +53,14 @@ def save_bundle(path:str|Path, # folder to write (created; existing bundle files
                 support:pd.DataFrame|None=None, # one row per bank entry: idx, study_id, image_path (and labels)
                 tab_preprocessor:TabularPreprocessor|None=None, # the pre-training's tabular preprocessing
                 config:dict|None=None, # the run's configuration, kept for the record
-                operating_points:pd.DataFrame|None=None, # each threshold's sensitivity, specificity, PPV, NPV (`operating_points`)
-                settings:MethodSettings|None=None, # the pre-training's method settings (`learn.spec.settings`; default: its head's temperature)
+                # each threshold's sensitivity, specificity, PPV, NPV (`operating_points`)
+                operating_points:pd.DataFrame|None=None,
+                # the pre-training's method settings (`learn.spec.settings`; default: its head's temperature)
+                settings:MethodSettings|None=None,
                )->Path:
     "Write a model bundle that `load_bundle` reads back."
-    path = Path(path); path.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
     targets = list(targets)
     thr = [float(thresholds[t]) for t in targets] if isinstance(thresholds, dict) else [float(t) for t in thresholds]
     if len(thr) != len(targets) or len(finetuned.heads) != len(targets):
@@ -69,10 +72,13 @@ def save_bundle(path:str|Path, # folder to write (created; existing bundle files
     if finetuned.severity is not None:                 # severity heads: their targets, units and training statistics
         spec = finetuned.severity.spec
         man['severity'] = spec.to_dict() | {'outputs': {m.output: m.unit for m in spec.measures}}
-    if operating_points is not None: operating_points.to_csv(path/'operating_points.csv', index=False); man['operating_points'] = 'operating_points.csv'
+    if operating_points is not None:
+        operating_points.to_csv(path/'operating_points.csv', index=False)
+        man['operating_points'] = 'operating_points.csv'
     torch.save(finetuned.state_dict(), path/'finetuned.pth')
     if pretrained is not None:
-        if tab_preprocessor is None: raise ValueError("a pre-trained model needs its tab_preprocessor (the tabular encoder's input layout)")
+        if tab_preprocessor is None:
+            raise ValueError("a pre-trained model needs its tab_preprocessor (the tabular encoder's input layout)")
         s = settings or method_settings({'tau_nw': getattr(pretrained.head, 'tau', None)})
         man['pretrained'] = dict(image_encoder=pretrained.image_encoder.config, head=pretrained.head_kind,
                                  settings=s.to_dict(), tabular=TABULAR_SIZES.get(preset.name, {}),
@@ -96,7 +102,8 @@ class Bundle:
     def __init__(self, path:Path, manifest:dict, finetuned:FineTuneModel, pretrained:XCardiaModel|None,
                  support:pd.DataFrame|None, tab_preprocessor:TabularPreprocessor|None, device=None):
         self.path, self.manifest, self.support, self.tab_preprocessor = Path(path), manifest, support, tab_preprocessor
-        self.device = torch.device(device) if device is not None else default_device()   # 'cpu', 'cuda:1' or a torch.device
+        # 'cpu', 'cuda:1' or a torch.device
+        self.device = torch.device(device) if device is not None else default_device()
         self.finetuned = finetuned.to(self.device).eval()
         self.pretrained = pretrained.to(self.device).eval() if pretrained is not None else None
         self.targets = manifest['targets']
@@ -115,35 +122,44 @@ class Bundle:
 
     @torch.no_grad()
     def outputs(self, x:torch.Tensor)->tuple:
-        "A batch of preprocessed CTs -> (probabilities (n, targets), severity estimates (a DataFrame, columns with their unit; None without severity heads))."
+        """A batch of preprocessed CTs -> (probabilities (n, targets), severity estimates (a DataFrame, columns with
+        their unit; None without severity heads))."""
         with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.device.type == 'cuda'):
             out = self.finetuned(x).float().cpu()
         n = len(self.targets)
-        return torch.sigmoid(out[:, :n]).numpy(), (self.severity.estimates(out[:, n:].numpy()) if self.severity is not None else None)
+        return torch.sigmoid(out[:, :n]).numpy(), (self.severity.estimates(out[
+            :, n:].numpy()) if self.severity is not None else None)
 
     @torch.no_grad()
     def predict(self, paths:Sequence[str|Path], # CT files (NIfTI, NRRD) or DICOM series folders
                 exemplars:int=0, # top NW exemplars per CT from the image-only query (needs a bank)
                 bs:int=8)->pd.DataFrame:
-        "One row per CT: probability and flag per target, the severity estimates (columns named with their unit, `units`), and with `exemplars` the top support studies (`.attrs['exemplars']` has their labels)."
-        if exemplars and self.support is None: raise BundleError(f"{self.path}: this bundle has no NW support bank; exemplars need one")
+        """One row per CT: probability and flag per target, the severity estimates (columns named with their unit,
+        `units`), and with `exemplars` the top support studies (`.attrs['exemplars']` has their labels)."""
+        if exemplars and self.support is None:
+            raise BundleError(f"{self.path}: this bundle has no NW support bank; exemplars need one")
         paths = [str(p) for p in paths]
         probs, sev, expl = [], [], []
         for i in progress_bar(range(0, len(paths), bs), leave=False):
             x = torch.stack([self.load(p) for p in paths[i:i + bs]]).to(self.device)
-            pr, est = self.outputs(x); probs.append(pr); sev.append(est)
-            if exemplars: expl.append(self.pretrained.head.explain(self.pretrained.image_encoder(x).float(), k=exemplars))
+            pr, est = self.outputs(x)
+            probs.append(pr)
+            sev.append(est)
+            if exemplars:
+                expl.append(self.pretrained.head.explain(self.pretrained.image_encoder(x).float(), k=exemplars))
         out = pd.DataFrame(np.concatenate(probs), columns=self.targets, index=pd.Index(paths, name='path'))
         for t in self.targets: out[f'{t}_flag'] = out[t] >= self.thresholds[t]
         if self.severity is not None: out = out.join(pd.concat(sev, ignore_index=True).set_index(out.index))
         if exemplars:
             sup = self.support.set_index('idx')
-            ids = torch.cat([e.ids for e in expl]).cpu().numpy(); w = torch.cat([e.weights for e in expl]).cpu().numpy()
+            ids = torch.cat([e.ids for e in expl]).cpu().numpy()
+            w = torch.cat([e.weights for e in expl]).cpu().numpy()
             for r in range(ids.shape[1]):
                 out[f'exemplar_{r + 1}_study'] = sup.loc[ids[:, r], 'study_id'].to_numpy()
                 out[f'exemplar_{r + 1}_weight'] = w[:, r]
             labels = [t for t in self.targets if t in sup.columns]
-            long = pd.DataFrame({'path': np.repeat(paths, ids.shape[1]), 'rank': np.tile(np.arange(1, ids.shape[1] + 1), len(paths)),
+            long = pd.DataFrame({'path': np.repeat(paths, ids.shape[1]),
+                                 'rank': np.tile(np.arange(1, ids.shape[1] + 1), len(paths)),
                                  'weight': w.ravel()}).join(sup.loc[ids.ravel(), ['study_id', 'image_path'] + labels].reset_index())
             out.attrs['exemplars'] = long
         return out
@@ -152,7 +168,8 @@ class Bundle:
 def load_bundle(path:str|Path, device=None)->Bundle:
     "Read a bundle written by `save_bundle`; every weight file loads strictly."
     path = Path(path)
-    if not (path/'bundle.json').is_file(): raise BundleError(f"{path}: not a model bundle (no bundle.json); `xcardia evaluate` writes one")
+    if not (path/'bundle.json').is_file():
+        raise BundleError(f"{path}: not a model bundle (no bundle.json); `xcardia evaluate` writes one")
     man = json.loads((path/'bundle.json').read_text())
     def encoder(cfg): return ImageEncoder.from_config(cfg)
     spec = SeveritySpec.from_dict(man['severity']) if 'severity' in man else None
@@ -164,17 +181,21 @@ def load_bundle(path:str|Path, device=None)->Bundle:
         m = man['pretrained']
         if tp is None: raise BundleError(f"{path}: tab_preprocessor.pkl is missing; the pre-trained model needs it")
         tab = TabularEncoder(len(tp.num_cols), tp.cat_cardinalities, d=m['image_encoder']['d'], **m['tabular'])
-        s = method_settings(m.get('settings') or {'tau_nw': m.get('tau_nw')})   # a bundle before the settings were stored: its tau_nw
+        # a bundle before the settings were stored: its tau_nw
+        s = method_settings(m.get('settings') or {'tau_nw': m.get('tau_nw')})
         pre = XCardiaModel(encoder(m['image_encoder']), tab, m['head'], n_targets=len(man['targets']), tau_nw=s.tau_nw)
         sd = torch.load(path/'pretrained.pth', map_location='cpu', weights_only=True)
         if m['head'] == 'nw': pre.head.set_support(sd['head.support_z'], sd['head.support_y'], sd['head.support_ids'])
         pre.load_state_dict(sd, strict=True)
         if m['head'] == 'nw':
-            if not (path/'support.csv').is_file(): raise BundleError(f"{path}: support.csv is missing; the NW bank's studies are listed there")
+            if not (path/'support.csv').is_file():
+                raise BundleError(f"{path}: support.csv is missing; the NW bank's studies are listed there")
             sup = pd.read_csv(path/'support.csv', dtype={'study_id': str})
-            if set(sup['idx']) != set(pre.head.support_ids.tolist()): raise BundleError(f"{path}: support.csv does not list the bank's entries")
+            if set(sup['idx']) != set(pre.head.support_ids.tolist()):
+                raise BundleError(f"{path}: support.csv does not list the bank's entries")
     b = Bundle(path, man, ft, pre, sup, tp, device)
-    b.operating_points = pd.read_csv(path/man['operating_points']) if 'operating_points' in man else None   # the report's table
+    # the report's table
+    b.operating_points = pd.read_csv(path/man['operating_points']) if 'operating_points' in man else None
     return b
 
 # %% ../nbs/11_predict.ipynb #82488ea8
@@ -188,43 +209,55 @@ def read_screen_table(table:str|Path|pd.DataFrame)->pd.DataFrame:
     "A CT table to screen: ids as text, `image_path` made absolute against the table's folder, one row per study."
     t = read_table(table, 'CT', ('patient_id', 'study_id'))
     require_columns(t, list(SCREEN_IDS), 'CT')
-    if not isinstance(table, pd.DataFrame): t['image_path'] = resolve_paths(t['image_path'], Path(table).resolve().parent)
+    if not isinstance(table, pd.DataFrame):
+        t['image_path'] = resolve_paths(t['image_path'], Path(table).resolve().parent)
     dup = t.study_id[t.study_id.duplicated()]
-    if len(dup): raise ValueError(f"CT table: study_id(s) {list(dup.unique()[:5])} appear in several rows; screening needs one row per study")
+    if len(dup):
+        raise ValueError(f"CT table: study_id(s) {list(dup.unique()[:5])} appear in several rows; screening needs one "
+                         "row per study")
     return t.reset_index(drop=True)
 
 # %% ../nbs/11_predict.ipynb #aa1c2340
 class _ScreenItems(torch.utils.data.Dataset):
-    "The studies of a screening, preprocessed by `load`: (position, volume, '') or, for a CT that cannot be read, (position, None, error)."
+    """The studies of a screening, preprocessed by `load`: (position, volume, '') or, for a CT that cannot be read,
+    (position, None, error)."""
     def __init__(self, paths:list, load): self.paths, self.load = paths, load
     def __len__(self): return len(self.paths)
     def __getitem__(self, i):
         try: return i, self.load(self.paths[i]), ''
         except CTReadError as e: return i, None, str(e).strip().splitlines()[0]
-        except Exception as e: return i, None, f"{self.paths[i]}: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+        except Exception as e:
+            return i, None, f"{self.paths[i]}: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
 
 def _collate(items:list)->tuple:
     "Positions, the stacked readable volumes (None if none) and each item's error ('' when read)."
-    pos = [i for i, _, _ in items]; ok = [x for _, x, _ in items if x is not None]
+    pos = [i for i, _, _ in items]
+    ok = [x for _, x, _ in items if x is not None]
     return pos, (torch.stack(ok) if ok else None), [e for _, _, e in items]
 
 def _append(f:Path, df:pd.DataFrame, header:bool):
-    "Append rows to a CSV in one write, flushed to disk: a kill leaves whole batches (or a last line cut short, which `_done_rows` drops)."
+    """Append rows to a CSV in one write, flushed to disk: a kill leaves whole batches (or a last line cut short, which
+    `_done_rows` drops)."""
     data = df.to_csv(index=False, header=header).encode()
     fd = os.open(f, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    try: os.write(fd, data); os.fsync(fd)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
     finally: os.close(fd)
 
 def _done_rows(f:Path, identity:str)->pd.DataFrame|None:
-    "The rows an earlier screening wrote to `f` (a last line cut short is removed from the file), refused if another bundle wrote them."
+    """The rows an earlier screening wrote to `f` (a last line cut short is removed from the file), refused if another
+    bundle wrote them."""
     if not f.exists() or f.stat().st_size == 0: return None
     raw = f.read_bytes()
     if not raw.endswith(b'\n'):
         raw = raw[:raw.rfind(b'\n') + 1]
         with open(f, 'r+b') as fh: fh.truncate(len(raw))
-    done = pd.read_csv(f, dtype={'patient_id': str, 'study_id': str, 'error': str, 'bundle': str}, keep_default_na=False, na_values=[''])
+    done = pd.read_csv(f, dtype={'patient_id': str, 'study_id': str, 'error': str, 'bundle': str},
+                       keep_default_na=False, na_values=[''])
     other = sorted(set(done.get('bundle', pd.Series(dtype=str)).dropna()) - {identity})
-    if other: raise BundleError(f"{f} holds predictions of another bundle ({', '.join(other)}; this one is {identity}); "
+    if other: raise BundleError(f"{f} holds predictions of another bundle ({', '.join(other)}; this one is "
+                                f"{identity}); "
                                 "write to another output, or delete it to screen again")
     return done
 
@@ -235,20 +268,24 @@ def _exemplar_columns(bundle:Bundle, x:torch.Tensor|None, ok:np.ndarray, k:int)-
     cols = {f'exemplar_{r + 1}_{w}': np.full(len(ok), None, object) for r in range(k) for w in ('study', 'weight')}
     if x is not None:
         e = bundle.pretrained.head.explain(bundle.pretrained.image_encoder(x).float(), k=k)
-        sup = bundle.support.set_index('idx'); ids, wts = e.ids.cpu().numpy(), e.weights.cpu().numpy()
+        sup = bundle.support.set_index('idx')
+        ids, wts = e.ids.cpu().numpy(), e.weights.cpu().numpy()
         for r in range(ids.shape[1]):
             cols[f'exemplar_{r + 1}_study'][ok] = sup.loc[ids[:, r], 'study_id'].to_numpy()
             cols[f'exemplar_{r + 1}_weight'][ok] = wts[:, r]
     return pd.DataFrame(cols)
 
 def _merge_parts(out:Path, table:pd.DataFrame, identity:str, world:int):
-    "The ranks' part files (and what `out` held before) merged into `out`, one row per study in the table's order; written whole, then the parts removed."
+    """The ranks' part files (and what `out` held before) merged into `out`, one row per study in the table's order;
+    written whole, then the parts removed."""
     parts = [out.with_name(f"{out.stem}.rank{r}{out.suffix}") for r in range(world)]
     frames = [d for f in [out] + parts if (d := _done_rows(f, identity)) is not None]
     rows = pd.concat(frames).drop_duplicates('study_id', keep='last')
     order = {s: i for i, s in enumerate(table.study_id)}
     rows = rows.iloc[np.argsort([order.get(s, len(order)) for s in rows.study_id], kind='stable')]
-    tmp = out.with_name(out.name + '.tmp'); rows.to_csv(tmp, index=False); os.replace(tmp, out)
+    tmp = out.with_name(out.name + '.tmp')
+    rows.to_csv(tmp, index=False)
+    os.replace(tmp, out)
     for f in parts: f.unlink(missing_ok=True)
 
 # %% ../nbs/11_predict.ipynb #d3d8e439
@@ -259,8 +296,10 @@ def _loader(p:dict, # preprocessing: spacing, size, hu_window
     return partial(load_ct, spacing=p['spacing'], size=p['size'], hu_window=tuple(p['hu_window']))
 
 def _pending(todo:pd.DataFrame, load, bs:int, num_workers:int, progress:bool, device):
-    "Batches of the studies of `todo`: (their rows, the readable CTs on `device` or None, which are readable, errors), read in DataLoader workers, with a progress bar in studies/s."
-    dl = torch.utils.data.DataLoader(_ScreenItems(todo.image_path.tolist(), load), batch_size=bs, num_workers=num_workers, collate_fn=_collate,
+    """Batches of the studies of `todo`: (their rows, the readable CTs on `device` or None, which are readable, errors),
+    read in DataLoader workers, with a progress bar in studies/s."""
+    dl = torch.utils.data.DataLoader(_ScreenItems(todo.image_path.tolist(), load), batch_size=bs,
+                                     num_workers=num_workers, collate_fn=_collate,
                                      generator=torch.Generator())
     t0, n = time.perf_counter(), 0
     pb = progress_bar(dl, total=len(dl), leave=False) if progress else dl
@@ -284,29 +323,38 @@ def screen(bundle:Bundle, # a loaded bundle (`load_bundle`)
            cache_dir:str|Path|None=None, # read CTs through this CT cache (`CTCache`): preprocessed once, reused
            progress:bool=True,
           )->dict:
-    "Screen every study of a CT table into `out`, one row each (probability and flag per target, or the `error` of a CT that could not be read); returns the summary."
-    if exemplars and bundle.support is None: raise BundleError(f"{bundle.path}: this bundle has no NW support bank; exemplars need one")
+    """Screen every study of a CT table into `out`, one row each (probability and flag per target, or the `error` of a
+    CT that could not be read); returns the summary."""
+    if exemplars and bundle.support is None:
+        raise BundleError(f"{bundle.path}: this bundle has no NW support bank; exemplars need one")
     t, ident, out = read_screen_table(table), bundle_identity(bundle.path), Path(out)
     if 'bundle' in t and set(t['bundle'].dropna().astype(str)) - {ident}:
-        raise BundleError(f"this table holds predictions of another bundle ({', '.join(sorted(set(t['bundle'].dropna().astype(str))))}); screen a CT table")
-    t = t.drop(columns=[c for c in t if c in bundle.targets or c.endswith('_flag') or c in ('error', 'bundle') or c in bundle.units])
+        raise BundleError("this table holds predictions of another bundle "
+                          f"({', '.join(sorted(set(t['bundle'].dropna().astype(str))))}); screen a CT table")
+    t = t.drop(columns=[c for c in t if c in bundle.targets or c.endswith('_flag') or c in (
+        'error', 'bundle') or c in bundle.units])
     rank, world = rank_distrib(), num_distrib() or 1
     part = out if world == 1 else out.with_name(f"{out.stem}.rank{rank}{out.suffix}")
     done = [d for f in dict.fromkeys([out, part]) if (d := _done_rows(f, ident)) is not None]
     seen = set(pd.concat(done).study_id) if done else set()
-    mine = t.iloc[rank::world]; todo = mine[~mine.study_id.isin(seen)]
+    mine = t.iloc[rank::world]
+    todo = mine[~mine.study_id.isin(seen)]
     header, t0, n = not part.exists() or part.stat().st_size == 0, time.perf_counter(), 0
-    for rows, x, ok, errs in _pending(todo, _loader(bundle.manifest['preprocessing'], cache_dir), bs, num_workers, progress and rank == 0, bundle.device):
+    for rows, x, ok, errs in _pending(todo, _loader(bundle.manifest['preprocessing'], cache_dir), bs, num_workers,
+                                      progress and rank == 0, bundle.device):
         probs, est = np.full((len(rows), len(bundle.targets)), np.nan, np.float32), None
         if x is not None: probs[ok], est = bundle.outputs(x)
         for k, tg in enumerate(bundle.targets): rows[tg] = probs[:, k]
-        for k, tg in enumerate(bundle.targets): rows[f'{tg}_flag'] = np.where(ok, probs[:, k] >= bundle.thresholds[tg], None)
+        for k, tg in enumerate(bundle.targets):
+            rows[f'{tg}_flag'] = np.where(ok, probs[:, k] >= bundle.thresholds[tg], None)
         for col in bundle.units:
             rows[col] = np.nan
             if est is not None: rows.loc[ok, col] = est[col].to_numpy()
         if exemplars: rows = rows.join(_exemplar_columns(bundle, x, ok, exemplars))
         rows['error'], rows['bundle'] = errs, ident
-        _append(part, rows, header); header = False; n += len(rows)
+        _append(part, rows, header)
+        header = False
+        n += len(rows)
     if world > 1:
         barrier()
         if rank == 0: _merge_parts(out, t, ident, world)
@@ -315,16 +363,21 @@ def screen(bundle:Bundle, # a loaded bundle (`load_bundle`)
     return dict(res, out=str(out), screened_now=n, seconds=round(time.perf_counter() - t0, 1), bundle=ident)
 
 # %% ../nbs/11_predict.ipynb #d4d3810f
-def encoder_source(source:Bundle|str|Path, # a bundle (loaded, or its folder), or a pre-training run folder holding `encoder.pth`
+def encoder_source(source:Bundle|str|Path,
+                   # a bundle (loaded, or its folder), or a pre-training run folder holding `encoder.pth`
                    device=None)->tuple:
-    "(image encoder in eval mode, its preprocessing, an identity for the output) of a bundle's pre-trained model or a pre-training run."
+    """(image encoder in eval mode, its preprocessing, an identity for the output) of a bundle's pre-trained model or a
+    pre-training run."""
     if isinstance(source, Bundle) or (Path(source)/'bundle.json').is_file():
         b = source if isinstance(source, Bundle) else load_bundle(source, device)
-        if b.pretrained is None: raise BundleError(f"{b.path}: this bundle holds no pre-trained encoder; pass the pre-training run's folder (out/pretrain/<run>)")
+        if b.pretrained is None:
+            raise BundleError(f"{b.path}: this bundle holds no pre-trained encoder; pass the pre-training run's folder "
+                              "(out/pretrain/<run>)")
         return b.pretrained.image_encoder.eval(), b.manifest['preprocessing'], 'bundle:' + bundle_identity(b.path)
     f, cfg = Path(source)/'encoder.pth', Path(source).parent.parent/'config.yaml'
     if not f.is_file() or not cfg.is_file():
-        raise BundleError(f"{source}: neither a bundle (bundle.json) nor a pre-training run folder (encoder.pth, and config.yaml two levels up)")
+        raise BundleError(f"{source}: neither a bundle (bundle.json) nor a pre-training run folder (encoder.pth, and "
+                          "config.yaml two levels up)")
     preset = get_preset(yaml.safe_load(cfg.read_text())['preset'])
     enc = image_encoder(preset, f, load=True).to(device or default_device()).eval()
     pre = dict(spacing=preset.spacing, size=preset.size, hu_window=list(preset.hu_window))
@@ -335,24 +388,34 @@ def embed(source:Bundle|str|Path, # a bundle, or a pre-training run folder (`enc
           out:str|Path, # the output: a folder of Parquet files (one per batch); a rerun goes on where it stopped
           bs:int=8, num_workers:int=0, cache_dir:str|Path|None=None, progress:bool=True,
          )->dict:
-    "The pre-trained image encoder's embedding (`emb_0` ...) of every study of a CT table, or its `error`; returns the summary."
+    """The pre-trained image encoder's embedding (`emb_0` ...) of every study of a CT table, or its `error`; returns the
+    summary."""
     enc, pre, ident = encoder_source(source, getattr(source, 'device', None))
     t, out, device = read_screen_table(table), Path(out), next(enc.parameters()).device
-    t = t.astype({c: 'string' for c in t if t[c].dtype == object})   # one Parquet schema for every batch, whatever it holds
+    # one Parquet schema for every batch, whatever it holds
+    t = t.astype({c: 'string' for c in t if t[c].dtype == object})
     rank, world = rank_distrib(), num_distrib() or 1
     out.mkdir(parents=True, exist_ok=True)
-    done = pd.read_parquet(out, columns=['study_id', 'encoder']) if list(out.glob('*.parquet')) else None   # not the embeddings
+    # not the embeddings
+    done = pd.read_parquet(out, columns=['study_id', 'encoder']) if list(out.glob('*.parquet')) else None
     if done is not None and set(done.encoder) - {ident}:
-        raise BundleError(f"{out} holds embeddings of another encoder ({', '.join(sorted(set(done.encoder) - {ident}))}; this one is {ident}); use another output")
-    mine = t.iloc[rank::world]; todo = mine[~mine.study_id.isin(set(done.study_id) if done is not None else set())]
+        raise BundleError(f"{out} holds embeddings of another encoder "
+                          f"({', '.join(sorted(set(done.encoder) - {ident}))}; this one is {ident}); use another output")
+    mine = t.iloc[rank::world]
+    todo = mine[~mine.study_id.isin(set(done.study_id) if done is not None else set())]
     t0, n = time.perf_counter(), 0
     for rows, x, ok, errs in _pending(todo, _loader(pre, cache_dir), bs, num_workers, progress and rank == 0, device):
         e = np.full((len(rows), enc.d), np.nan, np.float32)
         if x is not None:
-            with torch.no_grad(), torch.autocast(device.type, dtype=torch.float16, enabled=device.type == 'cuda'): e[ok] = enc(x).float().cpu().numpy()
-        rows = pd.concat([rows, pd.DataFrame(e, columns=[f'emb_{k}' for k in range(enc.d)])], axis=1).assign(error=pd.array([x or None for x in errs], dtype='string'), encoder=ident)
-        f = out/f"part-{time.time_ns()}-r{rank}.parquet"; tmp = out/f".{f.name}.tmp"
-        rows.to_parquet(tmp, index=False); os.replace(tmp, f); n += len(rows)
+            with torch.no_grad(), torch.autocast(device.type, dtype=torch.float16, enabled=device.type == 'cuda'):
+                e[ok] = enc(x).float().cpu().numpy()
+        rows = pd.concat([rows, pd.DataFrame(e, columns=[f'emb_{k}' for k in range(enc.d)])], axis=1).assign(
+            error=pd.array([x or None for x in errs], dtype='string'), encoder=ident)
+        f = out/f"part-{time.time_ns()}-r{rank}.parquet"
+        tmp = out/f".{f.name}.tmp"
+        rows.to_parquet(tmp, index=False)
+        os.replace(tmp, f)
+        n += len(rows)
     if world > 1: barrier()
     res = _summary(pd.read_parquet(out, columns=['study_id', 'error']))
     return dict(res, out=str(out), embedded_now=n, seconds=round(time.perf_counter() - t0, 1), encoder=ident, d=enc.d)

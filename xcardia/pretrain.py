@@ -30,21 +30,24 @@ from .losses import CLIPLoss, nw_loss, nw_mse, nt_xent, base_rate_bce
 from fastcore.foundation import L
 from .train import make_learner, FitSpec
 from .settings import METHOD, MethodSettings
-from .distributed import unwrap, is_distributed, all_gather_rows   # all_gather_rows and the bank names: also importable from here, as before
+# all_gather_rows and the bank names: also importable from here, as before
+from .distributed import unwrap, is_distributed, all_gather_rows
 from .bank import BANK_BN, eval_mode, bn_batch_stats, encode_bank, gather_support, SupportBankCallback
 from .augment import PairedAugment, RetrievalRank, retrieval_ranks, rank_share
 from fastai.torch_core import rank_distrib
 
 # %% ../nbs/08_pretrain.ipynb #7cce4254
 class XCardiaModel(nn.Module):
-    "Image encoder, tabular encoder, fusion (Eq. 3) and a phenotype head ('nw', 'linear' or None) on the fused embedding."
+    """Image encoder, tabular encoder, fusion (Eq. 3) and a phenotype head ('nw', 'linear' or None) on the fused
+    embedding."""
     def __init__(self, image_encoder:ImageEncoder, tabular_encoder:TabularEncoder,
                  head:str|None='nw', # 'nw', 'linear' or None
                  n_targets:int=len(TARGET_NAMES), tau_nw:float=METHOD.tau_nw):
         super().__init__()
         if head not in ('nw', 'linear', None): raise ValueError(f"head must be 'nw', 'linear' or None, not {head!r}")
         self.image_encoder, self.tabular_encoder, self.head_kind = image_encoder, tabular_encoder, head
-        self.head = NWHead(tau_nw) if head == 'nw' else init_linear_xavier(nn.Linear(image_encoder.d, n_targets)) if head == 'linear' else None
+        self.head = NWHead(tau_nw) if head == 'nw' else init_linear_xavier(nn.Linear(
+            image_encoder.d, n_targets)) if head == 'linear' else None
 
     def forward(self, ct, x_num=None, x_cat=None):
         e_img = self.image_encoder(ct)
@@ -61,7 +64,8 @@ class XCardiaModel(nn.Module):
 class SimCLRModel(nn.Module):
     "The image-only baseline: one image encoder applied to two views."
     def __init__(self, image_encoder:ImageEncoder):
-        super().__init__(); self.image_encoder = image_encoder
+        super().__init__()
+        self.image_encoder = image_encoder
     def forward(self, v1, v2): return self.image_encoder(v1), self.image_encoder(v2)
 
 # %% ../nbs/08_pretrain.ipynb #3924003f
@@ -69,22 +73,30 @@ NW_QUERIES = ('fused', 'image', 'both')
 NW_TARGETS = ('labels', 'measurements', 'both')
 
 class XCardiaLoss(nn.Module):
-    "Eq. (7): CLIP loss plus lambda_nw times the phenotype BCE of the model's head; the terms are kept in `terms` (and, with their graph, in `live`)."
-    def __init__(self, model:XCardiaModel, lambda_nw:float=METHOD.lambda_nw, tau_clip:float=METHOD.tau_clip, learnable_tau:bool=False,
-                 nw_query:str=METHOD.nw_query, # which embedding queries the bank in the NW loss: 'fused' (Eq. 3, the paper), 'image', or 'both' (summed)
-                 nw_tab_grad:bool=METHOD.nw_tab_grad, # False: the tabular embedding enters the NW loss's fused query without gradient
-                 nw_targets:str=METHOD.nw_targets, # what the NW loss scores: 'labels' (BCE, the paper), 'measurements' (masked MSE) or 'both' (summed)
-                 n_labels:int=len(TARGET_NAMES), # y's first n_labels columns are labels, the rest standardized measurements
+    """Eq. (7): CLIP loss plus lambda_nw times the phenotype BCE of the model's head; the terms are kept in `terms`
+    (and, with their graph, in `live`)."""
+    def __init__(self, model:XCardiaModel, lambda_nw:float=METHOD.lambda_nw, tau_clip:float=METHOD.tau_clip,
+                 learnable_tau:bool=False,
+                 # which embedding queries the bank in the NW loss: 'fused' (Eq. 3, the paper), 'image', or 'both' (summed)
+                 nw_query:str=METHOD.nw_query,
+                 # False: the tabular embedding enters the NW loss's fused query without gradient
+                 nw_tab_grad:bool=METHOD.nw_tab_grad,
+                 # what the NW loss scores: 'labels' (BCE, the paper), 'measurements' (masked MSE) or 'both' (summed)
+                 nw_targets:str=METHOD.nw_targets,
+                 # y's first n_labels columns are labels, the rest standardized measurements
+                 n_labels:int=len(TARGET_NAMES),
                 ):
         super().__init__()
         if nw_query not in NW_QUERIES: raise ValueError(f"nw_query must be one of {NW_QUERIES}, not {nw_query!r}")
         if nw_targets not in NW_TARGETS: raise ValueError(f"nw_targets must be one of {NW_TARGETS}, not {nw_targets!r}")
-        self.model, self.lambda_nw, self.clip = [model], lambda_nw, CLIPLoss(tau_clip, learnable_tau) # a list: not a submodule
+        # a list: not a submodule
+        self.model, self.lambda_nw, self.clip = [model], lambda_nw, CLIPLoss(tau_clip, learnable_tau)
         self.nw_query, self.nw_tab_grad, self.nw_targets, self.n_labels = nw_query, nw_tab_grad, nw_targets, n_labels
         self.terms, self.live = {}, {}
 
     def score(self, p, y):
-        "The NW loss of predictions `p` against `y`: BCE on the label columns and/or masked MSE on the measurement columns."
+        """The NW loss of predictions `p` against `y`: BCE on the label columns and/or masked MSE on the measurement
+        columns."""
         n = self.n_labels
         if self.nw_targets == 'labels': return nw_loss(p[:, :n], y[:, :n])
         mse = nw_mse(p[:, n:], y[:, n:])
@@ -102,7 +114,8 @@ class XCardiaLoss(nn.Module):
         e_img, e_tab, z = pred
         clip = self.clip(e_img, e_tab)
         self.live = {'clip': clip}
-        if self.model[0].head_kind is not None and self.lambda_nw != 0: self.live['nw'] = self.nw_term(e_img, e_tab, y, idx)
+        if self.model[0].head_kind is not None and self.lambda_nw != 0:
+            self.live['nw'] = self.nw_term(e_img, e_tab, y, idx)
         self.terms = {k: v.detach() for k, v in self.live.items()}
         return clip + self.lambda_nw * self.live['nw'] if 'nw' in self.live else clip
 
@@ -120,14 +133,18 @@ class SimCLRLoss(nn.Module):
 
 # %% ../nbs/08_pretrain.ipynb #88a4b091
 class LossTerm(Metric):
-    "The epoch average of one term of the loss function's `terms` (weighted by batch size), summed on the device: no host sync per batch."
+    """The epoch average of one term of the loss function's `terms` (weighted by batch size), summed on the device: no
+    host sync per batch."""
     def __init__(self, name:str): self.name_ = name
     def reset(self): self.total, self.count = 0., 0
     def accumulate(self, learn):
         t = getattr(learn.loss_func, 'terms', {}).get(self.name_)
         if t is None: return
-        t = learn.to_detach(t.detach().float(), cpu=False)           # under several processes: the mean over ranks (as fastai's loss)
-        bs = len(learn.yb[-1]); self.total = self.total + t * bs; self.count += bs
+        # under several processes: the mean over ranks (as fastai's loss)
+        t = learn.to_detach(t.detach().float(), cpu=False)
+        bs = len(learn.yb[-1])
+        self.total = self.total + t * bs
+        self.count += bs
     @property
     def value(self): return float(self.total) / self.count if self.count else float('nan')
     @property
@@ -135,7 +152,8 @@ class LossTerm(Metric):
 
 # %% ../nbs/08_pretrain.ipynb #5014e603
 class TermGradNorms(Callback):
-    "Every `every`-th training batch: the gradient norm each weighted loss term sends into the image and the tabular encoder; `table` has the epoch means (appended to `learn.path/fname` each epoch if given)."
+    """Every `every`-th training batch: the gradient norm each weighted loss term sends into the image and the tabular
+    encoder; `table` has the epoch means (appended to `learn.path/fname` each epoch if given)."""
     order = 5
     def __init__(self, every:int=10, fname:str|None=None): self.every, self.fname = every, fname
     def before_fit(self): self.rows = []
@@ -150,13 +168,15 @@ class TermGradNorms(Callback):
             w = lf.lambda_nw if term == 'nw' else 1.
             for e, ps in encoders.items():
                 gs = torch.autograd.grad(t * w, ps, retain_graph=True, allow_unused=True)
-                norm = float(sum((g.float() ** 2).sum() for g in gs if g is not None)) ** .5    # 0 when the term does not reach it
+                # 0 when the term does not reach it
+                norm = float(sum((g.float() ** 2).sum() for g in gs if g is not None)) ** .5
                 self.sums[f'{term}_{e}'] = self.sums.get(f'{term}_{e}', 0.) + norm
         self.n += 1
     def after_epoch(self):
         if not self.n: return                                       # no training batch: an epoch a resumed fit skips
         self.rows.append({'epoch': self.epoch, **{k: v / self.n for k, v in self.sums.items()}})
-        if self.fname and getattr(self.learn, 'path', None) is not None and rank_distrib() == 0:   # a resumed run's file goes on
+        # a resumed run's file goes on
+        if self.fname and getattr(self.learn, 'path', None) is not None and rank_distrib() == 0:
             f = Path(self.learn.path)/self.fname
             pd.DataFrame(self.rows[-1:]).to_csv(f, mode='a', header=not f.exists(), index=False)
     @property
@@ -170,7 +190,8 @@ class Variant(NamedTuple):
     kind: str # `make_dls` kind: 'paired' (a CT with its tables) or 'simclr' (two views of a CT)
     head: str|None # 'nw', 'linear' or None (MMCL, SimCLR)
 
-VARIANTS = {'nw_mmcl': Variant('paired', 'nw'), 'mmcl': Variant('paired', None), 'linear_mmcl': Variant('paired', 'linear'),
+VARIANTS = {'nw_mmcl': Variant('paired', 'nw'), 'mmcl': Variant('paired', None),
+            'linear_mmcl': Variant('paired', 'linear'),
             'simclr': Variant('simclr', None)}
 TABULAR_SIZES = {'tiny': dict(n_blocks=1, d_block=32, attention_n_heads=4),
                  'small': dict(n_blocks=2, d_block=64, attention_n_heads=4),
@@ -185,7 +206,8 @@ def check_pretrain(dls, variant:str, s:MethodSettings, n_labels:int):
     v = VARIANTS[variant]
     if s.nw_targets != 'labels':
         if v.head != 'nw':
-            raise ValueError(f"nw_targets={s.nw_targets!r} needs the NW head (variant 'nw_mmcl'), not variant {variant!r}")
+            raise ValueError(f"nw_targets={s.nw_targets!r} needs the NW head (variant 'nw_mmcl'), not variant "
+                             f"{variant!r}")
         if len(getattr(dls.train_ds, 'targets', ())) <= n_labels:
             raise ValueError(f"nw_targets={s.nw_targets!r} needs measurement columns after the {n_labels} labels in y: "
                              "cohort, names = measurement_targets(cohort); "
@@ -198,7 +220,8 @@ def paired_parts(dls, p, head:str|None, s:MethodSettings, n_labels:int,
                  bank_bn:str='batch', final_bank:bool=True)->tuple:
     "The model, loss, metrics and callbacks of a paired variant (`head`: 'nw', 'linear' or None) at preset `p`."
     tp = dls.tab_preprocessor
-    img = ImageEncoder.from_preset(p)                           # before the tabular encoder: the seed's draws go to it first
+    # before the tabular encoder: the seed's draws go to it first
+    img = ImageEncoder.from_preset(p)
     tab = TabularEncoder(len(tp.num_cols), tp.cat_cardinalities, d=p.d, **TABULAR_SIZES.get(p.name, {}))
     model = XCardiaModel(img, tab, head, n_targets=n_labels, tau_nw=s.tau_nw)
     loss = XCardiaLoss(model, s.lambda_nw if head else 0., s.tau_clip, nw_query=s.nw_query, nw_tab_grad=s.nw_tab_grad,
@@ -215,17 +238,21 @@ def paired_parts(dls, p, head:str|None, s:MethodSettings, n_labels:int,
 @delegates(make_learner)
 def pretrain_learner(dls, # from `make_dls(..., kind='paired')`, or kind='simclr' for the SimCLR variant
                      variant:str='nw_mmcl', # 'nw_mmcl', 'mmcl', 'simclr' or 'linear_mmcl'
-                     settings:MethodSettings=METHOD, # the method's settings; keywords named as its fields (`tau_nw=0.05`) override them
-                     bank_bn:str='batch', # BatchNorm while encoding the bank during the fit: 'batch' (as the queries) or 'running'
+                     # the method's settings; keywords named as its fields (`tau_nw=0.05`) override them
+                     settings:MethodSettings=METHOD,
+                     # BatchNorm while encoding the bank during the fit: 'batch' (as the queries) or 'running'
+                     bank_bn:str='batch',
                      final_bank:bool=True, # rebuild the bank in eval mode from the final weights after the fit
-                     diagnostics:bool=False, # add `TermGradNorms` (each term's gradient norm into each encoder; grad_norms.csv)
+                     # add `TermGradNorms` (each term's gradient norm into each encoder; grad_norms.csv)
+                     diagnostics:bool=False,
                      preset:str|None=None, # default: the DataLoaders' preset
                      depth:int|None=None, d:int|None=None, lr:float|None=None,
                      wd:float=0.01, # AdamW weight decay
                      patience:int|None=10, # early stopping on `settings.monitor` (None: off)
                      path:str|Path='runs/pretrain', # where the best model and the CSV log go
                      targets=TARGET_NAMES, cbs=None, **kwargs)->Learner:
-    "A fastai Learner pre-training the image encoder with one of the variants of the paper; `learn.spec` records what it fits."
+    """A fastai Learner pre-training the image encoder with one of the variants of the paper; `learn.spec` records what
+    it fits."""
     s = settings.update(**{k: kwargs.pop(k) for k in list(kwargs) if k in MethodSettings.__dataclass_fields__})
     n_labels = len(targets)
     check_pretrain(dls, variant, s, n_labels)
@@ -235,7 +262,8 @@ def pretrain_learner(dls, # from `make_dls(..., kind='paired')`, or kind='simclr
         model, loss, metrics, extra = SimCLRModel(ImageEncoder.from_preset(p)), SimCLRLoss(s.tau_simclr), [LossTerm('nt_xent')], []
     else:
         model, loss, metrics, extra = paired_parts(dls, p, v.head, s, n_labels, bank_bn, final_bank)
-        if diagnostics and is_distributed(): warnings.warn("diagnostics (TermGradNorms) are off under several processes: run them on one")
+        if diagnostics and is_distributed():
+            warnings.warn("diagnostics (TermGradNorms) are off under several processes: run them on one")
         elif diagnostics: extra.append(TermGradNorms(fname='grad_norms.csv'))
     track = MONITORS[s.monitor] if v.kind == 'paired' else MONITORS['loss']
     spec = FitSpec(variant=variant, preset=p, n_labels=n_labels, settings=s)
@@ -246,23 +274,31 @@ def pretrain_learner(dls, # from `make_dls(..., kind='paired')`, or kind='simclr
 
 # %% ../nbs/08_pretrain.ipynb #70122343
 def save_image_encoder(learn:Learner, fname:str|Path)->Path:
-    "Save the pre-trained image encoder with its configuration; `xcardia.encoders.load_image_encoder` loads it strictly."
+    """Save the pre-trained image encoder with its configuration; `xcardia.encoders.load_image_encoder` loads it
+    strictly."""
     enc = learn.model.image_encoder
-    fname = Path(fname); fname.parent.mkdir(parents=True, exist_ok=True)
+    fname = Path(fname)
+    fname.parent.mkdir(parents=True, exist_ok=True)
     torch.save({'state_dict': enc.state_dict(), 'config': {**enc.config, 'variant': learn.spec.variant}}, fname)
     return fname
 
 # %% ../nbs/08_pretrain.ipynb #3a2e7719
 @torch.no_grad()
 def head_outputs(learn:Learner, dl=None)->dict:
-    "Embeddings (`e_img`, `e_tab`), the head's phenotype probabilities (`probs`; no columns without a head) and labels `y`, its measurement predictions (`values`) and targets (`y_values`; no columns without measurement targets), and `idx` of every sample of `dl` (default: validation), in eval mode."
+    """Embeddings (`e_img`, `e_tab`), the head's phenotype probabilities (`probs`; no columns without a head) and labels
+    `y`, its measurement predictions (`values`) and targets (`y_values`; no columns without measurement targets), and
+    `idx` of every sample of `dl` (default: validation), in eval mode."""
     model, dl = learn.model, dl or learn.dls.valid
     out = {k: [] for k in ('e_img', 'e_tab', 'p', 'y', 'idx')}
     with eval_mode(model):
         for ct, x_num, x_cat, y, idx in dl:
             i, t, z = model(ct, x_num, x_cat)
-            out['e_img'].append(i.float()); out['e_tab'].append(t.float()); out['y'].append(y); out['idx'].append(idx)
-            out['p'].append(model.phenotype_probs(z.float(), idx).float() if model.head_kind else y.new_zeros(len(y), 0))
+            out['e_img'].append(i.float())
+            out['e_tab'].append(t.float())
+            out['y'].append(y)
+            out['idx'].append(idx)
+            out['p'].append(model.phenotype_probs(z.float(), idx).float() if model.head_kind else y.new_zeros(
+                len(y), 0))
     out = {k: torch.cat(v) for k, v in out.items()}
     n, p, y = learn.spec.n_labels or out['y'].shape[1], out.pop('p'), out['y']
     return {**out, 'probs': p[:, :n], 'y': y[:, :n], 'values': p[:, n:], 'y_values': y[:, n:]}
@@ -275,7 +311,8 @@ def encode_pairs(learn:Learner, dl=None)->tuple:
 
 # %% ../nbs/08_pretrain.ipynb #b22137d4
 def retrieval_accuracy(learn:Learner, dl=None, ks=(1, 5))->dict:
-    "Image-to-tabular top-k retrieval accuracy on `dl` (default: validation), with chance k/n, and the mean rank share (`RetrievalRank`)."
+    """Image-to-tabular top-k retrieval accuracy on `dl` (default: validation), with chance k/n, and the mean rank share
+    (`RetrievalRank`)."""
     r = retrieval_ranks(*encode_pairs(learn, dl)[:2])
     out = {'n': len(r)}
     for k in ks: out[f'top{k}'], out[f'chance_top{k}'] = (r < k).float().mean().item(), min(k / len(r), 1.)
@@ -285,8 +322,10 @@ def retrieval_accuracy(learn:Learner, dl=None, ks=(1, 5))->dict:
 
 # %% ../nbs/08_pretrain.ipynb #46adc025
 def head_auroc(learn:Learner, dl=None)->pd.Series:
-    "The pre-training head's AUROC per target on `dl` (default: validation), eval mode; NaN where a target has one class (or no head)."
-    o = head_outputs(learn, dl); probs, y = o['probs'].numpy(), o['y'].numpy()
+    """The pre-training head's AUROC per target on `dl` (default: validation), eval mode; NaN where a target has one
+    class (or no head)."""
+    o = head_outputs(learn, dl)
+    probs, y = o['probs'].numpy(), o['y'].numpy()
     out = {}
     for c, t in enumerate(TARGET_NAMES[:y.shape[1]]):
         ok = ~np.isnan(y[:, c])
@@ -294,12 +333,15 @@ def head_auroc(learn:Learner, dl=None)->pd.Series:
     return pd.Series(out, name='head_auroc')
 
 def head_r2(learn:Learner, dl=None)->pd.Series:
-    "With measurement targets (`nw_targets`): the NW head's R^2 per measurement on `dl` (default: validation), eval mode, over known values; empty otherwise."
-    o = head_outputs(learn, dl); p, y = o['values'].numpy(), o['y_values'].numpy()
+    """With measurement targets (`nw_targets`): the NW head's R^2 per measurement on `dl` (default: validation), eval
+    mode, over known values; empty otherwise."""
+    o = head_outputs(learn, dl)
+    p, y = o['values'].numpy(), o['y_values'].numpy()
     names = list(getattr(learn.dls.train_ds, 'targets', []))[learn.spec.n_labels or 0:]
     out = {}
     for c in range(p.shape[1]):
         ok = ~(np.isnan(y[:, c]) | np.isnan(p[:, c]))
-        out[names[c] if c < len(names) else c] = 1 - ((p[ok, c] - y[ok, c]) ** 2).sum() / ((y[ok, c] - y[ok, c].mean()) ** 2).sum() if ok.sum() > 1 else np.nan
+        out[names[c] if c < len(names) else c] = 1 - ((p[ok, c] - y[
+            ok, c]) ** 2).sum() / ((y[ok, c] - y[ok, c].mean()) ** 2).sum() if ok.sum() > 1 else np.nan
     return pd.Series(out, name='head_r2', dtype=float)
 

@@ -32,8 +32,11 @@ from .encoders import fuse
 from .nw import explanation_frame
 from .losses import nw_loss, base_rate_bce
 from .pretrain import head_outputs, VARIANTS
-from .evaluate import (OP_METRICS, operating_points, evaluate, compare_seeds, seed_table, results_table, table_markdown, reliability_diagram, expected_calibration_error, plot_modality_pca, modality_gap,
-                              PhenotypeScores, grad_cam, cam_layer, cam_heart_shares, cam_figure, exemplar_figure, plot_differences, far_hearts,
+from .evaluate import (OP_METRICS, operating_points, evaluate, compare_seeds, seed_table, results_table,
+                              table_markdown, reliability_diagram, expected_calibration_error, plot_modality_pca,
+                              modality_gap,
+                              PhenotypeScores, grad_cam, cam_layer, cam_heart_shares, cam_figure, exemplar_figure,
+                              plot_differences, far_hearts,
                               regression_metrics, ordinal_metrics, derived_scores, derived_vs_binary, severity_figure)
 from .severity import SeveritySpec, GRADE_LEVELS
 from .predict import save_bundle, package_versions
@@ -41,7 +44,8 @@ from .config import Config
 from .stages import say, stage_done, read_cohort_stage, load_pretrained_learner, load_finetuned_model, pretrain_dls, FEW_POSITIVES, short_targets_text
 
 # %% ../nbs/13_report.ipynb #ed84a2c4
-METHOD_NAMES = {'nw_mmcl': 'NW+MMCL', 'mmcl': 'MMCL', 'simclr': 'SimCLR', 'linear_mmcl': 'linear+MMCL', 'none': 'no pre-training'}
+METHOD_NAMES = {'nw_mmcl': 'NW+MMCL', 'mmcl': 'MMCL', 'simclr': 'SimCLR', 'linear_mmcl': 'linear+MMCL',
+                'none': 'no pre-training'}
 
 def method_label(method:str, # a variant, an extra run of `pretrain.runs`, or 'none'
                  lambda_nw:float|None=None, # a λ-sweep run's λ
@@ -64,7 +68,8 @@ def frame_markdown(df:pd.DataFrame, digits:int=3)->str:
         return '' if v is None else str(v)
     cols = [' / '.join(map(str, c)) if isinstance(c, tuple) else str(c) for c in df.columns]
     lines = ['| ' + ' | '.join([str(df.index.name or '')] + cols) + ' |', '|' + '---|' * (len(cols) + 1)]
-    lines += ['| ' + ' | '.join([str(i)] + [cell(v) for v in row]) + ' |' for i, row in zip(df.index, df.itertuples(index=False))]
+    lines += ['| ' + ' | '.join([str(i)] + [cell(v) for v in row]) + ' |' for i,
+              row in zip(df.index, df.itertuples(index=False))]
     return '\n'.join(lines)
 
 # %% ../nbs/13_report.ipynb #5d113317
@@ -86,14 +91,26 @@ def _frame_html(df:pd.DataFrame, digits:int=3)->str:
 class Report:
     "A report built from headings, paragraphs, markdown tables and figures, written as markdown and as standalone HTML."
     def __init__(self, title:str): self.title, self.blocks = title, []
-    def h(self, text:str, level:int=2): self.blocks.append(('h', level, text)); return self
-    def p(self, text:str): self.blocks.append(('p', text)); return self
-    def table(self, md:str): self.blocks.append(('table', md)); return self
-    def code(self, text:str): self.blocks.append(('code', text)); return self
-    def img(self, fname:str, caption:str): self.blocks.append(('img', fname, caption)); return self
+    def h(self, text:str, level:int=2):
+        self.blocks.append(('h', level, text))
+        return self
+    def p(self, text:str):
+        self.blocks.append(('p', text))
+        return self
+    def table(self, md:str):
+        self.blocks.append(('table', md))
+        return self
+    def code(self, text:str):
+        self.blocks.append(('code', text))
+        return self
+    def img(self, fname:str, caption:str):
+        self.blocks.append(('img', fname, caption))
+        return self
     def frame(self, df:pd.DataFrame, digits:int=3):
-        "A table from a frame: two-level columns become grouped headers in the HTML (in the markdown: 'group / column')."
-        self.blocks.append(('frame', df, digits)); return self
+        """A table from a frame: two-level columns become grouped headers in the HTML (in the markdown: 'group /
+        column')."""
+        self.blocks.append(('frame', df, digits))
+        return self
 
     def markdown(self)->str:
         out = [f"# {self.title}"]
@@ -107,14 +124,17 @@ class Report:
 
     def html(self)->str:
         out = [f"<!doctype html><html><head><meta charset='utf-8'><title>{_esc(self.title)}</title><style>"
-               "body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}table{border-collapse:collapse;margin:1em 0}"
-               "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px}img{max-width:100%}pre{background:#f5f5f5;padding:1em;white-space:pre-wrap;overflow-wrap:anywhere}p,figcaption{overflow-wrap:anywhere}"
+               "body{font-family:sans-serif;max-width:1100px;margin:2em "
+               "auto;line-height:1.4}table{border-collapse:collapse;margin:1em 0}"
+               "td,th{border:1px solid #ccc;padding:3px "
+               "8px;font-size:13px}img{max-width:100%}pre{background:#f5f5f5;padding:1em;white-space:pre-wrap;overflow-wrap:anywhere}p,figcaption{overflow-wrap:anywhere}"
                f"</style></head><body><h1>{_esc(self.title)}</h1>"]
         for b in self.blocks:
             if b[0] == 'h': out.append(f"<h{b[1]}>{_inline_html(b[2])}</h{b[1]}>")
             elif b[0] == 'p': out.append(f"<p>{_inline_html(b[1])}</p>")
             elif b[0] == 'code': out.append(f"<pre>{_esc(b[1])}</pre>")
-            elif b[0] == 'img': out.append(f"<figure><img src='{b[1]}'><figcaption>{_inline_html(b[2])}</figcaption></figure>")
+            elif b[0] == 'img':
+                out.append(f"<figure><img src='{b[1]}'><figcaption>{_inline_html(b[2])}</figcaption></figure>")
             elif b[0] == 'frame': out.append(_frame_html(b[1], b[2]))
             else:
                 rows = [r.strip().strip('|').split('|') for r in b[1].strip().splitlines()]
@@ -124,7 +144,9 @@ class Report:
         return '\n'.join(out) + '</body></html>\n'
 
     def write(self, folder:Path)->Path:
-        folder = Path(folder); (folder/'report.md').write_text(self.markdown()); (folder/'report.html').write_text(self.html())
+        folder = Path(folder)
+        (folder/'report.md').write_text(self.markdown())
+        (folder/'report.html').write_text(self.html())
         return folder/'report.md'
 
 # %% ../nbs/13_report.ipynb #2528e660
@@ -136,7 +158,8 @@ class Evaluation:
     preds: dict = field(default_factory=dict)     # (method, regime) -> the contents of its preds.npz
     results: dict = field(default_factory=dict)   # (method, regime) -> its `evaluate` frame
     learners: dict = field(default_factory=dict)  # paired pre-training run -> its Learner with the saved weights
-    heads: dict = field(default_factory=dict)     # paired pre-training run -> head outputs on its validation pairs (arrays)
+    # paired pre-training run -> head outputs on its validation pairs (arrays)
+    heads: dict = field(default_factory=dict)
     finetuned: nn.Module|None = None              # the bundle's fine-tuned model
     cam_study: tuple|None = None                  # (cohort row, heart centre or None) of the study Grad-CAM shows
     @property
@@ -156,16 +179,20 @@ class Evaluation:
         return [r.name for r in self.cfg.plan.seed_runs(method, regime) if r.key in self.results]
     def save_fig(self, fig, fname:str)->str:
         "Write a figure into the report folder and close it."
-        fig.savefig(self.folder/fname, dpi=110); plt.close(fig); return fname
+        fig.savefig(self.folder/fname, dpi=110)
+        plt.close(fig)
+        return fname
 
 def start_evaluation(cfg:Config)->Evaluation:
     "An `Evaluation` of a run: `report/` created, the report opened with the run's settings."
     ev = Evaluation(cfg, Report('X-Cardia: phenotype-guided cross-modal pre-training, results'))
     (ev.folder/'results').mkdir(parents=True, exist_ok=True)
     ev.report.p(f"Preset **{cfg.preset}**; split seed {ev.seed}, training seed(s) {', '.join(map(str, ev.seeds))}; "
-                f"{ev.n_boot} patient-bootstrap resamples for every 95 % CI. In the tables, [a, b] is that 95 % CI; on several "
+                f"{ev.n_boot} patient-bootstrap resamples for every 95 % CI. In the tables, [a, b] is that 95 % CI; on "
+                "several "
                 "training seeds, ± is the across-seed SD (a spread, not a CI). "
-                f"Written {time.strftime('%Y-%m-%d %H:%M')} from `{ev.out}`. Every number below was computed from this run's outputs.")
+                f"Written {time.strftime('%Y-%m-%d %H:%M')} from `{ev.out}`. Every number below was computed from this "
+                "run's outputs.")
     return ev
 
 # %% ../nbs/13_report.ipynb #166a232b
@@ -174,27 +201,35 @@ def cohort_section(ev:Evaluation):
     lab, rep = read_cohort_stage(ev.cfg, 'labelled'), ev.report
     rep.h('Table A.1 analogue: cohort').p(f"{len(lab)} labelled CT studies of {lab.patient_id.nunique()} patients; "
           f"{len(read_cohort_stage(ev.cfg, 'pretrain'))} pre-training pairs (test patients excluded).")
-    rep.frame(pd.read_csv(ev.out/'cohort'/'table_a1.csv', header=[0, 1], index_col=0), 1)     # grouped headers in the HTML
+    # grouped headers in the HTML
+    rep.frame(pd.read_csv(ev.out/'cohort'/'table_a1.csv', header=[0, 1], index_col=0), 1)
     srcs = lambda t: 'the nine above' if t.rule == 'any' else ', '.join(
         f"{c} ({MEASUREMENT_UNITS[c].unit})" if c in MEASUREMENT_UNITS else f"{c} (grade words)" for c in t.columns + ((t.fallback[0],) if t.fallback else ()))
     defs = pd.DataFrame({'definition': [t.description for t in TARGETS], 'ECHO columns (unit)': [srcs(t) for t in TARGETS]},
                         index=pd.Index(TARGET_NAMES, name='target'))
-    rep.p('Label definitions (a missing measurement gives a missing label, never a negative; units as checked on the way in):').table(frame_markdown(defs))
+    rep.p('Label definitions (a missing measurement gives a missing label, never a negative; units as checked on the '
+          'way in):').table(frame_markdown(defs))
     un = pd.read_csv(ev.out/'cohort'/'unmatched.csv') if (ev.out/'cohort'/'unmatched.csv').exists() else pd.DataFrame(columns=['reason'])
     if len(un): rep.p(f"{len(un)} CT studies left out at matching: " + ', '.join(f"{n} {r}" for r, n in un.reason.value_counts().items())
                       + " (`cohort/unmatched.csv`).")
     short = stage_done(ev.out/'cohort').get('short_targets') or {}
-    if short: rep.p(f"Targets with fewer than {FEW_POSITIVES} positive studies (AUROC missing or wide): {short_targets_text(short)}.")
+    if short:
+        rep.p(f"Targets with fewer than {FEW_POSITIVES} positive studies (AUROC missing or wide): "
+              f"{short_targets_text(short)}.")
 
 # %% ../nbs/13_report.ipynb #68957a2f
 def load_finetune_results(ev:Evaluation)->list:
-    "Evaluate every finished fine-tuning (`preds.npz`) into `ev.preds` and `ev.results`, one CSV each; returns the unfinished runs."
+    """Evaluate every finished fine-tuning (`preds.npz`) into `ev.preds` and `ev.results`, one CSV each; returns the
+    unfinished runs."""
     missing = []
     for method, regime in (r.key for r in ev.cfg.plan.finetune):
         f = ev.out/'finetune'/method/regime/'preds.npz'
-        if not f.exists(): missing.append(f"{method}/{regime}"); continue
+        if not f.exists():
+            missing.append(f"{method}/{regime}")
+            continue
         p = ev.preds[(method, regime)] = dict(np.load(f))
-        res = ev.results[(method, regime)] = evaluate(p['test_probs'], p['test_y'], p['test_pids'], p['val_probs'], p['val_y'],
+        res = ev.results[(method, regime)] = evaluate(p['test_probs'], p['test_y'], p['test_pids'], p['val_probs'],
+                                                      p['val_y'],
                                                       n_boot=ev.n_boot, seed=ev.seed)
         res.to_csv(ev.folder/'results'/f"{method}_{regime}.csv")
     if missing: ev.report.p(f"Not evaluated (fine-tuning not finished): {', '.join(missing)}.")
@@ -205,7 +240,8 @@ REGIME_TITLES = {'full': 'Table 1 analogue: fine-tuning on all training labels, 
                  '5shot': 'Table 2 analogue: 5-shot fine-tuning, test AUROC'}
 
 def supported_best(ev:Evaluation, regime:str, runs:dict, tab:pd.DataFrame)->pd.DataFrame:
-    "Per row of `tab` (targets and the mean): True at the best method when its paired 95 % CI against the runner-up excludes zero (`compare_seeds`)."
+    """Per row of `tab` (targets and the mean): True at the best method when its paired 95 % CI against the runner-up
+    excludes zero (`compare_seeds`)."""
     bold, cache = pd.DataFrame(False, index=tab.index, columns=tab.columns), {}
     for t, row in tab.iterrows():
         order = row.dropna().sort_values(ascending=False)
@@ -214,14 +250,16 @@ def supported_best(ev:Evaluation, regime:str, runs:dict, tab:pd.DataFrame)->pd.D
         if (a, b) not in cache:
             pa, pb = [ev.preds[(n, regime)] for n in runs[a]], [ev.preds[(n, regime)] for n in runs[b]]
             k = min(len(pa), len(pb))
-            cache[(a, b)] = compare_seeds([p['test_probs'] for p in pa[:k]], [p['test_probs'] for p in pb[:k]], pa[0]['test_y'], pa[0]['test_pids'],
+            cache[(a, b)] = compare_seeds([p['test_probs'] for p in pa[:k]], [p['test_probs'] for p in pb[:k]],
+                                          pa[0]['test_y'], pa[0]['test_pids'],
                                           ev.n_boot, ev.seed)
         c = cache[(a, b)]
         if t in c.index and c.loc[t, 'lo'] > 0: bold.loc[t, a] = True
     return bold
 
 def regime_tables(ev:Evaluation)->dict:
-    "Tables 1 and 2 (and one per other regime): test AUROC per target and method (over several seeds: their mean ± SD); returns each regime's row of means."
+    """Tables 1 and 2 (and one per other regime): test AUROC per target and method (over several seeds: their mean ±
+    SD); returns each regime's row of means."""
     f_cfg, headline = ev.cfg.finetune, {}
     for regime in f_cfg.regimes:
         runs = {method_label(m): names for m in f_cfg.methods if (names := ev.seed_runs(m, regime))}
@@ -233,10 +271,12 @@ def regime_tables(ev:Evaluation)->dict:
         if len(ev.seeds) > 1: tab.attrs['sd'].to_csv(ev.folder/f"table_auroc_{regime}_seed_sd.csv")
         headline[regime] = tab.loc['mean']
         ev.report.h(REGIME_TITLES.get(regime, f"Fine-tuning regime {regime}: test AUROC")).table(table_markdown(tab, bold=supported_best(ev, regime, runs, tab)))
-        ev.report.p(f"In bold: the best method of a row where its paired 95 % CI against the runner-up excludes zero (elsewhere the highest "
+        ev.report.p("In bold: the best method of a row where its paired 95 % CI against the runner-up excludes zero "
+                    "(elsewhere the highest "
                     f"value is not a finding). Per-target CIs of each run: `results/<run>_{regime}.csv`.")
         if len(ev.seeds) > 1: ev.report.p(f"Mean over the training seeds {ev.seeds} (runs per method: "
-                                          + ', '.join(f"{k} {len(v)}" for k, v in runs.items()) + ") ± their standard deviation.")
+                                          + ', '.join(f"{k} {len(v)}" for k, v in runs.items()) + ") ± their standard "
+                                                                                                  "deviation.")
         reasons = {t: why for t, why in next(iter(res.values()))['reason'].items() if isinstance(why, str)}
         if reasons: ev.report.p('n/a: ' + '; '.join(f"{t}: {why}" for t, why in reasons.items()) + '.')
     return headline
@@ -248,7 +288,8 @@ def fraction_table(ev:Evaluation):
     if not f_cfg.fractions: return
     frac = pd.DataFrame({method_label(m): {f"{x:g}": float(ev.results[(m, f'frac{x:g}')]['auroc'].astype(float).mean())
                          for x in f_cfg.fractions if (m, f'frac{x:g}') in ev.results} for m in f_cfg.methods})
-    frac.index.name = 'label fraction'; frac.to_csv(ev.folder/'table_c1.csv')
+    frac.index.name = 'label fraction'
+    frac.to_csv(ev.folder/'table_c1.csv')
     ev.report.h('Table C.1 analogue: label fractions, mean test AUROC over targets').table(frame_markdown(frac))
 
 def sweep_table(ev:Evaluation):
@@ -259,17 +300,21 @@ def sweep_table(ev:Evaluation):
     res = {f"λ={lam0:g}": ev.results[('nw_mmcl', regime)]} if ('nw_mmcl', regime) in ev.results else {}
     res.update({f"λ={r.lambda_sweep:g}": ev.results[(r.name, regime)] for r in sweep if (r.name, regime) in ev.results})
     if not res: return
-    tab = results_table(res, 'auroc'); tab.to_csv(ev.folder/'table_b1.csv')
+    tab = results_table(res, 'auroc')
+    tab.to_csv(ev.folder/'table_b1.csv')
     ev.report.h(f"Table B.1 analogue: NW loss weight λ (NW+MMCL, {regime} fine-tuning), test AUROC").table(table_markdown(tab))
 
 # %% ../nbs/13_report.ipynb #39856d38
 def comparison_table(preds:dict, # (run name, regime) -> preds.npz contents
                      regimes:Sequence[str], methods:Sequence[str], n_boot:int=N_BOOT, seed:int=0,
                      pairs:Sequence=(), # extra (A, B) comparisons, A − B (`evaluate.pairs`)
-                     names:dict|None=None, # (method, training seed) -> run name (`cfg.plan`); several seeds: `compare_seeds`. Default: one seed, runs named by their method
+                     # (method, training seed) -> run name (`cfg.plan`); several seeds: `compare_seeds`. Default: one seed, runs named by their method
+                     names:dict|None=None,
                     )->pd.DataFrame:
-    "Paired-bootstrap mean-AUROC differences: each pre-trained method vs no pre-training, NW+MMCL vs each other variant, each extra run (`pretrain.runs`) vs MMCL, and `pairs`."
-    own = [(m, 'none') for m in methods if m != 'none'] + [('nw_mmcl', m) for m in methods if m not in ('nw_mmcl', 'none')]
+    """Paired-bootstrap mean-AUROC differences: each pre-trained method vs no pre-training, NW+MMCL vs each other
+    variant, each extra run (`pretrain.runs`) vs MMCL, and `pairs`."""
+    own = [(m, 'none') for m in methods if m != 'none'] + [('nw_mmcl', m) for m in methods if m not in (
+        'nw_mmcl', 'none')]
     own += [(m, 'mmcl') for m in methods if m not in VARIANTS and m != 'none' and 'mmcl' in methods]
     pairs = own + [tuple(p) for p in pairs if tuple(p) not in own]
     names = names or {(m, seed): m for m in methods}
@@ -281,35 +326,44 @@ def comparison_table(preds:dict, # (run name, regime) -> preds.npz contents
             pa, pb = [preds[(names[(a, s)], r)] for s in both], [preds[(names[(b, s)], r)] for s in both]
             if any(not np.array_equal(p['test_pids'], pa[0]['test_pids']) for p in pa + pb):
                 raise ValueError(f"{a} and {b} at {r}: the seeds' test sets differ; they must share the cohort's split")
-            c = compare_seeds([p['test_probs'] for p in pa], [p['test_probs'] for p in pb], pa[0]['test_y'], pa[0]['test_pids'], n_boot=n_boot, seed=seed)
+            c = compare_seeds([p['test_probs'] for p in pa], [p['test_probs'] for p in pb], pa[0]['test_y'],
+                              pa[0]['test_pids'], n_boot=n_boot, seed=seed)
             if 'mean' not in c.index: continue
             m = c.loc['mean']
-            rows.append({'regime': r, 'comparison': f"{method_label(a)} − {method_label(b)}", 'mean AUROC difference': m.auroc_diff,
+            rows.append({'regime': r, 'comparison': f"{method_label(a)} − {method_label(b)}",
+                         'mean AUROC difference': m.auroc_diff,
                          'CI low': m.lo, 'CI high': m.hi, 'CI excludes 0': bool(m.lo > 0 or m.hi < 0), 'seeds': len(both), 'seed SD': m.seed_sd})
     df = pd.DataFrame(rows)
     return df.drop(columns=['seeds', 'seed SD'], errors='ignore') if len(seeds) == 1 else df
 
 def comparison_section(ev:Evaluation)->pd.DataFrame:
-    "The paired comparisons as a table, a forest plot, and one sentence each for the CIs that exclude zero and those that do not."
+    """The paired comparisons as a table, a forest plot, and one sentence each for the CIs that exclude zero and those
+    that do not."""
     f_cfg = ev.cfg.finetune
     names = {(r.method, r.seed): r.name for r in ev.cfg.plan.finetune if r.lambda_sweep is None}
     cmp = comparison_table(ev.preds, f_cfg.regimes, f_cfg.methods, ev.n_boot, ev.seed, ev.cfg.evaluate.pairs, names)
     cmp.to_csv(ev.folder/'comparisons.csv', index=False)
     if not len(cmp): return cmp
     rep = ev.report
-    seeds = (f" Over {len(ev.seeds)} training seeds: the seed-averaged difference, its CI from a two-level bootstrap (patients, "
+    seeds = (f" Over {len(ev.seeds)} training seeds: the seed-averaged difference, its CI from a two-level bootstrap "
+             "(patients, "
              "then seeds; `xcardia.evaluate.compare_seeds`), and the across-seed SD of the difference.") if len(ev.seeds) > 1 else ''
-    rep.h('Which differences are supported').p("Mean test AUROC over targets, difference between two methods with a paired "
+    rep.h('Which differences are supported').p("Mean test AUROC over targets, difference between two methods with a "
+                                               "paired "
           "patient-bootstrap 95 % CI (the same resampled patients for both)." + seeds).table(frame_markdown(cmp.set_index('regime')))
     fig, ax = plt.subplots(figsize=(6.5, .3 * len(cmp) + 1.2))
-    plot_differences(cmp['mean AUROC difference'], cmp['CI low'], cmp['CI high'], [f"{r.regime}: {r.comparison}" for _, r in cmp.iterrows()],
+    plot_differences(cmp['mean AUROC difference'], cmp['CI low'], cmp['CI high'],
+                     [f"{r.regime}: {r.comparison}" for _, r in cmp.iterrows()],
                      ax=ax, xlabel='difference in mean test AUROC over targets (95 % CI)')
     fig.tight_layout()
-    rep.img(ev.save_fig(fig, 'fig_comparisons.png'), 'Each difference with its paired patient-bootstrap 95 % CI; solid where the CI excludes zero.')
+    rep.img(ev.save_fig(fig, 'fig_comparisons.png'),
+            'Each difference with its paired patient-bootstrap 95 % CI; solid where the CI excludes zero.')
     yes, no = cmp[cmp['CI excludes 0']], cmp[~cmp['CI excludes 0']]
-    rep.p("CI excludes zero: " + ('; '.join(f"{r.comparison} ({r.regime}: {r['mean AUROC difference']:+.3f} [{r['CI low']:+.3f}, {r['CI high']:+.3f}])"
+    rep.p("CI excludes zero: " + ('; '.join(f"{r.comparison} ({r.regime}: {r['mean AUROC difference']:+.3f} "
+                                            f"[{r['CI low']:+.3f}, {r['CI high']:+.3f}])"
           for _, r in yes.iterrows()) or 'none') + '.')
-    rep.p("CI includes zero (no difference shown): " + ('; '.join(f"{r.comparison} ({r.regime})" for _, r in no.iterrows()) or 'none') + '.')
+    rep.p("CI includes zero (no difference shown): " + ('; '.join(
+        f"{r.comparison} ({r.regime})" for _, r in no.iterrows()) or 'none') + '.')
     return cmp
 
 # %% ../nbs/13_report.ipynb #973e6381
@@ -319,7 +373,8 @@ def _head_arrays(learn)->dict:
     return out
 
 def load_pretrained(ev:Evaluation)->list:
-    "Each finished paired pre-training variant's and extra run's Learner (`ev.learners`) and head outputs on the validation pairs (`ev.heads`), at `seed`."
+    """Each finished paired pre-training variant's and extra run's Learner (`ev.learners`) and head outputs on the
+    validation pairs (`ev.heads`), at `seed`."""
     cfg = ev.cfg
     runs = [r for r in cfg.plan.pretrain if r.seed == cfg.seed and r.lambda_sweep is None and r.paired and (r.folder/'model.pth').exists()]
     built = {}   # runs whose DataLoaders `pretrain_dls` builds alike (excluded columns, measurement targets) share them
@@ -332,16 +387,22 @@ def load_pretrained(ev:Evaluation)->list:
 
 # %% ../nbs/13_report.ipynb #b8804349
 def pretraining_head_section(ev:Evaluation):
-    "Table 3: each head's AUROC and F1 on the validation pairs, the modality gap, and the head's BCE against its base rate."
+    """Table 3: each head's AUROC and F1 on the validation pairs, the modality gap, and the head's BCE against its base
+    rate."""
     heads = {n: h for n, h in ev.heads.items() if h['probs'].shape[1]}
     if not heads: return
-    t3 = {method_label(n): evaluate(h['probs'], h['y'], h['pids'], n_boot=ev.n_boot, seed=ev.seed) for n, h in heads.items()}
+    t3 = {method_label(n): evaluate(h['probs'], h['y'], h['pids'], n_boot=ev.n_boot, seed=ev.seed) for n,
+          h in heads.items()}
     auroc, f1 = results_table(t3, 'auroc'), results_table(t3, 'f1')
     cos = pd.DataFrame({method_label(n): modality_gap(h['e_img'], h['e_tab']) for n, h in ev.heads.items()}).T
-    auroc.to_csv(ev.folder/'table3_auroc.csv'); f1.to_csv(ev.folder/'table3_f1.csv'); cos.to_csv(ev.folder/'table3_cosine.csv')
+    auroc.to_csv(ev.folder/'table3_auroc.csv')
+    f1.to_csv(ev.folder/'table3_f1.csv')
+    cos.to_csv(ev.folder/'table3_cosine.csv')
     rep = ev.report
     rep.h('Table 3 analogue: the pre-training head on the pre-training task (validation pairs, image + tabular input)')
-    if len(ev.seeds) > 1: rep.p(f"Training seed {ev.seed} alone (the pre-training diagnostics below average the seeds, so their head AUROC differs).")
+    if len(ev.seeds) > 1:
+        rep.p(f"Training seed {ev.seed} alone (the pre-training diagnostics below average the seeds, so their head "
+              "AUROC differs).")
     rep.p('AUROC:').table(table_markdown(auroc)).p('F1 (threshold 0.5):').table(table_markdown(f1))
     rep.p('Modality gap (distance between image and tabular centroids) and matched-pair cosine similarity:').table(frame_markdown(cos))
     train_ds = next(iter(ev.learners.values())).dls.train_ds
@@ -350,15 +411,18 @@ def pretraining_head_section(ev:Evaluation):
                                           'base-rate BCE': base_rate_bce(y_tr, torch.as_tensor(h['y']))} for n, h in heads.items()}).T
     bce.to_csv(ev.folder/'table3_bce.csv')
     rep.p("The head's phenotype BCE on the validation pairs against the base rate (each target's training prevalence "
-          "as the prediction, over the same known labels); a head at or above its base rate has learnt nothing about the phenotypes:").table(frame_markdown(bce))
+          "as the prediction, over the same known labels); a head at or above its base rate has learnt nothing about "
+          "the phenotypes:").table(frame_markdown(bce))
 
 def modality_section(ev:Evaluation):
     "Figure 2: PCA of the image and tabular embeddings of the same validation patients, per paired variant."
     names = list(ev.heads)
     if not names: return
-    cols = min(4, len(names)); rows = -(-len(names) // cols)            # a study's many runs wrap onto rows of four
+    cols = min(4, len(names))
+    rows = -(-len(names) // cols)  # a study's many runs wrap onto rows of four
     fig, axs = plt.subplots(rows, cols, figsize=(4 * cols, 3.8 * rows), squeeze=False)
-    plot_modality_pca({method_label(n): (ev.heads[n]['e_img'], ev.heads[n]['e_tab']) for n in names}, axs.flat[:len(names)])
+    plot_modality_pca({method_label(n): (ev.heads[n]['e_img'], ev.heads[n]['e_tab']) for n in names},
+                      axs.flat[:len(names)])
     for ax in axs.flat[len(names):]: ax.remove()
     fig.tight_layout()
     ev.report.h('Figure 2 analogue: image and tabular embeddings').img(ev.save_fig(fig, 'fig_pca.png'),
@@ -368,73 +432,93 @@ def modality_section(ev:Evaluation):
 DIAGNOSTICS = ('head_mean_auroc', 'head_mean_r2', 'best_valid_nw_loss', 'nw_base_rate')
 
 def diagnostics_section(ev:Evaluation)->pd.DataFrame:
-    "Per pre-training run (mean over seeds): head AUROC, NW loss against its base rate, and each term's gradient norm into each encoder."
+    """Per pre-training run (mean over seeds): head AUROC, NW loss against its base rate, and each term's gradient norm
+    into each encoder."""
     rows = {}
     for run in ev.cfg.plan.pretrain:
         info = stage_done(run.folder)
         if not info or 'head_mean_auroc' not in info and 'grad_norms_last_epoch' not in info: continue
         row = {k: info.get(k) for k in DIAGNOSTICS}
-        row['nw_base_rate'] = info.get('nw_base_rate', info.get('base_rate_bce'))        # runs from before measurement targets: labels
+        # runs from before measurement targets: labels
+        row['nw_base_rate'] = info.get('nw_base_rate', info.get('base_rate_bce'))
         row.update({f"grad {k}": v for k, v in (info.get('grad_norms_last_epoch') or {}).items() if k != 'epoch'})
         rows.setdefault(method_label(run.method, run.lambda_sweep), []).append(row)
     if not rows: return pd.DataFrame()
     tab = pd.DataFrame({k: pd.DataFrame(v).astype(float).mean() for k, v in rows.items()}).T
     tab = tab[[c for c in DIAGNOSTICS if c in tab and tab[c].notna().any()] + sorted(c for c in tab if c.startswith('grad'))]
     tab.insert(0, 'seeds', [len(rows[k]) for k in tab.index])
-    tab.index.name = 'run'; tab.to_csv(ev.folder/'pretrain_diagnostics.csv')
-    ev.report.h('Pre-training diagnostics').p("Per pre-training run, mean over its seeds: the head's mean validation AUROC, its best validation "
-        "NW loss against the base rate it must beat (each target's prevalence as the prediction; with `nw_targets: measurements` each "
-        "measurement's training mean, and the head's mean R² per measurement; with `nw_query: both` the loss is the sum of two queries' losses, "
+    tab.index.name = 'run'
+    tab.to_csv(ev.folder/'pretrain_diagnostics.csv')
+    ev.report.h('Pre-training diagnostics').p("Per pre-training run, mean over its seeds: the head's mean validation "
+                                              "AUROC, its best validation "
+        "NW loss against the base rate it must beat (each target's prevalence as the prediction; with `nw_targets: "
+        "measurements` each "
+        "measurement's training mean, and the head's mean R² per measurement; with `nw_query: both` the loss is the "
+        "sum of two queries' losses, "
         "twice the base rate shown), and the gradient norm each "
-        "weighted loss term sent into the image (img) and tabular (tab) encoder in the last epoch (with `pretrain.diagnostics`).").table(frame_markdown(tab))
+        "weighted loss term sent into the image (img) and tabular (tab) encoder in the last epoch (with "
+        "`pretrain.diagnostics`).").table(frame_markdown(tab))
     return tab
 
 # %% ../nbs/13_report.ipynb #bf5d0cd7
 def cam_studies(ds, preset)->tuple:
-    "The cohort rows Grad-CAM is shown on (the 8 studies with the most displaced hearts, where the CT table gives heart masks; else the first validation study), and whether they have masks."
+    """The cohort rows Grad-CAM is shown on (the 8 studies with the most displaced hearts, where the CT table gives
+    heart masks; else the first validation study), and whether they have masks."""
     co = ds.cohort
     hearts = 'heart_path' in co and all(isinstance(s, str) and Path(s).exists() for s in co.heart_path.iloc[ds.rows])
     return (far_hearts(co, ds.rows, preset.spacing, preset.size, n=8).row.tolist() if hearts else [int(ds.rows[0])]), hearts
 
 # %% ../nbs/13_report.ipynb #775ecece
 def study_batch(ds, row:int, device)->tuple:
-    "One study of a paired dataset, by cohort row, as a batch of one on `device`: (ct, x_num, x_cat, idx) and its labels."
+    """One study of a paired dataset, by cohort row, as a batch of one on `device`: (ct, x_num, x_cat, idx) and its
+    labels."""
     ct, x_num, x_cat, y, idx = ds[int(np.flatnonzero(ds.rows == row)[0])]
     return tuple(t[None].to(device) for t in (ct, x_num, x_cat, idx)), y
 
 # %% ../nbs/13_report.ipynb #793dd5fb
 def study_cams(ev:Evaluation, batch:tuple, target:int)->dict:
-    "Grad-CAM maps of one study's `target` score: each pre-training head (with the study's tables) and the fine-tuned model."
+    """Grad-CAM maps of one study's `target` score: each pre-training head (with the study's tables) and the fine-tuned
+    model."""
     ct, x_num, x_cat, idx = batch
     cams = {f"{method_label(n)} head": grad_cam(PhenotypeScores(ev.learners[n].model.eval(), x_num, x_cat, ids=idx if n == 'nw_mmcl' else None), ct, target)
             for n in ('nw_mmcl', 'linear_mmcl') if n in ev.learners}
-    if ev.finetuned is not None: cams[f"fine-tuned {method_label(ev.bundle_run[0])}"] = grad_cam(ev.finetuned.to(ct.device), ct, target)
+    if ev.finetuned is not None:
+        cams[f"fine-tuned {method_label(ev.bundle_run[0])}"] = grad_cam(ev.finetuned.to(ct.device), ct, target)
     return cams
 
 # %% ../nbs/13_report.ipynb #d9c220b9
 def _cam_figure(ev:Evaluation, cams:dict, ct, centre, layer:str, study:str):
     target, size = ev.cfg.evaluate.cam_target, ct.shape[-1]
     fig = cam_figure(cams, ct[0, 0].cpu().numpy(), centre, f"Grad-CAM for {target} (block {layer}), study {study}")
-    ev.report.h('Figure D.1 analogue: 3D Grad-CAM').img(ev.save_fig(fig, 'fig_gradcam.png'), f"Grad-CAM of the {target} score: pre-training "
+    ev.report.h('Figure D.1 analogue: 3D Grad-CAM').img(ev.save_fig(fig, 'fig_gradcam.png'), "Grad-CAM of the "
+                                                                                             f"{target} score: "
+                                                                                             "pre-training "
         "heads with the patient's tabular input held fixed, and the fine-tuned model (CT only).")
-    ev.report.p(f"Maps from block `{layer}`, the deepest whose feature map has at least 4 voxels per side at this size ({size}^3); "
+    ev.report.p(f"Maps from block `{layer}`, the deepest whose feature map has at least 4 voxels per side at this size "
+                f"({size}^3); "
                 "a 1-voxel map (the last block at the small size) would give a uniform map whatever the model learned.")
 
 def _share_table(ev:Evaluation, shares:list)->dict:
     if not shares: return {}
-    t = pd.DataFrame(shares); t.loc['mean'] = t.mean(); t.to_csv(ev.folder/'cam_heart_shares.csv')
+    t = pd.DataFrame(shares)
+    t.loc['mean'] = t.mean()
+    t.to_csv(ev.folder/'cam_heart_shares.csv')
     mean, blob = t.loc['mean'].to_dict(), t.loc['mean', 'centred blob (reference)']
-    ev.report.p(f"Share of the Grad-CAM mass inside the heart (the CT table's heart masks, `heart_path`) on the {len(shares)} validation studies whose hearts lie "
+    ev.report.p("Share of the Grad-CAM mass inside the heart (the CT table's heart masks, `heart_path`) on the "
+                f"{len(shares)} validation studies whose hearts lie "
                 "farthest from the crop centre, against a centred Gaussian blob of the same total mass:").table(frame_markdown(t))
-    ev.report.p('Mean over these phantoms: ' + '; '.join(f"{k} {v:.3f} ({'more' if v > blob else 'less'} than the blob's {blob:.3f})"
+    ev.report.p('Mean over these phantoms: ' + '; '.join(f"{k} {v:.3f} ({'more' if v > blob else 'less'} than the "
+                                                         f"blob's {blob:.3f})"
                 for k, v in mean.items() if k not in ('centred blob (reference)', 'heart share of the volume')) + '.')
     return mean
 
 def gradcam_section(ev:Evaluation)->dict:
-    "Figure D.1: Grad-CAM of the `evaluate.cam_target` score, and where the CT table gives heart masks the heart's share of each map; returns the mean shares."
+    """Figure D.1: Grad-CAM of the `evaluate.cam_target` score, and where the CT table gives heart masks the heart's
+    share of each map; returns the mean shares."""
     target = ev.cfg.evaluate.cam_target
     if not ev.learners or target not in TARGET_NAMES: return {}
-    learn = next(iter(ev.learners.values())); ds, pp = learn.dls.valid_ds, learn.dls.preset
+    learn = next(iter(ev.learners.values()))
+    ds, pp = learn.dls.valid_ds, learn.dls.preset
     rows, hearts = cam_studies(ds, pp)
     shares = []
     for k, row in enumerate(rows):
@@ -445,7 +529,8 @@ def gradcam_section(ev:Evaluation)->dict:
         if k: continue
         centre = tuple(int(v) for v in np.argwhere(heart).mean(0)) if heart is not None and heart.any() else None
         ev.cam_study = (row, centre)
-        _cam_figure(ev, cams, batch[0], centre, cam_layer(learn.model.image_encoder, batch[0]), ds.cohort.study_id.iloc[row])
+        _cam_figure(ev, cams, batch[0], centre, cam_layer(learn.model.image_encoder, batch[0]),
+                    ds.cohort.study_id.iloc[row])
     return _share_table(ev, shares)
 
 # %% ../nbs/13_report.ipynb #f1c9778c
@@ -453,15 +538,18 @@ def exemplar_section(ev:Evaluation):
     "The support studies with the largest NW weights (Eq. 4) behind the NW head's prediction for the Grad-CAM study."
     if 'nw_mmcl' not in ev.learners or ev.cam_study is None: return
     (row, centre), target = ev.cam_study, ev.cfg.evaluate.cam_target
-    learn = ev.learners['nw_mmcl']; ds, model = learn.dls.valid_ds, learn.model.eval()
+    learn = ev.learners['nw_mmcl']
+    ds, model = learn.dls.valid_ds, learn.model.eval()
     (ct, x_num, x_cat, idx), y = study_batch(ds, row, learn.dls.device)
     with torch.no_grad(): z = fuse(model.image_encoder(ct), model.tabular_encoder(x_num, x_cat))
     ex = explanation_frame(model.head.explain(z, k=4, ids=idx), ds.cohort)
     study = ds.cohort.study_id.iloc[row]
     fig = exemplar_figure(ct[0, 0].cpu().numpy(), [ds.volumes(q)[0].numpy() for q in ex.image_path], ex, target,
                           f"query {study}\n{target}: {y[TARGET_NAMES.index(target)]:.0f}", z=centre[2] if centre else None)
-    ev.report.h('Exemplar explanation').img(ev.save_fig(fig, 'fig_exemplars.png'), f"The support studies with the largest NW weights (Eq. 4) "
-                                            f"for the NW head's prediction on study {study}, with their {target} labels.")
+    ev.report.h('Exemplar explanation').img(ev.save_fig(fig, 'fig_exemplars.png'), "The support studies with the "
+                                                                                   "largest NW weights (Eq. 4) "
+                                            f"for the NW head's prediction on study {study}, with their {target} "
+                                            "labels.")
 
 # %% ../nbs/13_report.ipynb #873b1e02
 def _ci_cell(r:pd.Series, m:str)->str:
@@ -473,13 +561,17 @@ def _sev_spec(p:dict)->SeveritySpec: return SeveritySpec.from_dict(json.loads(st
 def severity_metrics(p:dict, # a preds.npz with severity arrays
                      n_boot:int=N_BOOT, seed:int=0)->pd.DataFrame:
     "The test metrics of one run's severity estimates: continuous and ordinal targets in one frame (`kind` column)."
-    spec = _sev_spec(p); est = spec.estimates(p['test_sev']); nc = len(spec.continuous)
+    spec = _sev_spec(p)
+    est = spec.estimates(p['test_sev'])
+    nc = len(spec.continuous)
     parts = []
     if spec.continuous:
-        parts.append(regression_metrics(est[[m.output for m in spec.continuous]].to_numpy(), p['test_sev_y'][:, :nc], p['test_pids'],
+        parts.append(regression_metrics(est[[m.output for m in spec.continuous]].to_numpy(), p['test_sev_y'][:, :nc],
+                                        p['test_pids'],
                                         [m.name for m in spec.continuous], [m.unit for m in spec.continuous], n_boot, seed).assign(kind='continuous'))
     if spec.ordinal:
-        parts.append(ordinal_metrics(est[[m.output for m in spec.ordinal]].to_numpy(), p['test_sev_y'][:, nc:], p['test_pids'],
+        parts.append(ordinal_metrics(est[[m.output for m in spec.ordinal]].to_numpy(), p['test_sev_y'][:, nc:],
+                                     p['test_pids'],
                                      [m.name for m in spec.ordinal], n_boot, seed).assign(kind='ordinal', unit='grade'))
     return pd.concat(parts)
 
@@ -489,21 +581,25 @@ def _mean_sd(vals:list)->str:
     return f"{v.mean():.3g}" + (f" ± {v.std(ddof=1):.2g}" if len(v) > 1 else '')
 
 def severity_section(ev:Evaluation)->dict|None:
-    "Severity: per run a metrics CSV; the bundle run's tables, derived-threshold comparison and Bland-Altman figure; MAE and kappa per method and regime."
+    """Severity: per run a metrics CSV; the bundle run's tables, derived-threshold comparison and Bland-Altman figure;
+    MAE and kappa per method and regime."""
     runs = {k: p for k, p in ev.preds.items() if 'severity' in p}
     if not runs: return None
     mets = {k: severity_metrics(p, ev.n_boot, ev.seed) for k, p in runs.items()}
     for (m, r), df in mets.items(): df.to_csv(ev.folder/'results'/f"{m}_{r}_severity.csv")
     rep, out = ev.report.h('Severity: measurements and valve grades from the CT'), {}
-    rep.p("Continuous targets regressed in their units (masked Huber loss on values standardised with the training split's mean and SD), "
-          f"valve grades on the ordinal scale {' < '.join(GRADE_LEVELS)} (cumulative-link head; a half grade counts as the level below). "
+    rep.p("Continuous targets regressed in their units (masked Huber loss on values standardised with the training "
+          "split's mean and SD), "
+          f"valve grades on the ordinal scale {' < '.join(GRADE_LEVELS)} (cumulative-link head; a half grade counts as "
+          "the level below). "
           "Test studies where the measure was recorded; [a, b] is the patient-bootstrap 95 % CI.")
     if ev.bundle_run in mets:
         (bm, br), df, p = ev.bundle_run, mets[ev.bundle_run], runs[ev.bundle_run]
         spec = _sev_spec(p)
         cont, ords = df[df.kind == 'continuous'], df[df.kind == 'ordinal']
         if len(cont):
-            tab = pd.DataFrame({'unit': cont.unit, 'n': cont.n.astype(int), **{lab: [_ci_cell(r, k) for _, r in cont.iterrows()]
+            tab = pd.DataFrame({'unit': cont.unit, 'n': cont.n.astype(int),
+                                **{lab: [_ci_cell(r, k) for _, r in cont.iterrows()]
                                 for k, lab in (('mae', 'MAE'), ('rmse', 'RMSE'), ('pearson', 'Pearson r'), ('spearman', 'Spearman r'), ('r2', 'R²'))}},
                                index=cont.index).rename_axis('measure')
             rep.h(f"Continuous targets ({method_label(bm)} / {br})", 3).table(frame_markdown(tab))
@@ -515,21 +611,31 @@ def severity_section(ev:Evaluation)->dict|None:
             rep.h(f"Valve grades ({method_label(bm)} / {br})", 3).table(frame_markdown(tab))
         ds = derived_scores(spec, p['test_sev'])
         if len(ds.columns):
-            dvb = out['derived'] = derived_vs_binary(ds, p['test_probs'], p['test_y'], p['test_pids'], ev.n_boot, ev.seed)
+            dvb = out['derived'] = derived_vs_binary(ds, p['test_probs'], p['test_y'], p['test_pids'], ev.n_boot,
+                                                     ev.seed)
             dvb.to_csv(ev.folder/'severity_derived_vs_binary.csv')
-            tab = pd.DataFrame({'positives': dvb.positives.astype(int), 'AUROC, binary head': dvb.auroc_binary.astype(float),
+            tab = pd.DataFrame({'positives': dvb.positives.astype(int),
+                                'AUROC, binary head': dvb.auroc_binary.astype(float),
                                 'AUROC, regressed value': dvb.auroc_derived.astype(float),
-                                'difference [95 % CI]': [('n/a' if pd.isna(r.auroc_diff) else f"{r.auroc_diff:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}]")
+                                'difference [95 % CI]': [('n/a' if pd.isna(r.auroc_diff) else f"{r.auroc_diff:+.3f} "
+                                                                                              f"[{r.lo:+.3f}, "
+                                                                                              f"{r.hi:+.3f}]")
                                                          for _, r in dvb.iterrows()]}, index=dvb.index).rename_axis('target')
             rep.h('Does severity regression lose discrimination?', 3).p(
-                "The regressed value used as a score at the label's threshold (a lower LVEF for LVEF <= 45 %; for a grade, the predicted "
-                "P(level >= moderate)) against the direct binary head, on the same test studies; the difference is regressed − binary "
+                "The regressed value used as a score at the label's threshold (a lower LVEF for LVEF <= 45 %; for a "
+                "grade, the predicted "
+                "P(level >= moderate)) against the direct binary head, on the same test studies; the difference is "
+                "regressed − binary "
                 "with a paired patient-bootstrap CI.").table(frame_markdown(tab))
         if spec.continuous:
-            nc = len(spec.continuous); est = spec.estimates(p['test_sev'])
-            fig = severity_figure(est[[m.output for m in spec.continuous]].to_numpy(), p['test_sev_y'][:, :nc], [m.name for m in spec.continuous],
+            nc = len(spec.continuous)
+            est = spec.estimates(p['test_sev'])
+            fig = severity_figure(est[[m.output for m in spec.continuous]].to_numpy(), p['test_sev_y'][:, :nc],
+                                  [m.name for m in spec.continuous],
                                   [m.unit for m in spec.continuous], f"{method_label(bm)} / {br}, test studies")
-            rep.img(ev.save_fig(fig, 'fig_severity.png'), 'Estimated against measured (top) and Bland-Altman (bottom): the bias and the 95 % limits of agreement.')
+            rep.img(ev.save_fig(fig, 'fig_severity.png'),
+                    'Estimated against measured (top) and Bland-Altman (bottom): the bias and the 95 % limits of '
+                    'agreement.')
     f_cfg, rows = ev.cfg.finetune, {}
     for regime in f_cfg.regimes:
         for meth in f_cfg.methods:
@@ -542,39 +648,52 @@ def severity_section(ev:Evaluation)->dict|None:
     if rows:
         tab = out['methods'] = pd.DataFrame(rows).T.rename_axis(['target', 'metric'])
         tab.to_csv(ev.folder/'table_severity_methods.csv')
-        tab.index = [f"{a} ({b})" for a, b in tab.index]; tab.columns = [f"{a}, {b}" for a, b in tab.columns]
-        rep.h('Severity by pre-training method', 3).p("Test MAE (in each measure's unit; lower is better) and weighted κ (higher is better) per "
+        tab.index = [f"{a} ({b})" for a, b in tab.index]
+        tab.columns = [f"{a}, {b}" for a, b in tab.columns]
+        rep.h('Severity by pre-training method', 3).p("Test MAE (in each measure's unit; lower is better) and weighted "
+                                                      "κ (higher is better) per "
               "method and regime" + (f"; mean ± SD over the training seeds {ev.seeds}." if len(ev.seeds) > 1 else '.')).table(frame_markdown(tab))
     return out
 
 # %% ../nbs/13_report.ipynb #928cc020
 def calibration_section(ev:Evaluation):
-    "Reliability per target of the bundle's fine-tuned model on test (ECE per target in `calibration.csv`), and of the NW head on the validation pairs, apart."
+    """Reliability per target of the bundle's fine-tuned model on test (ECE per target in `calibration.csv`), and of the
+    NW head on the validation pairs, apart."""
     nw, (bm, br), rep = ev.heads.get('nw_mmcl'), ev.bundle_run, ev.report
     if (bm, br) not in ev.preds and (nw is None or not nw['probs'].shape[1]): return
     rep.h('Calibration')
     if (bm, br) in ev.preds:
         probs, y = ev.preds[(bm, br)]['test_probs'], ev.preds[(bm, br)]['test_y']
-        fig, axs = plt.subplots(2, 5, figsize=(15, 6.4), layout='constrained'); ece = {}
+        fig, axs = plt.subplots(2, 5, figsize=(15, 6.4), layout='constrained')
+        ece = {}
         for c, (t, ax) in enumerate(zip(TARGET_NAMES, axs.ravel())):
             ok = ~np.isnan(y[:, c]) & ~np.isnan(probs[:, c])
             if ok.sum() and len(np.unique(y[ok, c])) == 2:
-                reliability_diagram(probs[ok, c], y[ok, c], ax=ax); ece[t] = expected_calibration_error(probs[ok, c], y[ok, c])
-            else: ax.text(.5, .5, 'one class in test', ha='center'); ece[t] = np.nan
+                reliability_diagram(probs[ok, c], y[ok, c], ax=ax)
+                ece[t] = expected_calibration_error(probs[ok, c], y[ok, c])
+            else:
+                ax.text(.5, .5, 'one class in test', ha='center')
+                ece[t] = np.nan
             ax.set_title(f"{t} ({int(np.nansum(y[:, c]))} positives)", fontsize=9)
         pd.Series(ece, name='ece').rename_axis('target').to_csv(ev.folder/'calibration.csv')
-        rep.img(ev.save_fig(fig, 'fig_calibration.png'), f"Fine-tuned {method_label(bm)} / {br} on the test split, per target: observed rate "
-                f"against predicted probability (10 bins) with the expected calibration error (`calibration.csv`). Few positives make a curve noisy.")
+        rep.img(ev.save_fig(fig, 'fig_calibration.png'), f"Fine-tuned {method_label(bm)} / {br} on the test split, per "
+                                                         "target: observed rate "
+                "against predicted probability (10 bins) with the expected calibration error (`calibration.csv`). Few "
+                "positives make a curve noisy.")
     if nw is not None and nw['probs'].shape[1]:
-        fig, ax = plt.subplots(figsize=(4.5, 4.5)); ok = ~np.isnan(nw['y']) & ~np.isnan(nw['probs'])
-        reliability_diagram(nw['probs'][ok], nw['y'][ok], ax=ax, label='NW head'); ax.set_title('NW head, validation pairs, all targets pooled', fontsize=9)
+        fig, ax = plt.subplots(figsize=(4.5, 4.5))
+        ok = ~np.isnan(nw['y']) & ~np.isnan(nw['probs'])
+        reliability_diagram(nw['probs'][ok], nw['y'][ok], ax=ax, label='NW head')
+        ax.set_title('NW head, validation pairs, all targets pooled', fontsize=9)
         fig.tight_layout()
-        rep.img(ev.save_fig(fig, 'fig_calibration_nw.png'), "The pre-training NW head (image + tabular input) on the validation pairs, all targets pooled: "
+        rep.img(ev.save_fig(fig, 'fig_calibration_nw.png'), "The pre-training NW head (image + tabular input) on the "
+                                                            "validation pairs, all targets pooled: "
                 "another model and another split than the figure above, so shown apart.")
 
 # %% ../nbs/13_report.ipynb #582bcdd4
 def operating_section(ev:Evaluation)->pd.DataFrame|None:
-    "The bundle model's thresholds with sensitivity, specificity, PPV and NPV (95 % CIs) on validation and test; few-positive thresholds marked."
+    """The bundle model's thresholds with sensitivity, specificity, PPV and NPV (95 % CIs) on validation and test;
+    few-positive thresholds marked."""
     if ev.bundle_run not in ev.preds: return None
     p, res = ev.preds[ev.bundle_run], ev.results[ev.bundle_run]
     thr, few = res['threshold'].astype(float).to_numpy(), ev.cfg.evaluate.min_threshold_positives
@@ -584,14 +703,19 @@ def operating_section(ev:Evaluation)->pd.DataFrame|None:
     op['reliable'] = op.threshold_positives >= few
     op.to_csv(ev.folder/'operating_points.csv', index=False)
     test = op[op.split == 'test'].set_index('target')
-    tab = pd.DataFrame({'threshold (validation positives)': [f"{r.threshold:.3f} ({r.threshold_positives}){'' if r.reliable else ' †'}" for _, r in test.iterrows()],
+    tab = pd.DataFrame({'threshold (validation positives)': [f"{r.threshold:.3f} "
+                                                             f"({r.threshold_positives}){'' if r.reliable else ' †'}" for _, r in test.iterrows()],
                         **{f"test {m.upper() if len(m) == 3 else m}": [_ci_cell(r, m) for _, r in test.iterrows()] for m in OP_METRICS}},
                        index=test.index)
     ev.report.h('Operating points').p(
-        f"A flag of `xcardia predict` means probability >= the target's threshold, chosen for the best F1 on the validation split. "
-        f"Below: each threshold's sensitivity, specificity, PPV and NPV on the test split with patient-bootstrap 95 % CIs; validation "
-        f"figures (optimistic: the threshold was chosen there) are in `operating_points.csv`. PPV and NPV depend on the prevalence of "
-        f"this cohort. † marks a threshold set from fewer than {few} validation positives (`evaluate.min_threshold_positives`): treat "
+        "A flag of `xcardia predict` means probability >= the target's threshold, chosen for the best F1 on the "
+        "validation split. "
+        "Below: each threshold's sensitivity, specificity, PPV and NPV on the test split with patient-bootstrap 95 % "
+        "CIs; validation "
+        "figures (optimistic: the threshold was chosen there) are in `operating_points.csv`. PPV and NPV depend on "
+        "the prevalence of "
+        f"this cohort. † marks a threshold set from fewer than {few} validation positives "
+        "(`evaluate.min_threshold_positives`): treat "
         "its flag as unreliable and choose a cut on your own validation data.").table(frame_markdown(tab))
     return op
 
@@ -605,10 +729,13 @@ def bundle_section(ev:Evaluation, operating:pd.DataFrame|None=None):
         ids = pre_nw.model.head.support_ids.cpu().numpy()
         support = pre_nw.dls.valid_ds.cohort.loc[ids, ['study_id', 'image_path'] + list(TARGET_NAMES)].rename_axis('idx').reset_index()
         tp = pre_nw.dls.tab_preprocessor
-    save_bundle(ev.out/'bundle', ev.finetuned.cpu(), ev.results[(bm, br)]['threshold'].astype(float).to_dict(), get_preset(ev.cfg.preset),
-                pretrained=pre_nw.model.cpu() if pre_nw is not None else None, support=support, tab_preprocessor=tp, config=ev.cfg.to_dict(),
+    save_bundle(ev.out/'bundle', ev.finetuned.cpu(), ev.results[(bm, br)]['threshold'].astype(float).to_dict(),
+                get_preset(ev.cfg.preset),
+                pretrained=pre_nw.model.cpu() if pre_nw is not None else None, support=support, tab_preprocessor=tp,
+                config=ev.cfg.to_dict(),
                 operating_points=operating, settings=pre_nw.spec.settings if pre_nw is not None else None)
-    ev.report.h('Model bundle').p(f"`{ev.out/'bundle'}`: the fine-tuned {method_label(bm)} / {br} model with its validation F1 thresholds and their operating points"
+    ev.report.h('Model bundle').p(f"`{ev.out/'bundle'}`: the fine-tuned {method_label(bm)} / {br} model with its "
+                                  "validation F1 thresholds and their operating points"
                                   + (', and the pre-trained NW+MMCL model with its support bank' if pre_nw is not None else '')
                                   + f". `xcardia predict CT... --bundle {ev.out/'bundle'}` uses it.")
 
@@ -620,30 +747,44 @@ def _stage_times(out:Path)->pd.DataFrame:
     return pd.DataFrame(rows, columns=['stage', 'seconds']).set_index('stage')
 
 def provenance_section(ev:Evaluation, t0:float)->tuple:
-    "Each stage's wall time, the configuration and the package versions; writes the report. Returns (report.md, total seconds)."
-    times = _stage_times(ev.out); times.loc['report (this stage)'] = round(time.perf_counter() - t0, 1)
+    """Each stage's wall time, the configuration and the package versions; writes the report. Returns (report.md, total
+    seconds)."""
+    times = _stage_times(ev.out)
+    times.loc['report (this stage)'] = round(time.perf_counter() - t0, 1)
     times.to_csv(ev.folder/'stage_times.csv')
     rep = ev.report
-    rep.h('Wall time of each stage').p(f"Total {times.seconds.sum() / 60:.1f} min (stages re-used from an earlier run keep their original time).")
+    rep.h('Wall time of each stage').p(f"Total {times.seconds.sum() / 60:.1f} min (stages re-used from an earlier run "
+                                       "keep their original time).")
     rep.table(frame_markdown(times, 1))
     rep.h('Configuration').code(yaml.safe_dump(ev.cfg.to_dict(), sort_keys=False).strip())
-    rep.h('Package versions').table(frame_markdown(pd.Series(package_versions(), name='version').rename_axis('package').to_frame()))
+    rep.h('Package versions').table(frame_markdown(pd.Series(
+        package_versions(), name='version').rename_axis('package').to_frame()))
     f = rep.write(ev.folder)
     say(f"report in {times.loc['report (this stage)', 'seconds']:.0f} s -> {f} (and report.html)")
     return f, float(times.seconds.sum())
 
 # %% ../nbs/13_report.ipynb #74352359
 def run_evaluate(cfg:dict)->dict:
-    "Evaluate every finished fine-tuning, compare methods, write `report/` (markdown, HTML, figures, CSVs) and the model bundle."
+    """Evaluate every finished fine-tuning, compare methods, write `report/` (markdown, HTML, figures, CSVs) and the
+    model bundle."""
     t0 = time.perf_counter()
     ev = start_evaluation(cfg)
     cohort_section(ev)
     load_finetune_results(ev)
-    headline = regime_tables(ev); fraction_table(ev); sweep_table(ev)
+    headline = regime_tables(ev)
+    fraction_table(ev)
+    sweep_table(ev)
     comparisons = comparison_section(ev)
-    load_pretrained(ev); pretraining_head_section(ev); modality_section(ev); diagnostics_section(ev)
+    load_pretrained(ev)
+    pretraining_head_section(ev)
+    modality_section(ev)
+    diagnostics_section(ev)
     ev.finetuned = load_finetuned_model(cfg, *ev.bundle_run) if ev.bundle_run in ev.results else None
     severity_section(ev)
-    cam = gradcam_section(ev); exemplar_section(ev); calibration_section(ev); bundle_section(ev, operating_section(ev))
+    cam = gradcam_section(ev)
+    exemplar_section(ev)
+    calibration_section(ev)
+    bundle_section(ev, operating_section(ev))
     f, seconds = provenance_section(ev, t0)
-    return dict(report=str(f), headline={k: v.to_dict() for k, v in headline.items()}, comparisons=comparisons, cam=cam, seconds=seconds)
+    return dict(report=str(f), headline={k: v.to_dict() for k, v in headline.items()}, comparisons=comparisons, cam=cam,
+                seconds=seconds)

@@ -12,7 +12,8 @@ __all__ = ['METHOD', 'TINY_BANK', 'N_BOOT', 'AugmentSettings', 'MethodSettings',
 # %% ../nbs/00a_settings.ipynb #5471e5e0
 @dataclass(frozen=True)
 class AugmentSettings:
-    "Random CT views and tabular corruption on each training batch of the paired variants (`PairedAugment`); off by default."
+    """Random CT views and tabular corruption on each training batch of the paired variants (`PairedAugment`); off by
+    default."""
     image: bool = False # a random view of each CT per step
     tabular: float = 0. # share of tabular entries set to the same feature of a random training row (MMCL: 0.3)
     rotate: float = 0.26 # max rotation about each axis, radians (15 degrees)
@@ -62,7 +63,8 @@ class MethodSettings:
     def update(self, **changes)->MethodSettings:
         "A copy with `changes` applied; `None` keeps a setting, `augment` may be a partial mapping."
         unknown = sorted(set(changes) - set(_names(MethodSettings)))
-        if unknown: raise ValueError(f"unknown method setting(s) {unknown}; they are {', '.join(_names(MethodSettings))}")
+        if unknown:
+            raise ValueError(f"unknown method setting(s) {unknown}; they are {', '.join(_names(MethodSettings))}")
         changes = {k: v for k, v in changes.items() if v is not None}
         if 'augment' in changes: changes['augment'] = _augment(self.augment, changes['augment'])
         return replace(self, **changes)
@@ -80,5 +82,6 @@ def method_settings(d:dict|MethodSettings|None)->MethodSettings:
     return METHOD.update(**(d or {}))
 
 # %% ../nbs/00a_settings.ipynb #ad48e465
-TINY_BANK = dict(k_support=4, refresh_every=1)   # the tiny demo's bank (and what the tiny preset meant before presets held scale only)
+# the tiny demo's bank (and what the tiny preset meant before presets held scale only)
+TINY_BANK = dict(k_support=4, refresh_every=1)
 N_BOOT = 1000   # patient-bootstrap resamples behind every 95 % CI

@@ -40,7 +40,8 @@ class Measure:
     def output(self)->str: return f'{self.name}_{UNIT_SUFFIX[self.unit]}'   # its column in predictions, with the unit
 
 _VALVES = (('as', 'aortic_stenosis', 'aortic stenosis'), ('ar', 'aortic_regurgitation', 'aortic regurgitation'),
-           ('mr', 'mitral_regurgitation', 'mitral regurgitation'), ('tr', 'tricuspid_regurgitation', 'tricuspid regurgitation'),
+           ('mr', 'mitral_regurgitation', 'mitral regurgitation'), (
+               'tr', 'tricuspid_regurgitation', 'tricuspid regurgitation'),
            ('pr', 'pulmonary_regurgitation', 'pulmonary regurgitation'))
 SEVERITY = (
     Measure('lvef', ('lvef',), 'continuous', '%', 'lvef_le45', 'LV ejection fraction'),
@@ -72,7 +73,8 @@ def severity_values(frame:pd.DataFrame, # ECHO measurements, or a matched cohort
                     measures:Sequence[Measure]=SEVERITY, # which
                     prefix:str='echo_', # column prefix ('' for an ECHO table)
                    )->pd.DataFrame: # one float column per measure (`Measure.column`), NaN where missing
-    "Each measure's value in its unit (several columns: their maximum where all are known), or its whole grade level 0-4."
+    """Each measure's value in its unit (several columns: their maximum where all are known), or its whole grade level
+    0-4."""
     out = pd.DataFrame(index=frame.index)
     for m in measures:
         parts = pd.concat([read_measurement(frame, prefix + c, 'grade' if m.kind == 'ordinal' else 'num', missing_columns='nan')
@@ -97,27 +99,33 @@ class SeveritySpec:
     @property
     def n_out(self)->int: return len(self.continuous) + 4 * len(self.ordinal)
     @property
-    def columns(self)->list: return [m.column for m in self.continuous + self.ordinal]   # label columns, in output order
+    # label columns, in output order
+    def columns(self)->list: return [m.column for m in self.continuous + self.ordinal]
 
     @classmethod
     def fit(cls, values:pd.DataFrame, # `severity_values` of the training split
             measures:Sequence[Measure])->SeveritySpec:
-        "Statistics of the training split's values; a measure without two distinct known values (a grade: one) is refused by name."
+        """Statistics of the training split's values; a measure without two distinct known values (a grade: one) is
+        refused by name."""
         measures = tuple(measures)
         short = {m.name: int(values[m.column].notna().sum()) for m in measures
                  if values[m.column].nunique() < (2 if m.kind == 'continuous' else 1)}
-        if short: raise ValueError(f"severity target(s) without enough known values in the training split (a measurement needs two "
-                                   f"distinct values, a grade one): {short}; drop them from finetune.targets or check their columns")
+        if short: raise ValueError("severity target(s) without enough known values in the training split (a "
+                                   "measurement needs two "
+                                   f"distinct values, a grade one): {short}; drop them from finetune.targets or check "
+                                   "their columns")
         cont = [values[m.column] for m in measures if m.kind == 'continuous']
         ords = [values[m.column].dropna() for m in measures if m.kind == 'ordinal']
         return cls(measures, tuple(float(v.mean()) for v in cont), tuple(float(v.std()) for v in cont),
                    tuple(tuple(float((v >= k).mean()) for k in range(1, 5)) for v in ords))
 
-    def to_dict(self)->dict: return dict(targets=[m.name for m in self.measures], mean=list(self.mean), sd=list(self.sd),
+    def to_dict(self)->dict: return dict(targets=[m.name for m in self.measures], mean=list(self.mean),
+                                         sd=list(self.sd),
                                          shares=[list(s) for s in self.shares])
     @classmethod
     def from_dict(cls, d:dict)->SeveritySpec:
-        return cls(severity_targets(d['targets']), tuple(d['mean']), tuple(d['sd']), tuple(tuple(s) for s in d['shares']))
+        return cls(severity_targets(d['targets']), tuple(d['mean']), tuple(d['sd']),
+                   tuple(tuple(s) for s in d['shares']))
 
     def split(self, out:torch.Tensor)->tuple:
         "The heads' outputs (n, n_out) as (continuous values (n, n_cont), ordinal logits (n, n_ord, 4))."
@@ -125,10 +133,12 @@ class SeveritySpec:
         return out[:, :nc], out[:, nc:].reshape(len(out), len(self.ordinal), 4)
 
     def estimates(self, out:np.ndarray)->pd.DataFrame:
-        "The heads' outputs as estimates: continuous values in their unit, and each grade's level 0-4 (CORAL: the number of P(level >= k) > 0.5)."
+        """The heads' outputs as estimates: continuous values in their unit, and each grade's level 0-4 (CORAL: the
+        number of P(level >= k) > 0.5)."""
         cont, logits = self.split(torch.as_tensor(np.asarray(out, np.float32)))
         est = {m.output: cont[:, i].numpy() for i, m in enumerate(self.continuous)}
-        est |= {m.output: (torch.sigmoid(logits[:, i]) > .5).sum(1).numpy().astype(float) for i, m in enumerate(self.ordinal)}
+        est |= {m.output: (torch.sigmoid(logits[:, i]) > .5).sum(1).numpy().astype(float) for i,
+                m in enumerate(self.ordinal)}
         return pd.DataFrame(est)
 
     def exceedance(self, out:np.ndarray, m:Measure, level:int)->np.ndarray:
@@ -138,10 +148,12 @@ class SeveritySpec:
 
 # %% ../nbs/06a_severity.ipynb #b0f00a30
 def _logit(p:float)->float:
-    p = min(max(p, 1e-3), 1 - 1e-3); return float(np.log(p / (1 - p)))
+    p = min(max(p, 1e-3), 1 - 1e-3)
+    return float(np.log(p / (1 - p)))
 
 class SeverityHeads(nn.Module):
-    "Regression heads (in the measures' units) and cumulative-link heads (four ordered logits per grade) on encoder features."
+    """Regression heads (in the measures' units) and cumulative-link heads (four ordered logits per grade) on encoder
+    features."""
     def __init__(self, n_features:int, spec:SeveritySpec,
                  normalize:bool=True, # layer-normalise the features first (pooled CNN features; see above)
                 ):
@@ -166,7 +178,8 @@ class SeverityHeads(nn.Module):
         return torch.cat([self.b1[:, None], self.b1[:, None] - torch.cumsum(F.softplus(self.gap), 1)], 1)
 
     def forward(self, f:torch.Tensor)->torch.Tensor:
-        f = F.layer_norm(f.float(), f.shape[-1:]) if self.normalize else f.float()   # see above: the features' shared offset removed
+        # see above: the features' shared offset removed
+        f = F.layer_norm(f.float(), f.shape[-1:]) if self.normalize else f.float()
         out = []
         if self.regress is not None: out.append(self.mean + self.sd * self.regress(f).float())
         if self.grade is not None: out.append((self.grade(f).float()[:, :, None] + self.thresholds()[None]).flatten(1))
@@ -174,7 +187,8 @@ class SeverityHeads(nn.Module):
 
 # %% ../nbs/06a_severity.ipynb #76706a51
 class MultiTaskLoss(nn.Module):
-    "Fine-tuning loss over binary logits, continuous estimates and ordinal logits: masked BCE + masked Huber (standardised) + CORAL BCE."
+    """Fine-tuning loss over binary logits, continuous estimates and ordinal logits: masked BCE + masked Huber
+    (standardised) + CORAL BCE."""
     def __init__(self, n_binary:int, # binary targets: the first outputs and label columns
                  spec:SeveritySpec|None=None, # the severity heads' targets (None: binary only)
                  pos_weight=None, # per binary target, weights of positives
@@ -213,12 +227,19 @@ class MultiTaskLoss(nn.Module):
 def fit_cumulative_link(x:np.ndarray, # features (n, d)
                         levels:np.ndarray, # ordinal levels 0-4 (n,)
                         steps:int=200)->SeverityHeads:
-    "A cumulative-link head fitted by L-BFGS on fixed features (for toys and probes): `SeverityHeads` with one ordinal target."
-    sp = SeveritySpec(severity_targets(['mr_grade']), (), (), (tuple(float((levels >= k).mean()) for k in range(1, 5)),))
-    heads = SeverityHeads(x.shape[1], sp, normalize=False)            # a few raw features: normalising one feature would erase it
+    """A cumulative-link head fitted by L-BFGS on fixed features (for toys and probes): `SeverityHeads` with one ordinal
+    target."""
+    sp = SeveritySpec(severity_targets(['mr_grade']), (), (), (
+        tuple(float((levels >= k).mean()) for k in range(1, 5)),))
+    # a few raw features: normalising one feature would erase it
+    heads = SeverityHeads(x.shape[1], sp, normalize=False)
     xt, yt = torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(levels, dtype=torch.float32)[:, None]
-    loss, opt = MultiTaskLoss(0, sp), torch.optim.LBFGS(heads.parameters(), max_iter=steps, line_search_fn='strong_wolfe')
+    loss, opt = MultiTaskLoss(0, sp), torch.optim.LBFGS(heads.parameters(), max_iter=steps,
+                                                        line_search_fn='strong_wolfe')
     def closure():
-        opt.zero_grad(); l = loss(heads(xt), yt); l.backward(); return l
+        opt.zero_grad()
+        l = loss(heads(xt), yt)
+        l.backward()
+        return l
     opt.step(closure)
     return heads.eval()

@@ -35,7 +35,8 @@ from .pretrain import VARIANTS, pretrain_learner, save_image_encoder, retrieval_
 from .losses import base_rate_bce, base_rate_mse
 from .finetune import finetune_learner, few_shot, fraction, FineTuneModel
 from .severity import SeveritySpec, severity_values
-from .config import (UserError, Config, upgrade_stored, additive_keys, PretrainRun, FinetuneRun, EXAMPLE_CONFIG, Regime,
+from .config import (UserError, Config, upgrade_stored, additive_keys, PretrainRun, FinetuneRun, EXAMPLE_CONFIG,
+                            Regime,
                             load_config, default_config, _flat)
 from .settings import TINY_BANK, N_BOOT
 
@@ -45,15 +46,21 @@ ADDITIVE = additive_keys()   # declared where each key is (`xcardia.config.setti
 # %% ../nbs/12_stages.ipynb #ff612882
 def prepare_out(cfg:Config)->Path:
     "Create `cfg.out` and store the configuration there; refuse a folder holding results of a different configuration."
-    out = Path(cfg.out); stored = out/'config.yaml'
+    out = Path(cfg.out)
+    stored = out/'config.yaml'
     if stored.exists():
         old, new = upgrade_stored(yaml.safe_load(stored.read_text()) or {}), _flat(cfg.to_dict())
         diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in ADDITIVE)
         if diff: raise UserError(f"{out} holds results of a different configuration (differs in "
-                                 + '; '.join(f"{k}: {json.dumps(old.get(k), default=str)} there, {json.dumps(new.get(k), default=str)} now" for k in diff)
-                                 + "); to go on with it, give those keys the folder's values in your YAML; else use another `out` folder")
-    barrier()                                          # several processes: every rank has read it before rank 0 rewrites it
-    if rank_distrib() == 0: out.mkdir(parents=True, exist_ok=True); stored.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+                                 + '; '.join(f"{k}: {json.dumps(old.get(k), default=str)} there, "
+                                             f"{json.dumps(new.get(k), default=str)} now" for k in diff)
+                                 + "); to go on with it, give those keys the folder's values in your YAML; else use "
+                                   "another `out` folder")
+    # several processes: every rank has read it before rank 0 rewrites it
+    barrier()
+    if rank_distrib() == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        stored.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     barrier()
     return out
 
@@ -63,7 +70,9 @@ def say(msg:str):
     a line starting 'warning' at WARNING, the others at INFO. Quiet in library use unless you configure logging; the
     `xcardia` command prints them on stderr (`--quiet`: warnings only, `--verbose`: debug too)."""
     if rank_distrib() != 0: return
-    log = logging.getLogger(sys._getframe(1).f_globals.get('__name__', 'xcardia'))
+    g = sys._getframe(1).f_globals
+    spec = g.get('__spec__')                                    # `python -m xcardia.cli`: __name__ is '__main__', the spec knows
+    log = logging.getLogger(spec.name if spec is not None else g.get('__name__', 'xcardia'))
     log.log(logging.WARNING if msg.startswith('warning') else logging.INFO, msg)
 
 # %% ../nbs/12_stages.ipynb #18bc3fc5
@@ -75,28 +84,41 @@ def stage_done(folder:Path)->dict|None:
 def finish_stage(folder:Path, t0:float, **info)->dict:
     "Record a finished stage (rank 0 writes) and say its wall time and where its outputs are."
     info = {'seconds': round(time.perf_counter() - t0, 1), 'finished': time.strftime('%Y-%m-%d %H:%M:%S'), **info}
-    if rank_distrib() == 0:                                 # whole or not at all: a stage killed here is not marked done
-        part = Path(folder)/'done.json.part'; part.write_text(json.dumps(info, indent=1, default=float)); os.replace(part, Path(folder)/'done.json')
+    # whole or not at all: a stage killed here is not marked done
+    if rank_distrib() == 0:
+        part = Path(folder)/'done.json.part'
+        part.write_text(json.dumps(info, indent=1, default=float))
+        os.replace(part, Path(folder)/'done.json')
     say(f"done in {info['seconds']:.0f} s -> {folder}")
     return info
 
 # %% ../nbs/12_stages.ipynb #f994ab74
 DEMO_SIZES = {
-    'tiny': dict(n_patients=40, archive=True, pretrain=dict(epochs=1, **TINY_BANK), finetune=dict(epochs=1, fewshot_epochs=2), n_boot=100),
-    'small': dict(n_patients=800, archive=False, pretrain=dict(epochs=20), finetune=dict(epochs=8, fewshot_epochs=30), n_boot=N_BOOT),
-    'paper': dict(n_patients=1000, archive=False, pretrain=dict(epochs=None), finetune=dict(epochs=None, fewshot_epochs=None), n_boot=N_BOOT),
+    'tiny': dict(n_patients=40, archive=True, pretrain=dict(epochs=1, **TINY_BANK),
+                 finetune=dict(epochs=1, fewshot_epochs=2), n_boot=100),
+    'small': dict(n_patients=800, archive=False, pretrain=dict(epochs=20), finetune=dict(epochs=8, fewshot_epochs=30),
+                  n_boot=N_BOOT),
+    'paper': dict(n_patients=1000, archive=False, pretrain=dict(epochs=None),
+                  finetune=dict(epochs=None, fewshot_epochs=None), n_boot=N_BOOT),
 }
 
-DEMO_SEVERITY = ['lvef', 'lvwt', 'pasp', 'tr_vmax', 'mr_grade']   # severity targets the demo fine-tunes beside the ten (xcardia.severity)
-DEMO_INDEX = {'max_thickness': 7.0, 'study_id': 'accession'}   # the phantoms are 4-7 mm; their accession numbers are the study ids
+# severity targets the demo fine-tunes beside the ten (xcardia.severity)
+DEMO_SEVERITY = ['lvef', 'lvwt', 'pasp', 'tr_vmax', 'mr_grade']
+# the phantoms are 4-7 mm; their accession numbers are the study ids
+DEMO_INDEX = {'max_thickness': 7.0, 'study_id': 'accession'}
 
 def demo_config(out:str|Path, size:str='small', sweeps:bool=False, seed:int=0, seeds:Sequence[int]|None=None,
-                archive:bool|None=None, # the CTs as a PACS export indexed by `xcardia index` (default: `DEMO_SIZES[size]['archive']`)
+                # the CTs as a PACS export indexed by `xcardia index` (default: `DEMO_SIZES[size]['archive']`)
+                archive:bool|None=None,
                )->Config:
     "The configuration of the demo on the synthetic cohort written into `out/data`."
-    s = DEMO_SIZES[size]; out = Path(out).resolve(); data = out/'data'
-    raw = {'out': str(out), 'preset': size, 'seed': seed, 'seeds': list(seeds) if seeds else None, 'cache_dir': str(out/'cache'),
-           'data': {'ct': str(data/'ct_studies.csv'), 'echo': str(data/'echo_exams.csv'), 'ecg': str(data/'ecg_exams.csv')},
+    s = DEMO_SIZES[size]
+    out = Path(out).resolve()
+    data = out/'data'
+    raw = {'out': str(out), 'preset': size, 'seed': seed, 'seeds': list(seeds) if seeds else None,
+           'cache_dir': str(out/'cache'),
+           'data': {'ct': str(data/'ct_studies.csv'), 'echo': str(data/'echo_exams.csv'),
+                    'ecg': str(data/'ecg_exams.csv')},
            'pretrain': dict(s['pretrain']),
            'finetune': {'epochs': s['finetune']['epochs'], 'targets': ['binary', *DEMO_SEVERITY]},
            'evaluate': {'n_boot': s['n_boot']}}
@@ -107,21 +129,25 @@ def demo_config(out:str|Path, size:str='small', sweeps:bool=False, seed:int=0, s
     return load_config(raw, check_files=False)
 
 def archive_ct_table(cfg:Config, data:Path)->pd.DataFrame:
-    "The synthetic cohort's CT table built by `index_dicom` from its PACS export, checked series by series against its truth."
+    """The synthetic cohort's CT table built by `index_dicom` from its PACS export, checked series by series against its
+    truth."""
     ix = cfg.index
     res = index_dicom(data/'archive', data/'index'/'ct_index.csv', rule=ix.rule, id_map=ix.id_map, study_id=ix.study_id)
     truth = pd.read_csv(data/'ct_truth.csv', dtype=str).set_index('study_id')
     got = res['ct'].astype({'study_id': str}).set_index('study_id')
     wrong = [s for s in truth.index if s not in got.index or got.series_uid[s] != truth.series_uid[s] or got.patient_id[s] != truth.patient_id[s]]
-    if wrong: raise RuntimeError(f"the index chose another series (or patient) than the cohort's truth for {len(wrong)} studies, "
+    if wrong: raise RuntimeError("the index chose another series (or patient) than the cohort's truth for "
+                                 f"{len(wrong)} studies, "
                                  f"e.g. {wrong[:3]}; see {data/'index'/'series.csv'}")
-    ct = got.loc[truth.index, ['patient_id', 'study_date', 'image_path']].join(truth[['label_path', 'heart_path', 'spacing_mm']]).reset_index()
+    ct = got.loc[truth.index, ['patient_id', 'study_date', 'image_path']].join(truth[[
+        'label_path', 'heart_path', 'spacing_mm']]).reset_index()
     ct = ct[['patient_id', 'study_id', 'study_date', 'image_path', 'label_path', 'heart_path', 'spacing_mm']]
     ct.to_csv(data/'ct_studies.csv', index=False)
     return ct
 
 def run_synthetic_data(cfg:Config, n_patients:int, archive:bool=False)->dict:
-    "Write the built-in synthetic cohort where the configuration's `data.ct` lies (a stage: skipped when done); with `archive`, its CT table through the index."
+    """Write the built-in synthetic cohort where the configuration's `data.ct` lies (a stage: skipped when done); with
+    `archive`, its CT table through the index."""
     data, n = Path(cfg.data.ct).parent, n_patients
     if (info := stage_done(data)): return info
     t0 = time.perf_counter()
@@ -129,21 +155,27 @@ def run_synthetic_data(cfg:Config, n_patients:int, archive:bool=False)->dict:
     data.mkdir(parents=True, exist_ok=True)
     make_cohort(data, n_patients=n, seed=cfg.seed, archive=archive)
     if archive:
-        t1 = time.perf_counter(); ct = archive_ct_table(cfg, data)
-        say(f"indexed the export in {time.perf_counter() - t1:.0f} s: {len(ct)} studies, each read from its intended series")
+        t1 = time.perf_counter()
+        ct = archive_ct_table(cfg, data)
+        say(f"indexed the export in {time.perf_counter() - t1:.0f} s: {len(ct)} studies, each read from its intended "
+            "series")
     return finish_stage(data, t0, n_patients=n, archive=archive)
 
 def run_demo_data(cfg:Config, size:str='small')->dict:
-    "The demo's synthetic cohort (`DEMO_SIZES[size]` patients) in `out/data`, where `demo_config` points (a PACS export when its index has an id map)."
+    """The demo's synthetic cohort (`DEMO_SIZES[size]` patients) in `out/data`, where `demo_config` points (a PACS
+    export when its index has an id map)."""
     return run_synthetic_data(cfg, DEMO_SIZES[size]['n_patients'], archive=cfg.index.id_map is not None)
 
 # %% ../nbs/12_stages.ipynb #0abfbf9a
 def preset_warning(cfg:Config)->str|None:
-    "A line for real data run at a test-size preset (the built-in cohort's folder carries its stage record, real data does not)."
+    """A line for real data run at a test-size preset (the built-in cohort's folder carries its stage record, real data
+    does not)."""
     if cfg.preset not in ('tiny', 'small') or (Path(cfg.data.ct).parent/'done.json').exists(): return None
     p = get_preset(cfg.preset)
-    return (f"preset {cfg.preset}: CTs at {p.size}^3 voxels of {p.spacing:g} mm and a ResNet-{p.depth}, sized for tests and the "
-            "built-in synthetic cohort; too coarse for real chest CT. On your own data use `preset: paper` (2 mm, 164^3, ResNet-50)")
+    return (f"preset {cfg.preset}: CTs at {p.size}^3 voxels of {p.spacing:g} mm and a ResNet-{p.depth}, sized for "
+            "tests and the "
+            "built-in synthetic cohort; too coarse for real chest CT. On your own data use `preset: paper` (2 mm, "
+            "164^3, ResNet-50)")
 
 # %% ../nbs/12_stages.ipynb #46836141
 def _test_spec(cfg:Config):
@@ -154,75 +186,99 @@ def _test_spec(cfg:Config):
 INPUT_KEYS = ('data.ct', 'data.echo', 'data.ecg', 'data.test')
 
 def input_state(cfg:Config)->dict:
-    "Size, modification time and SHA-1 of each input table the cohort stage reads (and the test-patient list when it is a file)."
+    """Size, modification time and SHA-1 of each input table the cohort stage reads (and the test-patient list when it
+    is a file)."""
     out = {}
     for k in INPUT_KEYS:
         v = cfg.data[k.split('.')[1]]
         if isinstance(v, str) and Path(v).is_file():
-            st = Path(v).stat(); out[k] = dict(path=v, size=st.st_size, mtime_ns=st.st_mtime_ns, sha1=file_digest(v))
+            st = Path(v).stat()
+            out[k] = dict(path=v, size=st.st_size, mtime_ns=st.st_mtime_ns, sha1=file_digest(v))
     return out
 
 def check_inputs(cfg:Config, info:dict):
-    "Refuse to reuse a cohort built from tables that have changed since (`UserError` naming the table and what changed)."
+    """Refuse to reuse a cohort built from tables that have changed since (`UserError` naming the table and what
+    changed)."""
     for k, old in (info.get('inputs') or {}).items():
         p = Path(old['path'])
-        if not p.is_file(): raise UserError(f"{k} = {p} is gone since `xcardia cohort` read it; restore it, or use another `out` folder")
+        if not p.is_file():
+            raise UserError(f"{k} = {p} is gone since `xcardia cohort` read it; restore it, or use another `out` folder")
         st = p.stat()
         if (st.st_size, st.st_mtime_ns) == (old['size'], old['mtime_ns']) or file_digest(p) == old['sha1']: continue
-        raise UserError(f"{k} = {p} changed since `xcardia cohort` read it ({old['size']} -> {st.st_size} bytes, modified "
-                        f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(st.st_mtime))}); the cohort and every stage after it were "
-                        f"built from the old table. Use another `out` folder, or delete {Path(cfg.out)} to rebuild from the new one")
+        raise UserError(f"{k} = {p} changed since `xcardia cohort` read it ({old['size']} -> {st.st_size} bytes, "
+                        "modified "
+                        f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(st.st_mtime))}); the cohort and every stage "
+                        "after it were "
+                        f"built from the old table. Use another `out` folder, or delete {Path(cfg.out)} to rebuild "
+                        "from the new one")
 
 def match_tables(cfg:Config, paired:bool=True)->dict:
     """Read the configuration's tables and match them: `ct`, `echo`, `ecg` (frames), `labelled` and `unmatched` (every CT with an ECHO),
     `paired` (with an ECHO and an ECG; `labelled` without an ECG table), `implausible` values and the `warnings` raised."""
     d = cfg.data
-    kw = dict(window_days=d.window_days, columns=d.columns or None, dayfirst=d.dayfirst, units=d.units or None, missing_columns=d.missing_columns)
+    kw = dict(window_days=d.window_days, columns=d.columns or None, dayfirst=d.dayfirst, units=d.units or None,
+              missing_columns=d.missing_columns)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
         try:
             ct, echo, ecg = read_tables(d.ct, d.echo, d.ecg, d.columns.get('image_path', 'image_path'), d.columns)
-            exams = (d.echo, d.ecg)                 # as files: implausible values are reported by their line in the user's file
+            # as files: implausible values are reported by their line in the user's file
+            exams = (d.echo, d.ecg)
             labelled, unmatched = match_exams(ct, *exams, require=('echo',), **kw)
             both = match_exams(ct, *exams, require=('echo', 'ecg'), **kw)[0] if paired and ecg is not None else labelled
         except (ValueError, FileNotFoundError) as e: raise UserError(str(e)) from e
-    implausible = pd.DataFrame(labelled.attrs.get('implausible', []), columns=['table', 'column', 'row', 'value', 'reason'])
-    return dict(ct=ct, echo=echo, ecg=ecg, labelled=labelled, unmatched=unmatched, paired=both, implausible=implausible, warnings=caught)
+    implausible = pd.DataFrame(labelled.attrs.get('implausible', []),
+                               columns=['table', 'column', 'row', 'value', 'reason'])
+    return dict(ct=ct, echo=echo, ecg=ecg, labelled=labelled, unmatched=unmatched, paired=both, implausible=implausible,
+                warnings=caught)
 
-FEW_POSITIVES = 5   # a target with fewer positive studies in the training or test split is named: its AUROC will be missing or wide
+# a target with fewer positive studies in the training or test split is named: its AUROC will be missing or wide
+FEW_POSITIVES = 5
 
 def short_targets_text(short:dict)->str:
     "The cohort stage's `short_targets` ({'lvef_le45 (test)': 3, ...}) in words: 'lvef_le45 (test) 3, ...'."
     return ', '.join(f"{k} {n}" for k, n in short.items())
 
 def run_cohort(cfg:Config)->dict:
-    "Match, label and split; write `cohort/labelled.parquet`, `cohort/pretrain.parquet`, the unmatched studies and Table A.1."
+    """Match, label and split; write `cohort/labelled.parquet`, `cohort/pretrain.parquet`, the unmatched studies and
+    Table A.1."""
     folder = Path(cfg.out)/'cohort'
-    if (info := stage_done(folder)): check_inputs(cfg, info); return info
+    if (info := stage_done(folder)):
+        check_inputs(cfg, info)
+        return info
     inputs = input_state(cfg)
-    t0 = time.perf_counter(); folder.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    folder.mkdir(parents=True, exist_ok=True)
     m, d = match_tables(cfg), cfg.data
     labelled, unmatched, implausible = m['labelled'], m['unmatched'], m['implausible']
     for w in m['warnings']: say(f"matching: {w.message}")
     if (pw := preset_warning(cfg)): say(f"warning: {pw}")
     if not len(labelled):
-        raise UserError(no_match_reason(unmatched, m['echo'], d.window_days, d.columns.get('echo_patient_id', 'patient_id')))
+        raise UserError(no_match_reason(unmatched, m['echo'], d.window_days,
+                                        d.columns.get('echo_patient_id', 'patient_id')))
     fr = {'train': 1 - d.val, 'val': d.val}
     labelled = labelled.reset_index(drop=True)
     labelled['split'] = split_patients(labelled, fr, test=_test_spec(cfg), seed=cfg.seed)
     pre = pretraining_cohort(m['paired'], labelled.patient_id[labelled.split == 'test'].unique(), fr, seed=cfg.seed)
-    labelled.to_parquet(folder/'labelled.parquet'); pre.to_parquet(folder/'pretrain.parquet')
+    labelled.to_parquet(folder/'labelled.parquet')
+    pre.to_parquet(folder/'pretrain.parquet')
     unmatched.to_csv(folder/'unmatched.csv', index=False)
     implausible.to_csv(folder/'implausible_values.csv', index=False)
-    if len(implausible): say(f"{len(implausible)} implausible measurement value(s) set missing ({implausible.groupby(['table', 'column']).size().to_dict()}); "
+    if len(implausible): say(f"{len(implausible)} implausible measurement value(s) set missing "
+                             f"({implausible.groupby(['table', 'column']).size().to_dict()}); "
                              f"listed in {folder/'implausible_values.csv'}")
-    rep = cohort_report(labelled, 'split'); rep.to_csv(folder/'table_a1.csv')
+    rep = cohort_report(labelled, 'split')
+    rep.to_csv(folder/'table_a1.csv')
     positives = {f'{t} ({s})': int((labelled[t][labelled.split == s] == 1).sum()) for t in TARGET_NAMES for s in ('train', 'test')}
     short = {k: n for k, n in positives.items() if n < FEW_POSITIVES}
-    if short: say(f"targets with fewer than {FEW_POSITIVES} positive studies: {short_targets_text(short)}; their AUROC will be missing or wide")
-    say(f"cohort: {len(labelled)} labelled studies ({labelled.patient_id.nunique()} patients), {len(pre)} pre-training pairs, "
+    if short:
+        say(f"targets with fewer than {FEW_POSITIVES} positive studies: {short_targets_text(short)}; their AUROC will "
+            "be missing or wide")
+    say(f"cohort: {len(labelled)} labelled studies ({labelled.patient_id.nunique()} patients), {len(pre)} pre-training "
+        "pairs, "
         f"{len(unmatched)} CT studies unmatched" + (f" ({unmatched.reason.value_counts().to_dict()})" if len(unmatched) else ''))
-    return finish_stage(folder, t0, labelled=len(labelled), pretrain=len(pre), unmatched=len(unmatched), short_targets=short,
+    return finish_stage(folder, t0, labelled=len(labelled), pretrain=len(pre), unmatched=len(unmatched),
+                        short_targets=short,
                         implausible_values=len(implausible), inputs=inputs)
 
 # %% ../nbs/12_stages.ipynb #36b4a4dc
@@ -253,11 +309,13 @@ def check_tables(cfg:Config)->str:
     lines.append(f"matched: {len(labelled)} of {len(ct)} CT studies have an ECHO within {d.window_days} days "
                  f"({labelled.patient_id.nunique() if len(labelled) else 0} patients)")
     for r, n in unmatched.reason.value_counts().items(): lines.append(f"  left out: {n} CT studies, {r}")
-    if not len(labelled): lines.append(f"  why: {no_match_reason(unmatched, m['echo'], d.window_days, d.columns.get('echo_patient_id', 'patient_id'))}")
+    if not len(labelled):
+        lines.append(f"  why: {no_match_reason(unmatched, m['echo'], d.window_days, d.columns.get('echo_patient_id', 'patient_id'))}")
     lines += missing_ct_lines(ct, d.skip_bad)
     imp = m['implausible']
     for (t, c), g in (imp.groupby(['table', 'column']) if len(imp) else []):
-        lines.append(f"  implausible, set missing: {len(g)} value(s) of {t} column {c!r} (lines {list(g.row[:5])}), {g.reason.iloc[0]}")
+        lines.append(f"  implausible, set missing: {len(g)} value(s) of {t} column {c!r} (lines {list(g.row[:5])}), "
+                     f"{g.reason.iloc[0]}")
     lines += [f"  warning: {w.message}" for w in m['warnings']]
     if len(labelled):
         pos = {t: int((labelled[t] == 1).sum()) for t in TARGET_NAMES}
@@ -267,7 +325,8 @@ def check_tables(cfg:Config)->str:
         with warnings.catch_warnings(record=True) as w2:
             warnings.simplefilter('always')
             tp = TabularPreprocessor(exclude=out, keep=d.keep_columns).fit(labelled)
-        lines.append(f"model inputs: {len(tp.num_cols)} numeric {tp.num_cols}, {len(tp.cat_cols)} categorical {tp.cat_cols}")
+        lines.append(f"model inputs: {len(tp.num_cols)} numeric {tp.num_cols}, {len(tp.cat_cols)} categorical "
+                     f"{tp.cat_cols}")
         if out: lines.append(f"  excluded by exclude_columns: {out}")
         lines += [f"  left out: {x.message}" for x in w2]
     if (pw := preset_warning(cfg)): lines.append(f"warning: {pw}")
@@ -299,13 +358,16 @@ def fill_cache(cfg:Config, # whose preset, cache folder and cohort
                paths:Sequence[str]|None=None, # the CTs (default: every study of the labelled and pre-training cohorts)
                progress:bool=True,
               )->dict:
-    "Preprocess the CTs into the configuration's cache; under several processes each fills its share, then all wait. Returns the counts and the failures."
+    """Preprocess the CTs into the configuration's cache; under several processes each fills its share, then all wait.
+    Returns the counts and the failures."""
     rank, world = rank_distrib(), num_distrib() or 1
     if paths is None: paths = pd.concat([read_cohort_stage(cfg, w).image_path for w in ('labelled', 'pretrain')])
     paths, t0 = sorted(set(map(str, paths))), time.perf_counter()
     cache = ct_cache(cfg.preset, cfg.cache_dir)
-    dropped = cache.build(paths, skip_bad=True, num_workers=cfg.num_workers or 0, shard=(rank, world), progress=progress and rank == 0)
-    folder = Path(cfg.out)/'cache_fill'; folder.mkdir(parents=True, exist_ok=True)
+    dropped = cache.build(paths, skip_bad=True, num_workers=cfg.num_workers or 0, shard=(rank, world),
+                          progress=progress and rank == 0)
+    folder = Path(cfg.out)/'cache_fill'
+    folder.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(dropped, columns=['image_path', 'error']).to_csv(folder/f'failed.rank{rank}.csv', index=False)
     barrier()                                           # every share is in the cache; each rank's failures are written
     failed = pd.concat([pd.read_csv(folder/f'failed.rank{r}.csv', dtype=str) for r in range(world)], ignore_index=True)
@@ -319,7 +381,8 @@ def fill_cache(cfg:Config, # whose preset, cache folder and cohort
 # %% ../nbs/12_stages.ipynb #752bd7fa
 def dls_kwargs(cfg:Config, section:str)->dict:
     "The `make_dls` arguments of a configuration's section ('pretrain' or 'finetune')."
-    return dict(preset=cfg.preset, bs=cfg[section].bs, cache_dir=cfg.cache_dir, num_workers=cfg.num_workers, skip_bad=cfg.data.skip_bad,
+    return dict(preset=cfg.preset, bs=cfg[section].bs, cache_dir=cfg.cache_dir, num_workers=cfg.num_workers,
+                skip_bad=cfg.data.skip_bad,
                 keep_columns=cfg.data.keep_columns)
 
 def fast_kwargs(cfg:Config)->dict:
@@ -333,46 +396,60 @@ def _fit(learn, folder:Path, epochs:int):
     fit_cosine(learn, epochs)                        # under several processes, `make_learner` has set up DDP
 
 def _head_diagnostics(learn, folder:Path, hist:pd.DataFrame)->dict:
-    "Write the head's validation AUROC per target (`head_auroc.csv`; R^2 per measurement in `head_r2.csv` with measurement targets); return them with the last epoch of `grad_norms.csv` (written during the fit) and the base rates."
+    """Write the head's validation AUROC per target (`head_auroc.csv`; R^2 per measurement in `head_r2.csv` with
+    measurement targets); return them with the last epoch of `grad_norms.csv` (written during the fit) and the base
+    rates."""
     info, gn = {}, folder/'grad_norms.csv'
     if gn.exists():                                             # an epoch redone after a resume: its last row counts
         info['grad_norms_last_epoch'] = pd.read_csv(gn).drop_duplicates('epoch', keep='last').iloc[-1].to_dict()
     if getattr(learn.model, 'head_kind', None) is None: return info
-    auroc = head_auroc(learn); auroc.to_csv(folder/'head_auroc.csv')
+    auroc = head_auroc(learn)
+    auroc.to_csv(folder/'head_auroc.csv')
     n, (tr, va) = learn.spec.n_labels, (learn.dls.train_ds, learn.dls.valid_ds)
     y_tr, y_va = tr.y[tr.rows], torch.as_tensor(va.y[va.rows])
     info.update(head_mean_auroc=float(auroc.mean()), base_rate_bce=base_rate_bce(y_tr[:, :n], y_va[:, :n]),
                 best_valid_nw_loss=float(hist.valid_nw_loss.min()) if 'valid_nw_loss' in hist else None)
     targets = getattr(learn.loss_func, 'nw_targets', 'labels')
     if targets != 'labels':
-        r2 = head_r2(learn); r2.to_csv(folder/'head_r2.csv')
+        r2 = head_r2(learn)
+        r2.to_csv(folder/'head_r2.csv')
         info.update(head_mean_r2=float(r2.mean()), base_rate_mse=base_rate_mse(y_tr[:, n:], y_va[:, n:]))
     info['nw_base_rate'] = {'labels': 0., 'measurements': info.get('base_rate_mse', 0.), 'both': info.get('base_rate_mse', 0.)}[targets] + \
                            (info['base_rate_bce'] if targets != 'measurements' else 0.)   # what the run's NW loss must beat (one query)
     return info
 
 def pretrain_dls(cfg:Config, run:str|PretrainRun):
-    "The DataLoaders of a pre-training run: its kind, its excluded columns and, with `nw_targets`, the measurement targets after the labels."
+    """The DataLoaders of a pre-training run: its kind, its excluded columns and, with `nw_targets`, the measurement
+    targets after the labels."""
     run = pretrain_run(cfg, run)
     pre, targets = read_cohort_stage(cfg, 'pretrain'), list(TARGET_NAMES)
     if run.nw_targets != 'labels':
-        pre, names = measurement_targets(pre); targets += names
-    try: resolve_exclude(run.exclude, tabular_columns(pre))                 # your names, with or without echo_/ecg_; unknown ones refused
+        pre, names = measurement_targets(pre)
+        targets += names
+    # your names, with or without echo_/ecg_; unknown ones refused
+    try: resolve_exclude(run.exclude, tabular_columns(pre))
     except ValueError as e: raise UserError(f"pre-training run {run.name}: {e}") from e
-    if (num_distrib() or 1) > 1: fill_cache(cfg, pre.image_path)    # several processes: each fills its share of the CT cache first
-    return make_dls(pre, kind=VARIANTS[run.variant].kind, exclude=run.exclude, targets=targets, **dls_kwargs(cfg, 'pretrain'))
+    # several processes: each fills its share of the CT cache first
+    if (num_distrib() or 1) > 1: fill_cache(cfg, pre.image_path)
+    return make_dls(pre, kind=VARIANTS[run.variant].kind, exclude=run.exclude, targets=targets,
+                    **dls_kwargs(cfg, 'pretrain'))
 
 def run_pretrain(cfg:Config, run:str|PretrainRun)->dict:
-    "Pre-train one run of the plan; writes `pretrain/<name>/encoder.pth`, `model.pth`, `tab_preprocessor.pkl` and the logs."
-    run = pretrain_run(cfg, run); folder = run.folder
+    """Pre-train one run of the plan; writes `pretrain/<name>/encoder.pth`, `model.pth`, `tab_preprocessor.pkl` and the
+    logs."""
+    run = pretrain_run(cfg, run)
+    folder = run.folder
     if (info := stage_done(folder)): return info
-    t0 = time.perf_counter(); set_seed(run.seed)
+    t0 = time.perf_counter()
+    set_seed(run.seed)
     p = cfg.pretrain
     dls = pretrain_dls(cfg, run)
-    learn = pretrain_learner(dls, run.variant, run.settings, lr=p.lr, patience=p.patience, path=folder, diagnostics=p.diagnostics,
+    learn = pretrain_learner(dls, run.variant, run.settings, lr=p.lr, patience=p.patience, path=folder,
+                             diagnostics=p.diagnostics,
                              **fast_kwargs(cfg))
     epochs = p.epochs or learn.spec.preset.epochs
-    say(f"pre-training {run.name}: {len(dls.train_ds)} train / {len(dls.valid_ds)} validation studies, up to {epochs} epochs")
+    say(f"pre-training {run.name}: {len(dls.train_ds)} train / {len(dls.valid_ds)} validation studies, up to {epochs} "
+        "epochs")
     _fit(learn, folder, epochs)
     info, hist = {}, pd.read_csv(folder/'history.csv')
     if rank_distrib() == 0:
@@ -383,7 +460,8 @@ def run_pretrain(cfg:Config, run:str|PretrainRun)->dict:
         info.update(_head_diagnostics(learn, folder, hist))
     if 'valid_retrieval_rank' in hist: info['best_valid_retrieval_rank'] = float(hist.valid_retrieval_rank.min())
     col = learn.spec.monitor
-    return finish_stage(folder, t0, epochs=int(len(hist)), best_valid_loss=float(hist.valid_loss.min()), dropped=len(dls.dropped),
+    return finish_stage(folder, t0, epochs=int(len(hist)), best_valid_loss=float(hist.valid_loss.min()),
+                        dropped=len(dls.dropped),
                         monitor=col, best_epoch=int(hist.epoch[hist[col].idxmin()]), **info)
 
 # %% ../nbs/12_stages.ipynb #262f49a2
@@ -414,12 +492,15 @@ def regime_rows(labelled:pd.DataFrame,
 # %% ../nbs/12_stages.ipynb #2a6a6871
 @torch.no_grad()
 def predict_rows(model:torch.nn.Module, dls, cohort:pd.DataFrame, rows, targets=TARGET_NAMES,
-                 raw:bool=False, # the model's outputs as they are (binary logits, then severity outputs), not probabilities
+                 # the model's outputs as they are (binary logits, then severity outputs), not probabilities
+                 raw:bool=False,
                 )->np.ndarray:
-    "Sigmoid probabilities of a fine-tuned model's binary heads for the given row positions of `cohort`, in eval mode, float32."
+    """Sigmoid probabilities of a fine-tuned model's binary heads for the given row positions of `cohort`, in eval mode,
+    float32."""
     ds = CohortDataset(cohort, rows, dls.valid_ds.volumes, 'image', targets=())
     dl = dls.valid.new(ds, shuffle=False, drop_last=False)
-    was = model.training; model.eval()
+    was = model.training
+    model.eval()
     out = [model(ct).float().cpu() for ct, *_ in dl]
     model.train(was)
     out = torch.cat(out) if out else torch.zeros((0, len(targets) + _n_severity(model)))
@@ -428,40 +509,53 @@ def predict_rows(model:torch.nn.Module, dls, cohort:pd.DataFrame, rows, targets=
 def _n_severity(model)->int: return model.severity.spec.n_out if getattr(model, 'severity', None) is not None else 0
 
 def _pred_arrays(model, dls, co:pd.DataFrame, rows:dict)->dict:
-    "For preds.npz, per split of `rows` (name -> row positions): probabilities, labels, patient ids, and with severity heads their outputs and the measured values."
+    """For preds.npz, per split of `rows` (name -> row positions): probabilities, labels, patient ids, and with severity
+    heads their outputs and the measured values."""
     y, nb, out = co[list(TARGET_NAMES)].to_numpy(dtype=float), len(TARGET_NAMES), {}
     for s, r in rows.items():
         raw = predict_rows(model, dls, co, r, raw=True)
-        out |= {f'{s}_probs': torch.sigmoid(torch.from_numpy(raw[:, :nb])).numpy(), f'{s}_y': y[r], f'{s}_pids': co.patient_id.to_numpy(str)[r]}
-        if _n_severity(model): out |= {f'{s}_sev': raw[:, nb:], f'{s}_sev_y': co[model.severity.spec.columns].to_numpy(dtype=float)[r]}
+        out |= {f'{s}_probs': torch.sigmoid(torch.from_numpy(raw[:, :nb])).numpy(), f'{s}_y': y[r],
+                f'{s}_pids': co.patient_id.to_numpy(str)[r]}
+        if _n_severity(model):
+            out |= {f'{s}_sev': raw[:, nb:], f'{s}_sev_y': co[model.severity.spec.columns].to_numpy(dtype=float)[r]}
     if _n_severity(model): out['severity'] = json.dumps(model.severity.spec.to_dict())
     return out
 
 def run_finetune(cfg:Config, run:str|FinetuneRun, regime:str|None=None)->dict:
-    "Fine-tune one run of the plan (a record, or a name and regime); writes `finetune/<name>/<regime>/preds.npz` and `finetuned.pth`."
-    run = finetune_run(cfg, run, regime); folder = run.folder
+    """Fine-tune one run of the plan (a record, or a name and regime); writes `finetune/<name>/<regime>/preds.npz` and
+    `finetuned.pth`."""
+    run = finetune_run(cfg, run, regime)
+    folder = run.folder
     if (info := stage_done(folder)): return info
-    t0 = time.perf_counter(); set_seed(run.seed)
+    t0 = time.perf_counter()
+    set_seed(run.seed)
     f = cfg.finetune
     if run.encoder is not None and not run.encoder.exists():
-        raise UserError(f"{run.encoder} does not exist: run `xcardia pretrain CONFIG --variant {run.pretrained.name}` first")
+        raise UserError(f"{run.encoder} does not exist: run `xcardia pretrain CONFIG --variant {run.pretrained.name}` "
+                        "first")
     lab, sev = read_cohort_stage(cfg, 'labelled'), f.severity
     if sev: lab = pd.concat([lab, severity_values(lab, sev)], axis=1)
     train = regime_rows(lab, run.sampling, run.seed, sev)
     co = pd.concat([train, lab[lab.split.isin(['val', 'test'])]]).rename_axis('labelled_row').reset_index()
-    spec = SeveritySpec.fit(lab.loc[lab.split == 'train', [m.column for m in sev]], sev) if sev else None   # the training split's scale
-    dls = make_dls(co, kind='image', targets=list(TARGET_NAMES) + (spec.columns if spec else []), **dls_kwargs(cfg, 'finetune'))
-    learn = finetune_learner(dls, run.encoder, freeze=run.freeze, lr=f.lr, patience=f.patience, path=folder, severity=spec, **fast_kwargs(cfg))
+    # the training split's scale
+    spec = SeveritySpec.fit(lab.loc[lab.split == 'train', [m.column for m in sev]], sev) if sev else None
+    dls = make_dls(co, kind='image', targets=list(TARGET_NAMES) + (spec.columns if spec else []),
+                   **dls_kwargs(cfg, 'finetune'))
+    learn = finetune_learner(dls, run.encoder, freeze=run.freeze, lr=f.lr, patience=f.patience, path=folder,
+                             severity=spec, **fast_kwargs(cfg))
     epochs = f.epochs or learn.spec.preset.epochs
-    say(f"fine-tuning {run.name} / {run.regime}: {len(dls.train_ds)} train / {len(dls.valid_ds)} validation studies, up to {epochs} epochs")
+    say(f"fine-tuning {run.name} / {run.regime}: {len(dls.train_ds)} train / {len(dls.valid_ds)} validation studies, "
+        f"up to {epochs} epochs")
     _fit(learn, folder, epochs)
     bad = {p for p, _ in dls.dropped}
     if rank_distrib() == 0:
         test = np.flatnonzero((co.split == 'test').to_numpy())
         if cfg.data.skip_bad:
             dropped = dls.valid_ds.volumes.build(co.image_path.iloc[test], skip_bad=True)
-            bad |= {p for p, _ in dropped}; test = test[~co.image_path.iloc[test].isin(bad).to_numpy()]
-        np.savez(folder/'preds.npz', test_rows=co.labelled_row.to_numpy()[test], **_pred_arrays(learn.model, dls, co, {'val': dls.valid_ds.rows, 'test': test}))
+            bad |= {p for p, _ in dropped}
+            test = test[~co.image_path.iloc[test].isin(bad).to_numpy()]
+        np.savez(folder/'preds.npz', test_rows=co.labelled_row.to_numpy()[test],
+                 **_pred_arrays(learn.model, dls, co, {'val': dls.valid_ds.rows, 'test': test}))
         torch.save(learn.model.state_dict(), folder/'finetuned.pth')
         if spec: (folder/'severity.json').write_text(json.dumps(spec.to_dict()))
     hist = pd.read_csv(folder/'history.csv')
@@ -470,7 +564,8 @@ def run_finetune(cfg:Config, run:str|FinetuneRun, regime:str|None=None)->dict:
 
 # %% ../nbs/12_stages.ipynb #6b7b3e82
 def load_finetuned_model(cfg:Config, run:str|FinetuneRun, regime:str|None=None)->FineTuneModel:
-    "The fine-tuned model of a finished fine-tuning (a record, or a name and regime) with its saved weights, in eval mode."
+    """The fine-tuned model of a finished fine-tuning (a record, or a name and regime) with its saved weights, in eval
+    mode."""
     run = finetune_run(cfg, run, regime)
     sev = run.folder/'severity.json'
     spec = SeveritySpec.from_dict(json.loads(sev.read_text())) if sev.exists() else None

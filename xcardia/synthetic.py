@@ -35,10 +35,12 @@ PAPER_MISSING = dict(lvef=.001, ivs=.08, lvpw=.08, lvidd=.05, lvids=.08, as_both
 # %% ../nbs/02_synthetic.ipynb #1816bc46
 def _grade_words(latent:np.ndarray, prevalence:float, rng)->np.ndarray:
     "Grade words from a latent severity: the top `prevalence` share moderate or worse."
-    q = np.quantile(latent, [1 - prevalence - .25, 1 - prevalence - .08, 1 - prevalence, 1 - prevalence / 2, 1 - prevalence / 5])
+    q = np.quantile(latent,
+                    [1 - prevalence - .25, 1 - prevalence - .08, 1 - prevalence, 1 - prevalence / 2, 1 - prevalence / 5])
     words = np.array(['none', 'trace', 'mild', 'moderate', 'moderate-severe', 'severe'], dtype=object)
     out = words[np.searchsorted(q, latent)]
-    variants = {'none': ['None', 'normal', 'N'], 'mild': ['Mild'], 'moderate': ['Moderate'], 'moderate-severe': ['moderate to severe']}
+    variants = {'none': ['None', 'normal', 'N'], 'mild': ['Mild'], 'moderate': ['Moderate'],
+                'moderate-severe': ['moderate to severe']}
     for w, vs in variants.items():
         pick = (out == w) & (rng.random(len(out)) < .2)
         out[pick] = rng.choice(vs, pick.sum())
@@ -46,7 +48,8 @@ def _grade_words(latent:np.ndarray, prevalence:float, rng)->np.ndarray:
 
 def draw_patients(n:int, rng, prevalence:dict)->pd.DataFrame:
     "Latent cardiac state and nuisance variables per patient."
-    age = rng.uniform(35, 90, n); male = rng.random(n) < .55
+    age = rng.uniform(35, 90, n)
+    male = rng.random(n) < .55
     bmi = np.clip(rng.normal(27, 4.5, n), 17, 45)
     htn = rng.normal(0, 1, n) + .02 * (age - 62)
     d = pd.DataFrame(dict(age=age, male=male, bmi=bmi, htn=htn,
@@ -71,13 +74,17 @@ def echo_measurements(st:pd.DataFrame, q:dict, rng, prevalence:dict)->pd.DataFra
     fs = np.clip(.05 + lvef / 200 + rng.normal(0, .015, n), .05, .5)   # fractional shortening rises with EF
     lvids = lvidd * (1 - fs)
     wall = 13 + 1.5 * (st.h - q['h'])
-    ivs = np.clip(wall + rng.normal(0, .6, n), 6, 24); lvpw = np.clip(wall - .4 + rng.normal(0, .6, n), 6, 22)
+    ivs = np.clip(wall + rng.normal(0, .6, n), 6, 24)
+    lvpw = np.clip(wall - .4 + rng.normal(0, .6, n), 6, 22)
     av_vmax = np.clip(3.0 + .9 * (st.a - q['a']) + rng.normal(0, .12, n), .9, 6.)
-    as_grade = np.select([av_vmax >= 4, av_vmax >= 3, av_vmax >= 2.6, av_vmax >= 2.0], ['severe', 'moderate', 'mild', 'trace'], 'none').astype(object)
+    as_grade = np.select([av_vmax >= 4, av_vmax >= 3, av_vmax >= 2.6, av_vmax >= 2.0],
+                         ['severe', 'moderate', 'mild', 'trace'], 'none').astype(object)
     pasp = np.clip(45 + 10 * (st.p - q['p']) + rng.normal(0, 3, n), 15, 100)
     rap = np.clip(rng.normal(6, 2.5, n), 3, 15)
-    tr_vmax = np.sqrt(np.maximum(pasp - rap, 1) / 4) + rng.normal(0, .08, n)   # simplified Bernoulli: PASP = 4 v^2 + RAP
-    return pd.DataFrame(dict(lvef=lvef.round(1), ivs=ivs.round(1), lvpw=lvpw.round(1), lvidd=lvidd.round(1), lvids=lvids.round(1),
+    # simplified Bernoulli: PASP = 4 v^2 + RAP
+    tr_vmax = np.sqrt(np.maximum(pasp - rap, 1) / 4) + rng.normal(0, .08, n)
+    return pd.DataFrame(dict(lvef=lvef.round(1), ivs=ivs.round(1), lvpw=lvpw.round(1), lvidd=lvidd.round(1),
+                             lvids=lvids.round(1),
                              av_vmax=av_vmax.round(2), pasp=pasp.round(0), tr_vmax=tr_vmax.round(2), as_grade=as_grade,
                              ar_grade=_grade_words(st.ar.to_numpy(), prevalence['aortic_regurgitation'], rng),
                              mr_grade=_grade_words(st.mr.to_numpy(), prevalence['mitral_regurgitation'], rng),
@@ -86,7 +93,8 @@ def echo_measurements(st:pd.DataFrame, q:dict, rng, prevalence:dict)->pd.DataFra
 
 # %% ../nbs/02_synthetic.ipynb #96dc01f0
 def ecg_measurements(st:pd.DataFrame, rng)->pd.DataFrame:
-    "ECG measurements from the latent state: rate and QRS with systolic dysfunction, LVH voltage and axis with hypertrophy."
+    """ECG measurements from the latent state: rate and QRS with systolic dysfunction, LVH voltage and axis with
+    hypertrophy."""
     n = len(st)
     return pd.DataFrame(dict(
         heart_rate=np.clip(70 + 6 * st.s + rng.normal(0, 10, n), 40, 140).round(0),
@@ -99,7 +107,8 @@ def ecg_measurements(st:pd.DataFrame, rng)->pd.DataFrame:
 # %% ../nbs/02_synthetic.ipynb #4586eec6
 def apply_missingness(echo:pd.DataFrame, rng, missing:dict)->pd.DataFrame:
     "Blank measurements at the rates of `missing` (AS: both grade and velocity, or only the grade)."
-    e = echo.copy(); n = len(e)
+    e = echo.copy()
+    n = len(e)
     for c in ['lvef', 'ivs', 'lvpw', 'lvidd', 'lvids', 'ar_grade', 'mr_grade', 'tr_grade', 'pr_grade', 'pasp', 'tr_vmax']:
         e.loc[rng.random(n) < missing[c], c] = np.nan if e[c].dtype.kind == 'f' else None
     both = rng.random(n) < missing['as_both']
@@ -112,7 +121,8 @@ FOV_MM = (350., 250., 300.) # x (right-left), y (posterior-anterior), z (inferio
 
 LABELS = dict(background=0, body_fat=1, muscle=2, lung=3, mediastinal_fat=4, epicardial_fat=5, lv_myocardium=6,
               lv_cavity=7, rv=8, atria=9, aorta=10, av_calcium=11, coronary_calcium=12, spine=13, ribs=14)
-HEART_LABELS = ('lv_myocardium', 'lv_cavity', 'rv', 'atria', 'epicardial_fat')   # the heart mask each study's `heart_path` holds
+# the heart mask each study's `heart_path` holds
+HEART_LABELS = ('lv_myocardium', 'lv_cavity', 'rv', 'atria', 'epicardial_fat')
 
 HU = dict(air=-1000., fat=-100., muscle=45., lung=-850., blood=40., myocardium=52., bone=700., trabecular=250.,
           calcium=850., canal=15.)
@@ -125,14 +135,16 @@ class _Canvas:
         self.axes = [(np.arange(n) - (n - 1) / 2) * spacing for n in self.shape]
         self.hu = np.full(self.shape, HU['air'], np.float32)
         self.lab = np.zeros(self.shape, np.uint8)
-        self.affine = np.diag([spacing] * 3 + [1.]); self.affine[:3, 3] = [a[0] for a in self.axes]
+        self.affine = np.diag([spacing] * 3 + [1.])
+        self.affine[:3, 3] = [a[0] for a in self.axes]
 
     def box(self, centre, extent):
         "Index slices and local coordinate arrays around `centre` (+- extent mm)."
         sl, loc = [], []
         for ax, c, e in zip(self.axes, centre, extent):
             i0, i1 = np.searchsorted(ax, c - e), np.searchsorted(ax, c + e, 'right')
-            sl.append(slice(i0, max(i0, i1))); loc.append(ax[i0:max(i0, i1)] - c)
+            sl.append(slice(i0, max(i0, i1)))
+            loc.append(ax[i0:max(i0, i1)] - c)
         return tuple(sl), np.ix_(*loc)
 
     def ellipsoid(self, centre, radii, angle=0.):
@@ -149,7 +161,8 @@ class _Canvas:
 def render_phantom(g:dict, # geometry and state of one study (see `study_geometry`)
                    spacing:float, rng)->tuple:
     "A non-contrast, non-gated chest CT phantom: (HU int16 volume, uint8 label map, RAS affine)."
-    cv = _Canvas(spacing); L = LABELS
+    cv = _Canvas(spacing)
+    L = LABELS
     xs, ys, zs = cv.axes
     X, Y = xs[:, None] - g['body_x'], ys[None, :] - g['body_y']
     a, b, ft = g['body_a'], g['body_b'], g['fat_t']
@@ -175,13 +188,18 @@ def render_phantom(g:dict, # geometry and state of one study (see `study_geometr
     sl, d2 = cv.ellipsoid((hx + 20, hy - 10, hz + 40), (48, 62, 170))
     cv.paint(sl, (d2 <= 1) & (cv.lab[sl] == L['lung']), HU['fat'] + 10, L['mediastinal_fat'])
     sx, sy = g['body_x'], g['body_y'] - b + ft + 38
-    sl, d2 = cv.ellipsoid((sx, sy, 0), (19, 19, 1000)); cv.paint(sl, d2 <= 1, HU['bone'], L['spine'])
-    sl, d2 = cv.ellipsoid((sx, sy, 0), (15, 15, 1000)); cv.paint(sl, d2 <= 1, HU['trabecular'], L['spine'])
-    sl, d2 = cv.ellipsoid((sx, sy - 22, 0), (7, 7, 1000)); cv.paint(sl, d2 <= 1, HU['canal'], L['spine'])
-    sl, d2 = cv.ellipsoid((sx - 24, sy + 20, 0), (12, 12, 1000)); cv.paint(sl, d2 <= 1, HU['blood'], L['aorta'])
+    sl, d2 = cv.ellipsoid((sx, sy, 0), (19, 19, 1000))
+    cv.paint(sl, d2 <= 1, HU['bone'], L['spine'])
+    sl, d2 = cv.ellipsoid((sx, sy, 0), (15, 15, 1000))
+    cv.paint(sl, d2 <= 1, HU['trabecular'], L['spine'])
+    sl, d2 = cv.ellipsoid((sx, sy - 22, 0), (7, 7, 1000))
+    cv.paint(sl, d2 <= 1, HU['canal'], L['spine'])
+    sl, d2 = cv.ellipsoid((sx - 24, sy + 20, 0), (12, 12, 1000))
+    cv.paint(sl, d2 <= 1, HU['blood'], L['aorta'])
     # the heart: epicardial fat around the chambers, then RV, atria, LV myocardium and cavity, ascending aorta
     R, w, th = g['lv_r_outer'], g['wall'], g['lv_angle']
-    sl, d2 = cv.ellipsoid((hx + .3 * R, hy, hz), (1.45 * R + g['epi_fat'], 1.25 * R + g['epi_fat'], 1.6 * R + 10 + g['epi_fat']), th)
+    sl, d2 = cv.ellipsoid((hx + .3 * R, hy, hz),
+                          (1.45 * R + g['epi_fat'], 1.25 * R + g['epi_fat'], 1.6 * R + 10 + g['epi_fat']), th)
     cv.paint(sl, d2 <= 1, HU['fat'], L['epicardial_fat'])
     sl, d2 = cv.ellipsoid((hx + .9 * R, hy + .55 * R, hz - 5), (g['rv_r'], .75 * g['rv_r'], 1.4 * R), th)
     cv.paint(sl, d2 <= 1, HU['blood'], L['rv'])
@@ -201,16 +219,21 @@ def render_phantom(g:dict, # geometry and state of one study (see `study_geometr
     def specks(n, centres, label):
         for c in centres[:n]:
             r = rng.uniform(2.2, 4.0)
-            sl, d2 = cv.ellipsoid(c, (r, r, r)); cv.paint(sl, d2 <= 1, rng.uniform(900, 1600), label)
+            sl, d2 = cv.ellipsoid(c, (r, r, r))
+            cv.paint(sl, d2 <= 1, rng.uniform(900, 1600), label)
     ang = rng.uniform(0, 2 * np.pi, g['n_av_ca'])
-    specks(g['n_av_ca'], [(root[0] + .8 * g['ao_r'] * np.cos(t), root[1] + .8 * g['ao_r'] * np.sin(t), root[2] + rng.uniform(-4, 4)) for t in ang], L['av_calcium'])
-    dirs = rng.normal(size=(g['n_cor_ca'], 3)); dirs /= np.linalg.norm(dirs, axis=1, keepdims=True) + 1e-9
+    specks(g['n_av_ca'],
+           [(root[0] + .8 * g['ao_r'] * np.cos(t), root[1] + .8 * g['ao_r'] * np.sin(t), root[2] + rng.uniform(-4, 4)) for t in ang],
+           L['av_calcium'])
+    dirs = rng.normal(size=(g['n_cor_ca'], 3))
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True) + 1e-9
     specks(g['n_cor_ca'], [(hx + R * d[0], hy + R * d[1], hz + 1.2 * R * d[2]) for d in dirs], L['coronary_calcium'])
     # image formation: partial volume, motion blur of the heart (no ECG gating), correlated noise
     hu = ndimage.gaussian_filter(cv.hu, .6)
     sl, _ = cv.box((hx, hy, hz), (1.6 * R + 20,) * 3)
     hu[sl] = ndimage.gaussian_filter(hu[sl], g['motion_mm'] / spacing)
-    hu += ndimage.gaussian_filter(rng.normal(0, 55, cv.shape).astype(np.float32), .8) + rng.normal(0, 16, cv.shape).astype(np.float32)
+    hu += ndimage.gaussian_filter(rng.normal(0, 55, cv.shape).astype(np.float32), .8) + rng.normal(
+        0, 16, cv.shape).astype(np.float32)
     return np.clip(np.round(hu), -1024, 3071).astype(np.int16), cv.lab, cv.affine
 
 def study_geometry(st:pd.Series, echo_true:pd.Series, rng)->dict:
@@ -223,14 +246,17 @@ def study_geometry(st:pd.Series, echo_true:pd.Series, rng)->dict:
                 diaphragm_z=rng.normal(-95, 10), rib_phase=rng.uniform(0, 28),
                 heart_c=(rng.normal(-28, 5), rng.normal(12, 5), rng.normal(-35, 8)), lv_angle=rng.normal(-.7, .12),
                 lv_r_outer=r_cav + w, wall=w, epi_fat=float(np.clip(rng.normal(5, 1.5) + .15 * (st.bmi - 25), 2, 12)),
-                rv_r=float(np.clip(24 + 5 * st.p + rng.normal(0, 2), 16, 45)), la_r=float(np.clip(20 + 4 * st.mr + rng.normal(0, 2), 14, 40)),
+                rv_r=float(np.clip(24 + 5 * st.p + rng.normal(0, 2), 16, 45)), la_r=float(np.clip(
+                    20 + 4 * st.mr + rng.normal(0, 2), 14, 40)),
                 ao_r=float(np.clip(15 + 1.5 * st.ar + rng.normal(0, 1), 11, 24)),
                 n_av_ca=int(rng.poisson(np.exp(np.clip(1.6 * (st.a - echo_true.q_a) + 1.3, -3, 4)))),
                 n_cor_ca=int(rng.poisson(.4 + .05 * max(st.age - 50, 0))), motion_mm=rng.uniform(1.5, 3.))
 
 # %% ../nbs/02_synthetic.ipynb #c0d07c8f
 def write_nifti(path:Path, vol:np.ndarray, affine:np.ndarray):
-    img = nib.Nifti1Image(vol, affine); img.set_qform(affine, 1); img.set_sform(affine, 1)
+    img = nib.Nifti1Image(vol, affine)
+    img.set_qform(affine, 1)
+    img.set_sform(affine, 1)
     nib.save(img, str(path))
 
 # %% ../nbs/02_synthetic.ipynb #0028741c
@@ -239,22 +265,28 @@ def write_dicom_series(folder:Path, hu:np.ndarray, affine:np.ndarray, study_id:s
                        number:int=1, # SeriesNumber
                        transfer_syntax:str|None=None, # compress the pixel data (pydicom's `compress`), e.g. RLELossless
                        file_name:str='slice_{k:04d}.dcm', # each slice's file name ({k}: slice, {n}: series number)
-                       **tags, # more header fields, e.g. SeriesDescription, ConvolutionKernel, ImageType, ContrastBolusAgent
+                       # more header fields, e.g. SeriesDescription, ConvolutionKernel, ImageType, ContrastBolusAgent
+                       **tags,
                       ):
-    "A CT series, one file per axial slice (z step and thickness from the affine), in the LPS frame, uint16 with RescaleIntercept -1024."
+    """A CT series, one file per axial slice (z step and thickness from the affine), in the LPS frame, uint16 with
+    RescaleIntercept -1024."""
     import pydicom
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid, CTImageStorage
     folder.mkdir(parents=True, exist_ok=True)
-    sp, dz = float(affine[0, 0]), float(affine[2, 2]); nx, ny, nz = hu.shape
+    sp, dz = float(affine[0, 0]), float(affine[2, 2])
+    nx, ny, nz = hu.shape
     x0, y0 = affine[0, 3] + (nx - 1) * sp, affine[1, 3] + (ny - 1) * sp   # RAS position of voxel (nx-1, ny-1)
-    study_uid, series_uid, frame_uid = (generate_uid(entropy_srcs=[study_id, str(seed), k]) for k in ('study', series, 'frame'))
+    study_uid, series_uid, frame_uid = (generate_uid(entropy_srcs=[study_id, str(seed), k]) for k in (
+        'study', series, 'frame'))
     d = date.replace('-', '')
     for k in range(nz):
         meta = FileMetaDataset()
         meta.MediaStorageSOPClassUID, meta.TransferSyntaxUID = CTImageStorage, ExplicitVRLittleEndian
-        meta.MediaStorageSOPInstanceUID = generate_uid(entropy_srcs=[study_id, str(seed), 'slice' if series == 'series' else series, str(k)])
-        ds = Dataset(); ds.file_meta = meta
+        meta.MediaStorageSOPInstanceUID = generate_uid(entropy_srcs=[
+            study_id, str(seed), 'slice' if series == 'series' else series, str(k)])
+        ds = Dataset()
+        ds.file_meta = meta
         ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, meta.MediaStorageSOPInstanceUID
         ds.Modality, ds.PatientID, ds.PatientName, ds.StudyDate, ds.SeriesDate = 'CT', patient_id, patient_id, d, d
         ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study_uid, series_uid, frame_uid
@@ -275,13 +307,15 @@ def write_dicom_series(folder:Path, hu:np.ndarray, affine:np.ndarray, study_id:s
 
 # %% ../nbs/02_synthetic.ipynb #89447668
 def read_ct(path:str|Path):
-    "A CT of this cohort read back from disk (a NIfTI file or a DICOM series folder): a MONAI MetaTensor (1, X, Y, Z) in RAS, in HU."
+    """A CT of this cohort read back from disk (a NIfTI file or a DICOM series folder): a MONAI MetaTensor (1, X, Y, Z)
+    in RAS, in HU."""
     import warnings
     import monai.transforms as mt
     from monai.data import PydicomReader, NibabelReader
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        img = mt.LoadImage(reader=PydicomReader() if Path(path).is_dir() else NibabelReader(), image_only=True, ensure_channel_first=True)(str(path))
+        img = mt.LoadImage(reader=PydicomReader() if Path(path).is_dir() else NibabelReader(), image_only=True,
+                           ensure_channel_first=True)(str(path))
     return mt.Orientation(axcodes='RAS', labels=(('L', 'R'), ('P', 'A'), ('I', 'S')))(img.float())
 
 # %% ../nbs/02_synthetic.ipynb #b5f2a749
@@ -301,8 +335,10 @@ def archive_plan(study:pd.Series, # a row of the CT table (patient_id, study_id)
     draw = {k: bool(rng.random() < v) for k, v in sh.items()}
     vendor = ARCHIVE_VENDORS[int(rng.integers(len(ARCHIVE_VENDORS)))]
     pid = 'ANON' + hashlib.sha1(str(study.patient_id).encode()).hexdigest()[:10].upper()
-    return dict(seed=list(seed), spacing=spacing, vendor=vendor, dicom_patient_id=pid, folder=f'archive/{pid}/{study.study_id}',
-                flat=draw['flat'], compression='rle' if draw['rle'] else 'j2k' if draw['j2k'] else None, junk=draw['junk'],
+    return dict(seed=list(seed), spacing=spacing, vendor=vendor, dicom_patient_id=pid,
+                folder=f'archive/{pid}/{study.study_id}',
+                flat=draw['flat'], compression='rle' if draw['rle'] else 'j2k' if draw['j2k'] else None,
+                junk=draw['junk'],
                 series=['scout', 'soft', 'lung'] + [k for k in ('thick', 'contrast', 'capture') if draw[k]])
 
 def series_folder(plan:dict, name:str)->str:
@@ -315,7 +351,8 @@ def _series_uid(study_id:str, seed, name:str)->str:
     return generate_uid(entropy_srcs=[study_id, str(seed), name])
 
 def archive_truth(ct:pd.DataFrame, plans:list)->pd.DataFrame:
-    "The CT table of an export: each study's intended series (the soft-tissue one) as `image_path`, its uid and DICOM PatientID."
+    """The CT table of an export: each study's intended series (the soft-tissue one) as `image_path`, its uid and DICOM
+    PatientID."""
     t = ct.copy()
     t['dicom_patient_id'] = [p['dicom_patient_id'] for p in plans]
     t['series_uid'] = [_series_uid(s, p['seed'], 'soft') for s, p in zip(t.study_id, plans)]
@@ -335,18 +372,23 @@ def _series_volume(name:str, hu:np.ndarray, lab:np.ndarray, aff:np.ndarray, soft
         return (np.clip(sharp_hu, -1024, 3071).astype(np.int16), aff,
                 dict(axial, SeriesDescription=f'Lung {sp:.1f} {sharp}', ConvolutionKernel=sharp, WindowCenter=-600, WindowWidth=1500))
     if name == 'thick':
-        m = hu.shape[2] // 2; a = aff.copy(); a[2, 2], a[2, 3] = 2 * aff[2, 2], aff[2, 3] + aff[2, 2] / 2
+        m = hu.shape[2] // 2
+        a = aff.copy()
+        a[2, 2], a[2, 3] = 2 * aff[2, 2], aff[2, 3] + aff[2, 2] / 2
         vol = ((hu[..., 0:2 * m:2].astype(np.int32) + hu[..., 1:2 * m:2]) // 2).astype(np.int16)
         return vol, a, dict(axial, SeriesDescription=f'Thorax {2 * sp:.1f} {soft}')
     if name == 'contrast':
-        vol = hu.copy(); vol[np.isin(lab, [LABELS[k] for k in BLOOD_LABELS])] += 250
+        vol = hu.copy()
+        vol[np.isin(lab, [LABELS[k] for k in BLOOD_LABELS])] += 250
         return vol, aff, dict(axial, SeriesDescription=f'ARTERIAL {sp:.1f} {soft}', ContrastBolusAgent='IOPAMIDOL 370')
     mid = hu[:, :, hu.shape[2] // 2][:, :, None]
     if name == 'scout':
-        proj = hu.mean(axis=1).astype(np.int16)[:, :, None]                           # a frontal projection, as one image
+        # a frontal projection, as one image
+        proj = hu.mean(axis=1).astype(np.int16)[:, :, None]
         return proj, aff, dict(ImageType=['ORIGINAL', 'PRIMARY', 'LOCALIZER'], SeriesDescription='Topogram 0.6 T20f',
                                ImageOrientationPatient=[1, 0, 0, 0, 0, -1])
-    return mid, aff, dict(ImageType=['DERIVED', 'SECONDARY', 'OTHER'], SeriesDescription='Dose Info', SOPClassUID='1.2.840.10008.5.1.4.1.1.7')
+    return mid, aff, dict(ImageType=['DERIVED', 'SECONDARY', 'OTHER'], SeriesDescription='Dose Info',
+                          SOPClassUID='1.2.840.10008.5.1.4.1.1.7')
 
 # %% ../nbs/02_synthetic.ipynb #9f58a39d
 def write_archive_study(out:Path, # the cohort folder
@@ -355,12 +397,15 @@ def write_archive_study(out:Path, # the cohort folder
                        ):
     "Every series of one study's export, as its plan says."
     from pydicom.uid import RLELossless, JPEG2000Lossless
-    plan = job['archive']; maker, soft, sharp = plan['vendor']
+    plan = job['archive']
+    maker, soft, sharp = plan['vendor']
     syntax = {'rle': RLELossless, 'j2k': JPEG2000Lossless, None: None}[plan['compression']]
     for name in plan['series']:
         vol, a, tags = _series_volume(name, hu, lab, aff, soft, sharp, plan['spacing'])
-        write_dicom_series(out/series_folder(plan, name), vol, a, job['study_id'], plan['dicom_patient_id'], job['date'], plan['seed'],
-                           series=name, number=SERIES_NUMBERS[name], transfer_syntax=syntax if name != 'capture' else None,
+        write_dicom_series(out/series_folder(plan, name), vol, a, job['study_id'], plan['dicom_patient_id'],
+                           job['date'], plan['seed'],
+                           series=name, number=SERIES_NUMBERS[name],
+                           transfer_syntax=syntax if name != 'capture' else None,
                            file_name='{n:03d}_{k:04d}.dcm' if plan['flat'] else 'IM{k:04d}', Manufacturer=maker,
                            AccessionNumber=job['study_id'], StudyDescription='CT THORAX', **tags)
     if plan['junk']: (out/plan['folder']/'report.txt').write_text('Radiology report: see the RIS. Not an image.\n')
@@ -371,9 +416,13 @@ def write_archive_extras(root:Path):
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
     root.mkdir(parents=True, exist_ok=True)
     (root/'README.txt').write_text('Research export of chest CT studies (synthetic).\n')
-    meta = FileMetaDataset(); meta.MediaStorageSOPClassUID = '1.2.840.10008.1.3.10'
-    meta.MediaStorageSOPInstanceUID, meta.TransferSyntaxUID = generate_uid(entropy_srcs=['dicomdir', str(root.name)]), ExplicitVRLittleEndian
-    ds = Dataset(); ds.file_meta = meta; ds.FileSetID = 'XCARDIA'
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = '1.2.840.10008.1.3.10'
+    meta.MediaStorageSOPInstanceUID, meta.TransferSyntaxUID = generate_uid(entropy_srcs=[
+        'dicomdir', str(root.name)]), ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.FileSetID = 'XCARDIA'
     ds.save_as(root/'DICOMDIR', enforce_file_format=True)
 
 # %% ../nbs/02_synthetic.ipynb #e9717eec
@@ -383,10 +432,12 @@ def _write_study(job:dict)->dict:
     hu, lab, aff = render_phantom(job['geometry'], job['spacing'], rng)
     out = Path(job['out_dir'])
     if job.get('archive'): write_archive_study(out, hu, lab, aff, job)
-    elif job['dicom']: write_dicom_series(out/job['image_path'], hu, aff, job['study_id'], job['patient_id'], job['date'], job['seed'])
+    elif job['dicom']:
+        write_dicom_series(out/job['image_path'], hu, aff, job['study_id'], job['patient_id'], job['date'], job['seed'])
     else: write_nifti(out/job['image_path'], hu, aff)
     write_nifti(out/job['label_path'], lab, aff)
-    write_nifti(out/job['heart_path'], np.isin(lab, [LABELS[k] for k in HEART_LABELS]).astype(np.uint8), aff)   # the truth the report reads
+    # the truth the report reads
+    write_nifti(out/job['heart_path'], np.isin(lab, [LABELS[k] for k in HEART_LABELS]).astype(np.uint8), aff)
     return dict(study_id=job['study_id'], shape=hu.shape)
 
 def _exam_gaps(n, rng, outside:float, sd:float=60.)->np.ndarray:
@@ -397,9 +448,10 @@ def _exam_gaps(n, rng, outside:float, sd:float=60.)->np.ndarray:
     return np.round(gap).astype(int)
 
 
-# %% ../nbs/02_synthetic.ipynb #3f1f2a3b
+# %% ../nbs/02_synthetic.ipynb #890b8acc
 def _draw_studies(n_patients:int, studies_per_patient:tuple, rng:np.random.Generator, prev:dict)->tuple:
-    "(studies, latent quantiles): the patients, their CT studies 200-900 days apart from 2015 on, the latents drifting over the years."
+    """(studies, latent quantiles): the patients, their CT studies 200-900 days apart from 2015 on, the latents drifting
+    over the years."""
     pts = draw_patients(n_patients, rng, prev)
     q = pts.attrs['q']
     pts.insert(0, 'patient_id', [f'P{i:05d}' for i in range(n_patients)])
@@ -423,7 +475,8 @@ def _exam_tables(st:pd.DataFrame, q, rng:np.random.Generator, prev:dict, miss:di
     true = echo_measurements(st, q, rng, prev)
     ecg = ecg_measurements(st, rng)
     echo = apply_missingness(true, rng, miss)
-    exam_date = lambda: (st.study_date + pd.to_timedelta(_exam_gaps(len(st), rng, outside_window), 'D')).dt.strftime('%Y-%m-%d')
+    exam_date = lambda: (st.study_date + pd.to_timedelta(_exam_gaps(
+        len(st), rng, outside_window), 'D')).dt.strftime('%Y-%m-%d')
     echo.insert(0, 'exam_date', exam_date())
     echo.insert(0, 'patient_id', st.patient_id)
     echo['age'] = st.age.round(0).astype(int)
@@ -436,15 +489,19 @@ def _exam_tables(st:pd.DataFrame, q, rng:np.random.Generator, prev:dict, miss:di
     return true, echo, ecg
 
 def _ct_table(st:pd.DataFrame, spacing:np.ndarray, dicom:np.ndarray)->pd.DataFrame:
-    "The CT table: one row per study, its image (NIfTI file or DICOM folder), label map and heart mask, and its spacing."
-    return pd.DataFrame(dict(patient_id=st.patient_id, study_id=st.study_id, study_date=st.study_date.dt.strftime('%Y-%m-%d'),
+    """The CT table: one row per study, its image (NIfTI file or DICOM folder), label map and heart mask, and its
+    spacing."""
+    return pd.DataFrame(dict(patient_id=st.patient_id, study_id=st.study_id,
+                             study_date=st.study_date.dt.strftime('%Y-%m-%d'),
                              image_path=[f'ct/{s}' if d else f'ct/{s}.nii.gz' for s, d in zip(st.study_id, dicom)],
                              label_path=[f'labels/{s}.nii.gz' for s in st.study_id],
                              heart_path=[f'hearts/{s}.nii.gz' for s in st.study_id], spacing_mm=spacing))
 
 def _write_archive_tables(ct:pd.DataFrame, spacing:np.ndarray, seed:int, out:Path, paths:dict)->pd.DataFrame:
-    "The CT table's truth of a PACS export (each study's `archive_plan`), the id map and the export's extras; `paths` updated."
-    plans = [archive_plan(ct.iloc[i], [seed, i], float(spacing[i]), np.random.default_rng([seed, i, 2])) for i in range(len(ct))]
+    """The CT table's truth of a PACS export (each study's `archive_plan`), the id map and the export's extras; `paths`
+    updated."""
+    plans = [archive_plan(ct.iloc[i], [seed, i], float(spacing[i]), np.random.default_rng([
+        seed, i, 2])) for i in range(len(ct))]
     ct = archive_truth(ct, plans)
     paths.update(ct=None, archive=out/'archive', truth=out/'ct_truth.csv', id_map=out/'id_map.csv')
     ct.drop(columns='plan').to_csv(paths['truth'], index=False)
@@ -456,11 +513,12 @@ def _render_jobs(st, true, ct, spacing, dicom, seed:int, out:Path, archive:bool)
     "One `_write_study` job per study: its seed, geometry, spacing and where each file goes."
     return [dict(seed=[seed, i], geometry=study_geometry(st.iloc[i], true.iloc[i], np.random.default_rng([seed, i, 1])),
                  spacing=float(spacing[i]), out_dir=str(out), dicom=bool(dicom[i]), image_path=ct.image_path[i],
-                 label_path=ct.label_path[i], heart_path=ct.heart_path[i], study_id=ct.study_id[i], patient_id=ct.patient_id[i],
+                 label_path=ct.label_path[i], heart_path=ct.heart_path[i], study_id=ct.study_id[i],
+                 patient_id=ct.patient_id[i],
                  date=ct.study_date[i], archive=ct.plan[i] if archive else None)
             for i in range(len(st))]
 
-# %% ../nbs/02_synthetic.ipynb #fe733a8f
+# %% ../nbs/02_synthetic.ipynb #bf6cbbdf
 def make_cohort(out_dir:str|Path, # folder to write into (created)
                 n_patients:int=200, # patients
                 studies_per_patient:tuple=(1, 3), # CT studies per patient, inclusive range
@@ -473,9 +531,11 @@ def make_cohort(out_dir:str|Path, # folder to write into (created)
                 dicom_share:float=.15, # share of studies written as DICOM series folders
                 outside_window:float=.08, # share of exams more than six months from their CT
                 n_workers:int|None=None, # processes writing images (default: all cores)
-                archive:bool=False, # CTs as a PACS export (`archive/`, several series per study); ct_truth.csv instead of ct_studies.csv
+                # CTs as a PACS export (`archive/`, several series per study); ct_truth.csv instead of ct_studies.csv
+                archive:bool=False,
                )->dict: # paths of 'ct', 'echo', 'ecg' tables and the 'root' (with `archive`: 'archive', 'truth', 'id_map')
-    "Write a synthetic cohort: phantom CTs (NIfTI and DICOM, or a PACS export) with label maps and heart masks, and CT/ECHO/ECG tables."
+    """Write a synthetic cohort: phantom CTs (NIfTI and DICOM, or a PACS export) with label maps and heart masks, and
+    CT/ECHO/ECG tables."""
     out = Path(out_dir)
     for d in ('ct', 'labels', 'hearts'): (out/d).mkdir(parents=True, exist_ok=True)
     prev = {t: max(v, min_prevalence) for t, v in {**PAPER_PREVALENCE, **(prevalence or {})}.items()}
@@ -496,12 +556,14 @@ def make_cohort(out_dir:str|Path, # folder to write into (created)
         true['q_a'] = q['a']
         jobs = _render_jobs(st, true, ct, spacing, dicom, seed, out, archive)
         from fastcore.parallel import parallel
-        parallel(_write_study, jobs, n_workers=n_workers if n_workers is not None else (os.cpu_count() or 1), progress=True)
+        parallel(_write_study, jobs, n_workers=n_workers if n_workers is not None else (os.cpu_count() or 1),
+                 progress=True)
     return paths
 
 # %% ../nbs/02_synthetic.ipynb #2b54c336
 def ct_stats(hu:np.ndarray, spacing:float)->dict:
-    "A few statistics of a rendered CT (not its label map): heart-region soft-tissue volume and mean HU, calcium voxels."
+    """A few statistics of a rendered CT (not its label map): heart-region soft-tissue volume and mean HU, calcium
+    voxels."""
     sm = ndimage.gaussian_filter(hu.astype(np.float32), 1.0)
     body = sm > -400
     xs, ys = np.nonzero(body.any(2))
@@ -544,7 +606,8 @@ def signal_check(paths:dict, # from `make_cohort`
     num = m[[c for c in m.columns if c.startswith(('echo_', 'ecg_')) and m[c].dtype.kind == 'f' and not c.endswith('gap_days')]]
     rows = {}
     for t in targets:
-        y = m[t]; ok = y.notna().to_numpy()
+        y = m[t]
+        ok = y.notna().to_numpy()
         if y[ok].nunique() < 2 or y[ok].sum() < cv: continue
         folds = StratifiedKFold(cv, shuffle=True, random_state=seed)
         r = {}

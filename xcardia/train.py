@@ -48,10 +48,13 @@ def _variant(learn)->str|None:
     return spec.variant if spec is not None else None
 
 def save_checkpoint(learn:Learner, fname:str|Path, epoch:int)->Path:
-    "Model, optimizer, epoch, random states and the trackers' best values of a run; written whole or not at all (temporary file, then rename)."
-    fname = Path(fname); fname.parent.mkdir(parents=True, exist_ok=True)
+    """Model, optimizer, epoch, random states and the trackers' best values of a run; written whole or not at all
+    (temporary file, then rename)."""
+    fname = Path(fname)
+    fname.parent.mkdir(parents=True, exist_ok=True)
     part = fname.with_name(fname.name + '.part')
-    torch.save(dict(model=unwrap(learn.model).state_dict(), opt=learn.opt.state_dict() if learn.opt is not None else None,
+    torch.save(dict(model=unwrap(learn.model).state_dict(),
+                    opt=learn.opt.state_dict() if learn.opt is not None else None,
                     epoch=epoch, rng=_rng_state(learn), trackers=_tracker_state(learn), variant=_variant(learn)), part)
     os.replace(part, fname)       # a run killed while saving keeps its previous checkpoint, not a truncated one
     return fname
@@ -70,7 +73,8 @@ class CheckpointCallback(Callback):
 
 # %% ../nbs/07_train.ipynb #117e221a
 class RunLog(CSVLogger):
-    "fastai's `CSVLogger` that, when appending to an existing log, writes no second header and no line for skipped epochs."
+    """fastai's `CSVLogger` that, when appending to an existing log, writes no second header and no line for skipped
+    epochs."""
     def before_fit(self):
         if hasattr(self, 'gather_preds'): return
         f = self.path/self.fname
@@ -84,10 +88,12 @@ class RunLog(CSVLogger):
 
 # %% ../nbs/07_train.ipynb #45829fe7
 class _InFitOnly:
-    "Track only epochs whose recorder row holds the monitored value: not those a resumed fit skips, nor `learn.validate()`; a resumed fit starts from the checkpoint's best value (and patience count)."
+    """Track only epochs whose recorder row holds the monitored value: not those a resumed fit skips, nor
+    `learn.validate()`; a resumed fit starts from the checkpoint's best value (and patience count)."""
     def before_fit(self):
         super().before_fit()
-        saved = getattr(self.learn, 'resume_trackers', {}).get(type(self).__name__) if getattr(self.learn, 'resume_epoch', 0) else None
+        saved = getattr(self.learn, 'resume_trackers', {}).get(type(self).__name__) if getattr(
+            self.learn, 'resume_epoch', 0) else None
         if saved:
             self.best = saved['best']
             if saved.get('wait') is not None: self.wait = saved['wait']
@@ -103,21 +109,29 @@ class EarlyStopping(_InFitOnly, EarlyStoppingCallback):
     "fastai's `EarlyStoppingCallback` on the validation loss, for fits only (see `_InFitOnly`)."
 
 # %% ../nbs/07_train.ipynb #0ea71f79
-COMPILE_MIN_BATCHES = 200   # `compile=None` compiles only fits of at least this many training batches: compiling takes a minute or two
+# `compile=None` compiles only fits of at least this many training batches: compiling takes a minute or two
+COMPILE_MIN_BATCHES = 200
 
 def fast_path(device, # the DataLoaders' device
-              channels_last:bool|None=None, # channels_last_3d memory format for the model and 5-D inputs (None: on CUDA)
-              compile:bool|None=None, # torch.compile the model (None: on CUDA, for fits of >= COMPILE_MIN_BATCHES training batches)
-              cudnn_benchmark:bool|None=False, # cuDNN autotuning of the convolutions (None: on CUDA; not bit-reproducible, more workspace memory; off until measured)
+              # channels_last_3d memory format for the model and 5-D inputs (None: on CUDA)
+              channels_last:bool|None=None,
+              # torch.compile the model (None: on CUDA, for fits of >= COMPILE_MIN_BATCHES training batches)
+              compile:bool|None=None,
+              # cuDNN autotuning of the convolutions (None: on CUDA; not bit-reproducible, more workspace memory; off until measured)
+              cudnn_benchmark:bool|None=False,
              )->dict:
-    "The fast-path switches for `device`, None resolved: on CUDA as measured on an H100 (benchmarks/README.md: channels-last, compile), off on a CPU, where channels-last was slower; cuDNN autotuning off until a GPU measures it."
+    """The fast-path switches for `device`, None resolved: on CUDA as measured on an H100 (benchmarks/README.md:
+    channels-last, compile), off on a CPU, where channels-last was slower; cuDNN autotuning off until a GPU measures it.
+    """
     cuda = torch.device(device).type == 'cuda'
     pick = lambda v: cuda if v is None else bool(v)
-    return dict(channels_last=pick(channels_last), compile=(None if cuda else False) if compile is None else bool(compile),
+    return dict(channels_last=pick(channels_last),
+                compile=(None if cuda else False) if compile is None else bool(compile),
                 cudnn_benchmark=pick(cudnn_benchmark))
 
 class FastPath(Callback):
-    "A fit's fast path: the model and 5-D inputs in channels_last_3d, the model compiled (`torch.compile`, in place: the state dict keeps its keys), cuDNN autotuning; `compile_s` is the first compiled training batch's time."
+    """A fit's fast path: the model and 5-D inputs in channels_last_3d, the model compiled (`torch.compile`, in place:
+    the state dict keeps its keys), cuDNN autotuning; `compile_s` is the first compiled training batch's time."""
     order = -30                      # inputs converted before MixedPrecision's autocast (-10) and the model sees them
     def __init__(self, channels_last:bool=False, compile:bool|None=False, cudnn_benchmark:bool=False):
         self.channels_last, self.compile, self.cudnn_benchmark = channels_last, compile, cudnn_benchmark
@@ -128,7 +142,8 @@ class FastPath(Callback):
         if self.channels_last: m.to(memory_format=torch.channels_last_3d)
         n = (self.n_epoch - getattr(self.learn, 'resume_epoch', 0)) * len(self.dls.train)
         if not self.compiled and (self.compile or (self.compile is None and n >= COMPILE_MIN_BATCHES)):
-            m.compile(); self.compiled, self._t = True, None
+            m.compile()
+            self.compiled, self._t = True, None
     def before_batch(self):
         if self.channels_last:
             self.learn.xb = tuple(x.contiguous(memory_format=torch.channels_last_3d) if torch.is_tensor(x) and x.ndim == 5 else x for x in self.xb)
@@ -143,9 +158,12 @@ class FastPath(Callback):
 
 # %% ../nbs/07_train.ipynb #896dd6b7
 class FusedAdamW(OptimWrapper):
-    "PyTorch's fused AdamW with the updates of fastai's `Adam(decouple_wd=True)`: its betas (0.9, 0.99) and epsilon, and no weight decay on the parameters fastai marks `do_wd=False` (BatchNorm and biases, `wd_bn_bias=False`), which move into a second group at the first step."
+    """PyTorch's fused AdamW with the updates of fastai's `Adam(decouple_wd=True)`: its betas (0.9, 0.99) and epsilon,
+    and no weight decay on the parameters fastai marks `do_wd=False` (BatchNorm and biases, `wd_bn_bias=False`), which
+    move into a second group at the first step."""
     def __init__(self, params, lr:float=1e-3, mom:float=.9, sqr_mom:float=.99, eps:float=1e-5, wd:float=.01):
-        super().__init__(params, opt=partial(torch.optim.AdamW, fused=True), lr=lr, betas=(mom, sqr_mom), eps=eps, weight_decay=wd)
+        super().__init__(params, opt=partial(torch.optim.AdamW, fused=True), lr=lr, betas=(mom, sqr_mom), eps=eps,
+                         weight_decay=wd)
         self._split = False
     def _split_groups(self):
         g = self.opt.param_groups[0]
@@ -153,7 +171,8 @@ class FusedAdamW(OptimWrapper):
         no_wd = [p for p in g['params'] if not keep(p)]
         if no_wd and len(self.opt.param_groups) == 1:
             g['params'] = [p for p in g['params'] if keep(p)]
-            self.opt.add_param_group({**{k: v for k, v in g.items() if k != 'params'}, 'params': no_wd, 'weight_decay': 0.})
+            self.opt.add_param_group({**{k: v for k, v in g.items() if k != 'params'}, 'params': no_wd,
+                                      'weight_decay': 0.})
         self._split = True
     def _set_hyper(self, k, v):
         super()._set_hyper(k, v)
@@ -173,7 +192,8 @@ class FitSpec:
     variant: str|None = None # 'nw_mmcl', 'mmcl', 'linear_mmcl', 'simclr', or 'finetune'
     preset: Preset|None = None # the scale it trains at: `fit_cosine` trains its `epochs` by default
     n_labels: int|None = None # y's first n_labels columns are labels, the rest measurements
-    monitor: str = 'valid_loss' # the recorder column best-model saving and early stopping follow (`make_learner` sets it)
+    # the recorder column best-model saving and early stopping follow (`make_learner` sets it)
+    monitor: str = 'valid_loss'
     settings: MethodSettings|None = None # a pre-training's method settings
 
 # %% ../nbs/07_train.ipynb #d11ba768
@@ -184,15 +204,20 @@ def make_learner(dls, model:nn.Module, loss_func,
                  patience:int|None=10, # early stopping after this many epochs without improvement (None: off)
                  lr:float=1e-3, wd:float=0.01, # AdamW
                  path:str|Path='runs', # where history.csv, checkpoint.pth and models/best.pth go
-                 channels_last:bool|None=None, compile:bool|None=None, cudnn_benchmark:bool|None=False, # the fast path (`fast_path`; None: on CUDA)
-                 fused_adamw:bool=True, # `FusedAdamW` (the same updates as fastai's Adam, one fused kernel); False: fastai's `Adam`
+                 # the fast path (`fast_path`; None: on CUDA)
+                 channels_last:bool|None=None, compile:bool|None=None, cudnn_benchmark:bool|None=False,
+                 # `FusedAdamW` (the same updates as fastai's Adam, one fused kernel); False: fastai's `Adam`
+                 fused_adamw:bool=True,
                  spec:FitSpec|None=None, # what the Learner fits (`learn.spec`)
                  cbs=None, **kwargs)->Learner:
-    "A fastai Learner with AdamW (fused), a CSV log, a checkpoint per epoch, best-model saving and early stopping on `monitor`, mixed precision and the fast path on CUDA; under several processes, synchronised BatchNorm and DDP (`DDPCallback`), rank 0 writing."
+    """A fastai Learner with AdamW (fused), a CSV log, a checkpoint per epoch, best-model saving and early stopping on
+    `monitor`, mixed precision and the fast path on CUDA; under several processes, synchronised BatchNorm and DDP
+    (`DDPCallback`), rank 0 writing."""
     Path(path).mkdir(parents=True, exist_ok=True)
     track = [SaveBestCallback(monitor=monitor, comp=comp, fname='best')]
     if patience: track.append(EarlyStopping(monitor=monitor, comp=comp, patience=patience))
-    writers = [RunLog(fname='history.csv'), CheckpointCallback()] if rank_distrib() == 0 else []   # fastai's save is rank 0's already
+    # fastai's save is rank 0's already
+    writers = [RunLog(fname='history.csv'), CheckpointCallback()] if rank_distrib() == 0 else []
     ddp = []
     if is_distributed(): model, ddp = sync_batchnorm(model, dls.device), [DDPCallback()]
     fast = fast_path(dls.device, channels_last, compile, cudnn_benchmark)
@@ -205,7 +230,8 @@ def make_learner(dls, model:nn.Module, loss_func,
 
 # %% ../nbs/07_train.ipynb #3139ead7
 def fit_cosine(learn:Learner, n_epoch:int|None=None, lr:float|None=None, final_div:float=100., **kwargs):
-    "Train with the learning rate annealed from `lr` to `lr/final_div` along a cosine (default: the preset's epochs and lr); continues a resumed run."
+    """Train with the learning rate annealed from `lr` to `lr/final_div` along a cosine (default: the preset's epochs
+    and lr); continues a resumed run."""
     lr = lr or learn.lr
     start = getattr(learn, 'resume_epoch', 0)
     cbs = [ParamScheduler({'lr': SchedCos(lr, lr / final_div)})] + list(L(kwargs.pop('cbs', None)))
@@ -217,19 +243,25 @@ def fit_cosine(learn:Learner, n_epoch:int|None=None, lr:float|None=None, final_d
 
 # %% ../nbs/07_train.ipynb #b3381fe0
 def resume(learn:Learner, fname:str|Path)->int:
-    "Load a checkpoint into `learn` (model strictly, optimizer, random states, best values so far); returns the epoch to start from."
+    """Load a checkpoint into `learn` (model strictly, optimizer, random states, best values so far); returns the epoch
+    to start from."""
     ck = torch.load(fname, map_location='cpu', weights_only=False)
     unwrap(learn.model).load_state_dict(ck['model'], strict=True)
     learn.create_opt()
     if ck['opt'] is not None:
         saved_fastai, now_fastai = 'hypers' in ck['opt'], not isinstance(learn.opt, OptimWrapper)
         if saved_fastai != now_fastai:
-            raise ValueError(f"{fname}: its optimizer state is {'fastai' if saved_fastai else 'PyTorch'}'s Adam, this Learner's is "
-                             f"{'fastai' if now_fastai else 'PyTorch'}'s (FusedAdamW is the default since 2026-11-30): build the Learner with "
-                             f"fused_adamw={not saved_fastai} (config: speed.fused_adamw: {str(not saved_fastai).lower()}) to resume this run")
+            raise ValueError(f"{fname}: its optimizer state is {'fastai' if saved_fastai else 'PyTorch'}'s Adam, this "
+                             "Learner's is "
+                             f"{'fastai' if now_fastai else 'PyTorch'}'s (FusedAdamW is the default since 2026-11-30): "
+                             "build the Learner with "
+                             f"fused_adamw={not saved_fastai} (config: speed.fused_adamw: "
+                             f"{str(not saved_fastai).lower()}) to resume this run")
         learn.opt.load_state_dict(ck['opt'])
     r = ck['rng']
-    random.setstate(r['python']); np.random.set_state(r['numpy']); torch.set_rng_state(r['torch'])
+    random.setstate(r['python'])
+    np.random.set_state(r['numpy'])
+    torch.set_rng_state(r['torch'])
     if r['cuda'] is not None and torch.cuda.is_available(): torch.cuda.set_rng_state_all(r['cuda'])
     learn.dls.train.rng.setstate(r['dl'])
     for cb in learn.cbs:
@@ -240,7 +272,8 @@ def resume(learn:Learner, fname:str|Path)->int:
 
 # %% ../nbs/07_train.ipynb #6f0fc6f9
 class Throughput(Callback):
-    "Per epoch: training studies, seconds (training phase, whole epoch), studies/s and peak CUDA memory (GiB); `table` has them."
+    """Per epoch: training studies, seconds (training phase, whole epoch), studies/s and peak CUDA memory (GiB); `table`
+    has them."""
     order = -90
     def _sync(self):
         if self.dls.device.type == 'cuda': torch.cuda.synchronize(self.dls.device)
@@ -249,13 +282,19 @@ class Throughput(Callback):
         self._sync()
         if self.dls.device.type == 'cuda': torch.cuda.reset_peak_memory_stats(self.dls.device)
         self.t_epoch = time.perf_counter()
-    def before_train(self): self._sync(); self.n, self.t_train = 0, time.perf_counter()
+    def before_train(self):
+        self._sync()
+        self.n, self.t_train = 0, time.perf_counter()
     def after_batch(self):
         if self.training: self.n += find_bs(self.xb)
-    def after_train(self): self._sync(); self.train_s = time.perf_counter() - self.t_train
+    def after_train(self):
+        self._sync()
+        self.train_s = time.perf_counter() - self.t_train
     def after_epoch(self):
-        self._sync(); cuda = self.dls.device.type == 'cuda'
-        self.rows.append(dict(epoch=self.epoch, train_studies=self.n, train_s=self.train_s, epoch_s=time.perf_counter() - self.t_epoch,
+        self._sync()
+        cuda = self.dls.device.type == 'cuda'
+        self.rows.append(dict(epoch=self.epoch, train_studies=self.n, train_s=self.train_s,
+                              epoch_s=time.perf_counter() - self.t_epoch,
                               studies_per_s=self.n / self.train_s,
                               peak_gpu_GiB=torch.cuda.max_memory_allocated(self.dls.device) / 2**30 if cuda else float('nan')))
     @property
