@@ -153,3 +153,22 @@ def test_github_workflows_render_the_docs_and_run_ci():
     assert any(s.get('uses', '').startswith('fastai/workflows/quarto-ghp') for s in deploy['jobs']['deploy']['steps'])
     assert deploy['permissions'] == {'contents': 'write', 'pages': 'write'}
     assert any(s.get('run') == 'bash .ci/run' for s in test['jobs']['test']['steps'])
+
+def joined_statements(nb_path:Path)->list:
+    "(cell, line) of every `;` that joins statements in an export cell of a notebook (`;` inside strings does not count)."
+    import io, json, tokenize
+    out = []
+    for i, cell in enumerate(json.loads(nb_path.read_text())['cells']):
+        src = ''.join(cell['source'])
+        if cell['cell_type'] != 'code' or not re.search(r'^#\|\s*export', src, re.M): continue
+        for t in tokenize.generate_tokens(io.StringIO(src).readline):
+            if t.type == tokenize.OP and t.string == ';': out.append((i, src.splitlines()[t.start[0] - 1].strip()))
+    return out
+
+def test_one_statement_per_line_in_export_cells(tmp_path):
+    "No `;`-joined statements in what a notebook exports (#39); the check finds a planted one and ignores a `;` in a string."
+    bad = {p.name: joined_statements(p) for p in sorted((ROOT/'nbs').glob('*.ipynb'))}
+    assert not any(bad.values()), {k: v for k, v in bad.items() if v}
+    nb = {'cells': [{'cell_type': 'code', 'source': ["#| export\n", "a = 'x; y'\n", "b = 1; c = 2\n"]}]}
+    (tmp_path/'t.ipynb').write_text(__import__('json').dumps(nb))
+    assert joined_statements(tmp_path/'t.ipynb') == [(0, 'b = 1; c = 2')]

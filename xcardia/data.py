@@ -399,8 +399,8 @@ class TabularPreprocessor:
                 self.num_cols.append(c)
             elif self.columns is None and c not in keep and text[known].nunique() > self.max_categories:
                 warnings.warn(f"tabular column {c!r} looks like free text ({text[known].nunique()} distinct values in "
-                              "the training rows); "
-                              "left out of the model inputs (data.keep_columns keeps it)."); self.dropped.append(c)
+                              "the training rows); left out of the model inputs (data.keep_columns keeps it).")
+                self.dropped.append(c)
             else:
                 self.cat_cols.append(c)
                 self.categories[c] = sorted(text[known].unique())
