@@ -12,14 +12,17 @@ def report_browser():
     if rb.find_browser() is None: pytest.skip('no Chromium installed (Debian: apt-get install chromium)')
     return rb
 
+def console_command()->list:
+    "The installed `xcardia` console script (next to this Python), or the module where it is not installed."
+    exe = Path(sys.executable).parent/'xcardia'
+    return [str(exe)] if exe.exists() else [sys.executable, '-m', 'xcardia.cli']
+
 @pytest.fixture(scope='session')
 def tiny_demo(tmp_path_factory):
     "One `xcardia demo --size tiny` for every test that reads a finished run (its stderr in `stderr.txt` beside it): the CLI's, the screening's."
     import subprocess
     out = tmp_path_factory.mktemp('demo')/'run'
-    exe = Path(sys.executable).parent/'xcardia'
-    cmd = [str(exe)] if exe.exists() else [sys.executable, '-m', 'xcardia.cli']
-    r = subprocess.run(cmd + ['demo', '--out', str(out), '--size', 'tiny'], capture_output=True, text=True, timeout=900)
+    r = subprocess.run(console_command() + ['demo', '--out', str(out), '--size', 'tiny'], capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     (out.parent/'stderr.txt').write_text(r.stderr)
     return out

@@ -8,15 +8,13 @@ import yaml
 from xcardia.stages import EXAMPLE_CONFIG, load_config, UserError
 from xcardia.core import TARGET_NAMES
 from xcardia.synthetic import make_cohort
-from conftest import cli_here
+from conftest import cli_here, console_command
 
 ROOT = Path(__file__).resolve().parents[1]
 
 def xcardia_process(*args, cwd=None):
     "Run the installed console script (next to this Python) in its own process, returning (exit code, stdout, stderr)."
-    exe = Path(sys.executable).parent/'xcardia'
-    cmd = [str(exe)] if exe.exists() else [sys.executable, '-m', 'xcardia.cli']
-    r = subprocess.run(cmd + [str(a) for a in args], capture_output=True, text=True, cwd=cwd, timeout=900)
+    r = subprocess.run(console_command() + [str(a) for a in args], capture_output=True, text=True, cwd=cwd, timeout=900)
     return r.returncode, r.stdout, r.stderr
 
 xcardia = cli_here   # in this process; `xcardia_process` runs the installed script itself (the demo fixture, one user error)

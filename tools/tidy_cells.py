@@ -51,21 +51,19 @@ def fix_semicolon(src:str):
             if len(g) < 2 or any(s.end_lineno != ln for s in g): continue
             if best is None or ln > best[0]: best = (ln, g, parent)
     if best is None: return None
-    ln, g, parent = best
+    ln, g, _ = best
     line = lines[ln - 1]
     start = _col(line, g[0].col_offset)
     indent = len(line) - len(line.lstrip())
     parts = [line[_col(line, s.col_offset):_col(line, s.end_col_offset)] for s in g]
     tail = line[_col(line, g[-1].end_col_offset):]
     comment = tail[tail.index('#'):] if '#' in tail else ''
-    if line[:start].strip():                                   # `if x: a; b` -> a header and an indented block
-        head, pad = line[:start].rstrip(), ' ' * (indent + 4)
-        new = [head] + [pad + p for p in parts]
-    else:
-        pad = ' ' * indent
-        new = [pad + p for p in parts]
-    if comment: new[-1] = new[-1] + '  ' + comment if len(new[-1]) + 2 + len(comment) <= MAX else new[-1]
-    if comment and not new[-1].endswith(comment): new.insert(0 if not line[:start].strip() else 1, (pad if not line[:start].strip() else ' ' * (indent + 4)) + comment)
+    inline = bool(line[:start].strip())                        # `if x: a; b` -> a header and an indented block
+    head, pad = ([line[:start].rstrip()], ' ' * (indent + 4)) if inline else ([], ' ' * indent)
+    body = [pad + p for p in parts]
+    if comment and len(body[-1]) + 2 + len(comment) <= MAX: body[-1] += '  ' + comment
+    elif comment: body.insert(0, pad + comment)                # too long to stay at the end: above the statements
+    new = head + body
     return '\n'.join(lines[:ln - 1] + new + lines[ln:])
 
 def _move_comment(lines, i):
@@ -142,40 +140,6 @@ def _depth_at(toks, col, off):
 
 _PREFIX = re.compile(r'^([rRbBfFuU]{0,2})(\'|")')
 
-def _split_string(lines, i):
-    "Split the string literal crossing column MAX on line i at a space into two adjacent literals, the second on the next line."
-    line = lines[i]
-    toks = _tokens(line.lstrip())
-    if toks is None: return None
-    off = len(line) - len(line.lstrip())
-    depth = 0
-    for t in toks:
-        if t.type == tokenize.OP and t.string in '([{': depth += 1
-        elif t.type == tokenize.OP and t.string in ')]}': depth -= 1
-        if t.type != tokenize.STRING or t.end[1] + off <= MAX or depth == 0: continue
-        s, a = t.string, t.start[1] + off
-        m = _PREFIX.match(s)
-        if not m or s.startswith(m.group(0) * 3) or s[len(m.group(1)):].startswith(m.group(2) * 3): continue
-        pre, q = m.group(1), m.group(2)
-        body = s[len(pre) + 1:-1]
-        is_f = 'f' in pre.lower()
-        # a cut after a space, outside replacement fields, keeping the first part within MAX (with its closing quote)
-        level, best = 0, None
-        for k, ch in enumerate(body):
-            if is_f and ch == '{': level += 1
-            elif is_f and ch == '}': level -= 1
-            if ch == ' ' and level == 0 and a + len(pre) + 1 + k + 2 <= MAX and (k == 0 or body[k - 1] != '\\'): best = k + 1
-        if best is None or best < 20: continue
-        p1, p2 = body[:best], body[best:]
-        if is_f and '{' not in p2 and '}' not in p2: pre2 = pre.replace('f', '').replace('F', '')
-        else: pre2 = pre
-        if is_f and '{' not in p1 and '}' not in p1: pre1 = pre.replace('f', '').replace('F', '')
-        else: pre1 = pre
-        first = line[:a] + pre1 + q + p1 + q
-        second = ' ' * a + pre2 + q + p2 + q + line[t.end[1] + off:]
-        return lines[:i] + [first, second] + lines[i + 1:]
-    return None
-
 def _wrap_docstring(src, lines, i):
     "A one-line docstring on line i over MAX -> a triple-quoted docstring wrapped at MAX."
     tree = ast.parse(src)
@@ -217,7 +181,7 @@ def _depths(toks):
     return out
 
 def _split_string_src(src, lines, i):
-    "Like `_split_string`, on any line (continuation lines too), from the whole cell's tokens."
+    "Split a string literal crossing MAX on line i (inside brackets) at a space, into two adjacent literals on two lines."
     toks = _src_tokens(src)
     if toks is None: return None
     deps = _depths(toks)
@@ -311,7 +275,7 @@ def fix_long(src:str):
     for i, line in enumerate(lines):
         if len(line) <= MAX or line.lstrip().startswith('#'): continue
         for f in (lambda: _wrap_docstring(src, lines, i), lambda: _move_comment(lines, i), lambda: _split_compound(src, lines, i),
-                  lambda: _break_commas(lines, i), lambda: _split_string(lines, i), lambda: _break_cont(src, lines, i),
+                  lambda: _break_commas(lines, i), lambda: _break_cont(src, lines, i),
                   lambda: _split_string_src(src, lines, i), lambda: _break_open(src, lines, i)):
             try: new = f()
             except SyntaxError: new = None

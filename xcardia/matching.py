@@ -401,11 +401,12 @@ def match_exams(ct:pd.DataFrame|str|Path, # CT studies: patient_id, study_id, st
 def no_match_reason(unmatched:pd.DataFrame, # `match_exams`' unmatched CT studies (patient_id, reason)
                     echo:pd.DataFrame, # the ECHO table as read
                     window_days:float=183,
-                    echo_pid:str='patient_id', # the ECHO table's patient-id column
+                    columns:dict|None=None, # your column names (`match_exams`' columns): the ECHO table's patient id
                    )->str:
     """Why no CT study has an ECHO in the window, in the user's terms: no ECHO exam, no shared patient id (with
     examples), or dates."""
     if not len(echo): return "the ECHO table has no exam (a header and no rows): check data.echo"
+    echo_pid = {**CANONICAL, **(columns or {})}['echo_patient_id']
     ct_ids, echo_ids = patient_key(unmatched['patient_id']).dropna(), patient_key(echo[echo_pid]).dropna()
     if not set(ct_ids) & set(echo_ids):
         ex = lambda ids: ', '.join(repr(v) for v in list(dict.fromkeys(ids))[:3])

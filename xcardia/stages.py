@@ -71,7 +71,8 @@ def say(msg:str):
     `xcardia` command prints them on stderr (`--quiet`: warnings only, `--verbose`: debug too)."""
     if rank_distrib() != 0: return
     g = sys._getframe(1).f_globals
-    spec = g.get('__spec__')                                    # `python -m xcardia.cli`: __name__ is '__main__', the spec knows
+    # `python -m xcardia.cli`: __name__ is '__main__', the spec knows
+    spec = g.get('__spec__')
     log = logging.getLogger(spec.name if spec is not None else g.get('__name__', 'xcardia'))
     log.log(logging.WARNING if msg.startswith('warning') else logging.INFO, msg)
 
@@ -254,8 +255,7 @@ def run_cohort(cfg:Config)->dict:
     for w in m['warnings']: say(f"matching: {w.message}")
     if (pw := preset_warning(cfg)): say(f"warning: {pw}")
     if not len(labelled):
-        raise UserError(no_match_reason(unmatched, m['echo'], d.window_days,
-                                        d.columns.get('echo_patient_id', 'patient_id')))
+        raise UserError(no_match_reason(unmatched, m['echo'], d.window_days, d.columns))
     fr = {'train': 1 - d.val, 'val': d.val}
     labelled = labelled.reset_index(drop=True)
     labelled['split'] = split_patients(labelled, fr, test=_test_spec(cfg), seed=cfg.seed)
@@ -310,7 +310,7 @@ def check_tables(cfg:Config)->str:
                  f"({labelled.patient_id.nunique() if len(labelled) else 0} patients)")
     for r, n in unmatched.reason.value_counts().items(): lines.append(f"  left out: {n} CT studies, {r}")
     if not len(labelled):
-        lines.append(f"  why: {no_match_reason(unmatched, m['echo'], d.window_days, d.columns.get('echo_patient_id', 'patient_id'))}")
+        lines.append(f"  why: {no_match_reason(unmatched, m['echo'], d.window_days, d.columns)}")
     lines += missing_ct_lines(ct, d.skip_bad)
     imp = m['implausible']
     for (t, c), g in (imp.groupby(['table', 'column']) if len(imp) else []):
