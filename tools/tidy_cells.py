@@ -93,6 +93,18 @@ def _tokens(line):
     try: return list(tokenize.generate_tokens(io.StringIO(line + '\n').readline))
     except (tokenize.TokenError, IndentationError, SyntaxError): return None
 
+def _fill(cur:str, items:list, pad:str, suffix:str='')->list:
+    "Lines holding `items` after `cur`, as many on a line as fit in MAX, continuation lines starting with `pad`."
+    res = []
+    for it in items:
+        fresh = cur.strip() == '' or cur.endswith(('(', '[', '{'))
+        cand = cur + ('' if fresh else ' ') + it
+        if len(cand) > MAX and not fresh:
+            res.append(cur.rstrip())
+            cur = pad + it
+        else: cur = cand
+    return res + [cur + suffix]
+
 def _break_commas(lines, i):
     "Break line i at the top-level commas of its outermost bracket holding commas (implicit continuation), greedy to MAX."
     line = lines[i]
@@ -116,16 +128,8 @@ def _break_commas(lines, i):
         items = [line[x:y].strip() for x, y in zip(bounds, bounds[1:])]
         items = [it for it in items if it]
         prefix, suffix = line[:o + 1], line[c:]
-        if o + 1 <= 60: pad, res, cur = ' ' * (o + 1), [], prefix
-        else: pad, res, cur = ' ' * (off + 4), [prefix], ' ' * (off + 4)
-        for it in items:
-            fresh = cur.strip() == '' or cur.endswith(('(', '[', '{'))
-            cand = cur + ('' if fresh else ' ') + it
-            if len(cand) > MAX and not fresh:
-                res.append(cur.rstrip())
-                cur = pad + it
-            else: cur = cand
-        res.append(cur + suffix)
+        if o + 1 <= 60: res = _fill(prefix, items, ' ' * (o + 1), suffix)
+        else: res = [prefix] + _fill(' ' * (off + 4), items, ' ' * (off + 4), suffix)
         if len(res) < 2: continue
         return lines[:i] + res + lines[i + 1:]
     return None
@@ -222,15 +226,7 @@ def _break_cont(src, lines, i):
     bounds = [indent] + cuts + [len(line)]
     items = [line[x:y].strip() for x, y in zip(bounds, bounds[1:])]
     items = [it for it in items if it]
-    res, cur = [], ' ' * indent
-    for it in items:
-        fresh = cur.strip() == ''
-        cand = cur + ('' if fresh else ' ') + it
-        if len(cand) > MAX and not fresh:
-            res.append(cur.rstrip())
-            cur = ' ' * indent + it
-        else: cur = cand
-    res.append(cur)
+    res = _fill(' ' * indent, items, ' ' * indent)
     return lines[:i] + res + lines[i + 1:] if len(res) > 1 else None
 
 def _break_open(src, lines, i):
@@ -257,15 +253,7 @@ def _break_open(src, lines, i):
         bounds = [o + 1] + cuts + [len(line)]
         items = [line[x:y].strip() for x, y in zip(bounds, bounds[1:])]
         items = [it for it in items if it]
-        res, cur = [], line[:o + 1]
-        for it in items:
-            fresh = cur.endswith(('(', '[', '{')) or cur.strip() == ''
-            cand = cur + ('' if fresh else ' ') + it
-            if len(cand) > MAX and not fresh:
-                res.append(cur.rstrip())
-                cur = pad + it
-            else: cur = cand
-        res.append(cur)
+        res = _fill(line[:o + 1], items, pad)
         if len(res) > 1: return lines[:i] + res + lines[i + 1:]
     return None
 
