@@ -102,7 +102,7 @@ def test_subcommands_through_config(own_data):
         assert code == 0, (cmd, err[-3000:])
         assert 'outputs in' in err.splitlines()[-1], err[-500:]
     out = own_data/'runs'/'x'
-    assert (out/'cohort'/'done.json').exists() and (out/'pretrain'/'nw_mmcl_lambda0.8'/'encoder.pth').exists()
+    assert (out/'cohort'/'done.json').exists() and (out/'pretrain'/'nw_mmcl_lambda0.8'/'encoder.safetensors').exists()
     for m, r in (('nw_mmcl', 'full'), ('none', 'full'), ('nw_mmcl', 'frac0.5'), ('none', 'frac0.5'), ('nw_mmcl_lambda0.8', 'full')):
         assert (out/'finetune'/m/r/'preds.npz').exists(), (m, r)
     md = (out/'report'/'report.md').read_text()

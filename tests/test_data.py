@@ -118,9 +118,24 @@ def test_unseen_category_and_save_load(tmp_path):
     tp = TabularPreprocessor(columns=['sex', 'x']).fit(pd.DataFrame({'sex': ['F', 'M', 'F'], 'x': [1., 2., 3.]}))
     num, cat = tp.transform(pd.DataFrame({'sex': ['X', None, 'm '], 'x': [1., np.nan, 2.]}))
     assert cat[:, 0].tolist() == [1, 0, 3] and np.isfinite(num).all()
-    tp.save(tmp_path/'tp.pkl')
-    n2, c2 = TabularPreprocessor.load(tmp_path/'tp.pkl').transform(pd.DataFrame({'sex': ['X', None, 'm '], 'x': [1., np.nan, 2.]}))
+    files = tp.save(tmp_path/'tp.json')
+    assert [f.name for f in files] == ['tp.json', 'tp.safetensors']
+    assert b'pickle' not in files[0].read_bytes() and files[1].read_bytes()[:8] != b'PK\x03\x04'  # no torch zip
+    n2, c2 = TabularPreprocessor.load(tmp_path/'tp.json').transform(pd.DataFrame({'sex': ['X', None, 'm '], 'x': [1., np.nan, 2.]}))
     assert np.array_equal(n2, num) and np.array_equal(c2, cat)
+
+def test_saved_preprocessor_imputes_as_fitted(tmp_path):
+    "Read back from JSON + safetensors, the KNN imputer fills the same values from the same training rows."
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({'echo_a': rng.normal(50, 10, 40), 'ecg_b': rng.normal(400, 30, 40), 'echo_c': rng.normal(3, 1, 40)})
+    df.loc[rng.random(40) < .3, 'echo_a'] = np.nan
+    tp = TabularPreprocessor(n_neighbors=3).fit(df.iloc[:30])
+    tp.save(tmp_path/'tp.json')
+    back = TabularPreprocessor.load(tmp_path/'tp.json')
+    assert np.array_equal(back.transform(df)[0], tp.transform(df)[0])
+    assert np.isnan(df.iloc[30:].echo_a).any()                 # the comparison includes imputed values
+    (tmp_path/'tp.pkl').write_bytes(b'not read')
+    with pytest.raises(ValueError, match='pickle'): TabularPreprocessor.load(tmp_path/'tp.pkl')
 
 @needs_data
 @pytest.mark.parametrize('table', ['z_alizadeh_sani.csv', 'uci_echocardiogram.csv'])

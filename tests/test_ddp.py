@@ -35,8 +35,9 @@ def _config(cohort_cfg, folder:Path, **pretrain)->Path:
 def _banks(folder:Path)->dict:
     "The banks dumped by XCARDIA_BANK_DUMP: {(refresh, rank): {'z', 'y', 'ids'}}."
     out = {}
-    for f in folder.glob('bank_*_rank*.pt'):
-        _, ep, rank = f.stem.split('_'); out[(ep, int(rank[4:]))] = torch.load(f)
+    from xcardia.core import read_tensors
+    for f in folder.glob('bank_*_rank*.safetensors'):
+        _, ep, rank = f.stem.split('_'); out[(ep, int(rank[4:]))] = read_tensors(f)[0]
     return out
 
 def test_pretrain_under_torchrun(cohort_cfg, tmp_path):
@@ -49,7 +50,7 @@ def test_pretrain_under_torchrun(cohort_cfg, tmp_path):
         assert json.loads((d/'done.json').read_text())['epochs'] == 2
         hist = (d/'history.csv').read_text().strip().splitlines()
         assert len(hist) == 3, hist                                   # one header, one row per epoch: one writer
-        assert (d/'encoder.pth').exists() and (d/'model.pth').exists()
+        assert (d/'encoder.safetensors').exists() and (d/'model.safetensors').exists()
     assert log.count('xcardia: done in') == 2                          # one progress line per stage (rank 0 speaks)
     banks = _banks(tmp_path/'banks')
     assert sorted({e for e, _ in banks}) == ['0', '1', 'end']          # built before training, refreshed at epoch 1, and after the fit

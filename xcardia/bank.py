@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 from fastai.callback.core import Callback
 from fastai.torch_core import rank_distrib
-from .core import autocast
+from .core import autocast, save_tensors
 from .settings import METHOD
 from .nw import select_support
 from .distributed import all_gather_rows, ShardedDL, is_distributed, unwrap
@@ -161,6 +161,6 @@ class SupportBankCallback(Callback):
         self.refreshed.append(epoch)
         # debug: every rank's bank, to check they are identical
         if os.environ.get('XCARDIA_BANK_DUMP'):
-            f = Path(os.environ['XCARDIA_BANK_DUMP'])/f"bank_{epoch}_rank{rank_distrib()}.pt"
+            f = Path(os.environ['XCARDIA_BANK_DUMP'])/f"bank_{epoch}_rank{rank_distrib()}.safetensors"
             f.parent.mkdir(parents=True, exist_ok=True)
-            torch.save({k: v.cpu() for k, v in zip(('z', 'y', 'ids'), bank)}, f)
+            save_tensors(dict(zip(('z', 'y', 'ids'), bank)), f)

@@ -6,12 +6,13 @@
 from __future__ import annotations
 import argparse, logging, os, sys, time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Sequence
 
 # %% auto #0
-__all__ = ['USER_ERRORS', 'MULTI_PROCESS', 'run_all', 'run_demo', 'run_index', 'run_screen', 'run_embed', 'main', 'cli',
-           'run_cache']
+__all__ = ['USER_ERRORS', 'SHARE_COMMANDS', 'MULTI_PROCESS', 'run_all', 'run_demo', 'run_index', 'run_screen', 'run_embed',
+           'run_share', 'NotShareable', 'main', 'cli', 'run_cache']
 
 # %% ../nbs/14_cli.ipynb #35f98887
 import pandas as pd
@@ -21,7 +22,9 @@ from .distributed import init_distributed, close_distributed, backend, world_siz
 from .data import CTReadError
 from .dicom import ct_exists
 from .encoders import WeightLoadError, EncoderConfigError
-from .predict import load_bundle, BundleError, screen, embed
+from .predict import load_bundle, BundleError, screen, embed, convert_bundle
+from .share import export_bundle, inspect_bundle, inspect_text
+from .validate import validate_bundle, demo_site_b
 from .dicom import index_dicom
 from .config import EXAMPLE_CONFIG, UserError, Config, Index, load_config
 from .stages import (fill_cache, check_tables, prepare_out, say, DEMO_SIZES, demo_config, run_demo_data,
@@ -30,10 +33,12 @@ from .stages import (fill_cache, check_tables, prepare_out, say, DEMO_SIZES, dem
 from .report import run_evaluate
 
 # %% ../nbs/14_cli.ipynb #9fb11934
-def run_all(cfg:Config, fewshot_epochs:int|None=None)->dict:
+def run_all(cfg:Config, fewshot_epochs:int|None=None,
+            extra_sections:Sequence=(), # more report sections (`run_evaluate`)
+           )->dict:
     "Every stage of a configuration, in order, re-using finished ones; returns the evaluation's summary."
     run_training(cfg, fewshot_epochs)
-    return run_evaluate(cfg)
+    return run_evaluate(cfg, extra_sections)
 
 def run_demo(out:str|Path='xcardia_demo', size:str='small', sweeps:bool=False, seed:int=0,
              seeds:Sequence[int]|None=None,
@@ -44,7 +49,8 @@ def run_demo(out:str|Path='xcardia_demo', size:str='small', sweeps:bool=False, s
     cfg = demo_config(out, size, sweeps, seed, seeds, archive)
     prepare_out(cfg)
     run_demo_data(cfg, size)
-    res = run_all(cfg, DEMO_SIZES[size]['finetune']['fewshot_epochs'])
+    # the shareable bundle, validated at a second built-in site, in the report
+    res = run_all(cfg, DEMO_SIZES[size]['finetune']['fewshot_epochs'], [partial(demo_site_b, size=size)])
     say(f"demo finished in {(time.perf_counter() - t0) / 60:.1f} min; report: {res['report']}")
     return res
 
@@ -132,6 +138,29 @@ def _parser()->argparse.ArgumentParser:
     pr.add_argument('--workers', type=int, default=0, help='with --table: DataLoader processes reading CTs (default 0)')
     pr.add_argument('--bs', type=int, default=8, help='CTs per batch (default 8)')
     pr.add_argument('--cache-dir', help='with --table: keep the preprocessed CTs here, reused by a rerun')
+    ex = sub.add_parser('export', help='write the shareable bundle of a bundle: CT models, thresholds, model card; '
+                                       'nothing derived from single patients')
+    ex.add_argument('bundle', help='a bundle folder (OUT/bundle of `xcardia evaluate`)')
+    ex.add_argument('--out', required=True, help='the shareable bundle to write (a new folder)')
+    ex.add_argument('--license', default='other', help="the weights' license in the model card (default: other)")
+    ins = sub.add_parser('inspect', help="what a bundle holds: every file's size, SHA-256 and content, and whether it "
+                                         "may leave the hospital")
+    ins.add_argument('bundle', help='a bundle folder')
+    ins.add_argument('--require-shareable', action='store_true',
+                     help='exit with status 1 unless the bundle is shareable (for a release pipeline)')
+    cv = sub.add_parser('convert', help='rewrite a format-1 bundle (torch files, pickled preprocessing) as format 2; '
+                                        'only for a bundle you trust')
+    cv.add_argument('bundle', help='the format-1 bundle folder')
+    cv.add_argument('--out', required=True, help='the format-2 bundle to write (a new folder)')
+    va = sub.add_parser('validate', help="score a received bundle on this site's labelled data: aggregates only "
+                                         "(validation.json, .md, .html)")
+    va.add_argument('bundle', help='the received bundle folder')
+    va.add_argument('--config', required=True, help="this site's configuration (its tables; see `xcardia init`)")
+    va.add_argument('--out', required=True, help='the validation folder to write')
+    va.add_argument('--recalibrate', action='store_true',
+                    help="also write this site's recalibration beside the bundle (BUNDLE.calibration.local.json)")
+    va.add_argument('--workers', type=int, default=0, help='DataLoader processes reading CTs (default 0)')
+    va.add_argument('--bs', type=int, default=8, help='CTs per batch (default 8)')
     em = sub.add_parser('embed',
                         help="the pre-trained CT encoder's embedding of every study of a CT table (Parquet; resumable; "
                              "failures as rows)")
@@ -188,8 +217,28 @@ def run_embed(a)->str:
     if res['ok'] == 0: raise UserError(f"no study could be read; the error column of {a.out} says why, study by study")
     return a.out
 
+def run_share(a)->str|None:
+    "`xcardia export`, `inspect`, `convert` and `validate`: a bundle leaving one hospital and arriving at another."
+    if a.command == 'export': return str(export_bundle(a.bundle, a.out, a.license))
+    if a.command == 'convert': return str(convert_bundle(a.bundle, a.out))
+    if a.command == 'validate':
+        res = validate_bundle(a.bundle, a.config, a.out, a.recalibrate, a.bs, a.workers)
+        say(f"validated bundle {res['bundle']} on {res['site']['studies'] or 'fewer than 10'} studies"
+            + (f"; skipped {', '.join(res['skipped'])}" if res['skipped'] else ''))
+        return a.out
+    rep = inspect_bundle(a.bundle)
+    print(inspect_text(rep))
+    if a.require_shareable and not rep['shareable']: raise NotShareable(f"{a.bundle} is not shareable")
+    return None
+
+class NotShareable(Exception):
+    "`xcardia inspect --require-shareable` on a bundle that is not: exit status 1."
+
+SHARE_COMMANDS = ('export', 'inspect', 'convert', 'validate')
+
 def _command(a)->str|None:
     if a.command == 'demo': return run_demo(a.out, a.size, a.sweeps, a.seed, a.seeds, a.archive)['report']
+    if a.command in SHARE_COMMANDS: return run_share(a)
     if a.command == 'index': return run_index(a)
     if a.command == 'embed': return run_embed(a)
     if a.command == 'check':
@@ -258,6 +307,9 @@ def main(argv:Sequence[str]|None=None)->int:
         if init_distributed(): say(f"{world_size()} processes ({backend()})")
         where = _command(a)
         if where: say(f"done; outputs in {where}")
+    except NotShareable as e:
+        print(f"xcardia: {e}", file=sys.stderr)
+        return 1
     except USER_ERRORS as e:
         msg = str(e).strip().splitlines()
         print(f"xcardia: error: {msg[0] if msg else type(e).__name__}" + (' ...' if len(msg) > 1 else ''),

@@ -692,7 +692,7 @@ class FinetuneRun:
     @property
     def key(self)->tuple: return (self.name, self.regime)
     @property
-    def encoder(self)->Path|None: return None if self.pretrained is None else self.pretrained.folder/'encoder.pth'
+    def encoder(self)->Path|None: return None if self.pretrained is None else self.pretrained.folder/'encoder.safetensors'
     @property
     def lambda_sweep(self)->float|None: return None if self.pretrained is None else self.pretrained.lambda_sweep
 

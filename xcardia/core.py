@@ -13,7 +13,8 @@ from typing import Sequence
 __all__ = ['GRADE_WORDS', 'RULES', 'TARGETS', 'TARGET_NAMES', 'PRESETS', 'parse_grades', 'Target', 'override_targets',
            'to_numeric', 'read_measurement', 'derive_labels', 'measurement_columns', 'measurements', 'Preset',
            'get_preset', 'set_seed', 'default_device', 'amp_dtype', 'autocast', 'mixed_precision_cbs', 'peak_memory',
-           'repo_root', 'shared_data_dir', 'scratch_dir', 'clean_scratch']
+           'repo_root', 'shared_data_dir', 'scratch_dir', 'clean_scratch', 'save_tensors', 'read_tensors',
+           'is_safetensors']
 
 # %% ../nbs/00_core.ipynb #d5a53bfb
 import numpy as np
@@ -346,3 +347,24 @@ def clean_scratch()->int:
             freed += sum(f.stat().st_size for f in p.rglob('*') if f.is_file() and not f.is_symlink())
             shutil.rmtree(p, ignore_errors=True)
     return freed
+
+# %% ../nbs/00_core.ipynb #3349a24a
+def save_tensors(tensors:dict, # name -> tensor (a state dict)
+                 path:str|Path,
+                 metadata:dict|None=None, # text values only (e.g. a JSON string)
+                )->Path:
+    "Tensors as a safetensors file: CPU copies, so tied or non-contiguous tensors are fine."
+    from safetensors.torch import save_file
+    save_file({k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}, str(path), metadata=metadata)
+    return Path(path)
+
+def read_tensors(path:str|Path)->tuple:
+    "(tensors on the CPU, metadata) of a safetensors file."
+    from safetensors import safe_open
+    with safe_open(str(path), framework='pt', device='cpu') as f:
+        return {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})
+
+def is_safetensors(path:str|Path)->bool:
+    "Does the file look like safetensors (an 8-byte header length, then a JSON header), whatever its name?"
+    with open(path, 'rb') as f: head = f.read(9)
+    return len(head) == 9 and head[8:9] == b'{' and int.from_bytes(head[:8], 'little') < 100_000_000

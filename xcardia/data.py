@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_data.ipynb #b76f4790
 from __future__ import annotations
-import hashlib, importlib.metadata, inspect, json, os, pickle, re, warnings
+import hashlib, importlib.metadata, inspect, json, os, re, warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -433,12 +433,46 @@ class TabularPreprocessor:
         return num, cat
 
     def fit_transform(self, train:pd.DataFrame)->tuple: return self.fit(train).transform(train)
-    def save(self, path:str|Path):
-        "Pickle the fitted preprocessor (a trained model carries its preprocessing)."
-        with open(path, 'wb') as f: pickle.dump(self, f)
+    def save(self, path:str|Path)->list:
+        """Write the fitted preprocessor as JSON (`path`, settings, columns, categories) and its arrays beside it
+        (`path` with suffix `.safetensors`: the scaler's statistics and the imputer's standardized training rows);
+        returns both paths. Nothing needs pickle to read them back."""
+        from safetensors.numpy import save_file
+        path = Path(path)
+        meta = dict(kind='TabularPreprocessor', columns=self.columns, exclude=self.exclude, keep=self.keep,
+                    n_neighbors=self.n_neighbors, numeric_share=self.numeric_share, max_categories=self.max_categories,
+                    num_cols=self.num_cols, cat_cols=self.cat_cols, dropped=self.dropped, categories=self.categories)
+        arrays = {}
+        if self.num_cols:
+            s = self.scaler
+            arrays = dict(scaler_mean=s.mean_, scaler_scale=s.scale_, scaler_var=s.var_,
+                          imputer_rows=np.asarray(self.imputer._fit_X, dtype=np.float64))
+            meta['n_samples_seen'] = int(np.max(s.n_samples_seen_))
+        path.write_text(json.dumps(meta, indent=1))
+        save_file({k: np.ascontiguousarray(v, dtype=np.float64) for k, v in arrays.items()}, path.with_suffix('.safetensors'))
+        return [path, path.with_suffix('.safetensors')]
+
     @classmethod
     def load(cls, path:str|Path)->TabularPreprocessor:
-        with open(path, 'rb') as f: return pickle.load(f)
+        "Read what `save` wrote (JSON and safetensors); the imputer is refitted on its stored rows, which restores it."
+        from safetensors.numpy import load_file
+        path = Path(path)
+        if path.suffix != '.json':
+            raise ValueError(f"{path}: a TabularPreprocessor is read from its .json file (older pickled .pkl files are "
+                             "not read: pickle can run code)")
+        meta = json.loads(path.read_text())
+        if meta.get('kind') != 'TabularPreprocessor': raise ValueError(f"{path}: not a saved TabularPreprocessor")
+        tp = cls(meta['columns'], meta['exclude'], meta['n_neighbors'], meta['numeric_share'], meta['max_categories'],
+                 meta['keep'])
+        tp.num_cols, tp.cat_cols, tp.dropped, tp.categories = (meta['num_cols'], meta['cat_cols'], meta['dropped'],
+                                                               meta['categories'])
+        if tp.num_cols:
+            a = load_file(path.with_suffix('.safetensors'))
+            tp.scaler = StandardScaler()
+            tp.scaler.mean_, tp.scaler.scale_, tp.scaler.var_ = a['scaler_mean'], a['scaler_scale'], a['scaler_var']
+            tp.scaler.n_features_in_, tp.scaler.n_samples_seen_ = len(tp.num_cols), meta['n_samples_seen']
+            tp.imputer = KNNImputer(n_neighbors=tp.n_neighbors).fit(a['imputer_rows'])
+        return tp
 
 # %% ../nbs/03_data.ipynb #df5c1fef
 KIND_N_INP = {'paired': 3, 'image': 1, 'simclr': 2}

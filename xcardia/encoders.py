@@ -4,15 +4,15 @@
 
 # %% ../nbs/04_encoders.ipynb #941e71b8
 from __future__ import annotations
-import fnmatch, re
+import fnmatch, json, re
 from collections import OrderedDict
 from pathlib import Path
 from typing import Sequence
 
 # %% auto #0
-__all__ = ['RESNETS', 'BLOCK_NAMES', 'init_linear_xavier', 'projection_head', 'stride3', 'ImageEncoder', 'WeightLoadError',
-           'load_weights', 'monai_resnet_key', 'EncoderConfigError', 'check_encoder_config', 'load_image_encoder',
-           'image_encoder', 'run_blocks', 'TabularEncoder', 'fuse']
+__all__ = ['RESNETS', 'BLOCK_NAMES', 'init_linear_xavier', 'projection_head', 'stride3', 'ImageEncoder', 'read_weights',
+           'WeightLoadError', 'load_weights', 'monai_resnet_key', 'EncoderConfigError', 'check_encoder_config',
+           'load_image_encoder', 'image_encoder', 'run_blocks', 'TabularEncoder', 'fuse']
 
 # %% ../nbs/04_encoders.ipynb #8d583686
 import torch
@@ -20,6 +20,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from monai.networks.nets import resnet as monai_resnet
 import rtdl_revisiting_models as rtdl
+from .core import is_safetensors, read_tensors
 
 # %% ../nbs/04_encoders.ipynb #be2cacc6
 def init_linear_xavier(module:nn.Module)->nn.Module:
@@ -108,12 +109,18 @@ class ImageEncoder(nn.Module):
         return F.normalize(self.proj(self.features(x)), dim=-1)
 
 # %% ../nbs/04_encoders.ipynb #6422d367
+def read_weights(path:str|Path)->dict:
+    """A weights file: safetensors (xcardia's own: `{'state_dict', 'config'}` from its metadata) or a PyTorch file
+    (`.pth`, e.g. MedicalNet's), the latter read with `weights_only=True` so that no code in it runs."""
+    p = Path(path)
+    if not p.is_file(): raise FileNotFoundError(f"No weights file at {p}")
+    if not is_safetensors(p): return torch.load(p, map_location='cpu', weights_only=True)
+    sd, meta = read_tensors(p)
+    return {'state_dict': sd, **({'config': json.loads(meta['config'])} if 'config' in meta else {})}
+
 def _as_state_dict(src)->dict:
     "A state dict from a path, a module, a checkpoint dict holding 'state_dict'/'model', or a state dict."
-    if isinstance(src, (str, Path)):
-        p = Path(src)
-        if not p.is_file(): raise FileNotFoundError(f"No weights file at {p}")
-        src = torch.load(p, map_location='cpu', weights_only=True)
+    if isinstance(src, (str, Path)): src = read_weights(src)
     if isinstance(src, nn.Module): src = src.state_dict()
     if isinstance(src, dict):
         for k in ('state_dict', 'model', 'model_state_dict'):
@@ -197,7 +204,7 @@ def load_image_encoder(encoder:ImageEncoder, src, prefix:str='', allow_missing=(
     """`load_weights` for an `ImageEncoder`, also accepting MONAI/MedicalNet ResNet names; a saved `config` must
     describe `encoder`."""
     if isinstance(src, (str, Path)) and Path(src).is_file():
-        source, src = source or str(src), torch.load(src, map_location='cpu', weights_only=True)
+        source, src = source or str(src), read_weights(src)
     if isinstance(src, dict) and isinstance(src.get('config'), dict):
         check_encoder_config(encoder, src['config'], source or 'the weights')
     return load_weights(encoder, src, prefix=prefix, allow_missing=allow_missing, allow_unexpected=allow_unexpected,
@@ -211,7 +218,7 @@ def image_encoder(preset, # a `xcardia.core.Preset`: the network when the weight
     """The image encoder that `weights` were saved from (their `config` over the preset's), or the preset's; the file is
     read once."""
     is_file = weights is not None and Path(weights).is_file()
-    ck = torch.load(weights, map_location='cpu', weights_only=True, mmap=not load) if is_file else {}
+    ck = read_weights(weights) if is_file else {}
     saved = ck.get('config', {}) if isinstance(ck, dict) else {}
     enc = ImageEncoder.from_config({**ImageEncoder.from_preset(preset).config, **saved})
     # a missing file: FileNotFoundError there

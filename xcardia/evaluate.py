@@ -11,10 +11,10 @@ from typing import Sequence
 __all__ = ['OP_METRICS', 'CAM_BLOCKS', 'patient_bootstrap', 'bootstrap_counts', 'weighted_auroc', 'weighted_average_precision',
            'weighted_f1', 'best_f1_threshold', 'evaluate', 'operating_points', 'compare_seeds', 'compare',
            'plot_differences', 'regression_metrics', 'ordinal_metrics', 'derived_scores', 'derived_vs_binary',
-           'severity_figure', 'calibration_bins', 'expected_calibration_error', 'reliability_diagram', 'results_table',
-           'table_markdown', 'seed_table', 'modality_gap', 'plot_modality_pca', 'PhenotypeScores', 'cam_layer',
-           'scale_to_max', 'grad_cam', 'cam_mass_inside', 'centred_blob', 'cam_heart_shares', 'far_hearts',
-           'cam_figure', 'exemplar_figure']
+           'severity_figure', 'calibration_bins', 'expected_calibration_error', 'calibration_fit',
+           'reliability_diagram', 'results_table', 'table_markdown', 'seed_table', 'modality_gap', 'plot_modality_pca',
+           'PhenotypeScores', 'cam_layer', 'scale_to_max', 'grad_cam', 'cam_mass_inside', 'centred_blob',
+           'cam_heart_shares', 'far_hearts', 'cam_figure', 'exemplar_figure']
 
 # %% ../nbs/10_evaluate.ipynb #335088e5
 import numpy as np
@@ -390,6 +390,20 @@ def expected_calibration_error(probs:np.ndarray, y:np.ndarray, n_bins:int=10)->f
     "ECE: bin-size-weighted mean of |observed rate - mean prediction|."
     b = calibration_bins(probs, y, n_bins).dropna()
     return float((b['count'] * (b['observed'] - b['mean_pred']).abs()).sum() / b['count'].sum())
+
+# %% ../nbs/10_evaluate.ipynb #1b095ce7
+def calibration_fit(probs:np.ndarray, # predicted probabilities (n,)
+                    y:np.ndarray, # outcomes 0/1 (n,), NaN where unknown
+                   )->dict:
+    """Calibration slope and intercept (Cox): a logistic fit of the outcome on the logit of the probability; 1 and 0
+    when calibrated, a slope under 1 when the predictions are too extreme. NaN when one class is absent."""
+    from sklearn.linear_model import LogisticRegression
+    probs, y = np.asarray(probs, float), np.asarray(y, float)
+    ok = ~np.isnan(probs) & ~np.isnan(y)
+    if len(np.unique(y[ok])) < 2: return dict(slope=np.nan, intercept=np.nan)
+    p = np.clip(probs[ok], 1e-6, 1 - 1e-6)
+    lr = LogisticRegression(penalty=None).fit(np.log(p / (1 - p))[:, None], y[ok])
+    return dict(slope=float(lr.coef_[0, 0]), intercept=float(lr.intercept_[0]))
 
 # %% ../nbs/10_evaluate.ipynb #975161e4
 def reliability_diagram(probs:np.ndarray, y:np.ndarray, n_bins:int=10, ax=None, label:str|None=None):

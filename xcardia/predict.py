@@ -5,13 +5,15 @@
 # %% ../nbs/11_predict.ipynb #722a576d
 from __future__ import annotations
 import hashlib, json, os, time
+from dataclasses import dataclass, field, fields, asdict, replace
 from functools import partial
 from pathlib import Path
 from typing import Sequence
 
 # %% auto #0
-__all__ = ['SCREEN_IDS', 'package_versions', 'save_bundle', 'BundleError', 'Bundle', 'load_bundle', 'bundle_identity',
-           'read_screen_table', 'screen', 'encoder_source', 'embed']
+__all__ = ['BUNDLE_FORMAT', 'SCREEN_IDS', 'package_versions', 'BundleError', 'file_sha256', 'load_tensors', 'load_state',
+           'BundleManifest', 'write_manifest', 'save_bundle', 'preset_preprocessing', 'Bundle', 'load_bundle',
+           'convert_bundle', 'bundle_identity', 'read_screen_table', 'screen', 'encoder_source', 'embed']
 
 # %% ../nbs/11_predict.ipynb #e2515e69
 import numpy as np
@@ -20,7 +22,7 @@ import torch
 import yaml
 from fastprogress.fastprogress import progress_bar
 from fastai.torch_core import rank_distrib, num_distrib
-from .core import TARGET_NAMES, Preset, default_device, get_preset
+from .core import TARGET_NAMES, Preset, default_device, get_preset, save_tensors, read_tensors
 from .data import load_ct, CTReadError, TabularPreprocessor
 from .encoders import ImageEncoder, TabularEncoder, image_encoder
 from .finetune import FineTuneModel
@@ -43,6 +45,105 @@ def package_versions(names:Sequence[str]=('xcardia', 'torch', 'fastai', 'fastcor
         except PackageNotFoundError: out[n] = None
     return out
 
+# %% ../nbs/11_predict.ipynb #ccbbf655
+BUNDLE_FORMAT = 2   # safetensors, JSON and CSV; format 1 (torch files, a pickled preprocessor) is refused
+
+class BundleError(ValueError):
+    "A bundle folder that is missing a file, does not match its manifest, or cannot be loaded safely."
+
+def file_sha256(path:str|Path)->str:
+    "SHA-256 of a file, read in blocks."
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
+    return h.hexdigest()
+
+def load_tensors(path:str|Path)->dict:
+    "A safetensors file's tensors on the CPU (`read_tensors`); a damaged file is a `BundleError` that names it."
+    try: return read_tensors(path)[0]
+    except Exception as e: raise BundleError(f"{path}: not a readable safetensors file ({e})") from None
+
+def load_state(module:torch.nn.Module, path:str|Path, what:str, sd:dict|None=None):
+    """Load a safetensors state dict (`sd`: already read from `path`) into `module` strictly; missing, extra or misshapen
+    tensors are a one-line `BundleError`."""
+    sd, want = load_tensors(path) if sd is None else sd, module.state_dict()
+    missing, extra = sorted(set(want) - set(sd)), sorted(set(sd) - set(want))
+    if missing or extra:
+        raise BundleError(f"{path}: its tensors do not fit {what}" + (f"; missing {missing[:3]}" if missing else '')
+                          + (f"; unexpected {extra[:3]}" if extra else '') + f" ({len(missing)} missing, {len(extra)} "
+                          "unexpected)")
+    bad = [k for k in want if want[k].shape != sd[k].shape]
+    if bad:
+        raise BundleError(f"{path}: tensor {bad[0]} has shape {tuple(sd[bad[0]].shape)}, {what} needs "
+                          f"{tuple(want[bad[0]].shape)}")
+    module.load_state_dict(sd, strict=True)
+    return module
+
+# %% ../nbs/11_predict.ipynb #33774a24
+@dataclass
+class BundleManifest:
+    "`bundle.json` read once and typed: what the bundle is, what each file holds and its SHA-256."
+    targets:list # binary targets, in the heads' order
+    thresholds:list # one decision threshold per target
+    frozen:list # encoder stages kept frozen at fine-tuning
+    preprocessing:dict # spacing (mm), size (voxels), hu_window: what `load_ct` needs
+    preset:str
+    image_encoder:dict # the fine-tuned encoder's architecture (`ImageEncoder.from_config`)
+    files:dict # file name -> {sha256, bytes, holds, and `patient_derived` (what) where it holds such data}
+    kind:str='local' # 'local' (`save_bundle`, may hold patient-derived data) or 'shareable' (`export_bundle`)
+    format:int=BUNDLE_FORMAT
+    severity:dict|None=None # the severity heads' spec and units
+    operating_points:str|None=None # the CSV of each threshold's sensitivity, specificity, PPV, NPV
+    pretrained:dict|None=None # the pre-trained model: encoder, head, method settings, bank or not
+    card:str|None=None # the JSON of aggregates the model card is written from
+    config:dict|None=None # the run's configuration (local bundles only: it names tables and folders)
+    versions:dict=field(default_factory=dict)
+
+    @classmethod
+    def read(cls, path:str|Path)->BundleManifest:
+        "The manifest of bundle folder `path`; a missing, unreadable or format-1 manifest is a `BundleError`."
+        path = Path(path)
+        f = path/'bundle.json'
+        if not f.is_file(): raise BundleError(f"{path}: not a model bundle (no bundle.json); `xcardia evaluate` writes one")
+        try: m = json.loads(f.read_text())
+        except (ValueError, UnicodeDecodeError) as e: raise BundleError(f"{f}: not readable JSON ({e})") from None
+        if m.get('format', 1) != BUNDLE_FORMAT:
+            raise BundleError(f"{path}: a format-{m.get('format', 1)} bundle (torch files and a pickled preprocessor; "
+                              "loading it could run code), refused. If you trust its source, convert it once: "
+                              f"`xcardia convert {path} --out NEW_FOLDER`")
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(m) - names)
+        if unknown: raise BundleError(f"{f}: unknown field(s) {unknown}; written by a newer xcardia?")
+        return cls(**m)
+
+    def verify(self, path:str|Path)->BundleManifest:
+        """Check every listed file against its size and SHA-256; a missing or changed file is a `BundleError` naming it.
+        Files not listed are never opened."""
+        for name, info in self.files.items():
+            f = Path(path)/name
+            if not f.is_file():
+                raise BundleError(f"{f}: listed in bundle.json but missing; the bundle is incomplete")
+            if f.stat().st_size != info['bytes'] or file_sha256(f) != info['sha256']:
+                raise BundleError(f"{f}: its SHA-256 differs from bundle.json; the file was changed or damaged")
+        return self
+
+    @property
+    def patient_derived(self)->dict:
+        "What in this bundle is derived from single patients: file (or `bundle.json`) -> what it holds."
+        out = {n: i['patient_derived'] for n, i in self.files.items() if i.get('patient_derived')}
+        if self.config: out['bundle.json'] = "the run's configuration (table paths, folders, free text)"
+        return out
+
+    def to_dict(self)->dict: return {k: v for k, v in asdict(self).items() if v is not None}
+
+def write_manifest(path:str|Path, man:BundleManifest)->Path:
+    "Fill in each listed file's size and SHA-256 and write `bundle.json`; returns the folder."
+    path = Path(path)
+    for name, info in man.files.items():
+        info.update(bytes=(path/name).stat().st_size, sha256=file_sha256(path/name))
+    (path/'bundle.json').write_text(json.dumps(man.to_dict(), indent=1, default=str))
+    return path
+
 # %% ../nbs/11_predict.ipynb #2a66b670
 def save_bundle(path:str|Path, # folder to write (created; existing bundle files are replaced)
                 finetuned:FineTuneModel, # the fine-tuned model
@@ -57,67 +158,95 @@ def save_bundle(path:str|Path, # folder to write (created; existing bundle files
                 operating_points:pd.DataFrame|None=None,
                 # the pre-training's method settings (`learn.spec.settings`; default: its head's temperature)
                 settings:MethodSettings|None=None,
+                card:dict|None=None, # aggregates for the model card (counts, test metrics; `xcardia.share`)
                )->Path:
-    "Write a model bundle that `load_bundle` reads back."
+    """Write a local model bundle (format 2: safetensors, JSON, CSV; each file's SHA-256 in `bundle.json`) that
+    `load_bundle` reads back; its manifest lists what in it is derived from single patients."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
+    for old in ('finetuned.pth', 'pretrained.pth', 'tab_preprocessor.pkl'): (path/old).unlink(missing_ok=True)
     targets = list(targets)
     thr = [float(thresholds[t]) for t in targets] if isinstance(thresholds, dict) else [float(t) for t in thresholds]
     if len(thr) != len(targets) or len(finetuned.heads) != len(targets):
         raise ValueError(f"{len(targets)} targets, {len(thr)} thresholds and {len(finetuned.heads)} heads must agree")
-    man = dict(format=1, targets=targets, thresholds=thr, frozen=list(finetuned.frozen),
-               preprocessing=dict(spacing=preset.spacing, size=preset.size, hu_window=list(preset.hu_window)),
-               preset=preset.name, image_encoder=finetuned.encoder.config,
-               config=config or {}, versions=package_versions())
+    files = {'finetuned.safetensors': dict(holds="the fine-tuned image encoder and its heads (FineTuneModel)")}
+    man = BundleManifest(targets, thr, list(finetuned.frozen), preset_preprocessing(preset), preset.name,
+                         finetuned.encoder.config, files, config=config or None, versions=package_versions())
+    save_tensors(finetuned.state_dict(), path/'finetuned.safetensors')
     if finetuned.severity is not None:                 # severity heads: their targets, units and training statistics
         spec = finetuned.severity.spec
-        man['severity'] = spec.to_dict() | {'outputs': {m.output: m.unit for m in spec.measures}}
+        man.severity = spec.to_dict() | {'outputs': {m.output: m.unit for m in spec.measures}}
     if operating_points is not None:
         operating_points.to_csv(path/'operating_points.csv', index=False)
-        man['operating_points'] = 'operating_points.csv'
-    torch.save(finetuned.state_dict(), path/'finetuned.pth')
-    if pretrained is not None:
-        if tab_preprocessor is None:
-            raise ValueError("a pre-trained model needs its tab_preprocessor (the tabular encoder's input layout)")
-        s = settings or method_settings({'tau_nw': getattr(pretrained.head, 'tau', None)})
-        man['pretrained'] = dict(image_encoder=pretrained.image_encoder.config, head=pretrained.head_kind,
-                                 settings=s.to_dict(), tabular=TABULAR_SIZES.get(preset.name, {}),
-                                 n_support=int(getattr(pretrained.head, 'n_support', 0)))
-        torch.save(pretrained.state_dict(), path/'pretrained.pth')
-        if pretrained.head_kind == 'nw':
-            if support is None: raise ValueError("an NW model needs `support`: the bank's study ids and image paths")
-            missing = {'idx', 'study_id', 'image_path'} - set(support.columns)
-            if missing: raise ValueError(f"support lacks column(s) {sorted(missing)}")
-            support.to_csv(path/'support.csv', index=False)
-    if tab_preprocessor is not None: tab_preprocessor.save(path/'tab_preprocessor.pkl')
-    (path/'bundle.json').write_text(json.dumps(man, indent=1, default=str))
-    return path
+        man.operating_points = 'operating_points.csv'
+        files['operating_points.csv'] = dict(holds="each threshold's sensitivity, specificity, PPV and NPV (95 % CIs)")
+    if pretrained is not None: _save_pretrained(path, man, pretrained, support, tab_preprocessor, settings, preset)
+    if card is not None:
+        (path/'card.json').write_text(json.dumps(card, indent=1, default=str))
+        man.card = 'card.json'
+        files['card.json'] = dict(holds="aggregates for the model card: cohort counts, label definitions, test metrics")
+    return write_manifest(path, man)
+
+def preset_preprocessing(preset:Preset)->dict:
+    "The CT preprocessing a bundle records: spacing (mm), crop size (voxels), HU window."
+    return dict(spacing=preset.spacing, size=preset.size, hu_window=list(preset.hu_window))
+
+def _save_pretrained(path:Path, man:BundleManifest, pretrained:XCardiaModel, support, tab_preprocessor, settings, preset):
+    "The pre-trained model, its NW bank's studies and its tabular preprocessing, each file said patient-derived or not."
+    if tab_preprocessor is None:
+        raise ValueError("a pre-trained model needs its tab_preprocessor (the tabular encoder's input layout)")
+    s = settings or method_settings({'tau_nw': getattr(pretrained.head, 'tau', None)})
+    nw = pretrained.head_kind == 'nw'
+    man.pretrained = dict(image_encoder=pretrained.image_encoder.config, head=pretrained.head_kind, settings=s.to_dict(),
+                          tabular=TABULAR_SIZES.get(preset.name, {}), bank=nw,
+                          n_support=int(getattr(pretrained.head, 'n_support', 0)))
+    save_tensors(pretrained.state_dict(), path/'pretrained.safetensors')
+    man.files['pretrained.safetensors'] = dict(
+        holds="the pre-trained XCardiaModel: image and tabular encoders, projections, head",
+        **({'patient_derived': "the NW support bank: training studies' fused embeddings, labels and row ids "
+                               "(head.support_*)"} if nw else {}))
+    if nw:
+        if support is None: raise ValueError("an NW model needs `support`: the bank's study ids and image paths")
+        missing = {'idx', 'study_id', 'image_path'} - set(support.columns)
+        if missing: raise ValueError(f"support lacks column(s) {sorted(missing)}")
+        support.to_csv(path/'support.csv', index=False)
+        man.files['support.csv'] = dict(holds="the NW bank's entries, for exemplars",
+                                        patient_derived="training studies' ids, image paths and labels")
+    tab_preprocessor.save(path/'tab_preprocessor.json')
+    man.files['tab_preprocessor.json'] = dict(holds="the tabular preprocessing's settings, columns and categories")
+    man.files['tab_preprocessor.safetensors'] = dict(
+        holds="the scaler's statistics and the KNN imputer's rows",
+        patient_derived="the KNN imputer keeps every training patient's standardized ECHO/ECG row")
 
 # %% ../nbs/11_predict.ipynb #9c9ae893
-class BundleError(ValueError):
-    "A bundle folder that is missing a file or does not match its manifest."
-
 class Bundle:
     "A loaded model bundle: `predict(paths)` gives per-target probabilities, flags and (optionally) NW exemplars."
-    def __init__(self, path:Path, manifest:dict, finetuned:FineTuneModel, pretrained:XCardiaModel|None,
-                 support:pd.DataFrame|None, tab_preprocessor:TabularPreprocessor|None, device=None):
+    def __init__(self, path:Path, manifest:BundleManifest, finetuned:FineTuneModel, pretrained:XCardiaModel|None,
+                 support:pd.DataFrame|None, tab_preprocessor:TabularPreprocessor|None, device=None,
+                 embedder:ImageEncoder|None=None, # the pre-trained CT encoder (default: `pretrained`'s)
+                ):
         self.path, self.manifest, self.support, self.tab_preprocessor = Path(path), manifest, support, tab_preprocessor
         # 'cpu', 'cuda:1' or a torch.device
         self.device = torch.device(device) if device is not None else default_device()
         self.finetuned = finetuned.to(self.device).eval()
         self.pretrained = pretrained.to(self.device).eval() if pretrained is not None else None
-        self.targets = manifest['targets']
-        self.thresholds = pd.Series(manifest['thresholds'], index=self.targets, name='threshold')
+        if embedder is None and pretrained is not None: embedder = self.pretrained.image_encoder
+        self.embedder = embedder.to(self.device).eval() if embedder is not None else None
+        self.targets = manifest.targets
+        self.thresholds = pd.Series(manifest.thresholds, index=self.targets, name='threshold')
         self.severity = finetuned.severity.spec if finetuned.severity is not None else None
-        self.units = manifest.get('severity', {}).get('outputs', {})   # severity output column -> its unit
+        self.units = (manifest.severity or {}).get('outputs', {})   # severity output column -> its unit
+        # the report's table
+        self.operating_points = (pd.read_csv(self.path/manifest.operating_points) if manifest.operating_points
+                                 else None)
 
     def __repr__(self):
         nw = f", NW bank of {len(self.support)}" if self.support is not None else ''
-        return f"Bundle({self.path}: {len(self.targets)} targets, preset {self.manifest['preset']}{nw})"
+        return f"Bundle({self.path}: {self.manifest.kind}, {len(self.targets)} targets, preset {self.manifest.preset}{nw})"
 
     def load(self, path)->torch.Tensor:
         "One CT preprocessed as at training time (1, size, size, size)."
-        p = self.manifest['preprocessing']
+        p = self.manifest.preprocessing
         return load_ct(path, p['spacing'], p['size'], tuple(p['hu_window']))
 
     @torch.no_grad()
@@ -165,38 +294,82 @@ class Bundle:
         return out
 
 # %% ../nbs/11_predict.ipynb #0a9def10
+def _listed(path:Path, man:BundleManifest, name:str)->Path:
+    "The path of a file the manifest must list."
+    if name not in man.files: raise BundleError(f"{path}: bundle.json does not list {name}, which this bundle needs")
+    return path/name
+
+def _load_pretrained(path:Path, man:BundleManifest, tp:TabularPreprocessor|None)->tuple:
+    "(the pre-trained XCardiaModel with its NW bank, the bank's `support.csv` or None) of a local bundle."
+    m = man.pretrained
+    if tp is None: raise BundleError(f"{path}: tab_preprocessor.json is missing; the pre-trained model needs it")
+    tab = TabularEncoder(len(tp.num_cols), tp.cat_cardinalities, d=m['image_encoder']['d'], **m['tabular'])
+    s = method_settings(m.get('settings') or {})
+    pre = XCardiaModel(ImageEncoder.from_config(m['image_encoder']), tab, m['head'], n_targets=len(man.targets),
+                       tau_nw=s.tau_nw)
+    f = _listed(path, man, 'pretrained.safetensors')
+    sd = load_tensors(f)
+    if m['head'] != 'nw': return load_state(pre, f, 'the pre-trained model of bundle.json', sd), None
+    bank = ('head.support_z', 'head.support_y', 'head.support_ids')
+    if not all(k in sd for k in bank): raise BundleError(f"{f}: the NW head's support bank ({', '.join(bank)}) is missing")
+    pre.head.set_support(*(sd[k] for k in bank))
+    load_state(pre, f, 'the pre-trained model of bundle.json', sd)
+    sup = pd.read_csv(_listed(path, man, 'support.csv'), dtype={'study_id': str})
+    if set(sup['idx']) != set(pre.head.support_ids.tolist()):
+        raise BundleError(f"{path}: support.csv does not list the bank's entries")
+    return pre, sup
+
 def load_bundle(path:str|Path, device=None)->Bundle:
-    "Read a bundle written by `save_bundle`; every weight file loads strictly."
+    """Read a bundle written by `save_bundle` or `export_bundle`: the manifest, every listed file checked against its
+    SHA-256, each weight file loaded strictly. Nothing is unpickled; files the manifest does not list are never opened."""
     path = Path(path)
-    if not (path/'bundle.json').is_file():
-        raise BundleError(f"{path}: not a model bundle (no bundle.json); `xcardia evaluate` writes one")
-    man = json.loads((path/'bundle.json').read_text())
-    def encoder(cfg): return ImageEncoder.from_config(cfg)
-    spec = SeveritySpec.from_dict(man['severity']) if 'severity' in man else None
-    ft = FineTuneModel(encoder(man['image_encoder']), len(man['targets']), man['frozen'], spec)
-    ft.load_state_dict(torch.load(path/'finetuned.pth', map_location='cpu', weights_only=True), strict=True)
-    pre, sup, tp = None, None, None
-    if (path/'tab_preprocessor.pkl').is_file(): tp = TabularPreprocessor.load(path/'tab_preprocessor.pkl')
-    if 'pretrained' in man:
-        m = man['pretrained']
-        if tp is None: raise BundleError(f"{path}: tab_preprocessor.pkl is missing; the pre-trained model needs it")
-        tab = TabularEncoder(len(tp.num_cols), tp.cat_cardinalities, d=m['image_encoder']['d'], **m['tabular'])
-        # a bundle before the settings were stored: its tau_nw
-        s = method_settings(m.get('settings') or {'tau_nw': m.get('tau_nw')})
-        pre = XCardiaModel(encoder(m['image_encoder']), tab, m['head'], n_targets=len(man['targets']), tau_nw=s.tau_nw)
-        sd = torch.load(path/'pretrained.pth', map_location='cpu', weights_only=True)
-        if m['head'] == 'nw': pre.head.set_support(sd['head.support_z'], sd['head.support_y'], sd['head.support_ids'])
+    man = BundleManifest.read(path).verify(path)
+    spec = SeveritySpec.from_dict(man.severity) if man.severity else None
+    ft = FineTuneModel(ImageEncoder.from_config(man.image_encoder), len(man.targets), man.frozen, spec)
+    load_state(ft, _listed(path, man, 'finetuned.safetensors'), 'the fine-tuned model of bundle.json')
+    tp = TabularPreprocessor.load(path/'tab_preprocessor.json') if 'tab_preprocessor.json' in man.files else None
+    pre, sup, emb = None, None, None
+    if man.pretrained and 'pretrained.safetensors' in man.files: pre, sup = _load_pretrained(path, man, tp)
+    elif man.pretrained and 'pretrained_encoder.safetensors' in man.files:
+        emb = load_state(ImageEncoder.from_config(man.pretrained['image_encoder']),
+                         path/'pretrained_encoder.safetensors', 'the pre-trained image encoder of bundle.json')
+    return Bundle(path, man, ft, pre, sup, tp, device, emb)
+
+# %% ../nbs/11_predict.ipynb #6f4187b4
+def convert_bundle(src:str|Path, # a format-1 bundle folder (torch weight files, `tab_preprocessor.pkl`)
+                   out:str|Path, # the format-2 bundle to write (a new folder)
+                  )->Path:
+    """Rewrite a format-1 bundle as format 2. It unpickles the old `tab_preprocessor.pkl`, which can run code: run it
+    only on a bundle you trust (one your own team wrote). The weights are read with `weights_only=True`."""
+    import pickle
+    src, out = Path(src), Path(out)
+    if not (src/'bundle.json').is_file(): raise BundleError(f"{src}: not a model bundle (no bundle.json)")
+    m = json.loads((src/'bundle.json').read_text())
+    if m.get('format', 1) != 1: raise BundleError(f"{src}: already format {m['format']}; nothing to convert")
+    if out.resolve() == src.resolve(): raise BundleError(f"--out {out}: write the converted bundle to a new folder")
+    def weights(name): return torch.load(src/name, map_location='cpu', weights_only=True)
+    p = m['preprocessing']
+    preset = replace(get_preset(m['preset']), spacing=p['spacing'], size=p['size'], hu_window=tuple(p['hu_window']))
+    spec = SeveritySpec.from_dict(m['severity']) if 'severity' in m else None
+    ft = FineTuneModel(ImageEncoder.from_config(m['image_encoder']), len(m['targets']), m['frozen'], spec)
+    ft.load_state_dict(weights('finetuned.pth'), strict=True)
+    tp, pre, sup, s = None, None, None, None
+    if (src/'tab_preprocessor.pkl').is_file():
+        with open(src/'tab_preprocessor.pkl', 'rb') as f: tp = pickle.load(f)   # the one pickle xcardia opens, on your word
+        for k, v in vars(TabularPreprocessor()).items(): tp.__dict__.setdefault(k, v)   # pickles of older versions
+    if 'pretrained' in m:
+        q = m['pretrained']
+        s = method_settings(q.get('settings') or {'tau_nw': q.get('tau_nw')})
+        tab = TabularEncoder(len(tp.num_cols), tp.cat_cardinalities, d=q['image_encoder']['d'], **q['tabular'])
+        pre = XCardiaModel(ImageEncoder.from_config(q['image_encoder']), tab, q['head'], n_targets=len(m['targets']),
+                           tau_nw=s.tau_nw)
+        sd = weights('pretrained.pth')
+        if q['head'] == 'nw':
+            pre.head.set_support(sd['head.support_z'], sd['head.support_y'], sd['head.support_ids'])
+            sup = pd.read_csv(src/'support.csv', dtype={'study_id': str})
         pre.load_state_dict(sd, strict=True)
-        if m['head'] == 'nw':
-            if not (path/'support.csv').is_file():
-                raise BundleError(f"{path}: support.csv is missing; the NW bank's studies are listed there")
-            sup = pd.read_csv(path/'support.csv', dtype={'study_id': str})
-            if set(sup['idx']) != set(pre.head.support_ids.tolist()):
-                raise BundleError(f"{path}: support.csv does not list the bank's entries")
-    b = Bundle(path, man, ft, pre, sup, tp, device)
-    # the report's table
-    b.operating_points = pd.read_csv(path/man['operating_points']) if 'operating_points' in man else None
-    return b
+    ops = pd.read_csv(src/m['operating_points']) if 'operating_points' in m else None
+    return save_bundle(out, ft, m['thresholds'], preset, m['targets'], pre, sup, tp, m.get('config'), ops, s)
 
 # %% ../nbs/11_predict.ipynb #82488ea8
 def bundle_identity(path:str|Path)->str:
@@ -340,7 +513,7 @@ def screen(bundle:Bundle, # a loaded bundle (`load_bundle`)
     mine = t.iloc[rank::world]
     todo = mine[~mine.study_id.isin(seen)]
     header, t0, n = not part.exists() or part.stat().st_size == 0, time.perf_counter(), 0
-    for rows, x, ok, errs in _pending(todo, _loader(bundle.manifest['preprocessing'], cache_dir), bs, num_workers,
+    for rows, x, ok, errs in _pending(todo, _loader(bundle.manifest.preprocessing, cache_dir), bs, num_workers,
                                       progress and rank == 0, bundle.device):
         probs, est = np.full((len(rows), len(bundle.targets)), np.nan, np.float32), None
         if x is not None: probs[ok], est = bundle.outputs(x)
@@ -364,19 +537,19 @@ def screen(bundle:Bundle, # a loaded bundle (`load_bundle`)
 
 # %% ../nbs/11_predict.ipynb #d4d3810f
 def encoder_source(source:Bundle|str|Path,
-                   # a bundle (loaded, or its folder), or a pre-training run folder holding `encoder.pth`
+                   # a bundle (loaded, or its folder), or a pre-training run folder holding `encoder.safetensors`
                    device=None)->tuple:
     """(image encoder in eval mode, its preprocessing, an identity for the output) of a bundle's pre-trained model or a
     pre-training run."""
     if isinstance(source, Bundle) or (Path(source)/'bundle.json').is_file():
         b = source if isinstance(source, Bundle) else load_bundle(source, device)
-        if b.pretrained is None:
+        if b.embedder is None:
             raise BundleError(f"{b.path}: this bundle holds no pre-trained encoder; pass the pre-training run's folder "
                               "(out/pretrain/<run>)")
-        return b.pretrained.image_encoder.eval(), b.manifest['preprocessing'], 'bundle:' + bundle_identity(b.path)
-    f, cfg = Path(source)/'encoder.pth', Path(source).parent.parent/'config.yaml'
+        return b.embedder.eval(), b.manifest.preprocessing, 'bundle:' + bundle_identity(b.path)
+    f, cfg = Path(source)/'encoder.safetensors', Path(source).parent.parent/'config.yaml'
     if not f.is_file() or not cfg.is_file():
-        raise BundleError(f"{source}: neither a bundle (bundle.json) nor a pre-training run folder (encoder.pth, and "
+        raise BundleError(f"{source}: neither a bundle (bundle.json) nor a pre-training run folder (encoder.safetensors, and "
                           "config.yaml two levels up)")
     preset = get_preset(yaml.safe_load(cfg.read_text())['preset'])
     enc = image_encoder(preset, f, load=True).to(device or default_device()).eval()

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_pretrain.ipynb #23b55697
 from __future__ import annotations
-import warnings
+import json, warnings
 from pathlib import Path
 from typing import NamedTuple
 
@@ -23,7 +23,7 @@ from sklearn.metrics import roc_auc_score
 from fastai.learner import Learner, Metric
 from fastai.callback.core import Callback
 from fastcore.meta import delegates
-from .core import get_preset, TARGET_NAMES
+from .core import get_preset, TARGET_NAMES, save_tensors
 from .encoders import ImageEncoder, TabularEncoder, fuse, init_linear_xavier
 from .nw import NWHead, BANKS
 from .losses import CLIPLoss, nw_loss, nw_mse, nt_xent, base_rate_bce
@@ -274,12 +274,12 @@ def pretrain_learner(dls, # from `make_dls(..., kind='paired')`, or kind='simclr
 
 # %% ../nbs/08_pretrain.ipynb #70122343
 def save_image_encoder(learn:Learner, fname:str|Path)->Path:
-    """Save the pre-trained image encoder with its configuration; `xcardia.encoders.load_image_encoder` loads it
-    strictly."""
+    """Save the pre-trained image encoder as safetensors with its configuration in the metadata;
+    `xcardia.encoders.load_image_encoder` loads it strictly."""
     enc = learn.model.image_encoder
     fname = Path(fname)
     fname.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({'state_dict': enc.state_dict(), 'config': {**enc.config, 'variant': learn.spec.variant}}, fname)
+    save_tensors(enc.state_dict(), fname, {'config': json.dumps({**enc.config, 'variant': learn.spec.variant})})
     return fname
 
 # %% ../nbs/08_pretrain.ipynb #3a2e7719

@@ -15,7 +15,8 @@ __all__ = ['METHOD_NAMES', 'REGIME_TITLES', 'DIAGNOSTICS', 'method_label', 'fram
            'fraction_table', 'sweep_table', 'comparison_table', 'comparison_section', 'load_pretrained',
            'pretraining_head_section', 'modality_section', 'diagnostics_section', 'cam_studies', 'study_batch',
            'study_cams', 'gradcam_section', 'exemplar_section', 'severity_metrics', 'severity_section',
-           'calibration_section', 'operating_section', 'bundle_section', 'provenance_section', 'run_evaluate']
+           'calibration_section', 'operating_section', 'card_facts', 'bundle_section', 'provenance_section',
+           'run_evaluate']
 
 # %% ../nbs/13_report.ipynb #88f644fb
 import numpy as np
@@ -33,13 +34,15 @@ from .nw import explanation_frame
 from .losses import nw_loss, base_rate_bce
 from .pretrain import head_outputs, VARIANTS
 from .evaluate import (OP_METRICS, operating_points, evaluate, compare_seeds, seed_table, results_table,
-                              table_markdown, reliability_diagram, expected_calibration_error, plot_modality_pca,
+                              table_markdown, reliability_diagram, expected_calibration_error, calibration_fit,
+                              plot_modality_pca,
                               modality_gap,
                               PhenotypeScores, grad_cam, cam_layer, cam_heart_shares, cam_figure, exemplar_figure,
                               plot_differences, far_hearts,
                               regression_metrics, ordinal_metrics, derived_scores, derived_vs_binary, severity_figure)
 from .severity import SeveritySpec, GRADE_LEVELS
 from .predict import save_bundle, package_versions
+from .share import bundle_card
 from .config import Config
 from .stages import say, stage_done, read_cohort_stage, load_pretrained_learner, load_finetuned_model, pretrain_dls, FEW_POSITIVES, short_targets_text
 
@@ -143,11 +146,12 @@ class Report:
                            ''.join('<tr>' + ''.join(f"<td>{_inline_html(c.strip())}</td>" for c in r) + '</tr>' for r in body) + '</table>')
         return '\n'.join(out) + '</body></html>\n'
 
-    def write(self, folder:Path)->Path:
+    def write(self, folder:Path, name:str='report')->Path:
+        "Write `name`.md and `name`.html into `folder`; returns the markdown file."
         folder = Path(folder)
-        (folder/'report.md').write_text(self.markdown())
-        (folder/'report.html').write_text(self.html())
-        return folder/'report.md'
+        (folder/f'{name}.md').write_text(self.markdown())
+        (folder/f'{name}.html').write_text(self.html())
+        return folder/f'{name}.md'
 
 # %% ../nbs/13_report.ipynb #2528e660
 @dataclass
@@ -376,7 +380,7 @@ def load_pretrained(ev:Evaluation)->list:
     """Each finished paired pre-training variant's and extra run's Learner (`ev.learners`) and head outputs on the
     validation pairs (`ev.heads`), at `seed`."""
     cfg = ev.cfg
-    runs = [r for r in cfg.plan.pretrain if r.seed == cfg.seed and r.lambda_sweep is None and r.paired and (r.folder/'model.pth').exists()]
+    runs = [r for r in cfg.plan.pretrain if r.seed == cfg.seed and r.lambda_sweep is None and r.paired and (r.folder/'model.safetensors').exists()]
     built = {}   # runs whose DataLoaders `pretrain_dls` builds alike (excluded columns, measurement targets) share them
     for r in runs:
         key = (tuple(r.exclude), r.nw_targets != 'labels')
@@ -675,10 +679,13 @@ def calibration_section(ev:Evaluation):
                 ax.text(.5, .5, 'one class in test', ha='center')
                 ece[t] = np.nan
             ax.set_title(f"{t} ({int(np.nansum(y[:, c]))} positives)", fontsize=9)
-        pd.Series(ece, name='ece').rename_axis('target').to_csv(ev.folder/'calibration.csv')
+        fits = pd.DataFrame({t: calibration_fit(probs[:, c], y[:, c]) for c, t in enumerate(TARGET_NAMES)}).T
+        fits.insert(0, 'ece', pd.Series(ece))
+        fits.rename_axis('target').to_csv(ev.folder/'calibration.csv')
         rep.img(ev.save_fig(fig, 'fig_calibration.png'), f"Fine-tuned {method_label(bm)} / {br} on the test split, per "
                                                          "target: observed rate "
-                "against predicted probability (10 bins) with the expected calibration error (`calibration.csv`). Few "
+                "against predicted probability (10 bins); `calibration.csv` has each target's expected calibration error and "
+                "the slope and intercept of a logistic fit of the outcome on the logit (1 and 0 when calibrated). Few "
                 "positives make a curve noisy.")
     if nw is not None and nw['probs'].shape[1]:
         fig, ax = plt.subplots(figsize=(4.5, 4.5))
@@ -719,6 +726,19 @@ def operating_section(ev:Evaluation)->pd.DataFrame|None:
         "its flag as unreliable and choose a cut on your own validation data.").table(frame_markdown(tab))
     return op
 
+# %% ../nbs/13_report.ipynb #a55084a7
+def card_facts(ev:Evaluation)->dict:
+    """The model card's aggregates for the bundle run (`xcardia.share.bundle_card`): cohort counts, test metrics,
+    calibration and severity MAE from this stage's own CSVs, small cells suppressed."""
+    (bm, br), f = ev.bundle_run, ev.folder
+    cal = pd.read_csv(f/'calibration.csv', index_col='target') if (f/'calibration.csv').exists() else None
+    sev = f/'results'/f"{bm}_{br}_severity.csv"
+    sev = pd.read_csv(sev, index_col=0) if sev.exists() else None
+    if sev is not None: sev = sev.loc[sev.kind == 'continuous', ['n', 'unit', 'mae', 'mae_lo', 'mae_hi']]
+    return bundle_card(ev.results[(bm, br)], read_cohort_stage(ev.cfg, 'labelled'),
+                       dict(method=bm, regime=br, label=f"{method_label(bm)} / {br}"), cal, sev,
+                       pretrain_pairs=len(read_cohort_stage(ev.cfg, 'pretrain')))
+
 # %% ../nbs/13_report.ipynb #d68e302e
 def bundle_section(ev:Evaluation, operating:pd.DataFrame|None=None):
     "Write the model bundle of `evaluate.bundle` into `out/bundle` and say what it holds."
@@ -733,7 +753,8 @@ def bundle_section(ev:Evaluation, operating:pd.DataFrame|None=None):
                 get_preset(ev.cfg.preset),
                 pretrained=pre_nw.model.cpu() if pre_nw is not None else None, support=support, tab_preprocessor=tp,
                 config=ev.cfg.to_dict(),
-                operating_points=operating, settings=pre_nw.spec.settings if pre_nw is not None else None)
+                operating_points=operating, settings=pre_nw.spec.settings if pre_nw is not None else None,
+                card=card_facts(ev))
     ev.report.h('Model bundle').p(f"`{ev.out/'bundle'}`: the fine-tuned {method_label(bm)} / {br} model with its "
                                   "validation F1 thresholds and their operating points"
                                   + (', and the pre-trained NW+MMCL model with its support bank' if pre_nw is not None else '')
@@ -764,7 +785,9 @@ def provenance_section(ev:Evaluation, t0:float)->tuple:
     return f, float(times.seconds.sum())
 
 # %% ../nbs/13_report.ipynb #74352359
-def run_evaluate(cfg:dict)->dict:
+def run_evaluate(cfg:dict,
+                 extra_sections:Sequence=(), # callables(Evaluation) adding sections after the bundle's (the demo's site B)
+                )->dict:
     """Evaluate every finished fine-tuning, compare methods, write `report/` (markdown, HTML, figures, CSVs) and the
     model bundle."""
     t0 = time.perf_counter()
@@ -785,6 +808,7 @@ def run_evaluate(cfg:dict)->dict:
     exemplar_section(ev)
     calibration_section(ev)
     bundle_section(ev, operating_section(ev))
+    for section in extra_sections: section(ev)
     f, seconds = provenance_section(ev, t0)
     return dict(report=str(f), headline={k: v.to_dict() for k, v in headline.items()}, comparisons=comparisons, cam=cam,
                 seconds=seconds)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 
 # %% auto #0
-__all__ = ['METHOD', 'TINY_BANK', 'N_BOOT', 'AugmentSettings', 'MethodSettings', 'method_settings']
+__all__ = ['METHOD', 'TINY_BANK', 'N_BOOT', 'MIN_CELL', 'AugmentSettings', 'MethodSettings', 'method_settings']
 
 # %% ../nbs/00a_settings.ipynb #5471e5e0
 @dataclass(frozen=True)
@@ -85,3 +85,6 @@ def method_settings(d:dict|MethodSettings|None)->MethodSettings:
 # the tiny demo's bank (and what the tiny preset meant before presets held scale only)
 TINY_BANK = dict(k_support=4, refresh_every=1)
 N_BOOT = 1000   # patient-bootstrap resamples behind every 95 % CI
+# what xcardia writes for others (shareable bundles, validation results) shows no count under this, and no CI from fewer
+# positives: a cell of 3 patients can point at them
+MIN_CELL = 10

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 import yaml
-from .core import TARGET_NAMES, get_preset, set_seed
+from .core import TARGET_NAMES, get_preset, set_seed, save_tensors, read_tensors
 from .matching import read_tables, match_exams, split_patients, pretraining_cohort, cohort_report, no_match_reason
 from .synthetic import make_cohort
 from .dicom import index_dicom, ct_exists
@@ -146,7 +146,9 @@ def archive_ct_table(cfg:Config, data:Path)->pd.DataFrame:
     ct.to_csv(data/'ct_studies.csv', index=False)
     return ct
 
-def run_synthetic_data(cfg:Config, n_patients:int, archive:bool=False)->dict:
+def run_synthetic_data(cfg:Config, n_patients:int, archive:bool=False,
+                       **cohort_kw, # more `make_cohort` arguments (e.g. another scanner mix: spacing_range, dicom_share)
+                      )->dict:
     """Write the built-in synthetic cohort where the configuration's `data.ct` lies (a stage: skipped when done); with
     `archive`, its CT table through the index."""
     data, n = Path(cfg.data.ct).parent, n_patients
@@ -154,7 +156,7 @@ def run_synthetic_data(cfg:Config, n_patients:int, archive:bool=False)->dict:
     t0 = time.perf_counter()
     say(f"writing the synthetic cohort ({n} patients{', as a PACS export' if archive else ''}) -> {data}")
     data.mkdir(parents=True, exist_ok=True)
-    make_cohort(data, n_patients=n, seed=cfg.seed, archive=archive)
+    make_cohort(data, n_patients=n, seed=cfg.seed, archive=archive, **cohort_kw)
     if archive:
         t1 = time.perf_counter()
         ct = archive_ct_table(cfg, data)
@@ -435,7 +437,7 @@ def pretrain_dls(cfg:Config, run:str|PretrainRun):
                     **dls_kwargs(cfg, 'pretrain'))
 
 def run_pretrain(cfg:Config, run:str|PretrainRun)->dict:
-    """Pre-train one run of the plan; writes `pretrain/<name>/encoder.pth`, `model.pth`, `tab_preprocessor.pkl` and the
+    """Pre-train one run of the plan; writes `pretrain/<name>/encoder.safetensors`, `model.safetensors`, `tab_preprocessor.json` and the
     logs."""
     run = pretrain_run(cfg, run)
     folder = run.folder
@@ -453,9 +455,9 @@ def run_pretrain(cfg:Config, run:str|PretrainRun)->dict:
     _fit(learn, folder, epochs)
     info, hist = {}, pd.read_csv(folder/'history.csv')
     if rank_distrib() == 0:
-        save_image_encoder(learn, folder/'encoder.pth')
-        torch.save(learn.model.state_dict(), folder/'model.pth')
-        if dls.tab_preprocessor is not None: dls.tab_preprocessor.save(folder/'tab_preprocessor.pkl')
+        save_image_encoder(learn, folder/'encoder.safetensors')
+        save_tensors(learn.model.state_dict(), folder/'model.safetensors')
+        if dls.tab_preprocessor is not None: dls.tab_preprocessor.save(folder/'tab_preprocessor.json')
         if run.variant != 'simclr': info['retrieval'] = retrieval_accuracy(learn)
         info.update(_head_diagnostics(learn, folder, hist))
     if 'valid_retrieval_rank' in hist: info['best_valid_retrieval_rank'] = float(hist.valid_retrieval_rank.min())
@@ -469,7 +471,7 @@ def load_pretrained_learner(cfg:Config, run:str|PretrainRun, dls=None):
     "A Learner for a finished pre-training run with its saved weights and support bank loaded (for evaluation)."
     run = pretrain_run(cfg, run)
     learn = pretrain_learner(dls or pretrain_dls(cfg, run), run.variant, run.settings, path=run.folder, patience=None)
-    sd = torch.load(run.folder/'model.pth', map_location='cpu', weights_only=True)
+    sd = read_tensors(run.folder/'model.safetensors')[0]
     learn.model.load_state_dict(sd, strict=True)
     return learn
 
@@ -523,7 +525,7 @@ def _pred_arrays(model, dls, co:pd.DataFrame, rows:dict)->dict:
 
 def run_finetune(cfg:Config, run:str|FinetuneRun, regime:str|None=None)->dict:
     """Fine-tune one run of the plan (a record, or a name and regime); writes `finetune/<name>/<regime>/preds.npz` and
-    `finetuned.pth`."""
+    `finetuned.safetensors`."""
     run = finetune_run(cfg, run, regime)
     folder = run.folder
     if (info := stage_done(folder)): return info
@@ -556,7 +558,7 @@ def run_finetune(cfg:Config, run:str|FinetuneRun, regime:str|None=None)->dict:
             test = test[~co.image_path.iloc[test].isin(bad).to_numpy()]
         np.savez(folder/'preds.npz', test_rows=co.labelled_row.to_numpy()[test],
                  **_pred_arrays(learn.model, dls, co, {'val': dls.valid_ds.rows, 'test': test}))
-        torch.save(learn.model.state_dict(), folder/'finetuned.pth')
+        save_tensors(learn.model.state_dict(), folder/'finetuned.safetensors')
         if spec: (folder/'severity.json').write_text(json.dumps(spec.to_dict()))
     hist = pd.read_csv(folder/'history.csv')
     return finish_stage(folder, t0, train_studies=len(dls.train_ds), epochs=int(len(hist)),
@@ -570,7 +572,7 @@ def load_finetuned_model(cfg:Config, run:str|FinetuneRun, regime:str|None=None)-
     sev = run.folder/'severity.json'
     spec = SeveritySpec.from_dict(json.loads(sev.read_text())) if sev.exists() else None
     model = FineTuneModel(image_encoder(get_preset(cfg.preset), run.encoder), len(TARGET_NAMES), run.freeze, spec)
-    model.load_state_dict(torch.load(run.folder/'finetuned.pth', map_location='cpu', weights_only=True), strict=True)
+    model.load_state_dict(read_tensors(run.folder/'finetuned.safetensors')[0], strict=True)
     return model.eval()
 
 # %% ../nbs/12_stages.ipynb #846cf8bb

@@ -33,14 +33,26 @@ from .distributed import is_distributed, init_distributed, barrier, sync_batchno
 
 # %% ../nbs/07_train.ipynb #c617c311
 def _rng_state(learn)->dict:
-    return dict(python=random.getstate(), numpy=np.random.get_state(), torch=torch.get_rng_state(),
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()      # as tensors and numbers: read with weights_only=True
+    return dict(python=random.getstate(), numpy=(kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss),
+                                                 float(gauss)), torch=torch.get_rng_state(),
                 cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
                 dl=getattr(learn.dls.train, 'dl', learn.dls.train).rng.getstate())   # the plain loader inside a `ShardedDL`
 
 def _tracker_state(learn)->dict:
     "The best value so far (and early stopping's count of epochs without improvement) of each tracker callback."
-    return {type(cb).__name__: dict(best=cb.best, wait=getattr(cb, 'wait', None))
+    return {type(cb).__name__: dict(best=float(cb.best), wait=getattr(cb, 'wait', None))
             for cb in learn.cbs if isinstance(cb, TrackerCallback) and cb.best is not None}
+
+def _plain(o):
+    """Lists, dicts, numbers and tensors only (fastcore's `L` -> list, numpy -> Python or tensors), so that
+    `torch.load(weights_only=True)` reads the checkpoint back."""
+    if isinstance(o, dict): return {k: _plain(v) for k, v in o.items()}
+    if isinstance(o, tuple): return tuple(_plain(v) for v in o)
+    if isinstance(o, (list, L)): return [_plain(v) for v in o]
+    if isinstance(o, np.ndarray): return torch.from_numpy(o)
+    if isinstance(o, np.generic): return o.item()
+    return o
 
 def _variant(learn)->str|None:
     "The variant a Learner of `make_learner` declares (`learn.spec`); None for a plain fastai Learner."
@@ -54,7 +66,7 @@ def save_checkpoint(learn:Learner, fname:str|Path, epoch:int)->Path:
     fname.parent.mkdir(parents=True, exist_ok=True)
     part = fname.with_name(fname.name + '.part')
     torch.save(dict(model=unwrap(learn.model).state_dict(),
-                    opt=learn.opt.state_dict() if learn.opt is not None else None,
+                    opt=_plain(learn.opt.state_dict()) if learn.opt is not None else None,
                     epoch=epoch, rng=_rng_state(learn), trackers=_tracker_state(learn), variant=_variant(learn)), part)
     os.replace(part, fname)       # a run killed while saving keeps its previous checkpoint, not a truncated one
     return fname
@@ -245,7 +257,7 @@ def fit_cosine(learn:Learner, n_epoch:int|None=None, lr:float|None=None, final_d
 def resume(learn:Learner, fname:str|Path)->int:
     """Load a checkpoint into `learn` (model strictly, optimizer, random states, best values so far); returns the epoch
     to start from."""
-    ck = torch.load(fname, map_location='cpu', weights_only=False)
+    ck = torch.load(fname, map_location='cpu', weights_only=True)       # no code in a checkpoint runs
     unwrap(learn.model).load_state_dict(ck['model'], strict=True)
     learn.create_opt()
     if ck['opt'] is not None:
@@ -260,7 +272,8 @@ def resume(learn:Learner, fname:str|Path)->int:
         learn.opt.load_state_dict(ck['opt'])
     r = ck['rng']
     random.setstate(r['python'])
-    np.random.set_state(r['numpy'])
+    kind, keys, pos, has_gauss, gauss = r['numpy']
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
     torch.set_rng_state(r['torch'])
     if r['cuda'] is not None and torch.cuda.is_available(): torch.cuda.set_rng_state_all(r['cuda'])
     learn.dls.train.rng.setstate(r['dl'])
