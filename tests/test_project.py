@@ -57,7 +57,7 @@ def test_readme_test_command_is_what_ci_runs():
 
 # The data's one way through the package (DESIGN's data flow): a module may import only from modules ranked below it.
 LAYERS = ('core', 'settings', 'matching', 'dicom', 'synthetic', 'data', 'encoders', 'nw', 'distributed', 'losses', 'severity', 'train', 'augment', 'bank', 'pretrain', 'finetune', 'evaluate',
-          'predict', 'share', 'config', 'stages', 'report', 'validate', 'cli')
+          'predict', 'share', 'pacs', 'config', 'stages', 'report', 'validate', 'cli')
 
 def package_imports(path:Path)->set:
     "The xcardia modules a file imports, at any depth (functions included), relative or absolute."

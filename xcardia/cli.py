@@ -24,6 +24,7 @@ from .dicom import ct_exists
 from .encoders import WeightLoadError, EncoderConfigError
 from .predict import load_bundle, BundleError, screen, embed, convert_bundle
 from .share import export_bundle, inspect_bundle, inspect_text
+from .pacs import index_dicomweb, pacs_session, PacsError
 from .validate import validate_bundle, demo_site_b
 from .dicom import index_dicom
 from .config import EXAMPLE_CONFIG, UserError, Config, Index, load_config
@@ -55,7 +56,7 @@ def run_demo(out:str|Path='xcardia_demo', size:str='small', sweeps:bool=False, s
     return res
 
 # %% ../nbs/14_cli.ipynb #3d09dcc3
-USER_ERRORS = (UserError, CTReadError, BundleError, WeightLoadError, EncoderConfigError, FileNotFoundError)
+USER_ERRORS = (UserError, CTReadError, BundleError, WeightLoadError, EncoderConfigError, FileNotFoundError, PacsError)
 
 def _parser()->argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog='xcardia', description="X-Cardia: phenotype-guided cross-modal pre-training of a "
@@ -79,7 +80,7 @@ def _parser()->argparse.ArgumentParser:
     ix = sub.add_parser('index',
                         help='index a DICOM archive: one CT series per study -> the CT table (series.csv and the '
                              'summary beside it)')
-    ix.add_argument('root', help='the archive folder (only read)')
+    ix.add_argument('root', help='the archive folder (only read), or a DICOMweb root URL (http(s)://HOST/dicom-web)')
     ix.add_argument('--out', required=True,
                     help='the CT table to write, e.g. tables/ct_studies.csv (outside the archive)')
     ix.add_argument('--config', help="a configuration whose index: section sets the rule (see `xcardia init`)")
@@ -92,7 +93,12 @@ def _parser()->argparse.ArgumentParser:
     ix.add_argument('--keep-contrast', action='store_true', help='keep contrast-enhanced series')
     ix.add_argument('--study-id', choices=['uid', 'accession'],
                     help='study_id from StudyInstanceUID (default) or AccessionNumber')
-    ix.add_argument('--workers', type=int, help='header-reading processes (default: all cores)')
+    ix.add_argument('--workers', type=int, help='header-reading processes (default: all cores; DICOMweb: 4 at once)')
+    ix.add_argument('--fetch-dir', help="DICOMweb: where the chosen series go (default: dicom/ beside --out)")
+    ix.add_argument('--auth-file', help='DICOMweb: a YAML file with user and password, or token (default: the '
+                                        'environment, XCARDIA_PACS_USER and XCARDIA_PACS_PASSWORD, or XCARDIA_PACS_TOKEN)')
+    ix.add_argument('--dates', help='DICOMweb: only studies of these dates, YYYYMMDD-YYYYMMDD')
+    ix.add_argument('--studies', help='DICOMweb: a file of StudyInstanceUIDs or accession numbers, one per line')
     ck = sub.add_parser('check',
                         help='check the tables of a configuration and say what the cohort stage would use, leave out '
                              'and why (writes nothing)')
@@ -183,6 +189,14 @@ def run_index(a)->str:
                  keep_contrast=a.keep_contrast or None)
     ix = replace(ix, **{k: v for k, v in given.items() if v is not None})
     ix.check()
+    if a.root.startswith(('http://', 'https://')):
+        studies = Path(a.studies).read_text().split() if a.studies else None
+        res = index_dicomweb(a.root, a.out, rule=ix.rule, id_map=ix.id_map, study_id=ix.study_id, fetch_dir=a.fetch_dir,
+                             session=pacs_session(a.auth_file), dates=a.dates, studies=studies, workers=a.workers or 4)
+        if not len(res['ct']):
+            raise UserError(f"no study at {a.root} has a usable CT series; {Path(a.out).parent/'series.csv'} and "
+                            "failed_studies.csv say why")
+        return a.out
     try: res = index_dicom(a.root, a.out, rule=ix.rule, id_map=ix.id_map, study_id=ix.study_id, n_workers=a.workers)
     except ValueError as e: raise UserError(str(e)) from e
     if not len(res['ct']):

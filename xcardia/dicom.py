@@ -15,8 +15,8 @@ __all__ = ['SERIES_SEP', 'HEADER_TAGS', 'DICOMDIR_CLASS', 'FILE_COLUMNS', 'IOP_C
            'PHILIPS_SOFT', 'PHILIPS_SHARP', 'SERIES_REASONS', 'SC_CLASS', 'SERIES_COLUMNS', 'CT_TABLE_EXTRA',
            'CTReadError', 'series_path', 'split_series', 'ct_exists', 'read_header', 'list_files', 'read_headers',
            'series_geometry', 'kernel_class', 'is_contrast', 'SeriesRule', 'series_reason', 'summarize_series',
-           'select_series', 'read_id_map', 'index_summary', 'index_dicom', 'folder_series', 'series_files',
-           'write_test_slice']
+           'select_series', 'read_id_map', 'index_summary', 'index_tables', 'index_dicom', 'folder_series',
+           'series_files', 'write_test_slice']
 
 # %% ../nbs/01a_dicom.ipynb #deabf7f6
 import numpy as np
@@ -471,6 +471,16 @@ def index_summary(files:pd.DataFrame, skipped:list, series:pd.DataFrame)->pd.Dat
 # %% ../nbs/01a_dicom.ipynb #579414e2
 CT_TABLE_EXTRA = ['series_uid', 'series_description', 'kernel', 'thickness', 'instances']
 
+def index_tables(heads:pd.DataFrame, # header rows (`FILE_COLUMNS`): from files (`read_headers`) or DICOMweb metadata
+                 rule:SeriesRule, ids:dict|None, study_id:str)->tuple:
+    "(the CT table: one chosen series per study, the series table with every series' reason) of header rows."
+    series = select_series(summarize_series(heads, rule, ids, study_id))
+    chosen = series[series.selected]
+    ct = pd.DataFrame(dict(patient_id=chosen.table_patient_id,
+                           study_id=chosen.study_uid if study_id == 'uid' else chosen.accession,
+                           study_date=chosen.study_date, image_path=chosen.image_path, **{c: chosen[c] for c in CT_TABLE_EXTRA}))
+    return ct.sort_values(['patient_id', 'study_date', 'study_id']).reset_index(drop=True), series
+
 def index_dicom(root:str|Path, # the archive (only read: nothing is written under it)
                 out:str|Path, # the CT table to write (.csv); series.csv and the rest go beside it
                 rule:SeriesRule|dict|None=None, # thresholds (`SeriesRule`, or the configuration's `index:` mapping)
@@ -495,12 +505,7 @@ def index_dicom(root:str|Path, # the archive (only read: nothing is written unde
     t0 = time.perf_counter()
     files, skipped = list_files(root)
     heads, n_read, n_reused = _cached_headers(files, out.with_suffix('.headers.parquet'), n_workers, progress)
-    series = select_series(summarize_series(heads, rule, ids, study_id))
-    chosen = series[series.selected]
-    ct = pd.DataFrame(dict(patient_id=chosen.table_patient_id,
-                           study_id=chosen.study_uid if study_id == 'uid' else chosen.accession,
-                           study_date=chosen.study_date, image_path=chosen.image_path, **{c: chosen[c] for c in CT_TABLE_EXTRA}))
-    ct = ct.sort_values(['patient_id', 'study_date', 'study_id']).reset_index(drop=True)
+    ct, series = index_tables(heads, rule, ids, study_id)
     skipped_files = [(p, s) for p, s in zip(heads.path, heads.status) if s != 'ok'] + skipped
     summary = index_summary(heads, skipped, series)
     ct.to_csv(out, index=False)

@@ -726,7 +726,7 @@ def operating_section(ev:Evaluation)->pd.DataFrame|None:
         "its flag as unreliable and choose a cut on your own validation data.").table(frame_markdown(tab))
     return op
 
-# %% ../nbs/13_report.ipynb #a55084a7
+# %% ../nbs/13_report.ipynb #23aeffac
 def card_facts(ev:Evaluation)->dict:
     """The model card's aggregates for the bundle run (`xcardia.share.bundle_card`): cohort counts, test metrics,
     calibration and severity MAE from this stage's own CSVs, small cells suppressed."""
