@@ -184,11 +184,15 @@ def _depths(toks):
         if t.type == tokenize.OP and t.string in '([{': d += 1
     return out
 
+def _token_depths(src):
+    "(tokens, the bracket depth before each) of a cell's source, or None where it does not tokenize."
+    toks = _src_tokens(src)
+    return None if toks is None else (toks, _depths(toks))
+
 def _split_string_src(src, lines, i):
     "Split a string literal crossing MAX on line i (inside brackets) at a space, into two adjacent literals on two lines."
-    toks = _src_tokens(src)
-    if toks is None: return None
-    deps = _depths(toks)
+    if (td := _token_depths(src)) is None: return None
+    toks, deps = td
     line = lines[i]
     for t, d in zip(toks, deps):
         if t.type != tokenize.STRING or t.start[0] != i + 1 or t.end[0] != i + 1 or d == 0 or t.end[1] <= MAX: continue
@@ -213,9 +217,8 @@ def _split_string_src(src, lines, i):
 
 def _break_cont(src, lines, i):
     "A continuation line (inside a bracket opened above) broken at the enclosing bracket's commas, at the line's indentation."
-    toks = _src_tokens(src)
-    if toks is None: return None
-    deps = _depths(toks)
+    if (td := _token_depths(src)) is None: return None
+    toks, deps = td
     on = [(t, d) for t, d in zip(toks, deps) if t.start[0] == i + 1 and t.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT)]
     if not on or on[0][1] == 0 or any(t.end[0] != i + 1 for t, _ in on): return None
     d0 = min(d for _, d in on)
@@ -231,9 +234,8 @@ def _break_cont(src, lines, i):
 
 def _break_open(src, lines, i):
     "A line whose bracket opens here and closes on a later line: broken at that bracket's commas on this line."
-    toks = _src_tokens(src)
-    if toks is None: return None
-    deps = _depths(toks)
+    if (td := _token_depths(src)) is None: return None
+    toks, deps = td
     line = lines[i]
     on = [(k, t, d) for k, (t, d) in enumerate(zip(toks, deps)) if t.start[0] == i + 1]
     opens = [(k, t, d) for k, t, d in on if t.type == tokenize.OP and t.string in '([{']

@@ -109,13 +109,18 @@ class ImageEncoder(nn.Module):
         return F.normalize(self.proj(self.features(x)), dim=-1)
 
 # %% ../nbs/04_encoders.ipynb #6422d367
-def read_weights(path:str|Path)->dict:
+def read_weights(path:str|Path,
+                 tensors:bool=True, # False: only what is needed for the config (safetensors: the header; torch: mmap)
+                )->dict:
     """A weights file: safetensors (xcardia's own: `{'state_dict', 'config'}` from its metadata) or a PyTorch file
     (`.pth`, e.g. MedicalNet's), the latter read with `weights_only=True` so that no code in it runs."""
     p = Path(path)
     if not p.is_file(): raise FileNotFoundError(f"No weights file at {p}")
-    if not is_safetensors(p): return torch.load(p, map_location='cpu', weights_only=True)
-    sd, meta = read_tensors(p)
+    if not is_safetensors(p): return torch.load(p, map_location='cpu', weights_only=True, mmap=not tensors)
+    if tensors: sd, meta = read_tensors(p)
+    else:
+        from safetensors import safe_open
+        with safe_open(str(p), framework='pt', device='cpu') as f: sd, meta = {}, dict(f.metadata() or {})
     return {'state_dict': sd, **({'config': json.loads(meta['config'])} if 'config' in meta else {})}
 
 def _as_state_dict(src)->dict:
@@ -218,7 +223,7 @@ def image_encoder(preset, # a `xcardia.core.Preset`: the network when the weight
     """The image encoder that `weights` were saved from (their `config` over the preset's), or the preset's; the file is
     read once."""
     is_file = weights is not None and Path(weights).is_file()
-    ck = read_weights(weights) if is_file else {}
+    ck = read_weights(weights, tensors=load) if is_file else {}
     saved = ck.get('config', {}) if isinstance(ck, dict) else {}
     enc = ImageEncoder.from_config({**ImageEncoder.from_preset(preset).config, **saved})
     # a missing file: FileNotFoundError there

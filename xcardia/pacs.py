@@ -166,7 +166,7 @@ def index_dicomweb(url:str, # the DICOMweb root, e.g. http://pacs:8042/dicom-web
                                                                     total=len(chosen), display=progress))
     failed += [f for _, f in got if f is not None]
     bad = {f['study_uid'] for f in failed}
-    ct = ct[~ct.study_id.isin(bad) & ~ct.study_id.isin(chosen.accession[chosen.study_uid.isin(bad)])].reset_index(drop=True)
+    ct = ct[~ct.series_uid.isin(chosen.series_uid[chosen.study_uid.isin(bad)])].reset_index(drop=True)
     ct.to_csv(out, index=False)
     series.to_csv(out.parent/'series.csv', index=False)
     index_summary(heads, [], series).to_csv(out.parent/'index_summary.csv', index=False)

@@ -299,14 +299,20 @@ def _listed(path:Path, man:BundleManifest, name:str)->Path:
     if name not in man.files: raise BundleError(f"{path}: bundle.json does not list {name}, which this bundle needs")
     return path/name
 
+def _pretrained_model(m:dict, # a manifest's `pretrained` section
+                      tp:TabularPreprocessor, n_targets:int)->tuple:
+    """(the untrained XCardiaModel a manifest's `pretrained` section describes, its method settings; bundles before the
+    settings were stored: their `tau_nw`)."""
+    s = method_settings(m.get('settings') or {'tau_nw': m.get('tau_nw')})
+    tab = TabularEncoder(len(tp.num_cols), tp.cat_cardinalities, d=m['image_encoder']['d'], **m['tabular'])
+    return XCardiaModel(ImageEncoder.from_config(m['image_encoder']), tab, m['head'], n_targets=n_targets,
+                        tau_nw=s.tau_nw), s
+
 def _load_pretrained(path:Path, man:BundleManifest, tp:TabularPreprocessor|None)->tuple:
     "(the pre-trained XCardiaModel with its NW bank, the bank's `support.csv` or None) of a local bundle."
     m = man.pretrained
     if tp is None: raise BundleError(f"{path}: tab_preprocessor.json is missing; the pre-trained model needs it")
-    tab = TabularEncoder(len(tp.num_cols), tp.cat_cardinalities, d=m['image_encoder']['d'], **m['tabular'])
-    s = method_settings(m.get('settings') or {})
-    pre = XCardiaModel(ImageEncoder.from_config(m['image_encoder']), tab, m['head'], n_targets=len(man.targets),
-                       tau_nw=s.tau_nw)
+    pre, _ = _pretrained_model(m, tp, len(man.targets))
     f = _listed(path, man, 'pretrained.safetensors')
     sd = load_tensors(f)
     if m['head'] != 'nw': return load_state(pre, f, 'the pre-trained model of bundle.json', sd), None
@@ -358,13 +364,9 @@ def convert_bundle(src:str|Path, # a format-1 bundle folder (torch weight files,
         with open(src/'tab_preprocessor.pkl', 'rb') as f: tp = pickle.load(f)   # the one pickle xcardia opens, on your word
         for k, v in vars(TabularPreprocessor()).items(): tp.__dict__.setdefault(k, v)   # pickles of older versions
     if 'pretrained' in m:
-        q = m['pretrained']
-        s = method_settings(q.get('settings') or {'tau_nw': q.get('tau_nw')})
-        tab = TabularEncoder(len(tp.num_cols), tp.cat_cardinalities, d=q['image_encoder']['d'], **q['tabular'])
-        pre = XCardiaModel(ImageEncoder.from_config(q['image_encoder']), tab, q['head'], n_targets=len(m['targets']),
-                           tau_nw=s.tau_nw)
+        pre, s = _pretrained_model(m['pretrained'], tp, len(m['targets']))
         sd = weights('pretrained.pth')
-        if q['head'] == 'nw':
+        if m['pretrained']['head'] == 'nw':
             pre.head.set_support(sd['head.support_z'], sd['head.support_y'], sd['head.support_ids'])
             sup = pd.read_csv(src/'support.csv', dtype={'study_id': str})
         pre.load_state_dict(sd, strict=True)

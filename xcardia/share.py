@@ -10,13 +10,13 @@ from typing import Sequence
 
 # %% auto #0
 __all__ = ['CARD_METRICS', 'ID_COLUMNS', 'PATIENT_TENSORS', 'INTENDED_USE', 'LIMITS', 'shared_count', 'count_text',
-           'shared_frame', 'cohort_counts', 'bundle_card', 'inspect_bundle', 'inspect_text', 'model_card',
-           'export_bundle']
+           'shared_frame', 'cohort_counts', 'frame_json', 'bundle_card', 'inspect_bundle', 'inspect_text', 'ci_text',
+           'model_card', 'export_bundle']
 
 # %% ../nbs/11b_share.ipynb #e3f07360
 import numpy as np
 import pandas as pd
-from .core import TARGETS, TARGET_NAMES, save_tensors
+from .core import TARGETS, TARGET_NAMES, save_tensors, is_safetensors
 from .settings import MIN_CELL
 from .predict import (BundleError, BundleManifest, load_bundle, write_manifest, file_sha256, bundle_identity,
                              package_versions)
@@ -74,10 +74,9 @@ def cohort_counts(cohort:pd.DataFrame, # a labelled cohort: patient_id, study_id
 # %% ../nbs/11b_share.ipynb #403e7c28
 CARD_METRICS = ('auroc', 'ap', 'f1')   # per target in the card, each with its 95 % CI
 
-def _records(df:pd.DataFrame)->dict:
-    "A frame of aggregates as JSON-ready {row: {column: value}} (NaN and <NA> as null)."
-    return {str(i): {c: (None if pd.isna(v) else v.item() if hasattr(v, 'item') else v) for c, v in r.items()}
-            for i, r in df.iterrows()}
+def frame_json(df:pd.DataFrame|None)->dict|None:
+    "A frame of aggregates, one row per target or measure, as JSON-ready {row: {column: value}} (NaN and <NA> as null)."
+    return None if df is None else json.loads(df.to_json(orient='index'))
 
 def bundle_card(test:pd.DataFrame, # `xcardia.evaluate.evaluate` on the test split: n, positives, metrics with CIs
                 cohort:pd.DataFrame, # the labelled cohort (`cohort_counts`)
@@ -90,9 +89,8 @@ def bundle_card(test:pd.DataFrame, # `xcardia.evaluate.evaluate` on the test spl
     cols = ['n', 'positives'] + [f'{m}{s}' for m in CARD_METRICS for s in ('', '_lo', '_hi')] + ['threshold']
     t = shared_frame(test[[c for c in cols if c in test]].apply(pd.to_numeric, errors='coerce'))
     return dict(model=model, cohort=cohort_counts(cohort), pretrain_pairs=shared_count(pretrain_pairs),
-                labels={x.name: x.description for x in TARGETS}, test=_records(t),
-                calibration=_records(calibration) if calibration is not None else None,
-                severity=_records(severity) if severity is not None else None, min_cell=MIN_CELL)
+                labels={x.name: x.description for x in TARGETS}, test=frame_json(t), calibration=frame_json(calibration),
+                severity=frame_json(severity), min_cell=MIN_CELL)
 
 # %% ../nbs/11b_share.ipynb #c62ec849
 ID_COLUMNS = ('patient_id', 'study_id', 'image_path', 'idx', 'accession', 'series_uid')   # columns that name one patient
@@ -103,7 +101,7 @@ _ABSOLUTE = re.compile(r'^(/|~|[A-Za-z]:[\\/]|\\\\)')
 def _magic(f:Path)->str:
     "What a file's first bytes say it is: 'pickle', 'torch zip', 'safetensors' or ''."
     with open(f, 'rb') as fh: head = fh.read(9)
-    if len(head) == 9 and head[8:9] == b'{': return 'safetensors'   # first: its header length may start with 0x80
+    if is_safetensors(f): return 'safetensors'   # first: its header length may start with 0x80
     if head[:4] == b'PK\x03\x04': return 'torch zip'
     if head[:1] == b'\x80' and head[1:2] in (b'\x02', b'\x03', b'\x04', b'\x05'): return 'pickle'
     return ''
@@ -176,12 +174,13 @@ def _md_table(rows:list, header:list)->str:
     return '\n'.join(['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
                      + ['| ' + ' | '.join(map(str, r)) + ' |' for r in rows])
 
-def _ci(d:dict, m:str)->str:
-    "A metric with its CI from a card record, as text."
-    v = d.get(m)
-    if v is None: return 'n/a'
-    lo, hi = d.get(f'{m}_lo'), d.get(f'{m}_hi')
-    return f"{v:.3f} ({lo:.3f}-{hi:.3f})" if lo is not None and hi is not None else f"{v:.3f} (CI: <{MIN_CELL} cases)"
+def ci_text(rec, # a record of aggregates: a dict (JSON) or a Series, with `m`, `m_lo`, `m_hi` (None or NaN: absent)
+            m:str)->str:
+    "A metric with its 95 % CI as xcardia shares it: `0.812 [0.700, 0.900]`, or why there is no CI."
+    v, lo, hi = (rec.get(k) for k in (m, f'{m}_lo', f'{m}_hi'))
+    if v is None or pd.isna(v): return 'n/a'
+    if lo is None or hi is None or pd.isna(lo) or pd.isna(hi): return f"{v:.3f} (CI unavailable: <{MIN_CELL} cases)"
+    return f"{v:.3f} [{lo:.3f}, {hi:.3f}]"
 
 INTENDED_USE = ("Opportunistic screening of non-gated, non-contrast chest CT of adults for ten cardiac abnormalities that "
                 "echocardiography defines. A flag is a prompt to consider an echocardiogram, not a diagnosis; the model "
@@ -229,8 +228,8 @@ def model_card(man:BundleManifest, # the shareable bundle's manifest
            '## Test metrics', '',
            "On the held-out test patients, with patient-bootstrap 95 % CIs; the flag's threshold was set for the best "
            "F1 on validation.", '',
-           _md_table([[t, count_text(test.get(t, {}).get('positives')), _ci(test.get(t, {}), 'auroc'),
-                       _ci(test.get(t, {}), 'ap'), f"{thr:.3f}"] for t, thr in zip(man.targets, man.thresholds)],
+           _md_table([[t, count_text(test.get(t, {}).get('positives')), ci_text(test.get(t, {}), 'auroc'),
+                       ci_text(test.get(t, {}), 'ap'), f"{thr:.3f}"] for t, thr in zip(man.targets, man.thresholds)],
                      ['target', 'test positives', 'AUROC', 'AUPRC', 'threshold']), '']
     if man.operating_points:
         out += ['## Operating points', '', f"Sensitivity, specificity, PPV and NPV at each threshold, with CIs: "
@@ -243,7 +242,7 @@ def model_card(man:BundleManifest, # the shareable bundle's manifest
                                for t, v in cal.items()], ['target', 'ECE', 'slope', 'intercept']), '']
     sev = card.get('severity') or {}
     if sev:
-        out += ['## Severity estimates', '', _md_table([[m, v.get('unit', ''), _ci(v, 'mae')] for m, v in sev.items()],
+        out += ['## Severity estimates', '', _md_table([[m, v.get('unit', ''), ci_text(v, 'mae')] for m, v in sev.items()],
                                                       ['measure', 'unit', 'test MAE (95 % CI)']), '']
     out += ['## Known limits', ''] + [f"- {l}" for l in LIMITS] + ['',
             '## Provenance', '', f"- xcardia {man.versions.get('xcardia')}, PyTorch {man.versions.get('torch')}, "

@@ -22,7 +22,7 @@ from .settings import MIN_CELL
 from .evaluate import (evaluate, operating_points, best_f1_threshold, calibration_fit, expected_calibration_error,
                               reliability_diagram, regression_metrics, OP_METRICS)
 from .predict import Bundle, load_bundle, screen, bundle_identity, package_versions
-from .share import shared_frame, shared_count, count_text, cohort_counts, export_bundle
+from .share import shared_frame, shared_count, count_text, cohort_counts, export_bundle, ci_text, frame_json
 from .config import Config, UserError, load_config
 from .stages import run_cohort, read_cohort_stage, say, run_synthetic_data, demo_config, DEMO_SIZES
 from .report import Report, frame_markdown
@@ -96,20 +96,14 @@ def site_severity(site:pd.DataFrame, bundle:Bundle, n_boot:int, seed:int=0)->pd.
     return shared_frame(r.reindex(columns=['n', 'unit', 'mae', 'mae_lo', 'mae_hi']).astype({'n': float, 'mae': float, 'mae_lo': float, 'mae_hi': float}))
 
 # %% ../nbs/13a_validate.ipynb #f17c1e53
-def _ci_text(r:pd.Series, m:str)->str:
-    "A metric with its CI, or the reason there is no CI."
-    if pd.isna(r.get(m)): return 'n/a'
-    lo, hi = r.get(f'{m}_lo'), r.get(f'{m}_hi')
-    return f"{r[m]:.3f} [{lo:.3f}, {hi:.3f}]" if not (pd.isna(lo) or pd.isna(hi)) else f"{r[m]:.3f} (CI unavailable: <{MIN_CELL} cases)"
-
 def beside_bundle(metrics:pd.DataFrame, card:dict|None)->pd.DataFrame:
     "The site's AUROC beside the bundle's own test AUROC (its model card), and what moved."
     test = (card or {}).get('test') or {}
     rows = {}
     for t, r in metrics.iterrows():
         own = test.get(t) or {}
-        rows[t] = {'bundle test AUROC': _ci_text(pd.Series(own), 'auroc') if own.get('auroc') is not None else 'n/a',
-                   'site AUROC': _ci_text(r, 'auroc'),
+        rows[t] = {'bundle test AUROC': ci_text(own, 'auroc'),
+                   'site AUROC': ci_text(r, 'auroc'),
                    'change': f"{r.auroc - own['auroc']:+.3f}" if own.get('auroc') is not None and not pd.isna(r.auroc) else 'n/a'}
     return pd.DataFrame(rows).T.rename_axis('target')
 
@@ -143,7 +137,7 @@ def validation_page(res:dict, metrics:pd.DataFrame, ops:pd.DataFrame, sev:pd.Dat
     if len(metrics):
         rep.h('Discrimination').p("AUROC and AUPRC with patient-bootstrap 95 % CIs, beside the bundle's own test AUROC "
                                   "from its model card.").table(frame_markdown(
-            pd.DataFrame({'positives': [count_text(v) for v in metrics.positives], 'AUPRC': [_ci_text(r, 'ap') for _, r in metrics.iterrows()]},
+            pd.DataFrame({'positives': [count_text(v) for v in metrics.positives], 'AUPRC': [ci_text(r, 'ap') for _, r in metrics.iterrows()]},
                          index=metrics.index).join(beside_bundle(metrics, card))))
         rep.h('Calibration').p("Expected calibration error and the slope and intercept of a logistic fit of the outcome on "
                                "the logit of the probability (1 and 0 when calibrated; `--recalibrate` refits them).").table(
@@ -151,21 +145,17 @@ def validation_page(res:dict, metrics:pd.DataFrame, ops:pd.DataFrame, sev:pd.Dat
         rep.img('fig_reliability.png', 'Observed rate against predicted probability (10 bins), per target, at this site.')
     if len(ops):
         tab = pd.DataFrame({'threshold': [f"{v:.3f}" for v in ops.threshold],
-                            **{m.upper() if len(m) == 3 else m: [_ci_text(r, m) for _, r in ops.iterrows()] for m in OP_METRICS}},
+                            **{m.upper() if len(m) == 3 else m: [ci_text(r, m) for _, r in ops.iterrows()] for m in OP_METRICS}},
                            index=pd.MultiIndex.from_frame(ops[['threshold from', 'target']]))
         tab.index = [f"{t} ({w})" for w, t in tab.index]
         rep.h('Operating points').p("At the bundle's thresholds, and at thresholds refit for the best F1 on this site's "
                                     "data (fitted and measured on the same studies: optimistic).").table(frame_markdown(tab.rename_axis('target')))
     if sev is not None and len(sev):
         rep.h('Severity estimates').table(frame_markdown(pd.DataFrame({'unit': sev.unit, 'studies': [count_text(v) for v in sev.n],
-                                                                       'MAE': [_ci_text(r, 'mae') for _, r in sev.iterrows()]}, index=sev.index).rename_axis('measure')))
+                                                                       'MAE': [ci_text(r, 'mae') for _, r in sev.iterrows()]}, index=sev.index).rename_axis('measure')))
     return rep
 
 # %% ../nbs/13a_validate.ipynb #2b03b6ac
-def _json_frame(df:pd.DataFrame|None)->dict|None:
-    "A frame of aggregates, one row per target or measure, as JSON (NaN and <NA> as null)."
-    return None if df is None else json.loads(df.to_json(orient='index'))
-
 def recalibration(site:pd.DataFrame, targets:list)->dict:
     """Per target, refit on the site's studies: Platt intercept and slope on the logit of the bundle's probability, and
     the best-F1 threshold on the recalibrated probability; None where a class is missing."""
@@ -203,9 +193,9 @@ def validate_bundle(bundle:str|Path, # a received bundle (shareable or local)
     sev = site_severity(site, b, n_boot, seed)
     card = json.loads((b.path/b.manifest.card).read_text()) if b.manifest.card else None
     res = dict(bundle=bundle_identity(b.path), bundle_kind=b.manifest.kind, site=cohort_counts(site, list(metrics.index)),
-               unreadable_cts=shared_count(failed) if failed else 0, skipped=skipped, targets=_json_frame(metrics),
+               unreadable_cts=shared_count(failed) if failed else 0, skipped=skipped, targets=frame_json(metrics),
                operating_points=json.loads(ops.to_json(orient='records')) if len(ops) else [],
-               severity=_json_frame(sev), bundle_test=(card or {}).get('test'), min_cell=MIN_CELL, n_boot=n_boot,
+               severity=frame_json(sev), bundle_test=(card or {}).get('test'), min_cell=MIN_CELL, n_boot=n_boot,
                versions=package_versions())
     if len(metrics):
         fig = reliability_figure(site, list(metrics.index))
