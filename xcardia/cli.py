@@ -11,20 +11,21 @@ from pathlib import Path
 from typing import Sequence
 
 # %% auto #0
-__all__ = ['USER_ERRORS', 'SHARE_COMMANDS', 'MULTI_PROCESS', 'run_all', 'run_demo', 'run_index', 'run_screen', 'run_embed',
-           'run_share', 'NotShareable', 'main', 'cli', 'run_cache']
+__all__ = ['USER_ERRORS', 'SHARE_COMMANDS', 'MULTI_PROCESS', 'run_all', 'run_demo', 'run_index', 'run_screen', 'write_reports',
+           'run_embed', 'run_share', 'NotShareable', 'main', 'cli', 'run_cache']
 
 # %% ../nbs/14_cli.ipynb #35f98887
 import pandas as pd
 import torch
-from fastai.torch_core import num_distrib
+from fastai.torch_core import num_distrib, rank_distrib
 from .distributed import init_distributed, close_distributed, backend, world_size
 from .data import CTReadError
 from .dicom import ct_exists
 from .encoders import WeightLoadError, EncoderConfigError
-from .predict import load_bundle, BundleError, screen, embed, convert_bundle
+from .predict import load_bundle, BundleError, screen, embed, convert_bundle, read_screen_table
 from .share import export_bundle, inspect_bundle, inspect_text
-from .pacs import index_dicomweb, pacs_session, PacsError
+from .pacs import (index_dicomweb, pacs_session, PacsError, DicomWeb, ReportModel, write_srs, check_sr_dir,
+                          SR_LIST)
 from .validate import validate_bundle, demo_site_b
 from .dicom import index_dicom
 from .config import EXAMPLE_CONFIG, UserError, Config, Index, load_config
@@ -144,6 +145,13 @@ def _parser()->argparse.ArgumentParser:
     pr.add_argument('--workers', type=int, default=0, help='with --table: DataLoader processes reading CTs (default 0)')
     pr.add_argument('--bs', type=int, default=8, help='CTs per batch (default 8)')
     pr.add_argument('--cache-dir', help='with --table: keep the preprocessed CTs here, reused by a rerun')
+    pr.add_argument('--sr', metavar='DIR',
+                    help='also write one DICOM Structured Report per screened study into DIR (CTs from DICOM only; '
+                         'DIR/sr_list.csv lists every study, skipped ones with the reason); a rerun keeps what is written')
+    pr.add_argument('--store', metavar='URL', help='with --sr: send each SR to this DICOMweb server (STOW-RS); a '
+                                                   'failed store is retried by the next run')
+    pr.add_argument('--auth-file', help='with --store: a YAML file with user and password, or token (default: the '
+                                        'environment, XCARDIA_PACS_USER and XCARDIA_PACS_PASSWORD or XCARDIA_PACS_TOKEN)')
     ex = sub.add_parser('export', help='write the shareable bundle of a bundle: CT models, thresholds, model card; '
                                        'nothing derived from single patients')
     ex.add_argument('bundle', help='a bundle folder (OUT/bundle of `xcardia evaluate`)')
@@ -211,12 +219,29 @@ def run_screen(a)->str:
     if not Path(a.table).is_file(): raise UserError(f"--table {a.table}: no such file")
     device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else None
     b = load_bundle(a.bundle, device=device)
+    if a.sr: check_sr_dir(a.sr, len(read_screen_table(a.table)))       # a folder that cannot take them: before screening
     try: res = screen(b, a.table, a.out, bs=a.bs, num_workers=a.workers, exemplars=a.exemplars, cache_dir=a.cache_dir)
     except ValueError as e: raise UserError(str(e)) from e
     say(f"screened {res['studies']} studies: {res['ok']} ok, {res['failed']} failed" + (f" {res['reasons']}" if res['failed'] else '')
         + f"; {res['screened_now']} in this run, {res['seconds']:.0f} s")
     if res['ok'] == 0: raise UserError(f"no study could be read; the error column of {a.out} says why, study by study")
+    if a.sr and rank_distrib() == 0:
+        write_reports(a, b, pd.read_csv(a.out, dtype={'patient_id': str, 'study_id': str, 'error': str},
+                                        keep_default_na=False, na_values=['']))
     return a.out
+
+def write_reports(a, b, rows:pd.DataFrame):
+    """`predict --sr DIR [--store URL]`: one DICOM SR per screened study (`write_srs`), stored when asked; a store that
+    failed is an error after the rest is done (a rerun retries it)."""
+    web = DicomWeb(a.store, pacs_session(a.auth_file)) if a.store else None
+    lst = write_srs(ReportModel.of(b), rows, a.sr, web)
+    n = lst.status.value_counts()
+    say(f"SR: {len(lst) - n.get('skipped', 0)} reports in {a.sr}" + (f", {n.get('stored', 0)} stored at {a.store}" if a.store else '')
+        + f"; {n.get('skipped', 0)} studies skipped; {Path(a.sr)/SR_LIST} lists each study")
+    if n.get('store failed'):
+        why = lst.reason[lst.status == 'store failed'].iloc[0]
+        raise UserError(f"{n['store failed']} reports were not stored ({why}); {Path(a.sr)/SR_LIST} lists them and a "
+                        "rerun stores them")
 
 def run_embed(a)->str:
     """`xcardia embed`: the encoder's embedding of every study of a CT table into `--out` (resumable; under torchrun,
@@ -264,12 +289,15 @@ def _command(a)->str|None:
         p.write_text(EXAMPLE_CONFIG)
         return str(p)
     if a.command == 'predict':
+        if a.store and not a.sr: raise UserError("--store sends the reports --sr writes: give --sr DIR too")
         if a.table: return run_screen(a)
         if not a.ct: raise UserError("give CT paths, or --table CT_TABLE --out OUT.csv to screen a table")
         b = load_bundle(a.bundle)
         missing = [c for c in a.ct if not ct_exists(c)]
         if missing: raise UserError(f"no such CT file or folder: {', '.join(missing)}")
+        if a.sr: check_sr_dir(a.sr, len(a.ct))
         df = b.predict(a.ct, exemplars=a.exemplars)
+        if a.sr: write_reports(a, b, df.reset_index().rename(columns={'path': 'image_path'}))
         if a.csv:
             df.to_csv(a.csv)
             return a.csv

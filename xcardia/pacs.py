@@ -4,15 +4,20 @@
 
 # %% ../nbs/11c_pacs.ipynb #6f9e0dfd
 from __future__ import annotations
-import os, shutil, time
+import logging, os, shutil, time
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 # %% auto #0
-__all__ = ['AUTH_ENV', 'QIDO_PAGE', 'PacsError', 'pacs_session', 'DicomWeb', 'study_headers', 'fetch_series', 'index_dicomweb']
+__all__ = ['AUTH_ENV', 'QIDO_PAGE', 'SR_SCHEME', 'SR_SERIES_NUMBER', 'SR_DESCRIPTION', 'UCUM', 'TYPE2', 'POSITIVE', 'NEGATIVE',
+           'SR_LIST', 'SR_COLUMNS', 'SR_BYTES', 'PacsError', 'pacs_session', 'DicomWeb', 'study_headers',
+           'fetch_series', 'index_dicomweb', 'sr_uids', 'series_headers', 'ReportModel', 'screening_sr', 'sr_values',
+           'check_sr_dir', 'write_srs']
 
 # %% ../nbs/11c_pacs.ipynb #97b57faa
+import numpy as np
 import pandas as pd
 import requests
 from fastprogress.fastprogress import progress_bar
@@ -52,6 +57,9 @@ class DicomWeb:
         self.session = session or pacs_session()
         self.session.hooks['response'].append(self._count)
         self.client = DICOMwebClient(self.url, session=self.session, timeout=timeout)
+        # its own retrying waits up to 30 s per request on any error (a refused connection too); `fetch_series` retries
+        self.client.set_http_retry_params(retry=False)
+        logging.getLogger('retrying').setLevel(logging.ERROR)     # and logs every failed attempt; errors say it here
 
     def _count(self, r, *a, **kw):
         "A response hook: count the request by kind (qido, metadata, wado, stow)."
@@ -93,21 +101,31 @@ def study_headers(web:DicomWeb, study_uid:str, fetch_dir:Path)->pd.DataFrame:
         rows += [_instance_row(m, fetch_dir/study_uid/uid) for m in meta]
     return pd.DataFrame(rows, columns=FILE_COLUMNS)
 
-def fetch_series(web:DicomWeb, study_uid:str, series_uid:str, folder:Path, instances:int)->Path:
-    """WADO-RS: one series in its stored transfer syntax into `folder`, written whole or not at all (a `.part` folder,
-    then renamed); a folder already holding `instances` files is kept (a rerun fetches nothing twice)."""
-    if folder.is_dir() and len(list(folder.glob('*.dcm'))) == instances: return folder
+def _fetch_once(web:DicomWeb, study_uid:str, series_uid:str, folder:Path, instances:int):
     part = folder.with_name(folder.name + '.part')
     shutil.rmtree(part, ignore_errors=True)
     part.mkdir(parents=True)
-    dss = web.call(f"the fetch of series {series_uid}", web.client.retrieve_series, study_uid, series_uid,
-                   media_types=(('application/dicom', '*'),))
-    for ds in dss: ds.save_as(part/f"{ds.SOPInstanceUID}.dcm", enforce_file_format=True)
-    if len(dss) != instances:
-        raise PacsError(f"series {series_uid}: {len(dss)} instances fetched, its metadata lists {instances}")
-    shutil.rmtree(folder, ignore_errors=True)
-    os.replace(part, folder)
-    return folder
+    try:
+        dss = web.call(f"the fetch of series {series_uid}", web.client.retrieve_series, study_uid, series_uid,
+                       media_types=(('application/dicom', '*'),))
+        for ds in dss: ds.save_as(part/f"{ds.SOPInstanceUID}.dcm", enforce_file_format=True)
+        if len(dss) != instances:        # an instance lost on the way: the series is refused, as the folder index would
+            raise PacsError(f"series {series_uid}: {len(dss)} instances fetched, its metadata lists {instances}")
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(part, folder)
+    finally: shutil.rmtree(part, ignore_errors=True)   # nothing half-fetched is left
+
+def fetch_series(web:DicomWeb, study_uid:str, series_uid:str, folder:Path, instances:int,
+                 tries:int=3, # attempts before the series' study becomes a failed row
+                )->Path:
+    """WADO-RS: one series in its stored transfer syntax into `folder`, written whole or not at all (a `.part` folder,
+    then renamed); a folder already holding `instances` files is kept (a rerun fetches nothing twice)."""
+    if folder.is_dir() and len(list(folder.glob('*.dcm'))) == instances: return folder
+    for k in range(tries):
+        try: return _fetch_once(web, study_uid, series_uid, folder, instances) or folder
+        except (PacsError, OSError):
+            if k == tries - 1: raise
+            time.sleep(0.5 * 2 ** k)
 
 # %% ../nbs/11c_pacs.ipynb #89eca671
 QIDO_PAGE = 500   # studies per QIDO-RS request
@@ -177,3 +195,202 @@ def index_dicomweb(url:str, # the DICOMweb root, e.g. http://pacs:8042/dicom-web
         print(f"index: {len(found)} CT studies at {web.url}, {len(series)} series, {len(ct)} studies with a chosen series "
               f"fetched -> {out} ({len(fails)} failed, listed in failed_studies.csv) in {secs:.1f} s")
     return dict(ct=ct, series=series, failed=fails, requests=dict(web.requests), seconds=secs)
+
+# %% ../nbs/11c_pacs.ipynb #643ddd15
+SR_SCHEME = '99XCARDIA'     # the private coding scheme of the findings (code value: the target's name)
+SR_SERIES_NUMBER = 9901
+SR_DESCRIPTION = 'xcardia research screening output, not a diagnosis'
+UCUM = {'%': '%', 'mm': 'mm', 'mmHg': 'mm[Hg]', 'm/s': 'm/s', 'grade': '{grade}', 'probability': '{probability}'}
+TYPE2 = ('PatientName', 'PatientID', 'PatientBirthDate', 'PatientSex', 'StudyDate', 'StudyTime', 'StudyID',
+         'AccessionNumber', 'ReferringPhysicianName')   # patient/study attributes an SR must carry, empty if unknown
+
+def sr_uids(identity:str, # the bundle identity (`bundle_identity`)
+            study_uid:str)->dict:
+    """The SR's Series and SOP Instance UIDs, derived from the bundle identity and the study UID (the same every time):
+    UUID-derived UIDs (`2.25.`, ISO/IEC 9834-8) of name-based UUIDs (version 5)."""
+    import uuid
+    ns = uuid.uuid5(uuid.NAMESPACE_URL, 'xcardia/sr')
+    return {k: f"2.25.{uuid.uuid5(ns, f'{identity}/{study_uid}/{k}').int}" for k in ('series', 'sop')}
+
+def series_headers(image_path:str|Path)->list:
+    """The headers (no pixels) of every instance of the DICOM series an `image_path` names (a folder, `FOLDER::UID`, or
+    one multi-frame file); `CTReadError` naming the path for a CT that did not come from DICOM."""
+    import pydicom
+    from xcardia.dicom import split_series, CTReadError
+    where, uid = split_series(image_path)
+    files = sorted(p for p in where.iterdir() if p.is_file()) if where.is_dir() else [where]
+    heads = []
+    for f in files:
+        try: ds = pydicom.dcmread(f, stop_before_pixels=True)
+        except (pydicom.errors.InvalidDicomError, OSError, ValueError, EOFError): continue
+        if 'SOPInstanceUID' in ds and 'StudyInstanceUID' in ds and (uid is None or ds.get('SeriesInstanceUID') == uid):
+            heads.append(ds)
+    if not heads: raise CTReadError(f"{image_path}: not a DICOM series (NIfTI, NRRD or no DICOM file): no study to "
+                                    "attach a report to")
+    if len({d.StudyInstanceUID for d in heads}) > 1 or len({d.get('SeriesInstanceUID') for d in heads}) > 1:
+        raise CTReadError(f"{image_path}: holds several DICOM series; name one as FOLDER::SERIES_UID")
+    for d in heads:
+        for k in TYPE2:
+            if k not in d: setattr(d, k, '')
+    return heads
+
+# %% ../nbs/11c_pacs.ipynb #7baf334b
+POSITIVE = ('10828004', 'SCT', 'Positive')     # the flag's values (SNOMED CT)
+NEGATIVE = ('260385009', 'SCT', 'Negative')
+
+@dataclass
+class ReportModel:
+    "What a report says about the model that screened: its identity, targets with definitions and thresholds, severity units."
+    identity: str # the bundle identity (`bundle_identity`)
+    targets: list
+    thresholds: list
+    definitions: dict = field(default_factory=dict) # target -> its definition (default: the name)
+    units: dict = field(default_factory=dict) # severity output column -> unit ('%', 'mm', 'mmHg', 'm/s', 'grade')
+
+    @classmethod
+    def of(cls, bundle)->ReportModel:
+        "From a loaded bundle: label definitions from its card.json where it has one, else xcardia's target definitions."
+        import json
+        from xcardia.core import TARGETS
+        from xcardia.predict import bundle_identity
+        defs = {t.name: t.description for t in TARGETS}
+        if bundle.manifest.card: defs |= json.loads((bundle.path/bundle.manifest.card).read_text()).get('labels') or {}
+        return cls(bundle_identity(bundle.path), list(bundle.targets), [float(t) for t in bundle.thresholds],
+                   {t: defs.get(t) or t for t in bundle.targets}, dict(bundle.units))
+
+def _concept(value:str, meaning:str, scheme:str=SR_SCHEME):
+    import highdicom as hd
+    return hd.sr.CodedConcept(value, scheme, meaning[:64])
+
+def _severity_meaning(col:str)->str:
+    from xcardia.severity import SEVERITY
+    return next((f"estimate: {m.description}" for m in SEVERITY if m.output == col), f"estimate: {col}")
+
+def _flag(values, t:str, threshold:float)->bool:
+    "The flag as screened (the `{t}_flag` column; 'True'/'False' from a CSV), else the probability at the threshold."
+    f = values.get(f'{t}_flag')
+    if isinstance(f, str): f = {'true': True, 'false': False}.get(f.strip().lower())
+    return bool(f) if f is not None and not (isinstance(f, float) and np.isnan(f)) else float(values[t]) >= threshold
+
+def screening_sr(model:ReportModel, # the bundle's side (`ReportModel.of`)
+                 values:Mapping, # one study's screening: each target's probability (and `{target}_flag`), severity columns
+                 heads:list, # the evaluated series' headers (`series_headers`)
+                ):
+    "One study's screening as a DICOM Comprehensive 3D SR holding a TID 1500 Measurement Report (see above)."
+    import warnings
+    import highdicom as hd
+    from pydicom import Dataset
+    from pydicom.sr.codedict import codes
+    import xcardia
+    alg = hd.sr.AlgorithmIdentification('xcardia', xcardia.__version__, parameters=[f'bundle {model.identity}'] + [
+        f'threshold {t} {thr:.4f}' for t, thr in zip(model.targets, model.thresholds)])
+    meas = [hd.sr.Measurement(_concept(t, f"probability: {model.definitions.get(t, t)}"), float(values[t]),
+                              _concept(UCUM['probability'], 'probability', 'UCUM'), algorithm_id=alg) for t in model.targets]
+    meas += [hd.sr.Measurement(_concept(c, _severity_meaning(c)), float(values[c]), _concept(UCUM.get(u, u), u, 'UCUM'),
+                               algorithm_id=alg) for c, u in model.units.items() if pd.notna(values.get(c))]
+    flags = [hd.sr.QualitativeEvaluation(_concept(f'{t}_flag', f"screening flag: {model.definitions.get(t, t)}"),
+                                         _concept(*(POSITIVE if _flag(values, t, thr) else NEGATIVE)))
+             for t, thr in zip(model.targets, model.thresholds)]
+    uids, study = sr_uids(model.identity, heads[0].StudyInstanceUID), heads[0].StudyInstanceUID
+    group = hd.sr.MeasurementsAndQualitativeEvaluations(
+        hd.sr.TrackingIdentifier(uid=uids['sop'] + '.1', identifier='xcardia screening'), algorithm_id=alg,
+        measurements=meas, qualitative_evaluations=flags)
+    device = hd.sr.ObserverContext(codes.DCM.Device, hd.sr.DeviceObserverIdentifyingAttributes(
+        uid=sr_uids(model.identity, '')['sop'], name='xcardia', manufacturer_name='xcardia',
+        model_name=f'bundle {model.identity}'))
+    report = hd.sr.MeasurementReport(hd.sr.ObservationContext(observer_device_context=device),
+                                     _concept('24627-2', 'CT Chest', 'LN'), imaging_measurements=[group])
+    with warnings.catch_warnings():     # the CT's own PatientName, however it is written, is copied unchanged
+        warnings.simplefilter('ignore', UserWarning)
+        sr = hd.sr.Comprehensive3DSR(evidence=heads, content=report, series_instance_uid=uids['series'],
+                                     series_number=SR_SERIES_NUMBER, sop_instance_uid=uids['sop'], instance_number=1,
+                                     manufacturer='xcardia', series_description=SR_DESCRIPTION,
+                                     content_qualification='RESEARCH', is_complete=True)
+    scheme = Dataset()
+    scheme.CodingSchemeDesignator, scheme.CodingSchemeName = SR_SCHEME, 'xcardia screening findings'
+    scheme.CodingSchemeResponsibleOrganization = 'xcardia (https://github.com/xcardia/xcardia)'
+    sr.CodingSchemeIdentificationSequence = list(sr.get('CodingSchemeIdentificationSequence', [])) + [scheme]
+    return sr
+
+def sr_values(sr)->dict:
+    "What an SR says, read back with highdicom: {code value: number} for the NUMs, {target_flag: bool} for the flags."
+    import highdicom as hd
+    sr = hd.sr.srread(sr) if isinstance(sr, (str, Path)) else hd.sr.Comprehensive3DSR.from_dataset(sr)
+    out = {}
+    for g in sr.content.get_image_measurement_groups():
+        out |= {m.name.value: float(m.value) for m in g.get_measurements()}
+        out |= {q.name.value: q.value.value == POSITIVE[0] for q in g.get_qualitative_evaluations()}
+    return out
+
+# %% ../nbs/11c_pacs.ipynb #3ec12425
+SR_LIST = 'sr_list.csv'
+SR_COLUMNS = ['study_id', 'image_path', 'study_uid', 'sop_uid', 'file', 'status', 'reason', 'bundle']
+SR_BYTES = 64_000     # room asked for per report (a 300-instance series' SR is about 40 kB)
+
+def check_sr_dir(sr_dir:str|Path, # the folder for the SRs (created)
+                 studies:int=1, # how many reports it must take
+                )->Path:
+    "The SR folder, or a `PacsError` saying why it cannot take the reports (not writable, or too little free space)."
+    d = Path(sr_dir)
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        probe = d/'.xcardia-write-test'
+        probe.write_bytes(b'\0' * 4096)
+        probe.unlink()
+    except OSError as e:
+        raise PacsError(f"--sr {d}: cannot write there ({e.strerror or type(e).__name__}); give a writable folder") from None
+    need, free = studies * SR_BYTES, shutil.disk_usage(d).free
+    if free < need:
+        raise PacsError(f"--sr {d}: {free / 1e6:.1f} MB free, the reports of {studies} studies need about "
+                        f"{need / 1e6:.1f} MB; free some space or give another folder")
+    return d
+
+def _sr_list(d:Path, identity:str)->dict:
+    "image_path -> the earlier run's row of `sr_list.csv` for this bundle whose SR file is still there."
+    if not (d/SR_LIST).is_file(): return {}
+    old = pd.read_csv(d/SR_LIST, dtype=str, keep_default_na=False)
+    return {r['image_path']: r for r in old.to_dict('records') if r.get('bundle') == identity
+            and r['status'] in ('written', 'stored', 'store failed') and (d/r['file']).is_file()}
+
+def _save_list(d:Path, rows:list):
+    tmp = d/(SR_LIST + '.tmp')
+    pd.DataFrame(rows, columns=SR_COLUMNS).to_csv(tmp, index=False)
+    os.replace(tmp, d/SR_LIST)
+
+def write_srs(model:ReportModel, # the bundle's side (`ReportModel.of(bundle)`)
+              rows:pd.DataFrame, # screened studies: image_path, each target's probability, flags, severity; study_id, error
+              sr_dir:str|Path, # the folder for the SRs (`.dcm`) and `sr_list.csv`
+              web:DicomWeb|None=None, # store each SR there with STOW-RS (retried on the next run if it fails)
+              progress:bool=True)->pd.DataFrame:
+    "One DICOM SR per screened study into `sr_dir` (resumable), stored with STOW-RS when `web` is given; the SR list."
+    from xcardia.dicom import CTReadError
+    d = check_sr_dir(sr_dir, len(rows))
+    before, out, these = _sr_list(d, model.identity), [], set(map(str, rows.image_path))
+    for i, r in enumerate(progress_bar(list(rows.to_dict('records')), leave=False, display=progress)):
+        rec = dict(study_id=str(r.get('study_id') or ''), image_path=str(r['image_path']), study_uid='', sop_uid='',
+                   file='', status='skipped', reason='', bundle=model.identity)
+        err = r.get('error')
+        if isinstance(err, str) and err: rec['reason'] = f"not screened: {err}"
+        elif rec['image_path'] in before: rec = before[rec['image_path']]           # written by an earlier run
+        else:
+            try: heads = series_headers(r['image_path'])
+            except CTReadError as e: rec['reason'] = str(e)
+            else:
+                sr = screening_sr(model, r, heads)
+                f = d/f"{sr.SOPInstanceUID}.dcm"
+                sr.save_as(f.with_suffix('.part'), enforce_file_format=True)
+                os.replace(f.with_suffix('.part'), f)
+                rec.update(study_uid=sr.StudyInstanceUID, sop_uid=sr.SOPInstanceUID, file=f.name, status='written')
+        out.append(rec)
+        if i % 100 == 99: _save_list(d, out + [v for k, v in before.items() if k not in these])
+    if web is not None:
+        import pydicom
+        for rec in progress_bar([r for r in out if r['status'] in ('written', 'store failed')], leave=False,
+                                display=progress):
+            try:
+                web.call(f"the store of the SR of study {rec['study_uid']}", web.client.store_instances,
+                         [pydicom.dcmread(d/rec['file'])])
+                rec.update(status='stored', reason='')
+            except PacsError as e: rec.update(status='store failed', reason=str(e))
+    _save_list(d, out + [v for k, v in before.items() if k not in these])   # other studies kept
+    return pd.DataFrame(out, columns=SR_COLUMNS)
