@@ -176,12 +176,13 @@ def index_dicomweb(url:str, # the DICOMweb root, e.g. http://pacs:8042/dicom-web
                                                                              display=progress) if h is not None]
     heads = pd.concat(heads, ignore_index=True) if heads else pd.DataFrame(columns=FILE_COLUMNS)
     ct, series = index_tables(heads, rule, ids, study_id)
-    chosen = series[series.selected]
+    chosen, t1 = series[series.selected], time.perf_counter()
     def fetch(s):
         try: return fetch_series(web, s.study_uid, s.series_uid, fetch_dir/s.study_uid/s.series_uid, int(s.instances)), None
         except (PacsError, OSError) as e: return None, dict(study_uid=s.study_uid, accession=s.accession, stage='fetch', reason=str(e))
     with ThreadPoolExecutor(workers) as ex: got = list(progress_bar(ex.map(fetch, [r for _, r in chosen.iterrows()]),
                                                                     total=len(chosen), display=progress))
+    t2 = time.perf_counter()
     failed += [f for _, f in got if f is not None]
     bad = {f['study_uid'] for f in failed}
     ct = ct[~ct.series_uid.isin(chosen.series_uid[chosen.study_uid.isin(bad)])].reset_index(drop=True)
@@ -194,7 +195,8 @@ def index_dicomweb(url:str, # the DICOMweb root, e.g. http://pacs:8042/dicom-web
     if progress:
         print(f"index: {len(found)} CT studies at {web.url}, {len(series)} series, {len(ct)} studies with a chosen series "
               f"fetched -> {out} ({len(fails)} failed, listed in failed_studies.csv) in {secs:.1f} s")
-    return dict(ct=ct, series=series, failed=fails, requests=dict(web.requests), seconds=secs)
+    return dict(ct=ct, series=series, failed=fails, requests=dict(web.requests), seconds=secs, studies=len(found),
+                select_seconds=t1 - t0, fetch_seconds=t2 - t1)
 
 # %% ../nbs/11c_pacs.ipynb #643ddd15
 SR_SCHEME = '99XCARDIA'     # the private coding scheme of the findings (code value: the target's name)
