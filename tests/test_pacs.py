@@ -163,3 +163,16 @@ def test_no_dicomweb_at_the_url(loaded, tmp_path, monkeypatch):
     monkeypatch.setenv('XCARDIA_PACS_PASSWORD', PACS_PASSWORD)
     code, _, err = cli_here('index', loaded.rest + '/not-dicom-web', '--out', tmp_path/'ct.csv')
     assert code == 2 and 'no DICOMweb service' in err
+
+def test_predict_paths_sr_only_for_dicom(tiny_demo, tmp_path):
+    "xcardia predict CT... --sr: a NIfTI gets no report and is listed with the reason; a DICOM series gets one."
+    import nibabel as nib, numpy as np
+    nifti = tmp_path/'ct.nii.gz'
+    nib.save(nib.Nifti1Image(np.random.default_rng(0).integers(-1000, 400, (24, 24, 24)).astype(np.int16), np.diag([8., 8, 8, 1])), nifti)
+    dicom = pd.read_csv(tiny_demo/'data'/'index'/'ct_index.csv').image_path[0]
+    code, _, err = cli_here('predict', nifti, dicom, '--bundle', tiny_demo/'bundle', '--sr', tmp_path/'sr')
+    assert code == 0, err
+    lst = pd.read_csv(tmp_path/'sr'/SR_LIST, keep_default_na=False)
+    assert list(lst.status) == ['skipped', 'written'] and 'not a DICOM series' in lst.reason[0]
+    assert sorted(p.name for p in (tmp_path/'sr').glob('*.dcm')) == [lst.file[1]]
+    assert dciodvfy_errors(tmp_path/'sr'/lst.file[1]) == []
