@@ -145,6 +145,9 @@ def _parser()->argparse.ArgumentParser:
     pr.add_argument('--workers', type=int, default=0, help='with --table: DataLoader processes reading CTs (default 0)')
     pr.add_argument('--bs', type=int, default=8, help='CTs per batch (default 8)')
     pr.add_argument('--cache-dir', help='with --table: keep the preprocessed CTs here, reused by a rerun')
+    pr.add_argument('--calibration', metavar='FILE',
+                    help="a site's recalibration of this bundle (BUNDLE.calibration.local.json from `xcardia validate "
+                         "--recalibrate`): recalibrated probabilities and refit thresholds")
     pr.add_argument('--sr', metavar='DIR',
                     help='also write one DICOM Structured Report per screened study into DIR (CTs from DICOM only; '
                          'DIR/sr_list.csv lists every study, skipped ones with the reason); a rerun keeps what is written')
@@ -219,6 +222,7 @@ def run_screen(a)->str:
     if not Path(a.table).is_file(): raise UserError(f"--table {a.table}: no such file")
     device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else None
     b = load_bundle(a.bundle, device=device)
+    if a.calibration: b.use_calibration(a.calibration)
     if a.sr: check_sr_dir(a.sr, len(read_screen_table(a.table)))       # a folder that cannot take them: before screening
     try: res = screen(b, a.table, a.out, bs=a.bs, num_workers=a.workers, exemplars=a.exemplars, cache_dir=a.cache_dir)
     except ValueError as e: raise UserError(str(e)) from e
@@ -293,6 +297,7 @@ def _command(a)->str|None:
         if a.table: return run_screen(a)
         if not a.ct: raise UserError("give CT paths, or --table CT_TABLE --out OUT.csv to screen a table")
         b = load_bundle(a.bundle)
+        if a.calibration: b.use_calibration(a.calibration)
         missing = [c for c in a.ct if not ct_exists(c)]
         if missing: raise UserError(f"no such CT file or folder: {', '.join(missing)}")
         if a.sr: check_sr_dir(a.sr, len(a.ct))

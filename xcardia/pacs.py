@@ -251,13 +251,13 @@ class ReportModel:
 
     @classmethod
     def of(cls, bundle)->ReportModel:
-        "From a loaded bundle: label definitions from its card.json where it has one, else xcardia's target definitions."
+        """From a loaded bundle (with its site recalibration, if one is on): label definitions from its card.json where it
+        has one, else xcardia's target definitions."""
         import json
         from xcardia.core import TARGETS
-        from xcardia.predict import bundle_identity
         defs = {t.name: t.description for t in TARGETS}
         if bundle.manifest.card: defs |= json.loads((bundle.path/bundle.manifest.card).read_text()).get('labels') or {}
-        return cls(bundle_identity(bundle.path), list(bundle.targets), [float(t) for t in bundle.thresholds],
+        return cls(bundle.identity, list(bundle.targets), [float(t) for t in bundle.thresholds],
                    {t: defs.get(t) or t for t in bundle.targets}, dict(bundle.units))
 
 def _concept(value:str, meaning:str, scheme:str=SR_SCHEME):

@@ -12,8 +12,8 @@ from typing import Sequence
 
 # %% auto #0
 __all__ = ['BUNDLE_FORMAT', 'SCREEN_IDS', 'package_versions', 'BundleError', 'file_sha256', 'load_tensors', 'load_state',
-           'BundleManifest', 'write_manifest', 'save_bundle', 'preset_preprocessing', 'Bundle', 'load_bundle',
-           'convert_bundle', 'bundle_identity', 'read_screen_table', 'screen', 'encoder_source', 'embed']
+           'BundleManifest', 'write_manifest', 'save_bundle', 'preset_preprocessing', 'bundle_identity', 'Bundle',
+           'load_bundle', 'convert_bundle', 'read_screen_table', 'screen', 'encoder_source', 'embed']
 
 # %% ../nbs/11_predict.ipynb #e2515e69
 import numpy as np
@@ -218,6 +218,11 @@ def _save_pretrained(path:Path, man:BundleManifest, pretrained:XCardiaModel, sup
         holds="the scaler's statistics and the KNN imputer's rows",
         patient_derived="the KNN imputer keeps every training patient's standardized ECHO/ECG row")
 
+# %% ../nbs/11_predict.ipynb #fd248a73
+def bundle_identity(path:str|Path)->str:
+    "A bundle's identity: the first 16 hex digits of its manifest's SHA-1 (`bundle.json` names every file and setting)."
+    return hashlib.sha1((Path(path)/'bundle.json').read_bytes()).hexdigest()[:16]
+
 # %% ../nbs/11_predict.ipynb #9c9ae893
 class Bundle:
     "A loaded model bundle: `predict(paths)` gives per-target probabilities, flags and (optionally) NW exemplars."
@@ -239,6 +244,32 @@ class Bundle:
         # the report's table
         self.operating_points = (pd.read_csv(self.path/manifest.operating_points) if manifest.operating_points
                                  else None)
+        self.calibration, self.calibration_id = {}, ''   # a site's recalibration (`use_calibration`)
+
+    @property
+    def identity(self)->str:
+        "The bundle identity (`bundle_identity`), with `+cal` and the overlay's hash when a site's recalibration is on."
+        return bundle_identity(self.path) + (f"+cal{self.calibration_id}" if self.calibration_id else '')
+
+    def use_calibration(self, path:str|Path)->Bundle:
+        """Apply a site's recalibration overlay (`xcardia validate --recalibrate` writes it beside the bundle): per target,
+        the Platt intercept and slope on the logit of the probability, and the threshold refit on the site's studies; a
+        target the overlay leaves out (too few site cases) stays as trained. The bundle's files are untouched."""
+        d = json.loads(Path(path).read_text())
+        if d.get('bundle') != bundle_identity(self.path):
+            raise BundleError(f"{path} recalibrates bundle {d.get('bundle')}, not this one ({bundle_identity(self.path)})")
+        self.calibration = {t: v for t, v in (d.get('targets') or {}).items() if v and t in self.targets}
+        self.calibration_id = file_sha256(path)[:8]
+        for t, v in self.calibration.items(): self.thresholds[t] = v['threshold']
+        return self
+
+    def _calibrated(self, p:np.ndarray)->np.ndarray:
+        "Probabilities (n, targets) through the recalibration overlay, where one is on."
+        for k, t in enumerate(self.targets):
+            if t in self.calibration:
+                c, q = self.calibration[t], np.clip(p[:, k], 1e-6, 1 - 1e-6)
+                p[:, k] = 1 / (1 + np.exp(-(c['intercept'] + c['slope'] * np.log(q / (1 - q)))))
+        return p
 
     def __repr__(self):
         nw = f", NW bank of {len(self.support)}" if self.support is not None else ''
@@ -256,7 +287,7 @@ class Bundle:
         with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.device.type == 'cuda'):
             out = self.finetuned(x).float().cpu()
         n = len(self.targets)
-        return torch.sigmoid(out[:, :n]).numpy(), (self.severity.estimates(out[
+        return self._calibrated(torch.sigmoid(out[:, :n]).numpy()), (self.severity.estimates(out[
             :, n:].numpy()) if self.severity is not None else None)
 
     @torch.no_grad()
@@ -374,10 +405,6 @@ def convert_bundle(src:str|Path, # a format-1 bundle folder (torch weight files,
     return save_bundle(out, ft, m['thresholds'], preset, m['targets'], pre, sup, tp, m.get('config'), ops, s)
 
 # %% ../nbs/11_predict.ipynb #82488ea8
-def bundle_identity(path:str|Path)->str:
-    "A bundle's identity: the first 16 hex digits of its manifest's SHA-1 (`bundle.json` names every file and setting)."
-    return hashlib.sha1((Path(path)/'bundle.json').read_bytes()).hexdigest()[:16]
-
 SCREEN_IDS = ('patient_id', 'study_id', 'image_path')   # the CT table's columns `screen` needs
 
 def read_screen_table(table:str|Path|pd.DataFrame)->pd.DataFrame:
@@ -502,7 +529,7 @@ def screen(bundle:Bundle, # a loaded bundle (`load_bundle`)
     CT that could not be read); returns the summary."""
     if exemplars and bundle.support is None:
         raise BundleError(f"{bundle.path}: this bundle has no NW support bank; exemplars need one")
-    t, ident, out = read_screen_table(table), bundle_identity(bundle.path), Path(out)
+    t, ident, out = read_screen_table(table), bundle.identity, Path(out)
     if 'bundle' in t and set(t['bundle'].dropna().astype(str)) - {ident}:
         raise BundleError("this table holds predictions of another bundle "
                           f"({', '.join(sorted(set(t['bundle'].dropna().astype(str))))}); screen a CT table")

@@ -166,6 +166,7 @@ class Evaluation:
     heads: dict = field(default_factory=dict)
     finetuned: nn.Module|None = None              # the bundle's fine-tuned model
     cam_study: tuple|None = None                  # (cohort row, heart centre or None) of the study Grad-CAM shows
+    times: dict = field(default_factory=dict)     # steps inside the report stage worth a row of their own -> seconds
     @property
     def out(self)->Path: return Path(self.cfg.out)
     @property
@@ -772,6 +773,7 @@ def provenance_section(ev:Evaluation, t0:float)->tuple:
     seconds)."""
     times = _stage_times(ev.out)
     times.loc['report (this stage)'] = round(time.perf_counter() - t0, 1)
+    for step, s in ev.times.items(): times.loc[f"of which {step}"] = round(s, 1)
     times.to_csv(ev.folder/'stage_times.csv')
     rep = ev.report
     rep.h('Wall time of each stage').p(f"Total {times.seconds.sum() / 60:.1f} min (stages re-used from an earlier run "

@@ -4,7 +4,7 @@
 
 # %% ../nbs/13a_validate.ipynb #a7442efb
 from __future__ import annotations
-import json
+import json, time
 from dataclasses import replace
 from pathlib import Path
 
@@ -221,7 +221,7 @@ def demo_site_b(ev, # the demo's `xcardia.report.Evaluation`, after its bundle w
                 size:str='small')->dict:
     """The demo's sharing step, as a report section: export the shareable bundle, check it, and validate it at a second
     built-in site ("site B")."""
-    out = ev.out
+    out, t0 = ev.out, time.perf_counter()
     shared = export_bundle(out/'bundle', out/'bundle_shareable')
     cfg = site_b_config(out, size, ev.seed)
     run_synthetic_data(cfg, max(40, DEMO_SIZES[size]['n_patients'] // 4), archive=False, **SITE_B)
@@ -237,4 +237,5 @@ def demo_site_b(ev, # the demo's `xcardia.report.Evaluation`, after its bundle w
         f"patients (seed {cfg.seed}) on another scanner mix ({SITE_B['spacing_range'][0]}-{SITE_B['spacing_range'][1]} "
         f"mm slices, {SITE_B['dicom_share']:.0%} DICOM). `xcardia validate` scored the shareable bundle there: "
         "[`validation_site_b/validation.html`](../validation_site_b/validation.html), aggregates only.").table(frame_markdown(tab))
+    ev.times['export + site B validation'] = time.perf_counter() - t0
     return res
