@@ -5,7 +5,7 @@ import pytest
 import xcardia.evaluate as xe, xcardia.report as xr
 from xcardia.settings import METHOD, N_BOOT, MethodSettings, method_settings
 from xcardia.nw import NWHead, select_support
-from xcardia.losses import CLIPLoss, clip_loss, nt_xent
+from xcardia.losses import CLIPLoss, clip_loss, nt_xent, supcon_loss, SupConLoss, positive_mask, ahnp_weights
 from xcardia.bank import gather_support, SupportBankCallback
 from xcardia.augment import view_args
 from xcardia.pretrain import XCardiaModel, XCardiaLoss, SimCLRLoss, pretrain_learner
@@ -20,6 +20,11 @@ READERS = [(NWHead.__init__, 'tau', 'tau_nw'), (select_support, 'k', 'k_support'
            (XCardiaModel.__init__, 'tau_nw', 'tau_nw'), (SimCLRLoss.__init__, 'tau', 'tau_simclr')]
 READERS += [(XCardiaLoss.__init__, k, k) for k in ('lambda_nw', 'tau_clip', 'nw_query', 'nw_tab_grad', 'nw_targets')]
 READERS += [(view_args, k, f'augment.{k}') for k in METHOD.augment.view]
+READERS += [(supcon_loss, 'tau', 'tau_supcon'), (SupConLoss.__init__, 'tau', 'tau_supcon'), (positive_mask, 'rule', 'positives'),
+            (positive_mask, 'jaccard_min', 'jaccard_min'), (ahnp_weights, 'strategy', 'ahnp'), (ahnp_weights, 'k', 'ahnp_k'),
+            (ahnp_weights, 'alpha', 'ahnp_alpha')]
+READERS += [(supcon_loss, k, k) for k in ('positives', 'jaccard_min', 'ahnp', 'ahnp_k', 'ahnp_alpha', 'beta')]
+READERS += [(supcon_loss, k, f'supcon_{k}') for k in ('denominator', 'convention')]
 
 def _method(path:str):
     v = METHOD
@@ -45,7 +50,9 @@ def test_config_defaults_are_the_settings():
 # A default written as a literal: `name: type = 0.07`, `name=0.07` or `x or 0.07`, for a setting's name or the short names
 # the pieces use for it (tau, k, every). Booleans and words are caught by the signature tests above.
 ALIASES = {'tau_nw': ('tau_nw', 'tau'), 'tau_clip': ('tau_clip', 'tau'), 'tau_simclr': ('tau',), 'lambda_nw': ('lambda_nw',),
-           'k_support': ('k_support', 'k'), 'refresh_every': ('refresh_every', 'every'), 'n_boot': ('n_boot',)}
+           'k_support': ('k_support', 'k'), 'refresh_every': ('refresh_every', 'every'), 'n_boot': ('n_boot',),
+           'tau_supcon': ('tau_supcon', 'tau'), 'jaccard_min': ('jaccard_min',), 'ahnp_k': ('ahnp_k', 'k'),
+           'ahnp_alpha': ('ahnp_alpha', 'alpha'), 'beta': ('beta',)}
 
 def literal_defaults(pkg:Path)->list:
     "Lines of the package (settings.py aside) that write one of the numeric method defaults as a literal."

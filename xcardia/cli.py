@@ -223,8 +223,9 @@ def run_screen(a)->str:
     device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else None
     b = load_bundle(a.bundle, device=device)
     if a.calibration: b.use_calibration(a.calibration)
-    if a.sr: check_sr_dir(a.sr, len(read_screen_table(a.table)))       # a folder that cannot take them: before screening
-    try: res = screen(b, a.table, a.out, bs=a.bs, num_workers=a.workers, exemplars=a.exemplars, cache_dir=a.cache_dir)
+    try:
+        if a.sr: check_sr_dir(a.sr, len(read_screen_table(a.table)))   # a folder that cannot take them: before screening
+        res = screen(b, a.table, a.out, bs=a.bs, num_workers=a.workers, exemplars=a.exemplars, cache_dir=a.cache_dir)
     except ValueError as e: raise UserError(str(e)) from e
     say(f"screened {res['studies']} studies: {res['ok']} ok, {res['failed']} failed" + (f" {res['reasons']}" if res['failed'] else '')
         + f"; {res['screened_now']} in this run, {res['seconds']:.0f} s")

@@ -10,10 +10,10 @@ from functools import cached_property
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['PRESET_METHOD', 'OLD_PRESET_METHOD', 'METHOD_SETTINGS', 'AUGMENT_DEFAULTS', 'YAML_HEADER', 'EXAMPLE_CONFIG',
-           'REQUIRED', 'LEGACY', 'FREE_MAPPINGS', 'PATH_KEYS', 'SECTIONS', 'UserError', 'setting', 'Section',
-           'check_choice', 'Speed', 'Data', 'method_value', 'check_augment', 'check_method_settings', 'RunEntry',
-           'Pretrain', 'run_entries', 'Regime', 'Finetune', 'freeze_mapping', 'Index', 'Evaluate', 'Config',
+__all__ = ['PRESET_METHOD', 'OLD_PRESET_METHOD', 'SUPCON_SETTINGS', 'METHOD_SETTINGS', 'AUGMENT_DEFAULTS', 'YAML_HEADER',
+           'EXAMPLE_CONFIG', 'REQUIRED', 'LEGACY', 'FREE_MAPPINGS', 'PATH_KEYS', 'SECTIONS', 'UserError', 'setting',
+           'Section', 'check_choice', 'Speed', 'Data', 'method_value', 'check_augment', 'check_method_settings',
+           'RunEntry', 'Pretrain', 'run_entries', 'Regime', 'Finetune', 'freeze_mapping', 'Index', 'Evaluate', 'Config',
            'example_yaml', 'default_config', 'upgrade_stored', 'additive_keys', 'from_dict', 'load_config',
            'PretrainRun', 'FinetuneRun', 'RunPlan', 'method_seeds', 'make_plan']
 
@@ -166,7 +166,11 @@ def method_value(k:str, preset:str|None)->float|int:
     return OLD_PRESET_METHOD.get(preset, {}).get(k, getattr(METHOD, k))
 
 # %% ../nbs/11a_config.ipynb #26e9e0e6
-METHOD_SETTINGS = tuple(k for k in METHOD.to_dict() if k != 'tau_simclr')
+# the YAML's method settings: all of `MethodSettings` but SimCLR's temperature and the supervised contrast's settings
+# (`supcon_loss`), which reach the YAML with the `supcon` pre-training variant (issue #42)
+SUPCON_SETTINGS = ('tau_supcon', 'positives', 'jaccard_min', 'ahnp', 'ahnp_k', 'ahnp_alpha', 'beta', 'supcon_denominator',
+                   'supcon_convention')
+METHOD_SETTINGS = tuple(k for k in METHOD.to_dict() if k != 'tau_simclr' and k not in SUPCON_SETTINGS)
 AUGMENT_DEFAULTS = METHOD.augment.to_dict()   # `xcardia.augment.PairedAugment`'s arguments
 
 # %% ../nbs/11a_config.ipynb #09f16bdd

@@ -59,6 +59,16 @@ class MethodSettings:
     augment: AugmentSettings = AugmentSettings() # random views and tabular corruption (off)
     monitor: str = 'loss' # what early stopping follows: 'loss' (validation loss of Eq. 7) or 'retrieval'
     tau_simclr: float = 0.1 # NT-Xent temperature of the SimCLR baseline (SimCLR's own)
+    # the supervised cross-modal contrast of CROMOTEX (AHNP-SupCMA, its Eq. 3; 06_losses), the `supcon` variant
+    tau_supcon: float = 0.01 # its temperature (CROMOTEX's)
+    positives: str = 'exact' # which patients share the label: 'exact', 'jaccard' or 'any' (ten labels; ours)
+    jaccard_min: float = 0.5 # with 'jaccard': the least Jaccard index of two patients' positive-label sets (ours)
+    ahnp: str = 'topk' # hard-negative weights: 'topk', 'linear', 'exp' or 'none' (CROMOTEX's best: topk)
+    ahnp_k: float = 0.075 # topk: the share of an anchor's negatives weighted alpha (CROMOTEX's 7.5 %)
+    ahnp_alpha: float = 4.5 # the hard negatives' weight (topk, the top of linear) or exp's steepness (CROMOTEX's)
+    beta: float = 2.0 # the within-patient positive counts 1 + beta times (CROMOTEX's beta; our reading, 06_losses)
+    supcon_denominator: str = 'all' # 'all' pairs (CLIP's) or 'printed' (Eq. 3's A(i): the within-patient pair left out)
+    supcon_convention: str = 'paper' # 'paper' (our reading of Eq. 3) or 'official' (the public code's arithmetic)
 
     def update(self, **changes)->MethodSettings:
         "A copy with `changes` applied; `None` keeps a setting, `augment` may be a partial mapping."
