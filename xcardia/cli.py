@@ -97,7 +97,8 @@ def _parser()->argparse.ArgumentParser:
     ix.add_argument('--workers', type=int, help='header-reading processes (default: all cores; DICOMweb: 4 at once)')
     ix.add_argument('--fetch-dir', help="DICOMweb: where the chosen series go (default: dicom/ beside --out)")
     ix.add_argument('--auth-file', help='DICOMweb: a YAML file with user and password, or token (default: the '
-                                        'environment, XCARDIA_PACS_USER and XCARDIA_PACS_PASSWORD, or XCARDIA_PACS_TOKEN)')
+                                        'environment, XCARDIA_PACS_USER and XCARDIA_PACS_PASSWORD, or '
+                                        'XCARDIA_PACS_TOKEN)')
     ix.add_argument('--dates', help='DICOMweb: only studies of these dates, YYYYMMDD-YYYYMMDD')
     ix.add_argument('--studies', help='DICOMweb: a file of StudyInstanceUIDs or accession numbers, one per line')
     ck = sub.add_parser('check',
@@ -150,11 +151,13 @@ def _parser()->argparse.ArgumentParser:
                          "--recalibrate`): recalibrated probabilities and refit thresholds")
     pr.add_argument('--sr', metavar='DIR',
                     help='also write one DICOM Structured Report per screened study into DIR (CTs from DICOM only; '
-                         'DIR/sr_list.csv lists every study, skipped ones with the reason); a rerun keeps what is written')
+                         'DIR/sr_list.csv lists every study, skipped ones with the reason); a rerun keeps what is '
+                         'written')
     pr.add_argument('--store', metavar='URL', help='with --sr: send each SR to this DICOMweb server (STOW-RS); a '
                                                    'failed store is retried by the next run')
     pr.add_argument('--auth-file', help='with --store: a YAML file with user and password, or token (default: the '
-                                        'environment, XCARDIA_PACS_USER and XCARDIA_PACS_PASSWORD or XCARDIA_PACS_TOKEN)')
+                                        'environment, XCARDIA_PACS_USER and XCARDIA_PACS_PASSWORD or '
+                                        'XCARDIA_PACS_TOKEN)')
     ex = sub.add_parser('export', help='write the shareable bundle of a bundle: CT models, thresholds, model card; '
                                        'nothing derived from single patients')
     ex.add_argument('bundle', help='a bundle folder (OUT/bundle of `xcardia evaluate`)')
@@ -224,7 +227,8 @@ def run_screen(a)->str:
     b = load_bundle(a.bundle, device=device)
     if a.calibration: b.use_calibration(a.calibration)
     try:
-        if a.sr: check_sr_dir(a.sr, len(read_screen_table(a.table)))   # a folder that cannot take them: before screening
+        # a folder that cannot take them: before screening
+        if a.sr: check_sr_dir(a.sr, len(read_screen_table(a.table)))
         res = screen(b, a.table, a.out, bs=a.bs, num_workers=a.workers, exemplars=a.exemplars, cache_dir=a.cache_dir)
     except ValueError as e: raise UserError(str(e)) from e
     say(f"screened {res['studies']} studies: {res['ok']} ok, {res['failed']} failed" + (f" {res['reasons']}" if res['failed'] else '')
@@ -241,7 +245,8 @@ def write_reports(a, b, rows:pd.DataFrame):
     web = DicomWeb(a.store, pacs_session(a.auth_file)) if a.store else None
     lst = write_srs(ReportModel.of(b), rows, a.sr, web)
     n = lst.status.value_counts()
-    say(f"SR: {len(lst) - n.get('skipped', 0)} reports in {a.sr}" + (f", {n.get('stored', 0)} stored at {a.store}" if a.store else '')
+    stored = f", {n.get('stored', 0)} stored at {a.store}" if a.store else ''
+    say(f"SR: {len(lst) - n.get('skipped', 0)} reports in {a.sr}{stored}"
         + f"; {n.get('skipped', 0)} studies skipped; {Path(a.sr)/SR_LIST} lists each study")
     if n.get('store failed'):
         why = lst.reason[lst.status == 'store failed'].iloc[0]

@@ -168,7 +168,8 @@ def method_value(k:str, preset:str|None)->float|int:
 # %% ../nbs/11a_config.ipynb #26e9e0e6
 # the YAML's method settings: all of `MethodSettings` but SimCLR's temperature and the supervised contrast's settings
 # (`supcon_loss`), which reach the YAML with the `supcon` pre-training variant (issue #42)
-SUPCON_SETTINGS = ('tau_supcon', 'positives', 'jaccard_min', 'ahnp', 'ahnp_k', 'ahnp_alpha', 'beta', 'supcon_denominator',
+SUPCON_SETTINGS = ('tau_supcon', 'positives', 'jaccard_min', 'ahnp', 'ahnp_k', 'ahnp_alpha', 'beta',
+                   'supcon_denominator',
                    'supcon_convention')
 METHOD_SETTINGS = tuple(k for k in METHOD.to_dict() if k != 'tau_simclr' and k not in SUPCON_SETTINGS)
 AUGMENT_DEFAULTS = METHOD.augment.to_dict()   # `xcardia.augment.PairedAugment`'s arguments
@@ -696,7 +697,8 @@ class FinetuneRun:
     @property
     def key(self)->tuple: return (self.name, self.regime)
     @property
-    def encoder(self)->Path|None: return None if self.pretrained is None else self.pretrained.folder/'encoder.safetensors'
+    def encoder(self)->Path|None:
+        return None if self.pretrained is None else self.pretrained.folder/'encoder.safetensors'
     @property
     def lambda_sweep(self)->float|None: return None if self.pretrained is None else self.pretrained.lambda_sweep
 

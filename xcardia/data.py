@@ -449,7 +449,8 @@ class TabularPreprocessor:
                           imputer_rows=np.asarray(self.imputer._fit_X, dtype=np.float64))
             meta['n_samples_seen'] = int(np.max(s.n_samples_seen_))
         path.write_text(json.dumps(meta, indent=1))
-        save_file({k: np.ascontiguousarray(v, dtype=np.float64) for k, v in arrays.items()}, path.with_suffix('.safetensors'))
+        save_file({k: np.ascontiguousarray(v, dtype=np.float64) for k, v in arrays.items()},
+                  path.with_suffix('.safetensors'))
         return [path, path.with_suffix('.safetensors')]
 
     @classmethod

@@ -120,7 +120,8 @@ def positive_mask(y:torch.Tensor, # labels (n, C): 1, 0, NaN where missing
                   rule:str=METHOD.positives, # 'exact', 'jaccard' or 'any'
                   jaccard_min:float=METHOD.jaccard_min, # with 'jaccard': the least Jaccard index of two positive sets
                  )->torch.Tensor:
-    "Which pairs of patients count as positives (n, n): the rule above; the diagonal always, a patient without labels only itself."
+    """Which pairs of patients count as positives (n, n): the rule above; the diagonal always, a patient without labels
+    only itself."""
     if rule not in POSITIVE_RULES: raise ValueError(f"positives must be one of {POSITIVE_RULES}, not {rule!r}")
     known = ~torch.isnan(y)
     pos, k = (y == 1) & known, known.float()
@@ -134,7 +135,8 @@ def positive_mask(y:torch.Tensor, # labels (n, C): 1, 0, NaN where missing
         if rule == 'any': same = inter > 0
         else:
             union = pos.sum(1, keepdim=True) + pos.sum(1) - inter
-            same = torch.where(union > 0, inter / union.clamp(min=1) >= jaccard_min, torch.ones_like(inter, dtype=torch.bool))
+            same = torch.where(union > 0, inter / union.clamp(min=1) >= jaccard_min,
+                               torch.ones_like(inter, dtype=torch.bool))
     same = same & has[:, None] & has[None, :]
     return same | torch.eye(len(y), dtype=torch.bool, device=y.device)
 
@@ -157,13 +159,15 @@ def ahnp_weights(s:torch.Tensor, # cosine similarities (n, n), anchors in rows
     return torch.where(neg & (rank < top), torch.full_like(s, alpha), one)
 
 def _supcon_direction(s:torch.Tensor, pos:torch.Tensor, tau, strategy, k, alpha, beta, denominator)->torch.Tensor:
-    "One direction of the loss (anchors in rows): the mean over anchors of minus the weighted mean log-ratio over positives."
+    """One direction of the loss (anchors in rows): the mean over anchors of minus the weighted mean log-ratio over
+    positives."""
     n = len(s)
     eye = torch.eye(n, dtype=torch.bool, device=s.device)
     w = ahnp_weights(s, ~pos, strategy, k, alpha)
     logits = s / tau
     keep = ~eye if denominator == 'printed' else torch.ones_like(eye)
-    log_den = torch.logsumexp(torch.where(keep, logits + w.log(), torch.full_like(logits, -float('inf'))), 1, keepdim=True)
+    log_den = torch.logsumexp(torch.where(keep, logits + w.log(), torch.full_like(logits, -float('inf'))), 1,
+                              keepdim=True)
     weight = pos.float() + beta * eye.float()                   # the within-patient term counts 1 + beta times
     return -((weight * (logits - log_den)).sum(1) / weight.sum(1)).mean()
 
@@ -194,8 +198,10 @@ def supcon_loss(e_img:torch.Tensor, # l2-normalized image embeddings (n, d), thi
                 convention:str=METHOD.supcon_convention, # 'paper' (our reading, above) or 'official' (the public code)
                )->torch.Tensor:
     "AHNP-SupCMA (CROMOTEX Eq. 3) over the (global) batch, both directions averaged; the readings above."
-    if denominator not in ('all', 'printed'): raise ValueError(f"supcon_denominator must be 'all' or 'printed', not {denominator!r}")
-    if convention not in ('paper', 'official'): raise ValueError(f"supcon_convention must be 'paper' or 'official', not {convention!r}")
+    if denominator not in ('all', 'printed'):
+        raise ValueError(f"supcon_denominator must be 'all' or 'printed', not {denominator!r}")
+    if convention not in ('paper', 'official'):
+        raise ValueError(f"supcon_convention must be 'paper' or 'official', not {convention!r}")
     a, b = gather_with_local_grad(e_img).float(), gather_with_local_grad(e_tab).float()
     pos = positive_mask(gather_with_local_grad(y.float()), positives, jaccard_min)
     s = a @ b.T
@@ -212,7 +218,8 @@ class SupConLoss(nn.Module):
     "`supcon_loss` as a module: the method settings' choices, and an optional learnable temperature (log tau, clamped)."
     def __init__(self, tau:float=METHOD.tau_supcon, learnable:bool=False, **settings):
         super().__init__()
-        self.settings = settings                    # positives, jaccard_min, ahnp, ahnp_k, ahnp_alpha, beta, denominator, convention
+        # positives, jaccard_min, ahnp, ahnp_k, ahnp_alpha, beta, denominator, convention
+        self.settings = settings
         log_tau = torch.tensor(float(tau)).log()
         if learnable: self.log_tau = nn.Parameter(log_tau)
         else: self.register_buffer('log_tau', log_tau)

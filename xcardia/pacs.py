@@ -131,7 +131,8 @@ def fetch_series(web:DicomWeb, study_uid:str, series_uid:str, folder:Path, insta
 QIDO_PAGE = 500   # studies per QIDO-RS request
 
 def _study_list(web:DicomWeb, dates:str|None, studies:Sequence[str]|None)->list:
-    "QIDO-RS: the CT studies (StudyInstanceUID, AccessionNumber), within `dates` ('YYYYMMDD-YYYYMMDD'), among `studies`."
+    """QIDO-RS: the CT studies (StudyInstanceUID, AccessionNumber), within `dates` ('YYYYMMDD-YYYYMMDD'), among
+    `studies`."""
     f = {'ModalitiesInStudy': 'CT'} | ({'StudyDate': dates} if dates else {})
     val = lambda d, tag: (d.get(tag, {}).get('Value') or [''])[0]
     out, seen = [], set()
@@ -178,8 +179,11 @@ def index_dicomweb(url:str, # the DICOMweb root, e.g. http://pacs:8042/dicom-web
     ct, series = index_tables(heads, rule, ids, study_id)
     chosen, t1 = series[series.selected], time.perf_counter()
     def fetch(s):
-        try: return fetch_series(web, s.study_uid, s.series_uid, fetch_dir/s.study_uid/s.series_uid, int(s.instances)), None
-        except (PacsError, OSError) as e: return None, dict(study_uid=s.study_uid, accession=s.accession, stage='fetch', reason=str(e))
+        try:
+            folder = fetch_dir/s.study_uid/s.series_uid
+            return fetch_series(web, s.study_uid, s.series_uid, folder, int(s.instances)), None
+        except (PacsError, OSError) as e:
+            return None, dict(study_uid=s.study_uid, accession=s.accession, stage='fetch', reason=str(e))
     with ThreadPoolExecutor(workers) as ex: got = list(progress_bar(ex.map(fetch, [r for _, r in chosen.iterrows()]),
                                                                     total=len(chosen), display=progress))
     t2 = time.perf_counter()
@@ -193,7 +197,8 @@ def index_dicomweb(url:str, # the DICOMweb root, e.g. http://pacs:8042/dicom-web
     fails.to_csv(out.parent/'failed_studies.csv', index=False)
     secs = time.perf_counter() - t0
     if progress:
-        print(f"index: {len(found)} CT studies at {web.url}, {len(series)} series, {len(ct)} studies with a chosen series "
+        print(f"index: {len(found)} CT studies at {web.url}, {len(series)} series, {len(ct)} studies with a chosen "
+              "series "
               f"fetched -> {out} ({len(fails)} failed, listed in failed_studies.csv) in {secs:.1f} s")
     return dict(ct=ct, series=series, failed=fails, requests=dict(web.requests), seconds=secs, studies=len(found),
                 select_seconds=t1 - t0, fetch_seconds=t2 - t1)
@@ -242,7 +247,8 @@ NEGATIVE = ('260385009', 'Negative', 'SCT')
 
 @dataclass
 class ReportModel:
-    "What a report says about the model that screened: its identity, targets with definitions and thresholds, severity units."
+    """What a report says about the model that screened: its identity, targets with definitions and thresholds, severity
+    units."""
     identity: str # the bundle identity (`bundle_identity`)
     targets: list
     thresholds: list
@@ -251,8 +257,8 @@ class ReportModel:
 
     @classmethod
     def of(cls, bundle)->ReportModel:
-        """From a loaded bundle (with its site recalibration, if one is on): label definitions from its card.json where it
-        has one, else xcardia's target definitions."""
+        """From a loaded bundle (with its site recalibration, if one is on): label definitions from its card.json
+        where it has one, else xcardia's target definitions."""
         import json
         from xcardia.core import TARGETS
         defs = {t.name: t.description for t in TARGETS}
@@ -275,7 +281,8 @@ def _flag(values, t:str, threshold:float)->bool:
     return bool(f) if f is not None and not (isinstance(f, float) and np.isnan(f)) else float(values[t]) >= threshold
 
 def screening_sr(model:ReportModel, # the bundle's side (`ReportModel.of`)
-                 values:Mapping, # one study's screening: each target's probability (and `{target}_flag`), severity columns
+                 # one study's screening: each target's probability (and `{target}_flag`), severity columns
+                 values:Mapping,
                  heads:list, # the evaluated series' headers (`series_headers`)
                 ):
     "One study's screening as a DICOM Comprehensive 3D SR holding a TID 1500 Measurement Report (see above)."
@@ -365,7 +372,8 @@ def check_sr_dir(sr_dir:str|Path, # the folder for the SRs (created)
         probe.write_bytes(b'\0' * 4096)
         probe.unlink()
     except OSError as e:
-        raise PacsError(f"--sr {d}: cannot write there ({e.strerror or type(e).__name__}); give a writable folder") from None
+        why = e.strerror or type(e).__name__
+        raise PacsError(f"--sr {d}: cannot write there ({why}); give a writable folder") from None
     need, free = studies * SR_BYTES, shutil.disk_usage(d).free
     if free < need:
         raise PacsError(f"--sr {d}: {free / 1e6:.1f} MB free, the reports of {studies} studies need about "
@@ -385,7 +393,8 @@ def _save_list(d:Path, rows:list):
     os.replace(tmp, d/SR_LIST)
 
 def write_srs(model:ReportModel, # the bundle's side (`ReportModel.of(bundle)`)
-              rows:pd.DataFrame, # screened studies: image_path, each target's probability, flags, severity; study_id, error
+              # screened studies: image_path, each target's probability, flags, severity; study_id, error
+              rows:pd.DataFrame,
               sr_dir:str|Path, # the folder for the SRs (`.dcm`) and `sr_list.csv`
               web:DicomWeb|None=None, # store each SR there with STOW-RS (retried on the next run if it fails)
               progress:bool=True)->pd.DataFrame:

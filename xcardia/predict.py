@@ -104,7 +104,8 @@ class BundleManifest:
         "The manifest of bundle folder `path`; a missing, unreadable or format-1 manifest is a `BundleError`."
         path = Path(path)
         f = path/'bundle.json'
-        if not f.is_file(): raise BundleError(f"{path}: not a model bundle (no bundle.json); `xcardia evaluate` writes one")
+        if not f.is_file():
+            raise BundleError(f"{path}: not a model bundle (no bundle.json); `xcardia evaluate` writes one")
         try: m = json.loads(f.read_text())
         except (ValueError, UnicodeDecodeError) as e: raise BundleError(f"{f}: not readable JSON ({e})") from None
         if m.get('format', 1) != BUNDLE_FORMAT:
@@ -197,7 +198,8 @@ def _save_pretrained(path:Path, man:BundleManifest, pretrained:XCardiaModel, sup
         raise ValueError("a pre-trained model needs its tab_preprocessor (the tabular encoder's input layout)")
     s = settings or method_settings({'tau_nw': getattr(pretrained.head, 'tau', None)})
     nw = pretrained.head_kind == 'nw'
-    man.pretrained = dict(image_encoder=pretrained.image_encoder.config, head=pretrained.head_kind, settings=s.to_dict(),
+    man.pretrained = dict(image_encoder=pretrained.image_encoder.config, head=pretrained.head_kind,
+                          settings=s.to_dict(),
                           tabular=TABULAR_SIZES.get(preset.name, {}), bank=nw,
                           n_support=int(getattr(pretrained.head, 'n_support', 0)))
     save_tensors(pretrained.state_dict(), path/'pretrained.safetensors')
@@ -252,12 +254,13 @@ class Bundle:
         return bundle_identity(self.path) + (f"+cal{self.calibration_id}" if self.calibration_id else '')
 
     def use_calibration(self, path:str|Path)->Bundle:
-        """Apply a site's recalibration overlay (`xcardia validate --recalibrate` writes it beside the bundle): per target,
-        the Platt intercept and slope on the logit of the probability, and the threshold refit on the site's studies; a
-        target the overlay leaves out (too few site cases) stays as trained. The bundle's files are untouched."""
+        """Apply a site's recalibration overlay (`xcardia validate --recalibrate` writes it beside the bundle): per
+        target, the Platt intercept and slope on the logit of the probability, and the threshold refit on the site's
+        studies; a target the overlay leaves out (too few site cases) stays as trained. The bundle's files are untouched."""
         d = json.loads(Path(path).read_text())
         if d.get('bundle') != bundle_identity(self.path):
-            raise BundleError(f"{path} recalibrates bundle {d.get('bundle')}, not this one ({bundle_identity(self.path)})")
+            raise BundleError(f"{path} recalibrates bundle {d.get('bundle')}, not this one "
+                              f"({bundle_identity(self.path)})")
         self.calibration = {t: v for t, v in (d.get('targets') or {}).items() if v and t in self.targets}
         self.calibration_id = file_sha256(path)[:8]
         for t, v in self.calibration.items(): self.thresholds[t] = v['threshold']
@@ -348,7 +351,8 @@ def _load_pretrained(path:Path, man:BundleManifest, tp:TabularPreprocessor|None)
     sd = load_tensors(f)
     if m['head'] != 'nw': return load_state(pre, f, 'the pre-trained model of bundle.json', sd), None
     bank = ('head.support_z', 'head.support_y', 'head.support_ids')
-    if not all(k in sd for k in bank): raise BundleError(f"{f}: the NW head's support bank ({', '.join(bank)}) is missing")
+    if not all(k in sd for k in bank):
+        raise BundleError(f"{f}: the NW head's support bank ({', '.join(bank)}) is missing")
     pre.head.set_support(*(sd[k] for k in bank))
     load_state(pre, f, 'the pre-trained model of bundle.json', sd)
     sup = pd.read_csv(_listed(path, man, 'support.csv'), dtype={'study_id': str})
@@ -392,7 +396,8 @@ def convert_bundle(src:str|Path, # a format-1 bundle folder (torch weight files,
     ft.load_state_dict(weights('finetuned.pth'), strict=True)
     tp, pre, sup, s = None, None, None, None
     if (src/'tab_preprocessor.pkl').is_file():
-        with open(src/'tab_preprocessor.pkl', 'rb') as f: tp = pickle.load(f)   # the one pickle xcardia opens, on your word
+        # the one pickle xcardia opens, on your word
+        with open(src/'tab_preprocessor.pkl', 'rb') as f: tp = pickle.load(f)
         for k, v in vars(TabularPreprocessor()).items(): tp.__dict__.setdefault(k, v)   # pickles of older versions
     if 'pretrained' in m:
         pre, s = _pretrained_model(m['pretrained'], tp, len(m['targets']))
@@ -578,7 +583,8 @@ def encoder_source(source:Bundle|str|Path,
         return b.embedder.eval(), b.manifest.preprocessing, 'bundle:' + bundle_identity(b.path)
     f, cfg = Path(source)/'encoder.safetensors', Path(source).parent.parent/'config.yaml'
     if not f.is_file() or not cfg.is_file():
-        raise BundleError(f"{source}: neither a bundle (bundle.json) nor a pre-training run folder (encoder.safetensors, and "
+        raise BundleError(f"{source}: neither a bundle (bundle.json) nor a pre-training run folder "
+                          "(encoder.safetensors, and "
                           "config.yaml two levels up)")
     preset = get_preset(yaml.safe_load(cfg.read_text())['preset'])
     enc = image_encoder(preset, f, load=True).to(device or default_device()).eval()

@@ -685,7 +685,8 @@ def calibration_section(ev:Evaluation):
         fits.rename_axis('target').to_csv(ev.folder/'calibration.csv')
         rep.img(ev.save_fig(fig, 'fig_calibration.png'), f"Fine-tuned {method_label(bm)} / {br} on the test split, per "
                                                          "target: observed rate "
-                "against predicted probability (10 bins); `calibration.csv` has each target's expected calibration error and "
+                "against predicted probability (10 bins); `calibration.csv` has each target's expected calibration "
+                "error and "
                 "the slope and intercept of a logistic fit of the outcome on the logit (1 and 0 when calibrated). Few "
                 "positives make a curve noisy.")
     if nw is not None and nw['probs'].shape[1]:
@@ -788,7 +789,8 @@ def provenance_section(ev:Evaluation, t0:float)->tuple:
 
 # %% ../nbs/13_report.ipynb #74352359
 def run_evaluate(cfg:dict,
-                 extra_sections:Sequence=(), # callables(Evaluation) adding sections after the bundle's (the demo's site B)
+                 # callables(Evaluation) adding sections after the bundle's (the demo's site B)
+                 extra_sections:Sequence=(),
                 )->dict:
     """Evaluate every finished fine-tuning, compare methods, write `report/` (markdown, HTML, figures, CSVs) and the
     model bundle."""

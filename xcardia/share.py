@@ -57,7 +57,8 @@ def cohort_counts(cohort:pd.DataFrame, # a labelled cohort: patient_id, study_id
                        for s, g in cohort.groupby('split')}
     if 'study_date' in cohort and len(cohort) >= MIN_CELL:
         y = pd.to_datetime(cohort.study_date, errors='coerce').dt.year.dropna()
-        if len(y) >= MIN_CELL: c['years'] = [int(np.percentile(y, 5)), int(np.percentile(y, 95))]  # no single study's year
+        # no single study's year
+        if len(y) >= MIN_CELL: c['years'] = [int(np.percentile(y, 5)), int(np.percentile(y, 95))]
     for col in ('manufacturer', 'kernel'):
         if col in cohort:
             c[col] = {str(k): shared_count(v) for k, v in cohort[col].fillna('unknown').value_counts().items()}
@@ -89,11 +90,13 @@ def bundle_card(test:pd.DataFrame, # `xcardia.evaluate.evaluate` on the test spl
     cols = ['n', 'positives'] + [f'{m}{s}' for m in CARD_METRICS for s in ('', '_lo', '_hi')] + ['threshold']
     t = shared_frame(test[[c for c in cols if c in test]].apply(pd.to_numeric, errors='coerce'))
     return dict(model=model, cohort=cohort_counts(cohort), pretrain_pairs=shared_count(pretrain_pairs),
-                labels={x.name: x.description for x in TARGETS}, test=frame_json(t), calibration=frame_json(calibration),
+                labels={x.name: x.description for x in TARGETS}, test=frame_json(t),
+                calibration=frame_json(calibration),
                 severity=frame_json(severity), min_cell=MIN_CELL)
 
 # %% ../nbs/11b_share.ipynb #c62ec849
-ID_COLUMNS = ('patient_id', 'study_id', 'image_path', 'idx', 'accession', 'series_uid')   # columns that name one patient
+# columns that name one patient
+ID_COLUMNS = ('patient_id', 'study_id', 'image_path', 'idx', 'accession', 'series_uid')
 # tensor names that hold rows of single patients: the NW bank, the KNN imputer's training rows
 PATIENT_TENSORS = ('head.support_', 'imputer_rows')
 _ABSOLUTE = re.compile(r'^(/|~|[A-Za-z]:[\\/]|\\\\)')
@@ -138,7 +141,8 @@ def inspect_bundle(path:str|Path)->dict:
     except ValueError as e: raise BundleError(f"{f}: not readable JSON ({e})") from None
     listed, reasons, rows = raw.get('files') or {}, [], []
     try: reasons += [f"{n}: {what}" for n, what in BundleManifest.read(path).patient_derived.items()]
-    except BundleError as e: reasons.append(str(e))                      # format 1, or fields this version does not know
+    # format 1, or fields this version does not know
+    except BundleError as e: reasons.append(str(e))
     paths = [where for where, s in _strings(raw) if _ABSOLUTE.match(s)]
     if paths: reasons.append(f"bundle.json: {len(paths)} absolute path(s), at {', '.join(paths[:3])}")
     for g in sorted(p for p in path.rglob('*') if p.is_file() and p.name != 'bundle.json'):
@@ -155,7 +159,8 @@ def inspect_bundle(path:str|Path)->dict:
     reasons = list(dict.fromkeys(reasons))
     return dict(path=str(path), format=raw.get('format', 1), kind=raw.get('kind', 'local'),
                 targets=raw.get('targets'), preprocessing=raw.get('preprocessing'), versions=raw.get('versions'),
-                identity=bundle_identity(path), files=pd.DataFrame(rows, columns=['file', 'bytes', 'sha256', 'state', 'holds']),
+                identity=bundle_identity(path), files=pd.DataFrame(
+                    rows, columns=['file', 'bytes', 'sha256', 'state', 'holds']),
                 shareable=not reasons, reasons=reasons)
 
 def inspect_text(rep:dict)->str:
@@ -182,11 +187,15 @@ def ci_text(rec, # a record of aggregates: a dict (JSON) or a Series, with `m`, 
     if lo is None or hi is None or pd.isna(lo) or pd.isna(hi): return f"{v:.3f} (CI unavailable: <{MIN_CELL} cases)"
     return f"{v:.3f} [{lo:.3f}, {hi:.3f}]"
 
-INTENDED_USE = ("Opportunistic screening of non-gated, non-contrast chest CT of adults for ten cardiac abnormalities that "
-                "echocardiography defines. A flag is a prompt to consider an echocardiogram, not a diagnosis; the model "
-                "was not cleared by any regulator. Test it on your own patients (`xcardia validate`) before relying on it.")
+INTENDED_USE = ("Opportunistic screening of non-gated, non-contrast chest CT of adults for ten cardiac abnormalities "
+                "that "
+                "echocardiography defines. A flag is a prompt to consider an echocardiogram, not a diagnosis; the "
+                "model "
+                "was not cleared by any regulator. Test it on your own patients (`xcardia validate`) before relying on "
+                "it.")
 
-LIMITS = ["Trained on one hospital's (or one synthetic) cohort: performance moves with scanners, protocols and case mix.",
+LIMITS = ["Trained on one hospital's (or one synthetic) cohort: performance moves with scanners, protocols and case "
+          "mix.",
           "Labels come from echocardiograms within a window of the CT, not on the same day; a missing measurement is a "
           "missing label.",
           f"Counts under {MIN_CELL} are shown as <{MIN_CELL}, and no CI is given from fewer positives or negatives.",
@@ -201,7 +210,8 @@ def model_card(man:BundleManifest, # the shareable bundle's manifest
     import yaml
     card = card or {}
     test = card.get('test') or {}
-    front = dict(license=license, library_name='xcardia', tags=['medical-imaging', 'ct', 'cardiology', '3d', 'screening',
+    front = dict(license=license, library_name='xcardia',
+                 tags=['medical-imaging', 'ct', 'cardiology', '3d', 'screening',
                  'xcardia', 'safetensors'], metrics=['roc_auc', 'average_precision', 'f1'])
     p, c = man.preprocessing, card.get('cohort') or {}
     out = ['---', yaml.safe_dump(front, sort_keys=False).strip(), '---', '',
@@ -222,9 +232,11 @@ def model_card(man:BundleManifest, # the shareable bundle's manifest
            f"Resampled to {p['spacing']} mm isotropic, cropped or padded to {p['size']}^3 voxels, HU window "
            f"{p['hu_window'][0]} to {p['hu_window'][1]} scaled to [0, 1] (`xcardia.data.load_ct`).", '',
            '## Labels', '',
-           _md_table([[t, (card.get('labels') or {}).get(t, ''), count_text((c.get('prevalence') or {}).get(t, {}).get('positives')),
+           _md_table([[t, (card.get('labels') or {}).get(t, ''),
+                       count_text((c.get('prevalence') or {}).get(t, {}).get('positives')),
                        count_text((c.get('prevalence') or {}).get(t, {}).get('known'))] for t in man.targets],
-                     ['target', 'definition (from the echocardiogram)', 'positive studies', 'studies with a label']), '',
+                     ['target', 'definition (from the echocardiogram)', 'positive studies', 'studies with a label']),
+                     '',
            '## Test metrics', '',
            "On the held-out test patients, with patient-bootstrap 95 % CIs; the flag's threshold was set for the best "
            "F1 on validation.", '',
@@ -238,11 +250,13 @@ def model_card(man:BundleManifest, # the shareable bundle's manifest
     if cal:
         out += ['## Calibration', '', 'On the test split: expected calibration error (10 bins), and the slope and '
                 'intercept of a logistic fit of the outcome on the logit of the probability (1 and 0 when calibrated).',
-                '', _md_table([[t, *(f"{v[k]:.3f}" if v.get(k) is not None else 'n/a' for k in ('ece', 'slope', 'intercept'))]
+                '',
+                _md_table([[t, *(f"{v[k]:.3f}" if v.get(k) is not None else 'n/a' for k in ('ece', 'slope', 'intercept'))]
                                for t, v in cal.items()], ['target', 'ECE', 'slope', 'intercept']), '']
     sev = card.get('severity') or {}
     if sev:
-        out += ['## Severity estimates', '', _md_table([[m, v.get('unit', ''), ci_text(v, 'mae')] for m, v in sev.items()],
+        out += ['## Severity estimates', '',
+                _md_table([[m, v.get('unit', ''), ci_text(v, 'mae')] for m, v in sev.items()],
                                                       ['measure', 'unit', 'test MAE (95 % CI)']), '']
     out += ['## Known limits', ''] + [f"- {l}" for l in LIMITS] + ['',
             '## Provenance', '', f"- xcardia {man.versions.get('xcardia')}, PyTorch {man.versions.get('torch')}, "
@@ -276,7 +290,8 @@ def export_bundle(src:str|Path, # a local bundle (`xcardia evaluate` writes OUT/
     shutil.copyfile(b.path/'finetuned.safetensors', out/'finetuned.safetensors')
     man = BundleManifest(m.targets, m.thresholds, m.frozen, m.preprocessing, m.preset, m.image_encoder, files,
                          kind='shareable', severity=m.severity, versions=package_versions())
-    if b.embedder is not None:                               # for `xcardia embed`: the encoder alone, no bank, no table side
+    # for `xcardia embed`: the encoder alone, no bank, no table side
+    if b.embedder is not None:
         save_tensors(b.embedder.state_dict(), out/'pretrained_encoder.safetensors')
         files['pretrained_encoder.safetensors'] = dict(holds="the pre-trained CT encoder (for `xcardia embed`)")
         man.pretrained = dict(image_encoder=m.pretrained['image_encoder'], head=m.pretrained['head'],

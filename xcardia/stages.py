@@ -147,7 +147,8 @@ def archive_ct_table(cfg:Config, data:Path)->pd.DataFrame:
     return ct
 
 def run_synthetic_data(cfg:Config, n_patients:int, archive:bool=False,
-                       **cohort_kw, # more `make_cohort` arguments (e.g. another scanner mix: spacing_range, dicom_share)
+                       # more `make_cohort` arguments (e.g. another scanner mix: spacing_range, dicom_share)
+                       **cohort_kw,
                       )->dict:
     """Write the built-in synthetic cohort where the configuration's `data.ct` lies (a stage: skipped when done); with
     `archive`, its CT table through the index."""

@@ -34,7 +34,8 @@ from .distributed import is_distributed, init_distributed, barrier, sync_batchno
 # %% ../nbs/07_train.ipynb #c617c311
 def _rng_state(learn)->dict:
     kind, keys, pos, has_gauss, gauss = np.random.get_state()      # as tensors and numbers: read with weights_only=True
-    return dict(python=random.getstate(), numpy=(kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss),
+    return dict(python=random.getstate(),
+                numpy=(kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss),
                                                  float(gauss)), torch=torch.get_rng_state(),
                 cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
                 dl=getattr(learn.dls.train, 'dl', learn.dls.train).rng.getstate())   # the plain loader inside a `ShardedDL`

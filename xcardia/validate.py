@@ -19,7 +19,8 @@ import pandas as pd
 import matplotlib.pyplot as plt
 from .core import TARGET_NAMES
 from .settings import MIN_CELL
-from .evaluate import (evaluate, operating_points, best_f1_threshold, calibration_fit, expected_calibration_error,
+from .evaluate import (evaluate, operating_points, best_f1_threshold, calibration_fit,
+                              expected_calibration_error,
                               reliability_diagram, regression_metrics, OP_METRICS)
 from .predict import Bundle, load_bundle, screen, bundle_identity, package_versions
 from .share import shared_frame, shared_count, count_text, cohort_counts, export_bundle, ci_text, frame_json
@@ -69,7 +70,8 @@ def target_metrics(site:pd.DataFrame, # `site_predictions`: labels and `pred_<ta
     for c, t in enumerate(ts):
         ok = ~np.isnan(y[:, c])
         two = len(np.unique(y[ok, c])) == 2
-        cal[t] = dict(ece=expected_calibration_error(p[ok, c], y[ok, c]) if two else np.nan) | calibration_fit(p[:, c], y[:, c])
+        cal[t] = dict(ece=expected_calibration_error(p[ok, c], y[
+            ok, c]) if two else np.nan) | calibration_fit(p[:, c], y[:, c])
     return shared_frame(m.join(pd.DataFrame(cal).T)).rename_axis('target'), skipped
 
 def site_operating_points(site:pd.DataFrame, bundle:Bundle, targets:list, n_boot:int, seed:int=0)->pd.DataFrame:
@@ -91,9 +93,11 @@ def site_severity(site:pd.DataFrame, bundle:Bundle, n_boot:int, seed:int=0)->pd.
     if bundle.severity is None: return None
     ms = [m for m in bundle.severity.continuous if m.column in site and f'pred_{m.output}' in site]
     if not ms: return None
-    r = regression_metrics(site[[f'pred_{m.output}' for m in ms]].to_numpy(float), site[[m.column for m in ms]].to_numpy(float),
+    r = regression_metrics(site[[f'pred_{m.output}' for m in ms]].to_numpy(float),
+                           site[[m.column for m in ms]].to_numpy(float),
                            site.patient_id.to_numpy(), [m.name for m in ms], [m.unit for m in ms], n_boot, seed)
-    return shared_frame(r.reindex(columns=['n', 'unit', 'mae', 'mae_lo', 'mae_hi']).astype({'n': float, 'mae': float, 'mae_lo': float, 'mae_hi': float}))
+    return shared_frame(r.reindex(columns=['n', 'unit', 'mae', 'mae_lo', 'mae_hi']).astype({
+        'n': float, 'mae': float, 'mae_lo': float, 'mae_hi': float}))
 
 # %% ../nbs/13a_validate.ipynb #f17c1e53
 def beside_bundle(metrics:pd.DataFrame, card:dict|None)->pd.DataFrame:
@@ -113,17 +117,20 @@ def reliability_figure(site:pd.DataFrame, targets:list):
     fig, axs = plt.subplots(2, (n + 1) // 2, figsize=(3 * ((n + 1) // 2), 6.2), layout='constrained', squeeze=False)
     for ax, t in zip(axs.ravel(), targets):
         ok = site[t].notna().to_numpy()
-        if site[t][ok].nunique() == 2: reliability_diagram(site[f'pred_{t}'].to_numpy(float)[ok], site[t].to_numpy(float)[ok], ax=ax)
+        if site[t][ok].nunique() == 2:
+            reliability_diagram(site[f'pred_{t}'].to_numpy(float)[ok], site[t].to_numpy(float)[ok], ax=ax)
         else: ax.text(.5, .5, 'one class', ha='center')
         ax.set_title(t, fontsize=9)
     for ax in axs.ravel()[len(targets):]: ax.axis('off')
     return fig
 
 def validation_page(res:dict, metrics:pd.DataFrame, ops:pd.DataFrame, sev:pd.DataFrame|None, card:dict|None)->Report:
-    "The validation as a page: what was validated, case mix, discrimination beside the bundle's own, calibration, thresholds."
+    """The validation as a page: what was validated, case mix, discrimination beside the bundle's own, calibration,
+    thresholds."""
     c = res['site']
     rep = Report(f"External validation of bundle {res['bundle']}")
-    rep.p(f"The bundle ({res['bundle_kind']}, exported by its makers) scored on this site's own labelled studies, after "
+    rep.p(f"The bundle ({res['bundle_kind']}, exported by its makers) scored on this site's own labelled studies, "
+          "after "
           f"the site's tables went through the cohort stage (matching, labels, units, checks). Aggregates only: no id, "
           f"no path; counts under {MIN_CELL} show as <{MIN_CELL} and no CI is given from fewer cases. The per-study "
           f"predictions stay in `{LOCAL_PREDICTIONS}`, which is not to be shared.")
@@ -139,19 +146,23 @@ def validation_page(res:dict, metrics:pd.DataFrame, ops:pd.DataFrame, sev:pd.Dat
                                   "from its model card.").table(frame_markdown(
             pd.DataFrame({'positives': [count_text(v) for v in metrics.positives], 'AUPRC': [ci_text(r, 'ap') for _, r in metrics.iterrows()]},
                          index=metrics.index).join(beside_bundle(metrics, card))))
-        rep.h('Calibration').p("Expected calibration error and the slope and intercept of a logistic fit of the outcome on "
+        rep.h('Calibration').p("Expected calibration error and the slope and intercept of a logistic fit of the "
+                               "outcome on "
                                "the logit of the probability (1 and 0 when calibrated; `--recalibrate` refits them).").table(
             frame_markdown(metrics[['ece', 'slope', 'intercept']]))
-        rep.img('fig_reliability.png', 'Observed rate against predicted probability (10 bins), per target, at this site.')
+        rep.img('fig_reliability.png',
+                'Observed rate against predicted probability (10 bins), per target, at this site.')
     if len(ops):
         tab = pd.DataFrame({'threshold': [f"{v:.3f}" for v in ops.threshold],
                             **{m.upper() if len(m) == 3 else m: [ci_text(r, m) for _, r in ops.iterrows()] for m in OP_METRICS}},
                            index=pd.MultiIndex.from_frame(ops[['threshold from', 'target']]))
         tab.index = [f"{t} ({w})" for w, t in tab.index]
-        rep.h('Operating points').p("At the bundle's thresholds, and at thresholds refit for the best F1 on this site's "
+        rep.h('Operating points').p("At the bundle's thresholds, and at thresholds refit for the best F1 on this "
+                                    "site's "
                                     "data (fitted and measured on the same studies: optimistic).").table(frame_markdown(tab.rename_axis('target')))
     if sev is not None and len(sev):
-        rep.h('Severity estimates').table(frame_markdown(pd.DataFrame({'unit': sev.unit, 'studies': [count_text(v) for v in sev.n],
+        rep.h('Severity estimates').table(frame_markdown(pd.DataFrame({'unit': sev.unit,
+                                                                       'studies': [count_text(v) for v in sev.n],
                                                                        'MAE': [ci_text(r, 'mae') for _, r in sev.iterrows()]}, index=sev.index).rename_axis('measure')))
     return rep
 
@@ -174,8 +185,10 @@ def recalibration(site:pd.DataFrame, targets:list)->dict:
 
 def validate_bundle(bundle:str|Path, # a received bundle (shareable or local)
                     config:str|Path|Config, # the site's configuration (`xcardia init`): its tables and its `out`
-                    out:str|Path, # the validation folder: validation.json, validation.md/.html, the figure, the local predictions
-                    recalibrate:bool=False, # also write a local calibration overlay beside the bundle (the bundle is untouched)
+                    # the validation folder: validation.json, validation.md/.html, the figure, the local predictions
+                    out:str|Path,
+                    # also write a local calibration overlay beside the bundle (the bundle is untouched)
+                    recalibrate:bool=False,
                     bs:int=8, num_workers:int=0,
                    )->dict:
     """`xcardia validate`: a received bundle scored on the site's own labelled data; everything written holds aggregates
@@ -185,14 +198,16 @@ def validate_bundle(bundle:str|Path, # a received bundle (shareable or local)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     site, failed = site_predictions(b, cfg, out, bs, num_workers)
-    if not len(site): raise UserError(f"no study of the site could be scored; {out/LOCAL_PREDICTIONS} says why, study by study")
+    if not len(site):
+        raise UserError(f"no study of the site could be scored; {out/LOCAL_PREDICTIONS} says why, study by study")
     n_boot, seed = cfg.evaluate.n_boot, cfg.seed
     metrics, skipped = target_metrics(site, b, n_boot, seed)
     for t, why in skipped.items(): say(f"validate: {t} skipped: {why}")
     ops = site_operating_points(site, b, list(metrics.index), n_boot, seed)
     sev = site_severity(site, b, n_boot, seed)
     card = json.loads((b.path/b.manifest.card).read_text()) if b.manifest.card else None
-    res = dict(bundle=bundle_identity(b.path), bundle_kind=b.manifest.kind, site=cohort_counts(site, list(metrics.index)),
+    res = dict(bundle=bundle_identity(b.path), bundle_kind=b.manifest.kind,
+               site=cohort_counts(site, list(metrics.index)),
                unreadable_cts=shared_count(failed) if failed else 0, skipped=skipped, targets=frame_json(metrics),
                operating_points=json.loads(ops.to_json(orient='records')) if len(ops) else [],
                severity=frame_json(sev), bundle_test=(card or {}).get('test'), min_cell=MIN_CELL, n_boot=n_boot,
