@@ -14,7 +14,7 @@ __all__ = ['GRADE_WORDS', 'RULES', 'TARGETS', 'TARGET_NAMES', 'PRESETS', 'parse_
            'to_numeric', 'read_measurement', 'derive_labels', 'measurement_columns', 'measurements', 'Preset',
            'get_preset', 'set_seed', 'default_device', 'amp_dtype', 'autocast', 'mixed_precision_cbs', 'peak_memory',
            'repo_root', 'shared_data_dir', 'scratch_dir', 'clean_scratch', 'save_tensors', 'read_tensors',
-           'is_safetensors']
+           'is_safetensors', 'markdown_table']
 
 # %% ../nbs/00_core.ipynb #d5a53bfb
 import numpy as np
@@ -368,3 +368,11 @@ def is_safetensors(path:str|Path)->bool:
     "Does the file look like safetensors (an 8-byte header length, then a JSON header), whatever its name?"
     with open(path, 'rb') as f: head = f.read(9)
     return len(head) == 9 and head[8:9] == b'{' and int.from_bytes(head[:8], 'little') < 100_000_000
+
+# %% ../nbs/00_core.ipynb #1e4a1125
+def markdown_table(rows:Sequence, # rows of cells (each written with `str`)
+                   header:Sequence, # the column names
+                  )->str:
+    "A Markdown pipe table."
+    return '\n'.join(['| ' + ' | '.join(map(str, header)) + ' |', '|' + '---|' * len(header)]
+                     + ['| ' + ' | '.join(map(str, r)) + ' |' for r in rows])

@@ -22,7 +22,7 @@ import pandas as pd
 import matplotlib.pyplot as plt
 from sklearn.metrics import roc_auc_score, average_precision_score, f1_score, precision_recall_curve
 from scipy.stats import rankdata
-from .core import TARGET_NAMES
+from .core import TARGET_NAMES, markdown_table
 from .settings import N_BOOT
 from .severity import SeveritySpec, binary_rule
 from .data import mask_like
@@ -435,7 +435,7 @@ def table_markdown(table:pd.DataFrame, digits:int=3,
                   )->str:
     "Markdown of a `results_table`: CIs (or ± SD) beside the values; the cells of `bold` in bold, none by default."
     ci = table.attrs.get('ci')
-    lines = ['| ' + ' | '.join(['target'] + list(table.columns)) + ' |', '|' + '---|' * (len(table.columns) + 1)]
+    rows = []
     for t, row in table.iterrows():
         cells = []
         for m, v in row.items():
@@ -443,8 +443,8 @@ def table_markdown(table:pd.DataFrame, digits:int=3,
             if bold is not None and bool(bold.loc[t, m]): s = f"**{s}**"
             if ci is not None and ci.loc[t, m]: s += f" {ci.loc[t, m]}"
             cells.append(s)
-        lines.append('| ' + ' | '.join([str(t)] + cells) + ' |')
-    return '\n'.join(lines)
+        rows.append([t] + cells)
+    return markdown_table(rows, ['target'] + list(table.columns))
 
 # %% ../nbs/10_evaluate.ipynb #079fe2ab
 def seed_table(results:dict, # method name -> list of `evaluate` frames, one per training seed

@@ -25,7 +25,7 @@ import torch
 import torch.nn as nn
 import yaml
 import matplotlib.pyplot as plt
-from .core import TARGETS, TARGET_NAMES, get_preset
+from .core import TARGETS, TARGET_NAMES, get_preset, markdown_table
 from .settings import N_BOOT
 from .matching import MEASUREMENT_UNITS
 from .data import mask_like
@@ -70,10 +70,8 @@ def frame_markdown(df:pd.DataFrame, digits:int=3)->str:
         if isinstance(v, (float, np.floating)): return 'n/a' if np.isnan(v) else f"{v:.{digits}f}"
         return '' if v is None else str(v)
     cols = [' / '.join(map(str, c)) if isinstance(c, tuple) else str(c) for c in df.columns]
-    lines = ['| ' + ' | '.join([str(df.index.name or '')] + cols) + ' |', '|' + '---|' * (len(cols) + 1)]
-    lines += ['| ' + ' | '.join([str(i)] + [cell(v) for v in row]) + ' |' for i,
-              row in zip(df.index, df.itertuples(index=False))]
-    return '\n'.join(lines)
+    return markdown_table([[i] + [cell(v) for v in row] for i, row in zip(df.index, df.itertuples(index=False))],
+                          [df.index.name or ''] + cols)
 
 # %% ../nbs/13_report.ipynb #5d113317
 def _frame_html(df:pd.DataFrame, digits:int=3)->str:

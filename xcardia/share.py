@@ -16,7 +16,7 @@ __all__ = ['CARD_METRICS', 'ID_COLUMNS', 'PATIENT_TENSORS', 'INTENDED_USE', 'LIM
 # %% ../nbs/11b_share.ipynb #e3f07360
 import numpy as np
 import pandas as pd
-from .core import TARGETS, TARGET_NAMES, save_tensors, is_safetensors
+from .core import TARGETS, TARGET_NAMES, save_tensors, is_safetensors, markdown_table
 from .settings import MIN_CELL
 from .predict import (BundleError, BundleManifest, load_bundle, write_manifest, file_sha256, bundle_identity,
                              package_versions)
@@ -175,10 +175,6 @@ def inspect_text(rep:dict)->str:
     return '\n'.join(lines)
 
 # %% ../nbs/11b_share.ipynb #a49e96b9
-def _md_table(rows:list, header:list)->str:
-    return '\n'.join(['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
-                     + ['| ' + ' | '.join(map(str, r)) + ' |' for r in rows])
-
 def ci_text(rec, # a record of aggregates: a dict (JSON) or a Series, with `m`, `m_lo`, `m_hi` (None or NaN: absent)
             m:str)->str:
     "A metric with its 95 % CI as xcardia shares it: `0.812 [0.700, 0.900]`, or why there is no CI."
@@ -220,7 +216,7 @@ def model_card(man:BundleManifest, # the shareable bundle's manifest
            f"flag {len(man.targets)} cardiac abnormalities from the CT alone. Load it with `xcardia predict CT... "
            "--bundle THIS_FOLDER` (`pip install xcardia`).", '', '## Intended use', '', INTENDED_USE, '',
            '## Training cohort', '',
-           _md_table([[k, count_text(c.get(k))] for k in ('patients', 'studies')]
+           markdown_table([[k, count_text(c.get(k))] for k in ('patients', 'studies')]
                      + [[f"{s} split", f"{count_text(v['patients'])} patients, {count_text(v['studies'])} studies"]
                         for s, v in (c.get('splits') or {}).items()]
                      + ([['years (5th-95th percentile)', '-'.join(map(str, c['years']))]] if c.get('years') else [])
@@ -232,7 +228,7 @@ def model_card(man:BundleManifest, # the shareable bundle's manifest
            f"Resampled to {p['spacing']} mm isotropic, cropped or padded to {p['size']}^3 voxels, HU window "
            f"{p['hu_window'][0]} to {p['hu_window'][1]} scaled to [0, 1] (`xcardia.data.load_ct`).", '',
            '## Labels', '',
-           _md_table([[t, (card.get('labels') or {}).get(t, ''),
+           markdown_table([[t, (card.get('labels') or {}).get(t, ''),
                        count_text((c.get('prevalence') or {}).get(t, {}).get('positives')),
                        count_text((c.get('prevalence') or {}).get(t, {}).get('known'))] for t in man.targets],
                      ['target', 'definition (from the echocardiogram)', 'positive studies', 'studies with a label']),
@@ -240,7 +236,7 @@ def model_card(man:BundleManifest, # the shareable bundle's manifest
            '## Test metrics', '',
            "On the held-out test patients, with patient-bootstrap 95 % CIs; the flag's threshold was set for the best "
            "F1 on validation.", '',
-           _md_table([[t, count_text(test.get(t, {}).get('positives')), ci_text(test.get(t, {}), 'auroc'),
+           markdown_table([[t, count_text(test.get(t, {}).get('positives')), ci_text(test.get(t, {}), 'auroc'),
                        ci_text(test.get(t, {}), 'ap'), f"{thr:.3f}"] for t, thr in zip(man.targets, man.thresholds)],
                      ['target', 'test positives', 'AUROC', 'AUPRC', 'threshold']), '']
     if man.operating_points:
@@ -251,12 +247,12 @@ def model_card(man:BundleManifest, # the shareable bundle's manifest
         out += ['## Calibration', '', 'On the test split: expected calibration error (10 bins), and the slope and '
                 'intercept of a logistic fit of the outcome on the logit of the probability (1 and 0 when calibrated).',
                 '',
-                _md_table([[t, *(f"{v[k]:.3f}" if v.get(k) is not None else 'n/a' for k in ('ece', 'slope', 'intercept'))]
+                markdown_table([[t, *(f"{v[k]:.3f}" if v.get(k) is not None else 'n/a' for k in ('ece', 'slope', 'intercept'))]
                                for t, v in cal.items()], ['target', 'ECE', 'slope', 'intercept']), '']
     sev = card.get('severity') or {}
     if sev:
         out += ['## Severity estimates', '',
-                _md_table([[m, v.get('unit', ''), ci_text(v, 'mae')] for m, v in sev.items()],
+                markdown_table([[m, v.get('unit', ''), ci_text(v, 'mae')] for m, v in sev.items()],
                                                       ['measure', 'unit', 'test MAE (95 % CI)']), '']
     out += ['## Known limits', ''] + [f"- {l}" for l in LIMITS] + ['',
             '## Provenance', '', f"- xcardia {man.versions.get('xcardia')}, PyTorch {man.versions.get('torch')}, "
