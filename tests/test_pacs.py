@@ -176,3 +176,17 @@ def test_predict_paths_sr_only_for_dicom(tiny_demo, tmp_path):
     assert list(lst.status) == ['skipped', 'written'] and 'not a DICOM series' in lst.reason[0]
     assert sorted(p.name for p in (tmp_path/'sr').glob('*.dcm')) == [lst.file[1]]
     assert dciodvfy_errors(tmp_path/'sr'/lst.file[1]) == []
+
+def test_credentials_from_the_file_the_config_names(loaded, tiny_demo, tmp_path, monkeypatch):
+    "index.pacs_auth: the credentials' file named in the configuration, with nothing in the environment."
+    import yaml
+    for k in ('XCARDIA_PACS_USER', 'XCARDIA_PACS_PASSWORD', 'XCARDIA_PACS_TOKEN'): monkeypatch.delenv(k, raising=False)
+    (tmp_path/'pacs.yaml').write_text(yaml.safe_dump({'user': PACS_USER, 'password': PACS_PASSWORD}))
+    cfg = yaml.safe_load((tiny_demo/'config.yaml').read_text())
+    cfg['index']['pacs_auth'] = str(tmp_path/'pacs.yaml')
+    (tmp_path/'site.yaml').write_text(yaml.safe_dump(cfg))
+    code, _, err = cli_here('index', loaded.url, '--out', tmp_path/'ct.csv', '--config', tmp_path/'site.yaml')
+    assert code == 0, err
+    assert len(pd.read_csv(tmp_path/'ct.csv')) >= 1 and PACS_PASSWORD not in err
+    code, _, err = cli_here('index', loaded.url, '--out', tmp_path/'ct2.csv')       # no credentials anywhere: refused
+    assert code == 2 and 'refused the credentials (HTTP 401)' in err

@@ -103,3 +103,13 @@ def test_model_card_from_the_run(tiny_demo):
     card = json.loads((tiny_demo/'bundle'/'card.json').read_text())
     t = next(t for t, r in card['test'].items() if r['auroc'] is not None)
     assert f"{card['test'][t]['auroc']:.3f}" in readme                         # the run's own number, not a typed one
+
+def test_model_card_counts_the_index_kernels(tiny_demo):
+    "The tiny demo's CTs come through `xcardia index`: the card counts their scanner makers and kernels, small cells blanked."
+    card = json.loads((tiny_demo/'bundle'/'card.json').read_text())
+    ct = pd.read_csv(tiny_demo/'data'/'index'/'ct_index.csv')
+    for col in ('kernel', 'manufacturer'):
+        got = card['cohort'][col]
+        assert set(got) <= set(ct[col].fillna('unknown')) and len(got) >= 2
+        assert all(v is None or v >= 10 for v in got.values()) and sum(v or 0 for v in got.values()) <= card['cohort']['studies']
+    assert '| kernels |' in (tiny_demo/'bundle_shareable'/'README.md').read_text()

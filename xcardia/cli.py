@@ -96,7 +96,8 @@ def _parser()->argparse.ArgumentParser:
                     help='study_id from StudyInstanceUID (default) or AccessionNumber')
     ix.add_argument('--workers', type=int, help='header-reading processes (default: all cores; DICOMweb: 4 at once)')
     ix.add_argument('--fetch-dir', help="DICOMweb: where the chosen series go (default: dicom/ beside --out)")
-    ix.add_argument('--auth-file', help='DICOMweb: a YAML file with user and password, or token (default: the '
+    ix.add_argument('--auth-file', help="DICOMweb: a YAML file with user and password, or token (default: the config's "
+                                        'index.pacs_auth, else the '
                                         'environment, XCARDIA_PACS_USER and XCARDIA_PACS_PASSWORD, or '
                                         'XCARDIA_PACS_TOKEN)')
     ix.add_argument('--dates', help='DICOMweb: only studies of these dates, YYYYMMDD-YYYYMMDD')
@@ -206,7 +207,7 @@ def run_index(a)->str:
     if a.root.startswith(('http://', 'https://')):
         studies = Path(a.studies).read_text().split() if a.studies else None
         res = index_dicomweb(a.root, a.out, rule=ix.rule, id_map=ix.id_map, study_id=ix.study_id, fetch_dir=a.fetch_dir,
-                             session=pacs_session(a.auth_file), dates=a.dates, studies=studies, workers=a.workers or 4)
+                             session=pacs_session(a.auth_file or ix.pacs_auth), dates=a.dates, studies=studies, workers=a.workers or 4)
         if not len(res['ct']):
             raise UserError(f"no study at {a.root} has a usable CT series; {Path(a.out).parent/'series.csv'} and "
                             "failed_studies.csv say why")

@@ -435,6 +435,10 @@ class Index(Section):
                                "CSV translating DICOM PatientID to your tables' patient_id (columns dicom_patient_id, "
                                "patient_id)",
                                additive=True)
+    pacs_auth: str|None = setting(None, "`xcardia index URL`: a YAML file with user and password, or token, for the "
+                                        "DICOMweb server (default: the environment, XCARDIA_PACS_USER and "
+                                        "XCARDIA_PACS_PASSWORD or XCARDIA_PACS_TOKEN); never copied anywhere",
+                                  additive=True)
 
     @property
     def rule(self)->SeriesRule: return SeriesRule(**{f.name: getattr(self, f.name) for f in fields(SeriesRule)})

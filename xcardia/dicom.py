@@ -469,7 +469,7 @@ def index_summary(files:pd.DataFrame, skipped:list, series:pd.DataFrame)->pd.Dat
     return pd.DataFrame(rows, columns=['level', 'reason', 'count'])
 
 # %% ../nbs/01a_dicom.ipynb #579414e2
-CT_TABLE_EXTRA = ['series_uid', 'series_description', 'kernel', 'thickness', 'instances']
+CT_TABLE_EXTRA = ['series_uid', 'series_description', 'manufacturer', 'kernel', 'thickness', 'instances']
 
 def index_tables(heads:pd.DataFrame, # header rows (`FILE_COLUMNS`): from files (`read_headers`) or DICOMweb metadata
                  rule:SeriesRule, ids:dict|None, study_id:str)->tuple:

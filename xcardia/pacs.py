@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 import requests
 from fastprogress.fastprogress import progress_bar
-from .dicom import (FILE_COLUMNS, SeriesRule, _dicom_fields, index_tables, index_summary, read_id_map)
+from .dicom import (FILE_COLUMNS, SeriesRule, CTReadError, _dicom_fields, index_tables, index_summary, read_id_map,
+                           split_series)
 
 # %% ../nbs/11c_pacs.ipynb #5162c728
 class PacsError(ValueError):
@@ -223,7 +224,6 @@ def series_headers(image_path:str|Path)->list:
     """The headers (no pixels) of every instance of the DICOM series an `image_path` names (a folder, `FOLDER::UID`, or
     one multi-frame file); `CTReadError` naming the path for a CT that did not come from DICOM."""
     import pydicom
-    from xcardia.dicom import split_series, CTReadError
     where, uid = split_series(image_path)
     files = sorted(p for p in where.iterdir() if p.is_file()) if where.is_dir() else [where]
     heads = []
@@ -399,9 +399,9 @@ def write_srs(model:ReportModel, # the bundle's side (`ReportModel.of(bundle)`)
               web:DicomWeb|None=None, # store each SR there with STOW-RS (retried on the next run if it fails)
               progress:bool=True)->pd.DataFrame:
     "One DICOM SR per screened study into `sr_dir` (resumable), stored with STOW-RS when `web` is given; the SR list."
-    from xcardia.dicom import CTReadError
     d = check_sr_dir(sr_dir, len(rows))
     before, out, these = _sr_list(d, model.identity), [], set(map(str, rows.image_path))
+    others = [v for k, v in before.items() if k not in these]      # earlier studies this run does not screen: kept
     for i, r in enumerate(progress_bar(list(rows.to_dict('records')), leave=False, display=progress)):
         rec = dict(study_id=str(r.get('study_id') or ''), image_path=str(r['image_path']), study_uid='', sop_uid='',
                    file='', status='skipped', reason='', bundle=model.identity)
@@ -418,7 +418,7 @@ def write_srs(model:ReportModel, # the bundle's side (`ReportModel.of(bundle)`)
                 os.replace(f.with_suffix('.part'), f)
                 rec.update(study_uid=sr.StudyInstanceUID, sop_uid=sr.SOPInstanceUID, file=f.name, status='written')
         out.append(rec)
-        if i % 100 == 99: _save_list(d, out + [v for k, v in before.items() if k not in these])
+        if i % 100 == 99: _save_list(d, out + others)                 # a kill keeps what was written
     if web is not None:
         import pydicom
         for rec in progress_bar([r for r in out if r['status'] in ('written', 'store failed')], leave=False,
@@ -428,5 +428,5 @@ def write_srs(model:ReportModel, # the bundle's side (`ReportModel.of(bundle)`)
                          [pydicom.dcmread(d/rec['file'])])
                 rec.update(status='stored', reason='')
             except PacsError as e: rec.update(status='store failed', reason=str(e))
-    _save_list(d, out + [v for k, v in before.items() if k not in these])   # other studies kept
+    _save_list(d, out + others)
     return pd.DataFrame(out, columns=SR_COLUMNS)

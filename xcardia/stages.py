@@ -140,9 +140,11 @@ def archive_ct_table(cfg:Config, data:Path)->pd.DataFrame:
     if wrong: raise RuntimeError("the index chose another series (or patient) than the cohort's truth for "
                                  f"{len(wrong)} studies, "
                                  f"e.g. {wrong[:3]}; see {data/'index'/'series.csv'}")
-    ct = got.loc[truth.index, ['patient_id', 'study_date', 'image_path']].join(truth[[
+    # the scanner's maker and kernel ride along: the model card counts them (`share.cohort_counts`)
+    ct = got.loc[truth.index, ['patient_id', 'study_date', 'image_path', 'manufacturer', 'kernel']].join(truth[[
         'label_path', 'heart_path', 'spacing_mm']]).reset_index()
-    ct = ct[['patient_id', 'study_id', 'study_date', 'image_path', 'label_path', 'heart_path', 'spacing_mm']]
+    ct = ct[['patient_id', 'study_id', 'study_date', 'image_path', 'label_path', 'heart_path', 'spacing_mm',
+             'manufacturer', 'kernel']]
     ct.to_csv(data/'ct_studies.csv', index=False)
     return ct
 

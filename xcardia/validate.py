@@ -41,7 +41,7 @@ def site_predictions(bundle:Bundle, # the received bundle (`load_bundle`)
     run_cohort(cfg)
     co = read_cohort_stage(cfg, 'labelled').reset_index(drop=True)
     f = out/LOCAL_PREDICTIONS
-    if f.exists() and set(pd.read_csv(f, usecols=['bundle'], dtype=str).bundle.dropna()) - {bundle_identity(bundle.path)}:
+    if f.exists() and set(pd.read_csv(f, usecols=['bundle'], dtype=str).bundle.dropna()) - {bundle.identity}:
         say(f"validate: {f} holds another bundle's predictions; screening again")
         f.unlink()
     res = screen(bundle, co[['patient_id', 'study_id', 'image_path']], out/LOCAL_PREDICTIONS, bs=bs,
