@@ -9,7 +9,7 @@ from xcardia.losses import CLIPLoss, clip_loss, nt_xent, supcon_loss, SupConLoss
 from xcardia.bank import gather_support, SupportBankCallback
 from xcardia.augment import view_args
 from xcardia.pretrain import XCardiaModel, XCardiaLoss, SimCLRLoss, pretrain_learner
-from xcardia.config import Pretrain, Evaluate, load_config, AUGMENT_DEFAULTS
+from xcardia.config import Pretrain, RunEntry, Evaluate, load_config, AUGMENT_DEFAULTS, METHOD_SETTINGS
 
 PKG = Path(__file__).resolve().parents[1]/'xcardia'
 
@@ -19,6 +19,7 @@ READERS = [(NWHead.__init__, 'tau', 'tau_nw'), (select_support, 'k', 'k_support'
            (SupportBankCallback.__init__, 'k', 'k_support'), (SupportBankCallback.__init__, 'every', 'refresh_every'),
            (XCardiaModel.__init__, 'tau_nw', 'tau_nw'), (SimCLRLoss.__init__, 'tau', 'tau_simclr')]
 READERS += [(XCardiaLoss.__init__, k, k) for k in ('lambda_nw', 'tau_clip', 'nw_query', 'nw_tab_grad', 'nw_targets')]
+READERS += [(XCardiaLoss.__init__, 'learnable_tau', 'learnable_tau'), (CLIPLoss.__init__, 'learnable', 'learnable_tau')]
 READERS += [(view_args, k, f'augment.{k}') for k in METHOD.augment.view]
 READERS += [(supcon_loss, 'tau', 'tau_supcon'), (SupConLoss.__init__, 'tau', 'tau_supcon'), (positive_mask, 'rule', 'positives'),
             (positive_mask, 'jaccard_min', 'jaccard_min'), (ahnp_weights, 'strategy', 'ahnp'), (ahnp_weights, 'k', 'ahnp_k'),
@@ -37,8 +38,9 @@ def test_signature_defaults_are_the_settings(fn, param, field):
 
 def test_config_defaults_are_the_settings():
     p = Pretrain()
-    for k in ('lambda_nw', 'tau_clip', 'tau_nw', 'k_support', 'refresh_every', 'bank', 'nw_query', 'nw_tab_grad', 'nw_targets', 'monitor'):
-        assert getattr(p, k) == getattr(METHOD, k), k
+    assert set(METHOD_SETTINGS) == set(METHOD.to_dict()) - {'tau_simclr'} and set(METHOD_SETTINGS) <= set(RunEntry().__dataclass_fields__)
+    for k in METHOD_SETTINGS:
+        if k != 'augment': assert getattr(p, k) == getattr(METHOD, k), k
     assert p.augment == AUGMENT_DEFAULTS == METHOD.augment.to_dict()
     assert Evaluate().n_boot == N_BOOT
     boots = [f for m in (xe, xr) for _, f in inspect.getmembers(m, inspect.isfunction)

@@ -109,7 +109,7 @@ class RetrievalRank(Metric):
     own tables (0: always first, 0.5: chance)."""
     def reset(self): self.parts = []
     def accumulate(self, learn):
-        e_img, e_tab, _ = learn.pred
+        e_img, e_tab = learn.pred[0], learn.pred[1]
         self.parts.append((e_img.detach().float(), e_tab.detach().float(), learn.yb[-1].detach()))
     @property
     def value(self):

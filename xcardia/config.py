@@ -4,7 +4,7 @@
 
 # %% ../nbs/11a_config.ipynb #8c213d8d
 from __future__ import annotations
-import copy, re
+import copy, difflib, re
 from dataclasses import MISSING, dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
@@ -12,10 +12,10 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['PRESET_METHOD', 'OLD_PRESET_METHOD', 'SUPCON_SETTINGS', 'METHOD_SETTINGS', 'AUGMENT_DEFAULTS', 'YAML_HEADER',
            'EXAMPLE_CONFIG', 'REQUIRED', 'LEGACY', 'FREE_MAPPINGS', 'PATH_KEYS', 'SECTIONS', 'UserError', 'setting',
-           'Section', 'check_choice', 'Speed', 'Data', 'method_value', 'check_augment', 'check_method_settings',
-           'RunEntry', 'Pretrain', 'run_entries', 'Regime', 'Finetune', 'freeze_mapping', 'Index', 'Evaluate', 'Config',
-           'example_yaml', 'default_config', 'upgrade_stored', 'additive_keys', 'from_dict', 'load_config',
-           'PretrainRun', 'FinetuneRun', 'RunPlan', 'method_seeds', 'make_plan']
+           'Section', 'check_choice', 'Speed', 'Data', 'method_value', 'check_augment', 'check_supcon_settings',
+           'check_method_settings', 'RunEntry', 'Pretrain', 'run_entries', 'Regime', 'Finetune', 'freeze_mapping',
+           'Index', 'Evaluate', 'Config', 'example_yaml', 'default_config', 'upgrade_stored', 'additive_keys',
+           'from_dict', 'load_config', 'PretrainRun', 'FinetuneRun', 'RunPlan', 'method_seeds', 'make_plan']
 
 # %% ../nbs/11a_config.ipynb #a22231f9
 import yaml
@@ -25,6 +25,7 @@ from .dicom import SeriesRule
 from .encoders import BLOCK_NAMES
 from .nw import BANKS
 from .pretrain import VARIANTS, NW_QUERIES, NW_TARGETS, MONITORS
+from .losses import POSITIVE_RULES, AHNP_STRATEGIES
 from .settings import METHOD, MethodSettings, TINY_BANK, N_BOOT
 from .finetune import PAPER_FREEZE
 from .core import TARGET_NAMES
@@ -75,7 +76,10 @@ yaml.SafeDumper.add_multi_representer(Section, lambda dumper, s: dumper.represen
 # %% ../nbs/11a_config.ipynb #740fdd6b
 def check_choice(where:str, value, options)->None:
     "Refuse `value` unless it is one of `options`; the error names the key and lists the options."
-    if value not in options: raise UserError(f"{where} {value!r} unknown; choose from {list(options)}")
+    if value in options: return
+    close = difflib.get_close_matches(str(value), [str(o) for o in options], n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ''
+    raise UserError(f"{where} {value!r} unknown{hint}; choose from {list(options)}")
 
 # %% ../nbs/11a_config.ipynb #7d60acfe
 @dataclass(frozen=True)
@@ -166,12 +170,11 @@ def method_value(k:str, preset:str|None)->float|int:
     return OLD_PRESET_METHOD.get(preset, {}).get(k, getattr(METHOD, k))
 
 # %% ../nbs/11a_config.ipynb #26e9e0e6
-# the YAML's method settings: all of `MethodSettings` but SimCLR's temperature and the supervised contrast's settings
-# (`supcon_loss`), which reach the YAML with the `supcon` pre-training variant (issue #42)
+# the settings of the `supcon` variant (CROMOTEX's AHNP-SupCMA, `supcon_loss`)
 SUPCON_SETTINGS = ('tau_supcon', 'positives', 'jaccard_min', 'ahnp', 'ahnp_k', 'ahnp_alpha', 'beta',
-                   'supcon_denominator',
-                   'supcon_convention')
-METHOD_SETTINGS = tuple(k for k in METHOD.to_dict() if k != 'tau_simclr' and k not in SUPCON_SETTINGS)
+                   'supcon_denominator', 'supcon_convention', 'nw_head')
+# the YAML's method settings: all of `MethodSettings` but SimCLR's temperature
+METHOD_SETTINGS = tuple(k for k in METHOD.to_dict() if k != 'tau_simclr')
 AUGMENT_DEFAULTS = METHOD.augment.to_dict()   # `xcardia.augment.PairedAugment`'s arguments
 
 # %% ../nbs/11a_config.ipynb #09f16bdd
@@ -190,6 +193,19 @@ def check_augment(a, where:str):
         elif not (_number(v) and v >= 0 and (v <= 1 or not share)):
             raise UserError(f"{where}.augment.{k} must be a number >= 0" + (" and <= 1" if share else '') + f", not {v!r}")
 
+# %% ../nbs/11a_config.ipynb #2769cba7
+def check_supcon_settings(s:Section, where:str):
+    "The `supcon` settings of `s` in range (None: not set here)."
+    for k, options in (('positives', POSITIVE_RULES), ('ahnp', AHNP_STRATEGIES),
+                       ('supcon_denominator', ('all', 'printed')), ('supcon_convention', ('paper', 'official'))):
+        if getattr(s, k) is not None: check_choice(f'{where}.{k}', getattr(s, k), options)
+    for k, lo, hi in (('tau_supcon', 0, None), ('jaccard_min', 0, 1), ('ahnp_k', 0, 1), ('ahnp_alpha', 0, None)):
+        v = getattr(s, k)
+        if v is not None and not (_number(v) and v > lo and (hi is None or v <= hi)):
+            raise UserError(f"{where}.{k} must be a number > {lo}" + (f" and <= {hi}" if hi else '') + f", not {v!r}")
+    if s.beta is not None and not (_number(s.beta) and s.beta >= 0):
+        raise UserError(f"{where}.beta must be a number >= 0, not {s.beta!r}")
+
 # %% ../nbs/11a_config.ipynb #97d25d03
 def check_method_settings(s:Section, where:str):
     "The method settings of `s` in range (None: not set here); `where` names the section in the message."
@@ -203,8 +219,10 @@ def check_method_settings(s:Section, where:str):
             raise UserError(f"{where}.{k} must be a whole number >= 1, not {v!r}")
     for k, options in (('bank', BANKS), ('nw_query', NW_QUERIES), ('nw_targets', NW_TARGETS), ('monitor', MONITORS)):
         if getattr(s, k) is not None: check_choice(f'{where}.{k}', getattr(s, k), options)
-    if s.nw_tab_grad is not None and not isinstance(s.nw_tab_grad, bool):
-        raise UserError(f"{where}.nw_tab_grad must be true or false, not {s.nw_tab_grad!r}")
+    for k in ('nw_tab_grad', 'nw_head', 'learnable_tau'):
+        if getattr(s, k) is not None and not isinstance(getattr(s, k), bool):
+            raise UserError(f"{where}.{k} must be true or false, not {getattr(s, k)!r}")
+    check_supcon_settings(s, where)
     if s.augment is not None: check_augment(s.augment, where)
 
 # %% ../nbs/11a_config.ipynb #19350373
@@ -225,6 +243,17 @@ class RunEntry(Section):
     nw_targets: str|None = None
     augment: dict|None = None         # the keys it changes; the others: the `pretrain` section's
     monitor: str|None = None
+    tau_supcon: float|None = None
+    positives: str|None = None
+    jaccard_min: float|None = None
+    ahnp: str|None = None
+    ahnp_k: float|None = None
+    ahnp_alpha: float|None = None
+    beta: float|None = None
+    supcon_denominator: str|None = None
+    supcon_convention: str|None = None
+    nw_head: bool|None = None
+    learnable_tau: bool|None = None
     exclude_columns: list|None = None
 
     # as a mapping it holds what the entry sets, as the user wrote it (attributes: None where unset)
@@ -236,7 +265,8 @@ class RunEntry(Section):
 class Pretrain(Section):
     "Pre-training: which variants, how long, and the method's settings"
     variants: list = setting(['nw_mmcl', 'mmcl', 'simclr', 'linear_mmcl'],
-                             'NW+MMCL (X-Cardia), MMCL, SimCLR, linear head + MMCL', additive=True)
+                             'NW+MMCL (X-Cardia), MMCL, SimCLR, linear head + MMCL [also: supcon, CROMOTEX\'s supervised contrast]',
+                             additive=True)
     epochs: int|None = setting(None, '')
     bs: int|None = setting(None, '')
     lr: float|None = setting(None, '')
@@ -280,6 +310,26 @@ class Pretrain(Section):
                            'or retrieval (mean rank of each validation CT\'s own tables among all validation tables) '
                            '[loss: the two '
                            'fine-tuned alike in 16_size_study]')
+    learnable_tau: bool = setting(METHOD.learnable_tau, 'learn the contrastive temperature (tau_clip, tau_supcon) with '
+                                  'the encoders, logged as tau [false: X-Cardia fixes it]')
+    tau_supcon: float = setting(METHOD.tau_supcon, f"temperature of CROMOTEX's Eq. 3 [{METHOD.tau_supcon}]",
+                                before="variant supcon (CROMOTEX's AHNP-SupCMA; 06_losses)")
+    positives: str = setting(METHOD.positives, 'which patients share the label over the ten: exact [exact], jaccard '
+                             '(of their positive sets >= jaccard_min), any (one positive in common)')
+    jaccard_min: float = setting(METHOD.jaccard_min, f'with positives: jaccard, the least Jaccard index '
+                                 f'[{METHOD.jaccard_min}]')
+    ahnp: str = setting(METHOD.ahnp, 'hard-negative weights: topk [topk], linear, exp, none')
+    ahnp_k: float = setting(METHOD.ahnp_k, f"topk: the share of an anchor's negatives weighted ahnp_alpha "
+                            f"[{METHOD.ahnp_k}]")
+    ahnp_alpha: float = setting(METHOD.ahnp_alpha, f"the hard negatives' weight (exp: its steepness) "
+                                f"[{METHOD.ahnp_alpha}]")
+    beta: float = setting(METHOD.beta, f'the within-patient positive counts 1 + beta times [{METHOD.beta}]')
+    supcon_denominator: str = setting(METHOD.supcon_denominator, "all pairs [all: CLIP's], or printed (Eq. 3's A(i), "
+                                      'the within-patient pair left out)')
+    supcon_convention: str = setting(METHOD.supcon_convention, "paper [paper: our reading of Eq. 3], or official (the "
+                                     "public code's arithmetic)")
+    nw_head: bool = setting(METHOD.nw_head, 'add the NW head and its loss (lambda_nw) to supcon: set it in a run, '
+                            'e.g. {supcon_nw: {variant: supcon, nw_head: true}} [false]')
     diagnostics: bool = setting(False,
                                 "each loss term's gradient norm into each encoder, every 10th batch (grad_norms.csv)",
                                 additive=True)
@@ -294,15 +344,22 @@ class Pretrain(Section):
     def check(self, seeds:list):
         for v in self.variants: check_choice('pretrain.variants', v, VARIANTS)
         check_method_settings(self, 'pretrain')
+        others = [v for v in self.variants if v != 'supcon']
+        if self.nw_head and others:
+            raise UserError(f"pretrain.nw_head: true adds the NW head to variant supcon, not to {others}; set it in a "
+                            "run: runs: {supcon_nw: {variant: supcon, nw_head: true}}")
         for r, e in self.runs.items():
             if not re.fullmatch(r'[a-z][a-z0-9_]*', str(r)) or r in VARIANTS or re.search(
                 r'_(seed\d+|lambda[\d.]+)$', r):
                 raise UserError(f"pretrain.runs name {r!r}: use lower-case letters, digits and _, not a variant's "
                                 "name, no _seed<k> or _lambda<x>")
             check_method_settings(e, f'pretrain.runs.{r}')
+            if e.get('nw_head', self.nw_head) and e.variant != 'supcon':
+                raise UserError(f"pretrain.runs.{r}.nw_head: true needs variant: supcon, not {e.variant} (variant "
+                                "nw_mmcl is CLIP with the NW head)")
             s = e.seeds
-            if s is not None and (not (isinstance(s, list) and s and all(isinstance(v, int) and not isinstance(v, bool) for v in s) and len(set(s)) == len(s))
-                                  or set(s) - set(seeds)):
+            whole = isinstance(s, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in s)
+            if s is not None and (not (whole and s and len(set(s)) == len(s)) or set(s) - set(seeds)):
                 raise UserError(f"pretrain.runs.{r}.seeds must be a list of distinct seeds among seeds {seeds}, not "
                                 f"{s!r}")
 
@@ -501,6 +558,11 @@ class Config(Section):
         if self.seed not in s:
             raise UserError(f"seeds {s} must include seed ({self.seed}), the training seed of the un-suffixed runs")
         self.pretrain.check(s)
+        ctrip = [v for v in self.pretrain.variants if v == 'ctrip'] + [r for r, e in self.pretrain.runs.items()
+                                                                        if e.variant == 'ctrip']
+        if ctrip and not self.data.ecg:
+            raise UserError(f"pretrain: {', '.join(ctrip)} (variant ctrip) aligns the CT to the ECHO and to the ECG "
+                            "separately and needs data.ecg; without an ECG table use variant mmcl")
         self.finetune.check(list(self.pretrain.variants) + list(self.pretrain.runs))
         self.index.check()
         self.data.check()
@@ -650,7 +712,9 @@ def load_config(src:str|Path|dict|Config, # a YAML file, or the configuration it
         if k not in known and not any(k.startswith(m + '.') for m in FREE_MAPPINGS):
             section = k.rsplit('.', 1)[0] + '.' if '.' in k else ''
             options = sorted(x for x in known if x.startswith(section) and x.count('.') == k.count('.'))
-            raise UserError(f"{name}: unknown key {k!r}; known keys here: {', '.join(options)}")
+            close = difflib.get_close_matches(k, options, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ''
+            raise UserError(f"{name}: unknown key {k!r}{hint}; known keys here: {', '.join(options)}")
         _set(cfg, k, v)
     for k in REQUIRED:
         if k not in given or _get(cfg, k) in (None, ''):

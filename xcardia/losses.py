@@ -8,12 +8,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .distributed import gather_with_local_grad, world_size
-from .settings import METHOD
+from .settings import METHOD, MethodSettings
 
 # %% auto #0
-__all__ = ['TAU_RANGE', 'POSITIVE_RULES', 'AHNP_STRATEGIES', 'for_ddp', 'clip_loss', 'CLIPLoss', 'nw_loss', 'base_rate_bce',
-           'nw_mse', 'base_rate_mse', 'masked_bce', 'nt_xent', 'positive_mask', 'ahnp_weights', 'supcon_loss',
-           'SupConLoss']
+__all__ = ['TAU_RANGE', 'POSITIVE_RULES', 'AHNP_STRATEGIES', 'for_ddp', 'clip_loss', 'CLIPLoss', 'masked_clip_loss', 'nw_loss',
+           'base_rate_bce', 'nw_mse', 'base_rate_mse', 'masked_bce', 'nt_xent', 'positive_mask', 'ahnp_weights',
+           'supcon_loss', 'SupConLoss']
 
 # %% ../nbs/06_losses.ipynb #d64ac4ad
 def for_ddp(loss:torch.Tensor)->torch.Tensor:
@@ -47,6 +47,21 @@ class CLIPLoss(nn.Module):
     @property
     def tau(self)->torch.Tensor: return self.log_tau.exp().clamp(*TAU_RANGE)
     def forward(self, e_img, e_tab): return clip_loss(e_img, e_tab, self.tau)
+
+# %% ../nbs/06_losses.ipynb #13cb9549
+def masked_clip_loss(e_img:torch.Tensor, # l2-normalized image embeddings (n, d), this rank's batch
+                     e_tab:torch.Tensor, # l2-normalized embeddings of one exam (n, d), row by row
+                     present:torch.Tensor, # (n,) bool: which rows have that exam
+                     tau:float|torch.Tensor=METHOD.tau_clip)->torch.Tensor:
+    "Eq. (6) over the present pairs of the (global) batch: absent rows are neither anchors nor candidates."
+    a, b = gather_with_local_grad(e_img).float(), gather_with_local_grad(e_tab).float()
+    m = gather_with_local_grad(present.float()) > 0
+    if m.sum() < 2: return for_ddp((a.sum() + b.sum()) * 0.)
+    logits = (a @ b.T / tau).masked_fill(~(m[:, None] & m[None, :]), -float('inf'))
+    keep = torch.nonzero(m).squeeze(1)
+    sub = logits[keep][:, keep]
+    target = torch.arange(len(keep), device=logits.device)
+    return for_ddp((F.cross_entropy(sub, target) + F.cross_entropy(sub.T, target)) / 2)
 
 # %% ../nbs/06_losses.ipynb #dd96a68c
 def nw_loss(p:torch.Tensor, # NW probabilities (n, C), NaN where undefined
@@ -226,3 +241,10 @@ class SupConLoss(nn.Module):
     @property
     def tau(self)->torch.Tensor: return self.log_tau.exp().clamp(*TAU_RANGE)
     def forward(self, e_img, e_tab, y): return supcon_loss(e_img, e_tab, y, self.tau, **self.settings)
+
+    @classmethod
+    def from_settings(cls, s:MethodSettings, learnable:bool|None=None)->SupConLoss:
+        "The loss a run's `MethodSettings` describe (`learnable` default: `s.learnable_tau`)."
+        return cls(s.tau_supcon, s.learnable_tau if learnable is None else learnable, positives=s.positives,
+                   jaccard_min=s.jaccard_min, ahnp=s.ahnp, ahnp_k=s.ahnp_k, ahnp_alpha=s.ahnp_alpha, beta=s.beta,
+                   denominator=s.supcon_denominator, convention=s.supcon_convention)

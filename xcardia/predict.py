@@ -202,7 +202,9 @@ def _save_pretrained(path:Path, man:BundleManifest, pretrained:XCardiaModel, sup
                           settings=s.to_dict(),
                           tabular=TABULAR_SIZES.get(preset.name, {}), bank=nw,
                           n_support=int(getattr(pretrained.head, 'n_support', 0)))
-    save_tensors(pretrained.state_dict(), path/'pretrained.safetensors')
+    # a learned contrastive temperature (`learnable_tau`) trained the encoders; inference has no use for it
+    save_tensors({k: v for k, v in pretrained.state_dict().items() if not k.startswith('temperature.')},
+                 path/'pretrained.safetensors')
     man.files['pretrained.safetensors'] = dict(
         holds="the pre-trained XCardiaModel: image and tabular encoders, projections, head",
         **({'patient_derived': "the NW support bank: training studies' fused embeddings, labels and row ids "

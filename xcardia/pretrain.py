@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import NamedTuple
 
 # %% auto #0
-__all__ = ['NW_QUERIES', 'NW_TARGETS', 'MONITORS', 'VARIANTS', 'TABULAR_SIZES', 'XCardiaModel', 'SimCLRModel', 'XCardiaLoss',
-           'SimCLRLoss', 'LossTerm', 'TermGradNorms', 'Variant', 'check_pretrain', 'paired_parts', 'pretrain_learner',
-           'save_image_encoder', 'head_outputs', 'encode_pairs', 'retrieval_accuracy', 'head_auroc', 'head_r2']
+__all__ = ['EXAMS', 'NW_QUERIES', 'CONTRASTS', 'NW_TARGETS', 'MONITORS', 'VARIANTS', 'TABULAR_SIZES', 'XCardiaModel',
+           'SimCLRModel', 'ExamEncoders', 'CTripModel', 'XCardiaLoss', 'SimCLRLoss', 'exam_presence', 'CTripLoss',
+           'LossTerm', 'TermGradNorms', 'Variant', 'check_pretrain', 'SupConCheck', 'ctrip_parts', 'paired_parts',
+           'pretrain_learner', 'save_image_encoder', 'head_outputs', 'encode_pairs', 'retrieval_accuracy', 'head_auroc',
+           'head_r2']
 
 # %% ../nbs/08_pretrain.ipynb #ad044d58
 import numpy as np
@@ -26,7 +28,7 @@ from fastcore.meta import delegates
 from .core import get_preset, TARGET_NAMES, save_tensors
 from .encoders import ImageEncoder, TabularEncoder, fuse, init_linear_xavier
 from .nw import NWHead, BANKS
-from .losses import CLIPLoss, nw_loss, nw_mse, nt_xent, base_rate_bce
+from .losses import CLIPLoss, SupConLoss, positive_mask, masked_clip_loss, nw_loss, nw_mse, nt_xent, base_rate_bce
 from fastcore.foundation import L
 from .train import make_learner, FitSpec
 from .settings import METHOD, MethodSettings
@@ -68,8 +70,47 @@ class SimCLRModel(nn.Module):
         self.image_encoder = image_encoder
     def forward(self, v1, v2): return self.image_encoder(v1), self.image_encoder(v2)
 
+# %% ../nbs/08_pretrain.ipynb #00940ae7
+EXAMS = ('echo', 'ecg')
+
+class ExamEncoders(nn.Module):
+    "One tabular encoder per exam, each on its own columns of the paired inputs (C-TRIP's separate ECHO and ECG encoders)."
+    def __init__(self, tp, # the fitted `TabularPreprocessor` of the paired DataLoaders
+                 d:int, exams:tuple=EXAMS, **sizes):
+        super().__init__()
+        self.exams, self.encoders = tuple(exams), nn.ModuleDict()
+        for e in self.exams:
+            num = [i for i, c in enumerate(tp.num_cols) if c.startswith(f'{e}_')]
+            cat = [i for i, c in enumerate(tp.cat_cols) if c.startswith(f'{e}_')]
+            if not num and not cat:
+                raise ValueError(f"variant 'ctrip' needs {e.upper()} columns ({e}_...) among the tabular inputs; there "
+                                 f"are none (an exam table not given, or every column excluded): use variant 'mmcl'")
+            self.register_buffer(f'{e}_num', torch.tensor(num, dtype=torch.long), persistent=False)
+            self.register_buffer(f'{e}_cat', torch.tensor(cat, dtype=torch.long), persistent=False)
+            self.encoders[e] = TabularEncoder(len(num), [tp.cat_cardinalities[i] for i in cat], d=d, **sizes)
+
+    def each(self, x_num, x_cat)->dict:
+        "Each exam's l2-normalized embedding (n, d)."
+        return {e: self.encoders[e](x_num[:, getattr(self, f'{e}_num')], x_cat[:, getattr(self, f'{e}_cat')])
+                for e in self.exams}
+
+    def forward(self, x_num, x_cat=None):
+        "The table's embedding: the normalized sum of the exams' (retrieval, probes)."
+        return F.normalize(sum(self.each(x_num, x_cat).values()), dim=-1)
+
+class CTripModel(XCardiaModel):
+    "Image encoder and `ExamEncoders`, no head: (e_img, e_tab, fused, then each exam's embedding)."
+    def __init__(self, image_encoder:ImageEncoder, exam_encoders:ExamEncoders):
+        super().__init__(image_encoder, exam_encoders, None)
+
+    def forward(self, ct, x_num=None, x_cat=None):
+        e_img, each = self.image_encoder(ct), self.tabular_encoder.each(x_num, x_cat)
+        e_tab = F.normalize(sum(each.values()), dim=-1)
+        return (e_img, e_tab, fuse(e_img, e_tab), *each.values())
+
 # %% ../nbs/08_pretrain.ipynb #3924003f
 NW_QUERIES = ('fused', 'image', 'both')
+CONTRASTS = ('clip', 'supcon')
 NW_TARGETS = ('labels', 'measurements', 'both')
 
 class XCardiaLoss(nn.Module):
@@ -85,14 +126,21 @@ class XCardiaLoss(nn.Module):
                  nw_targets:str=METHOD.nw_targets,
                  # y's first n_labels columns are labels, the rest standardized measurements
                  n_labels:int=len(TARGET_NAMES),
+                 # the contrastive term: 'clip' (Eq. 6) or 'supcon' (CROMOTEX's AHNP-SupCMA over y's label columns)
+                 contrast:str='clip',
+                 settings:MethodSettings=METHOD, # supcon's settings (tau_supcon, positives, ahnp, beta, ...)
                 ):
         super().__init__()
         if nw_query not in NW_QUERIES: raise ValueError(f"nw_query must be one of {NW_QUERIES}, not {nw_query!r}")
         if nw_targets not in NW_TARGETS: raise ValueError(f"nw_targets must be one of {NW_TARGETS}, not {nw_targets!r}")
+        if contrast not in CONTRASTS: raise ValueError(f"contrast must be one of {CONTRASTS}, not {contrast!r}")
         # a list: not a submodule
-        self.model, self.lambda_nw, self.clip = [model], lambda_nw, CLIPLoss(tau_clip, learnable_tau)
+        self.model, self.lambda_nw, self.contrast = [model], lambda_nw, contrast
+        self.clip = CLIPLoss(tau_clip, learnable_tau) if contrast == 'clip' else SupConLoss.from_settings(
+            settings, learnable_tau)
         self.nw_query, self.nw_tab_grad, self.nw_targets, self.n_labels = nw_query, nw_tab_grad, nw_targets, n_labels
         self.terms, self.live = {}, {}
+        self.batches, self.alone = 0, 0     # supcon: batches seen, and those where no anchor had another positive
 
     def score(self, p, y):
         """The NW loss of predictions `p` against `y`: BCE on the label columns and/or masked MSE on the measurement
@@ -110,14 +158,26 @@ class XCardiaLoss(nn.Module):
         image = lambda: self.score(m.phenotype_probs(e_img, idx), y)
         return fused() if self.nw_query == 'fused' else image() if self.nw_query == 'image' else fused() + image()
 
+    def supcon(self, e_img, e_tab, y)->tuple:
+        "The supcon term over y's label columns, and the mean number of other positives per anchor (this rank's batch)."
+        labels = y[:, :self.n_labels]
+        rule = self.clip.settings
+        others = (positive_mask(labels.float(), rule['positives'], rule['jaccard_min']).sum(1) - 1).float()
+        self.batches, self.alone = self.batches + 1, self.alone + int(others.sum() == 0)
+        return self.clip(e_img, e_tab, labels), others.mean()
+
     def forward(self, pred, y, idx):
         e_img, e_tab, z = pred
-        clip = self.clip(e_img, e_tab)
-        self.live = {'clip': clip}
+        if self.contrast == 'clip': con, extra = self.clip(e_img, e_tab), {}
+        else:
+            con, others = self.supcon(e_img, e_tab, y)
+            extra = {'positives': others}
+        self.live = {self.contrast: con}
         if self.model[0].head_kind is not None and self.lambda_nw != 0:
             self.live['nw'] = self.nw_term(e_img, e_tab, y, idx)
-        self.terms = {k: v.detach() for k, v in self.live.items()}
-        return clip + self.lambda_nw * self.live['nw'] if 'nw' in self.live else clip
+        if isinstance(self.clip.log_tau, nn.Parameter): extra['tau'] = self.clip.tau
+        self.terms = {**{k: v.detach() for k, v in self.live.items()}, **{k: v.detach() for k, v in extra.items()}}
+        return con + self.lambda_nw * self.live['nw'] if 'nw' in self.live else con
 
 # %% ../nbs/08_pretrain.ipynb #ff293e24
 class SimCLRLoss(nn.Module):
@@ -131,11 +191,34 @@ class SimCLRLoss(nn.Module):
         self.terms = {'nt_xent': loss.detach()}
         return loss
 
+# %% ../nbs/08_pretrain.ipynb #57d6055c
+def exam_presence(cohort:pd.DataFrame, exams:tuple=EXAMS)->torch.Tensor:
+    "(n_rows, len(exams)) bool: which rows of a matched cohort have each exam in the window (its `<exam>_gap_days` known)."
+    return torch.as_tensor(np.stack([cohort[f'{e}_gap_days'].notna().to_numpy() if f'{e}_gap_days' in cohort
+                                     else np.zeros(len(cohort), bool) for e in exams], 1))
+
+class CTripLoss(nn.Module):
+    "C-TRIP: CLIP(CT, ECHO) + CLIP(CT, ECG), each over the patients with that exam, each with its own temperature."
+    def __init__(self, present:torch.Tensor, # `exam_presence` of the DataLoaders' cohort
+                 tau_clip:float=METHOD.tau_clip, learnable_tau:bool=METHOD.learnable_tau, exams:tuple=EXAMS):
+        super().__init__()
+        self.exams, self.present, self.lambda_nw = tuple(exams), present.bool(), 0.
+        self.clips = nn.ModuleDict({e: CLIPLoss(tau_clip, learnable_tau) for e in self.exams})
+        self.terms, self.live = {}, {}
+
+    def forward(self, pred, y, idx):
+        e_img, has = pred[0], self.present.to(idx.device)[idx]
+        self.live = {f'clip_{e}': masked_clip_loss(e_img, pred[3 + i], has[:, i], self.clips[e].tau)
+                     for i, e in enumerate(self.exams)}
+        shares = {f'with_{e}': has[:, i].float().mean() for i, e in enumerate(self.exams)}
+        self.terms = {k: v.detach() for k, v in self.live.items()} | shares
+        return sum(self.live.values())
+
 # %% ../nbs/08_pretrain.ipynb #88a4b091
 class LossTerm(Metric):
     """The epoch average of one term of the loss function's `terms` (weighted by batch size), summed on the device: no
     host sync per batch."""
-    def __init__(self, name:str): self.name_ = name
+    def __init__(self, name:str, label:str|None=None): self.name_, self.label = name, label # label: the column's name
     def reset(self): self.total, self.count = 0., 0
     def accumulate(self, learn):
         t = getattr(learn.loss_func, 'terms', {}).get(self.name_)
@@ -148,7 +231,7 @@ class LossTerm(Metric):
     @property
     def value(self): return float(self.total) / self.count if self.count else float('nan')
     @property
-    def name(self): return f'{self.name_}_loss'
+    def name(self): return self.label or f'{self.name_}_loss'
 
 # %% ../nbs/08_pretrain.ipynb #5014e603
 class TermGradNorms(Callback):
@@ -186,13 +269,20 @@ class TermGradNorms(Callback):
 MONITORS = {'loss': dict(monitor='valid_loss'), 'retrieval': dict(monitor='valid_retrieval_rank', comp=np.less)}
 
 class Variant(NamedTuple):
-    "A pre-training variant: the data it needs and the phenotype head on its fused embedding."
+    "A pre-training variant: the data it needs, the phenotype head on its fused embedding and its contrastive term."
     kind: str # `make_dls` kind: 'paired' (a CT with its tables) or 'simclr' (two views of a CT)
-    head: str|None # 'nw', 'linear' or None (MMCL, SimCLR)
+    head: str|None # 'nw', 'linear' or None (MMCL, SimCLR; supcon unless `nw_head`)
+    contrast: str = 'clip' # 'clip' (Eq. 6), 'supcon' (CROMOTEX's Eq. 3) or 'ctrip' (one CLIP term per exam); SimCLR: its own
+
+    def head_with(self, s:MethodSettings)->str|None:
+        "The head a run of this variant trains with settings `s` (`nw_head` adds the NW head to supcon)."
+        return 'nw' if self.contrast == 'supcon' and s.nw_head else self.head
 
 VARIANTS = {'nw_mmcl': Variant('paired', 'nw'), 'mmcl': Variant('paired', None),
             'linear_mmcl': Variant('paired', 'linear'),
-            'simclr': Variant('simclr', None)}
+            'simclr': Variant('simclr', None),
+            'supcon': Variant('paired', None, 'supcon'),
+            'ctrip': Variant('paired', None, 'ctrip')}
 TABULAR_SIZES = {'tiny': dict(n_blocks=1, d_block=32, attention_n_heads=4),
                  'small': dict(n_blocks=2, d_block=64, attention_n_heads=4),
                  'paper': dict(n_blocks=3)}
@@ -204,31 +294,68 @@ def check_pretrain(dls, variant:str, s:MethodSettings, n_labels:int):
     if s.bank not in BANKS: raise ValueError(f"bank must be one of {list(BANKS)}, not {s.bank!r}")
     if s.monitor not in MONITORS: raise ValueError(f"monitor must be one of {list(MONITORS)}, not {s.monitor!r}")
     v = VARIANTS[variant]
+    if s.nw_head and v.contrast != 'supcon':
+        raise ValueError(f"nw_head adds the NW head to variant 'supcon'; variant {variant!r} "
+                         + ("has its own head" if v.head else "is not contrastive with labels: use variant 'nw_mmcl'"
+                            if v.kind == 'paired' else "has no fused embedding"))
     if s.nw_targets != 'labels':
-        if v.head != 'nw':
+        if v.head_with(s) != 'nw':
             raise ValueError(f"nw_targets={s.nw_targets!r} needs the NW head (variant 'nw_mmcl'), not variant "
                              f"{variant!r}")
         if len(getattr(dls.train_ds, 'targets', ())) <= n_labels:
             raise ValueError(f"nw_targets={s.nw_targets!r} needs measurement columns after the {n_labels} labels in y: "
                              "cohort, names = measurement_targets(cohort); "
                              "make_dls(cohort, targets=[*TARGET_NAMES, *names], ...)")
+    if v.contrast == 'ctrip':
+        cohort = getattr(dls.train_ds, 'cohort', None)
+        if cohort is not None and not (exam_presence(cohort)[:, 1].any() and exam_presence(cohort)[:, 0].any()):
+            raise ValueError("variant 'ctrip' aligns the CT to the ECHO and to the ECG: the cohort has no "
+                             + ("ECG" if exam_presence(cohort)[:, 0].any() else "ECHO")
+                             + " in the window (an exam table missing?); use variant 'mmcl'")
     if getattr(dls, 'kind', v.kind) != v.kind:
         raise ValueError(f"variant {variant!r} needs make_dls(..., kind={v.kind!r}), got kind={dls.kind!r}")
 
 # %% ../nbs/08_pretrain.ipynb #26a8c1e7
-def paired_parts(dls, p, head:str|None, s:MethodSettings, n_labels:int,
+class SupConCheck(Callback):
+    "After a supcon fit: warn, with the count, if some batches gave no anchor a positive besides itself."
+    def before_fit(self): self.loss_func.batches, self.loss_func.alone = 0, 0
+    def after_fit(self):
+        lf = self.loss_func
+        if lf.alone:
+            warnings.warn(f"supcon: in {lf.alone} of {lf.batches} batches (training and validation) no patient had a "
+                          f"positive besides itself under positives={lf.clip.settings['positives']!r}: there the loss "
+                          "is CLIP's with hard-negative weights. A larger batch, or positives 'jaccard' or 'any', "
+                          "gives anchors company")
+
+def ctrip_parts(dls, p, img:ImageEncoder, s:MethodSettings)->tuple:
+    "The model, loss, metrics and callbacks of variant 'ctrip' (`ExamEncoders`, `CTripLoss`)."
+    model = CTripModel(img, ExamEncoders(dls.tab_preprocessor, p.d, **TABULAR_SIZES.get(p.name, {})))
+    loss = CTripLoss(exam_presence(dls.train_ds.cohort), s.tau_clip, s.learnable_tau)
+    if s.learnable_tau: model.temperature = loss.clips
+    metrics = [LossTerm(f'clip_{e}') for e in EXAMS] + [RetrievalRank()] + [LossTerm(f'with_{e}', f'with_{e}')
+                                                                            for e in EXAMS]
+    aug = PairedAugment(image=s.augment.image, tabular=s.augment.tabular, **s.augment.view)
+    return model, loss, metrics, [aug] if aug.image or aug.tabular else []
+
+def paired_parts(dls, p, v:Variant, s:MethodSettings, n_labels:int,
                  bank_bn:str='batch', final_bank:bool=True)->tuple:
-    "The model, loss, metrics and callbacks of a paired variant (`head`: 'nw', 'linear' or None) at preset `p`."
-    tp = dls.tab_preprocessor
+    "The model, loss, metrics and callbacks of a paired variant `v` (its head, with `s`, and its contrast) at preset `p`."
+    tp, head = dls.tab_preprocessor, v.head_with(s)
     # before the tabular encoder: the seed's draws go to it first
     img = ImageEncoder.from_preset(p)
+    if v.contrast == 'ctrip': return ctrip_parts(dls, p, img, s)
     tab = TabularEncoder(len(tp.num_cols), tp.cat_cardinalities, d=p.d, **TABULAR_SIZES.get(p.name, {}))
     model = XCardiaModel(img, tab, head, n_targets=n_labels, tau_nw=s.tau_nw)
-    loss = XCardiaLoss(model, s.lambda_nw if head else 0., s.tau_clip, nw_query=s.nw_query, nw_tab_grad=s.nw_tab_grad,
-                       nw_targets=s.nw_targets, n_labels=n_labels)
-    metrics = [LossTerm('clip')] + ([LossTerm('nw')] if head else []) + [RetrievalRank()]
+    loss = XCardiaLoss(model, s.lambda_nw if head else 0., s.tau_clip, s.learnable_tau, nw_query=s.nw_query,
+                       nw_tab_grad=s.nw_tab_grad, nw_targets=s.nw_targets, n_labels=n_labels, contrast=v.contrast,
+                       settings=s)
+    # a learned temperature is the model's: optimized, checkpointed, resumed and DDP-reduced with it
+    if s.learnable_tau: model.temperature = loss.clip
+    metrics = [LossTerm(v.contrast)] + ([LossTerm('nw')] if head else []) + [RetrievalRank()]
+    metrics += [LossTerm('positives', 'positives')] if v.contrast == 'supcon' else []
+    metrics += [LossTerm('tau', 'tau')] if s.learnable_tau else []
     aug = PairedAugment(image=s.augment.image, tabular=s.augment.tabular, **s.augment.view)
-    cbs = [aug] if aug.image or aug.tabular else []
+    cbs = ([aug] if aug.image or aug.tabular else []) + ([SupConCheck()] if v.contrast == 'supcon' else [])
     if head == 'nw':
         cbs.append(SupportBankCallback(s.k_support, s.refresh_every, BANKS[s.bank], bn=bank_bn, final_bank=final_bank,
                                        n_labels=n_labels))
@@ -237,7 +364,7 @@ def paired_parts(dls, p, head:str|None, s:MethodSettings, n_labels:int,
 # %% ../nbs/08_pretrain.ipynb #43f63770
 @delegates(make_learner)
 def pretrain_learner(dls, # from `make_dls(..., kind='paired')`, or kind='simclr' for the SimCLR variant
-                     variant:str='nw_mmcl', # 'nw_mmcl', 'mmcl', 'simclr' or 'linear_mmcl'
+                     variant:str='nw_mmcl', # 'nw_mmcl', 'mmcl', 'simclr', 'linear_mmcl' or 'supcon'
                      # the method's settings; keywords named as its fields (`tau_nw=0.05`) override them
                      settings:MethodSettings=METHOD,
                      # BatchNorm while encoding the bank during the fit: 'batch' (as the queries) or 'running'
@@ -261,7 +388,7 @@ def pretrain_learner(dls, # from `make_dls(..., kind='paired')`, or kind='simclr
     if v.kind == 'simclr':
         model, loss, metrics, extra = SimCLRModel(ImageEncoder.from_preset(p)), SimCLRLoss(s.tau_simclr), [LossTerm('nt_xent')], []
     else:
-        model, loss, metrics, extra = paired_parts(dls, p, v.head, s, n_labels, bank_bn, final_bank)
+        model, loss, metrics, extra = paired_parts(dls, p, v, s, n_labels, bank_bn, final_bank)
         if diagnostics and is_distributed():
             warnings.warn("diagnostics (TermGradNorms) are off under several processes: run them on one")
         elif diagnostics: extra.append(TermGradNorms(fname='grad_norms.csv'))
@@ -292,7 +419,7 @@ def head_outputs(learn:Learner, dl=None)->dict:
     out = {k: [] for k in ('e_img', 'e_tab', 'p', 'y', 'idx')}
     with eval_mode(model):
         for ct, x_num, x_cat, y, idx in dl:
-            i, t, z = model(ct, x_num, x_cat)
+            i, t, z = model(ct, x_num, x_cat)[:3]
             out['e_img'].append(i.float())
             out['e_tab'].append(t.float())
             out['y'].append(y)

@@ -13,8 +13,8 @@ from typing import Sequence
 __all__ = ['METHOD_NAMES', 'REGIME_TITLES', 'DIAGNOSTICS', 'method_label', 'frame_markdown', 'Report', 'Evaluation',
            'start_evaluation', 'cohort_section', 'load_finetune_results', 'supported_best', 'regime_tables',
            'fraction_table', 'sweep_table', 'comparison_table', 'comparison_section', 'load_pretrained',
-           'pretraining_head_section', 'modality_section', 'diagnostics_section', 'cam_studies', 'study_batch',
-           'study_cams', 'gradcam_section', 'exemplar_section', 'severity_metrics', 'severity_section',
+           'pretraining_head_section', 'modality_section', 'diagnostics_section', 'probes_section', 'cam_studies',
+           'study_batch', 'study_cams', 'gradcam_section', 'exemplar_section', 'severity_metrics', 'severity_section',
            'calibration_section', 'operating_section', 'card_facts', 'bundle_section', 'provenance_section',
            'run_evaluate']
 
@@ -25,11 +25,13 @@ import torch
 import torch.nn as nn
 import yaml
 import matplotlib.pyplot as plt
-from .core import TARGETS, TARGET_NAMES, get_preset, markdown_table
+from .core import TARGETS, TARGET_NAMES, get_preset, markdown_table, set_seed
 from .settings import N_BOOT
 from .matching import MEASUREMENT_UNITS
 from .data import mask_like
-from .encoders import fuse
+from .encoders import fuse, image_encoder
+from .data import tabular_columns
+from .probes import PROBE_COLUMNS, KNN_K, probe_table, ecg_reference, encode_images, encode_tables, plot_probes
 from .nw import explanation_frame
 from .losses import nw_loss, base_rate_bce
 from .pretrain import head_outputs, VARIANTS
@@ -47,7 +49,8 @@ from .config import Config
 from .stages import say, stage_done, read_cohort_stage, load_pretrained_learner, load_finetuned_model, pretrain_dls, FEW_POSITIVES, short_targets_text
 
 # %% ../nbs/13_report.ipynb #ed84a2c4
-METHOD_NAMES = {'nw_mmcl': 'NW+MMCL', 'mmcl': 'MMCL', 'simclr': 'SimCLR', 'linear_mmcl': 'linear+MMCL',
+METHOD_NAMES = {'nw_mmcl': 'NW+MMCL', 'mmcl': 'MMCL', 'simclr': 'SimCLR', 'linear_mmcl': 'linear+MMCL', 'supcon': 'SupCon',
+                'ctrip': 'C-TRIP',
                 'none': 'no pre-training'}
 
 def method_label(method:str, # a variant, an extra run of `pretrain.runs`, or 'none'
@@ -380,9 +383,10 @@ def load_pretrained(ev:Evaluation)->list:
     validation pairs (`ev.heads`), at `seed`."""
     cfg = ev.cfg
     runs = [r for r in cfg.plan.pretrain if r.seed == cfg.seed and r.lambda_sweep is None and r.paired and (r.folder/'model.safetensors').exists()]
-    built = {}   # runs whose DataLoaders `pretrain_dls` builds alike (excluded columns, measurement targets) share them
+    # runs whose DataLoaders `pretrain_dls` builds alike (excluded columns, measurement targets, cohort) share them
+    built = {}
     for r in runs:
-        key = (tuple(r.exclude), r.nw_targets != 'labels')
+        key = (tuple(r.exclude), r.nw_targets != 'labels', VARIANTS[r.variant].contrast == 'ctrip')   # ctrip: its cohort
         if key not in built: built[key] = pretrain_dls(cfg, r)
         ev.learners[r.name] = load_pretrained_learner(cfg, r, built[key])
         ev.heads[r.name] = _head_arrays(ev.learners[r.name])
@@ -462,6 +466,52 @@ def diagnostics_section(ev:Evaluation)->pd.DataFrame:
         "weighted loss term sent into the image (img) and tabular (tab) encoder in the last epoch (with "
         "`pretrain.diagnostics`).").table(frame_markdown(tab))
     return tab
+
+# %% ../nbs/13_report.ipynb #83b3ddfe
+def _mean_ci(d:pd.DataFrame)->str:
+    "The mean over targets of a probe's values and of their CI bounds, as one cell."
+    d = d.dropna(subset=['value'])
+    return f"{d.value.mean():.3f} [{d.ci_low.mean():.3f}, {d.ci_high.mean():.3f}]" if len(d) else 'n/a'
+
+def probes_section(ev:Evaluation)->pd.DataFrame|None:
+    "Probe every pre-trained encoder at the training seed, frozen; write `probes.csv` and `fig_probes.png`."
+    cfg, t0 = ev.cfg, time.perf_counter()
+    lab = read_cohort_stage(cfg, 'labelled')
+    if not (lab.split == 'test').any(): return None
+    runs = [r for r in cfg.plan.pretrain if r.seed == cfg.seed and r.lambda_sweep is None
+            and (r.folder/'encoder.safetensors').exists()]
+    p = get_preset(cfg.preset)
+    set_seed(cfg.seed)
+    encoders = {'none': image_encoder(p)} | {r.name: image_encoder(p, r.folder/'encoder.safetensors', load=True)
+                                             for r in runs}
+    rows = []
+    for name, enc in encoders.items():
+        emb = encode_images(enc, lab, cfg.preset, cfg.cache_dir, cfg.finetune.bs)
+        (x_tr, tr), (x_te, te) = emb['train'], emb['test']
+        learn = ev.learners.get(name)
+        e_tab = encode_tables(learn.model, learn.dls.tab_preprocessor, te) if learn is not None else None
+        rows.append(probe_table(method_label(name), x_tr, tr, x_te, te, e_tab, ev.n_boot, ev.seed))
+    tr, te = lab[lab.split == 'train'], lab[lab.split == 'test']
+    if tabular_columns(lab, ('ecg_',)): rows.append(ecg_reference(tr, te, ev.n_boot, ev.seed))
+    probes = pd.concat(rows, ignore_index=True)
+    probes.to_csv(ev.folder/'probes.csv', index=False)
+    table = pd.DataFrame({m: {'linear AUROC (mean of targets)': _mean_ci(d[(d.probe == 'linear') & (d.metric == 'auroc')]),
+                              'k-NN AUROC': _mean_ci(d[d.probe == 'knn']),
+                              **{f"{pr.replace('retrieval_', 'retrieval ')} (chance {r.chance:.3g})":
+                                 f"{r.value:.3g} [{r.ci_low:.3g}, {r.ci_high:.3g}]"
+                                 for pr in ('retrieval_top1', 'retrieval_top5', 'retrieval_median_rank')
+                                 for _, r in d[d.probe == pr].iterrows()}}
+                          for m, d in probes.groupby('method', sort=False)}).T.fillna('')
+    ev.times['probes'] = time.perf_counter() - t0
+    ev.report.h('Probes of the frozen pre-trained encoders (test split)').p(
+        f"Training seed {ev.seed}. A logistic regression (linear) and a {KNN_K}-nearest-neighbour vote (k-NN) per target on "
+        "the frozen CT embeddings of the training split, scored on the test split; retrieval: the rank of each test CT's "
+        "own tables among all test tables by the pre-trained tabular encoder (1 = first). 'ECG only' is the linear probe "
+        "on the ECG measurements themselves. Mean over targets of the AUROC and of its CI bounds; every target, the "
+        "severity MAE beside the mean guess and each CI are in probes.csv.").table(frame_markdown(table))
+    ev.report.img(ev.save_fig(plot_probes(probes), 'fig_probes.png'),
+                  'Linear-probe AUROC per target with its 95 % CI, per encoder; dashed: chance.')
+    return probes
 
 # %% ../nbs/13_report.ipynb #bf5d0cd7
 def cam_studies(ds, preset)->tuple:
@@ -743,7 +793,10 @@ def card_facts(ev:Evaluation)->dict:
 def bundle_section(ev:Evaluation, operating:pd.DataFrame|None=None):
     "Write the model bundle of `evaluate.bundle` into `out/bundle` and say what it holds."
     if ev.finetuned is None: return
-    (bm, br), pre_nw = ev.bundle_run, ev.learners.get('nw_mmcl')
+    # the NW model for exemplars: the bundle method's own pre-training when it has the NW head (supcon + NW), else NW+MMCL's
+    (bm, br), own = ev.bundle_run, ev.learners.get(ev.bundle_run[0])
+    pre_name = bm if own is not None and own.model.head_kind == 'nw' else 'nw_mmcl'
+    pre_nw = ev.learners.get(pre_name)
     support, tp = None, None
     if pre_nw is not None:
         ids = pre_nw.model.head.support_ids.cpu().numpy()
@@ -757,7 +810,7 @@ def bundle_section(ev:Evaluation, operating:pd.DataFrame|None=None):
                 card=card_facts(ev))
     ev.report.h('Model bundle').p(f"`{ev.out/'bundle'}`: the fine-tuned {method_label(bm)} / {br} model with its "
                                   "validation F1 thresholds and their operating points"
-                                  + (', and the pre-trained NW+MMCL model with its support bank' if pre_nw is not None else '')
+                                  + (f', and the pre-trained {method_label(pre_name)} model with its support bank' if pre_nw is not None else '')
                                   + f". `xcardia predict CT... --bundle {ev.out/'bundle'}` uses it.")
 
 # %% ../nbs/13_report.ipynb #efc61d24
@@ -804,6 +857,7 @@ def run_evaluate(cfg:dict,
     pretraining_head_section(ev)
     modality_section(ev)
     diagnostics_section(ev)
+    probes_section(ev)
     ev.finetuned = load_finetuned_model(cfg, *ev.bundle_run) if ev.bundle_run in ev.results else None
     severity_section(ev)
     cam = gradcam_section(ev)

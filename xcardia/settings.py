@@ -69,6 +69,9 @@ class MethodSettings:
     beta: float = 2.0 # the within-patient positive counts 1 + beta times (CROMOTEX's beta; our reading, 06_losses)
     supcon_denominator: str = 'all' # 'all' pairs (CLIP's) or 'printed' (Eq. 3's A(i): the within-patient pair left out)
     supcon_convention: str = 'paper' # 'paper' (our reading of Eq. 3) or 'official' (the public code's arithmetic)
+    nw_head: bool = False # supcon: add the NW head and its loss (weight lambda_nw) on top: 'supcon + NW' is a run
+    # the contrastive temperature (tau_clip, tau_supcon) learned as log tau, clamped (X-Cardia fixes it; CLIP learns it)
+    learnable_tau: bool = False
 
     def update(self, **changes)->MethodSettings:
         "A copy with `changes` applied; `None` keeps a setting, `augment` may be a partial mapping."

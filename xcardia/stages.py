@@ -232,11 +232,16 @@ def match_tables(cfg:Config, paired:bool=True)->dict:
             exams = (d.echo, d.ecg)
             labelled, unmatched = match_exams(ct, *exams, require=('echo',), **kw)
             both = match_exams(ct, *exams, require=('echo', 'ecg'), **kw)[0] if paired and ecg is not None else labelled
+            # C-TRIP's cohort: a CT with an ECHO or an ECG in the window (`labelled`, and those with an ECG only)
+            either = None
+            if paired and ecg is not None:
+                with_ecg = match_exams(ct, *exams, require=('ecg',), **kw)[0]
+                either = pd.concat([labelled, with_ecg[~with_ecg.study_id.isin(labelled.study_id)]], ignore_index=True)
         except (ValueError, FileNotFoundError) as e: raise UserError(str(e)) from e
     implausible = pd.DataFrame(labelled.attrs.get('implausible', []),
                                columns=['table', 'column', 'row', 'value', 'reason'])
-    return dict(ct=ct, echo=echo, ecg=ecg, labelled=labelled, unmatched=unmatched, paired=both, implausible=implausible,
-                warnings=caught)
+    return dict(ct=ct, echo=echo, ecg=ecg, labelled=labelled, unmatched=unmatched, paired=both, either=either,
+                implausible=implausible, warnings=caught)
 
 # a target with fewer positive studies in the training or test split is named: its AUROC will be missing or wide
 FEW_POSITIVES = 5
@@ -267,6 +272,12 @@ def run_cohort(cfg:Config)->dict:
     pre = pretraining_cohort(m['paired'], labelled.patient_id[labelled.split == 'test'].unique(), fr, seed=cfg.seed)
     labelled.to_parquet(folder/'labelled.parquet')
     pre.to_parquet(folder/'pretrain.parquet')
+    one_exam = 0
+    if m['either'] is not None:          # variant ctrip's: the pairs above and the CTs with one of the two exams
+        pre_any = pretraining_cohort(m['either'], labelled.patient_id[labelled.split == 'test'].unique(), fr,
+                                     seed=cfg.seed)
+        pre_any.to_parquet(folder/'pretrain_any.parquet')
+        one_exam = len(pre_any) - len(pre)
     unmatched.to_csv(folder/'unmatched.csv', index=False)
     implausible.to_csv(folder/'implausible_values.csv', index=False)
     if len(implausible): say(f"{len(implausible)} implausible measurement value(s) set missing "
@@ -281,14 +292,16 @@ def run_cohort(cfg:Config)->dict:
             "be missing or wide")
     say(f"cohort: {len(labelled)} labelled studies ({labelled.patient_id.nunique()} patients), {len(pre)} pre-training "
         "pairs, "
-        f"{len(unmatched)} CT studies unmatched" + (f" ({unmatched.reason.value_counts().to_dict()})" if len(unmatched) else ''))
-    return finish_stage(folder, t0, labelled=len(labelled), pretrain=len(pre), unmatched=len(unmatched),
+        f"{len(unmatched)} CT studies unmatched" + (f" ({unmatched.reason.value_counts().to_dict()})" if len(unmatched) else '')
+        + (f"; variant ctrip also pre-trains on {one_exam} CT studies with one of the two exams" if one_exam else ''))
+    return finish_stage(folder, t0, labelled=len(labelled), pretrain=len(pre), pretrain_one_exam=one_exam,
+                        unmatched=len(unmatched),
                         short_targets=short,
                         implausible_values=len(implausible), inputs=inputs)
 
 # %% ../nbs/12_stages.ipynb #36b4a4dc
 def read_cohort_stage(cfg:Config, which:str='labelled')->pd.DataFrame:
-    "A cohort frame written by `run_cohort` ('labelled' or 'pretrain')."
+    "A cohort frame written by `run_cohort` ('labelled', 'pretrain' or 'pretrain_any')."
     f = Path(cfg.out)/'cohort'/f'{which}.parquet'
     if not f.exists(): raise UserError(f"{f} does not exist: run `xcardia cohort CONFIG` first")
     check_inputs(cfg, stage_done(f.parent) or {})
@@ -427,7 +440,12 @@ def pretrain_dls(cfg:Config, run:str|PretrainRun):
     """The DataLoaders of a pre-training run: its kind, its excluded columns and, with `nw_targets`, the measurement
     targets after the labels."""
     run = pretrain_run(cfg, run)
-    pre, targets = read_cohort_stage(cfg, 'pretrain'), list(TARGET_NAMES)
+    ctrip = VARIANTS[run.variant].contrast == 'ctrip'
+    if ctrip and not (Path(cfg.out)/'cohort'/'pretrain_any.parquet').exists():
+        raise UserError(f"pre-training run {run.name} (variant ctrip) needs {Path(cfg.out)/'cohort'/'pretrain_any.parquet'}, "
+                        "the cohort of CTs with either exam: this output folder's cohort stage was written without it "
+                        "(no ECG table, or an earlier xcardia); use a new `out` folder")
+    pre, targets = read_cohort_stage(cfg, 'pretrain_any' if ctrip else 'pretrain'), list(TARGET_NAMES)
     if run.nw_targets != 'labels':
         pre, names = measurement_targets(pre)
         targets += names

@@ -1,0 +1,96 @@
+"""The related methods' pre-training variants (issue #42) through the same plan as X-Cardia's: `xcardia run` at two seeds,
+the bundle of a supcon + NW run, and `predict` from it."""
+import json
+import pandas as pd
+import pytest
+import yaml
+from xcardia.stages import EXAMPLE_CONFIG, load_config
+from xcardia.core import TARGET_NAMES
+from xcardia.synthetic import make_cohort
+from xcardia.settings import method_settings
+from conftest import cli_here as xcardia
+
+@pytest.fixture(scope='module')
+def supcon_run(tmp_path_factory):
+    "`xcardia run` of the supcon variant and a supcon + NW run (learned temperature), two seeds, the tiny size."
+    root = tmp_path_factory.mktemp('methods')
+    make_cohort(root/'tables', n_patients=40, seed=5)
+    cfg = yaml.safe_load(EXAMPLE_CONFIG)
+    cfg.update(out='runs/m', preset='tiny', cache_dir='cache', seeds=[0, 1])
+    cfg['pretrain'].update(variants=['supcon'], epochs=1, positives='any',
+                           runs={'supcon_nw': {'variant': 'supcon', 'nw_head': True, 'learnable_tau': True,
+                                               'seeds': [0]}})
+    cfg['finetune'].update(methods=['supcon', 'supcon_nw', 'none'], regimes=['full'], epochs=1)
+    cfg['evaluate'].update(n_boot=50, bundle='supcon_nw/full')
+    (root/'config.yaml').write_text(yaml.safe_dump(cfg, sort_keys=False))
+    code, _, err = xcardia('run', root/'config.yaml', cwd=root)
+    assert code == 0, err[-3000:]
+    return root, root/'runs'/'m'
+
+def test_supcon_runs_through_the_plan(supcon_run):
+    root, out = supcon_run
+    for name, seeds in (('supcon', (0, 1)), ('supcon_nw', (0,))):
+        for s in seeds:
+            folder = out/'pretrain'/(name if s == 0 else f'{name}_seed{s}')
+            hist = pd.read_csv(folder/'history.csv')
+            assert hist.train_positives.iloc[-1] > 0 and hist.train_supcon_loss.notna().all(), folder   # positives found
+            assert ('train_nw_loss' in hist) == (name == 'supcon_nw') and ('train_tau' in hist) == (name == 'supcon_nw')
+            assert (folder/'encoder.safetensors').exists()
+    for m in ('supcon', 'supcon_seed1', 'supcon_nw', 'none', 'none_seed1'):
+        assert (out/'finetune'/m/'full'/'preds.npz').exists(), m
+    md = (out/'report'/'report.md').read_text()
+    assert 'SupCon' in md
+
+def test_supcon_bundle_records_its_settings_and_predicts(supcon_run):
+    root, out = supcon_run
+    man = json.loads((out/'bundle'/'bundle.json').read_text())
+    s = method_settings(man['pretrained']['settings'])
+    assert (s.nw_head, s.learnable_tau, s.positives, man['pretrained']['head']) == (True, True, 'any', 'nw')
+    lab = pd.read_parquet(out/'cohort'/'labelled.parquet')
+    cts = lab.image_path[lab.split == 'test'].head(2).tolist()
+    code, _, err = xcardia('predict', *cts, '--bundle', out/'bundle', '--exemplars', '2', '--csv', root/'pred.csv')
+    assert code == 0, err[-2000:]
+    pred = pd.read_csv(root/'pred.csv', index_col=0)
+    assert list(pred.index) == cts and pred[list(TARGET_NAMES)].apply(lambda c: c.between(0, 1)).all().all()
+
+@pytest.fixture(scope='module')
+def ctrip_run(tmp_path_factory):
+    "`xcardia run` of variant ctrip where a third of the patients have no ECG: their CTs pre-train on the CT-ECHO term."
+    root = tmp_path_factory.mktemp('ctrip')
+    paths = make_cohort(root/'tables', n_patients=40, seed=6)
+    ecg = pd.read_csv(paths['ecg'])
+    gone = sorted(ecg.patient_id.unique())[::3]
+    ecg[~ecg.patient_id.isin(gone)].to_csv(paths['ecg'], index=False)
+    cfg = yaml.safe_load(EXAMPLE_CONFIG)
+    cfg.update(out='runs/c', preset='tiny', cache_dir='cache')
+    cfg['pretrain'].update(variants=['ctrip', 'mmcl'], epochs=1)
+    cfg['finetune'].update(methods=['ctrip', 'none'], regimes=['full'], epochs=1)
+    cfg['evaluate'].update(n_boot=50, bundle='ctrip/full')
+    (root/'config.yaml').write_text(yaml.safe_dump(cfg, sort_keys=False))
+    code, _, err = xcardia('run', root/'config.yaml', cwd=root)
+    assert code == 0, err[-3000:]
+    return root, root/'runs'/'c', set(gone), err
+
+def test_ctrip_pretrains_on_ct_with_one_exam(ctrip_run):
+    root, out, gone, err = ctrip_run
+    pre, pre_any = (pd.read_parquet(out/'cohort'/f) for f in ('pretrain.parquet', 'pretrain_any.parquet'))
+    extra = pre_any[~pre_any.study_id.isin(pre.study_id)]
+    one = extra.echo_gap_days.isna() ^ extra.ecg_gap_days.isna()
+    assert len(extra) and one.all()                                  # each added CT has exactly one of the two exams
+    assert extra[extra.patient_id.isin(gone)].ecg_gap_days.isna().all() and extra.patient_id.isin(gone).any()
+    assert f"variant ctrip also pre-trains on {len(extra)} CT studies with one of the two exams" in err
+    done = json.loads((out/'cohort'/'done.json').read_text())
+    assert done['pretrain_one_exam'] == len(extra)
+    lab = pd.read_parquet(out/'cohort'/'labelled.parquet')
+    assert not set(pre_any.patient_id) & set(lab.patient_id[lab.split == 'test'])      # test patients never pre-trained on
+    hist = pd.read_csv(out/'pretrain'/'ctrip'/'history.csv')
+    assert 0 < hist.train_with_ecg.iloc[-1] < 1 and hist.train_clip_ecg_loss.notna().all()
+    assert (out/'finetune'/'ctrip'/'full'/'preds.npz').exists()
+    probes = pd.read_csv(out/'report'/'probes.csv')
+    assert {'C-TRIP', 'MMCL', 'no pre-training', 'ECG only'} <= set(probes.method)
+    assert (probes[probes.method == 'C-TRIP'].probe == 'retrieval_top1').any()
+
+def test_ctrip_refused_without_an_ecg_table(tmp_path):
+    cfg = {'out': str(tmp_path/'o'), 'data': {'ct': 'a', 'echo': 'b'}, 'pretrain': {'variants': ['ctrip']}}
+    with pytest.raises(Exception, match='needs data.ecg; without an ECG table use variant mmcl'):
+        load_config(cfg, base=tmp_path, check_files=False)
