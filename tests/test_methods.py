@@ -1,6 +1,7 @@
-"""The related methods' pre-training variants (issue #42) through the same plan as X-Cardia's: `xcardia run` at two seeds,
-the bundle of a supcon + NW run, and `predict` from it."""
-import json
+"""The related methods' pre-training variants (issue #42) through the same plan as X-Cardia's, `xcardia run`: supcon at two
+seeds with a supcon + NW run in the bundle and `predict` from it; ctrip with CTs that have one exam; teacher's two stages."""
+import json, re
+import torch
 import pandas as pd
 import pytest
 import yaml
@@ -94,3 +95,61 @@ def test_ctrip_refused_without_an_ecg_table(tmp_path):
     cfg = {'out': str(tmp_path/'o'), 'data': {'ct': 'a', 'echo': 'b'}, 'pretrain': {'variants': ['ctrip']}}
     with pytest.raises(Exception, match='needs data.ecg; without an ECG table use variant mmcl'):
         load_config(cfg, base=tmp_path, check_files=False)
+
+@pytest.fixture(scope='module')
+def teacher_run(tmp_path_factory):
+    "`xcardia run` of variant teacher and a teacher + NW run: stage 1 on every exam, then the CT aligned to it, frozen."
+    root = tmp_path_factory.mktemp('teacher')
+    make_cohort(root/'tables', n_patients=40, seed=7)
+    cfg = yaml.safe_load(EXAMPLE_CONFIG)
+    cfg.update(out='runs/t', preset='tiny', cache_dir='cache')
+    cfg['pretrain'].update(variants=['teacher'], epochs=1, teacher_epochs=3,
+                           runs={'teacher_nw': {'variant': 'teacher', 'nw_head': True}})
+    cfg['finetune'].update(methods=['teacher', 'teacher_nw', 'none'], regimes=['full'], epochs=1)
+    cfg['evaluate'].update(n_boot=50, bundle='teacher_nw/full')
+    (root/'config.yaml').write_text(yaml.safe_dump(cfg, sort_keys=False))
+    code, _, err = xcardia('run', root/'config.yaml', cwd=root)
+    assert code == 0, err[-3000:]
+    return root, root/'runs'/'t', err
+
+def test_teacher_stage_one_then_frozen(teacher_run):
+    from xcardia.core import read_tensors
+    root, out, err = teacher_run
+    lab = pd.read_parquet(out/'cohort'/'labelled.parquet')
+    for name in ('teacher', 'teacher_nw'):
+        folder = out/'pretrain'/name
+        assert len(pd.read_csv(folder/'teacher'/'history.csv')) == 3
+        errors = pd.read_csv(folder/'teacher'/'feature_errors.csv')
+        assert {'feature', 'error', 'mean_guess'} <= set(errors.columns) and len(errors) > 5
+        stage1 = read_tensors(folder/'teacher'/'teacher.safetensors')[0]
+        model = read_tensors(folder/'model.safetensors')[0]
+        for k, v in stage1.items():                                  # stage 2 left the teacher as stage 1 made it
+            assert torch.equal(model[f'tabular_encoder.{k}'], v), k
+    assert re.search(r"pre-training teacher, stage 1 \(teacher\): (\d+) exam rows", err)
+    n_rows = int(re.search(r"stage 1 \(teacher\): (\d+) exam rows", err).group(1))
+    assert n_rows > len(pd.read_parquet(out/'cohort'/'pretrain.parquet'))          # more exams than CT pairs
+    md = (out/'report'/'report.md').read_text()
+    assert "The teacher's stage 1" in md and (out/'report'/'fig_teacher.png').exists()
+    man = json.loads((out/'bundle'/'bundle.json').read_text())
+    assert man['pretrained']['head'] == 'nw' and method_settings(man['pretrained']['settings']).nw_head
+
+def test_training_levers_reach_the_fits(tmp_path):
+    "Warm-up, clipping, the class-balanced sampler and balanced positive weights, set in the YAML, reach both fits."
+    make_cohort(tmp_path/'tables', n_patients=30, seed=8)
+    cfg = yaml.safe_load(EXAMPLE_CONFIG)
+    cfg.update(out='runs/l', preset='tiny', cache_dir='cache')
+    levers = dict(warmup=.2, grad_clip=1., positive_share=.3)
+    cfg['pretrain'].update(variants=['mmcl'], epochs=2, **levers)
+    cfg['finetune'].update(methods=['mmcl'], regimes=['full'], epochs=2, pos_weight='balanced', **levers)
+    (tmp_path/'config.yaml').write_text(yaml.safe_dump(cfg, sort_keys=False))
+    for stage in ('cohort', 'pretrain', 'finetune'):
+        code, _, err = xcardia(stage, tmp_path/'config.yaml', cwd=tmp_path)
+        assert code == 0, err[-3000:]
+    out = tmp_path/'runs'/'l'
+    pre = json.loads((out/'pretrain'/'mmcl'/'done.json').read_text())
+    ft = json.loads((out/'finetune'/'mmcl'/'full'/'done.json').read_text())
+    assert pre['train'] == {**levers, 'pos_weight': None} and ft['train'] == {**levers, 'pos_weight': 'balanced'}
+    lab = pd.read_parquet(out/'cohort'/'labelled.parquet')
+    y = lab.loc[lab.split == 'train', list(TARGET_NAMES)]
+    want = [(y[t] == 0).sum() / (y[t] == 1).sum() if (y[t] == 1).any() and (y[t] == 0).any() else 1. for t in TARGET_NAMES]
+    assert ft['pos_weight'] == pytest.approx(want)

@@ -56,7 +56,7 @@ def test_readme_test_command_is_what_ci_runs():
     assert 'nbdev_test' in (ROOT/'.ci'/'run').read_text()
 
 # The data's one way through the package (DESIGN's data flow): a module may import only from modules ranked below it.
-LAYERS = ('core', 'settings', 'matching', 'dicom', 'synthetic', 'data', 'encoders', 'nw', 'distributed', 'losses', 'severity', 'train', 'augment', 'bank', 'pretrain', 'finetune', 'evaluate', 'probes',
+LAYERS = ('core', 'settings', 'matching', 'dicom', 'synthetic', 'data', 'encoders', 'nw', 'distributed', 'losses', 'severity', 'train', 'augment', 'bank', 'pretrain', 'teacher', 'finetune', 'evaluate', 'probes',
           'predict', 'share', 'pacs', 'config', 'stages', 'report', 'validate', 'cli')
 
 def package_imports(path:Path)->set:

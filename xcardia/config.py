@@ -13,9 +13,10 @@ from pathlib import Path
 __all__ = ['PRESET_METHOD', 'OLD_PRESET_METHOD', 'SUPCON_SETTINGS', 'METHOD_SETTINGS', 'AUGMENT_DEFAULTS', 'YAML_HEADER',
            'EXAMPLE_CONFIG', 'REQUIRED', 'LEGACY', 'FREE_MAPPINGS', 'PATH_KEYS', 'SECTIONS', 'UserError', 'setting',
            'Section', 'check_choice', 'Speed', 'Data', 'method_value', 'check_augment', 'check_supcon_settings',
-           'check_method_settings', 'RunEntry', 'Pretrain', 'run_entries', 'Regime', 'Finetune', 'freeze_mapping',
-           'Index', 'Evaluate', 'Config', 'example_yaml', 'default_config', 'upgrade_stored', 'additive_keys',
-           'from_dict', 'load_config', 'PretrainRun', 'FinetuneRun', 'RunPlan', 'method_seeds', 'make_plan']
+           'train_settings', 'check_method_settings', 'RunEntry', 'Pretrain', 'run_entries', 'Regime', 'Finetune',
+           'freeze_mapping', 'Index', 'Evaluate', 'Config', 'example_yaml', 'default_config', 'upgrade_stored',
+           'additive_keys', 'from_dict', 'load_config', 'PretrainRun', 'FinetuneRun', 'RunPlan', 'method_seeds',
+           'make_plan']
 
 # %% ../nbs/11a_config.ipynb #a22231f9
 import yaml
@@ -26,7 +27,7 @@ from .encoders import BLOCK_NAMES
 from .nw import BANKS
 from .pretrain import VARIANTS, NW_QUERIES, NW_TARGETS, MONITORS
 from .losses import POSITIVE_RULES, AHNP_STRATEGIES
-from .settings import METHOD, MethodSettings, TINY_BANK, N_BOOT
+from .settings import METHOD, MethodSettings, TINY_BANK, N_BOOT, TRAIN, TrainSettings
 from .finetune import PAPER_FREEZE
 from .core import TARGET_NAMES
 from .severity import SEVERITY_NAMES, severity_targets
@@ -205,6 +206,14 @@ def check_supcon_settings(s:Section, where:str):
             raise UserError(f"{where}.{k} must be a number > {lo}" + (f" and <= {hi}" if hi else '') + f", not {v!r}")
     if s.beta is not None and not (_number(s.beta) and s.beta >= 0):
         raise UserError(f"{where}.beta must be a number >= 0, not {s.beta!r}")
+    if s.teacher_mask is not None and not (_number(s.teacher_mask) and 0 < s.teacher_mask < 1):
+        raise UserError(f"{where}.teacher_mask must be a number > 0 and < 1, not {s.teacher_mask!r}")
+
+# %% ../nbs/11a_config.ipynb #83b39158
+def train_settings(s:Section, where:str)->TrainSettings:
+    "The `TrainSettings` of a `pretrain` or `finetune` section (`UserError` naming the key when one is out of range)."
+    try: return TrainSettings(**{k: getattr(s, k) for k in TrainSettings.__dataclass_fields__ if hasattr(s, k)})
+    except (TypeError, ValueError) as e: raise UserError(f"{where}.{e}") from e
 
 # %% ../nbs/11a_config.ipynb #97d25d03
 def check_method_settings(s:Section, where:str):
@@ -254,6 +263,7 @@ class RunEntry(Section):
     supcon_convention: str|None = None
     nw_head: bool|None = None
     learnable_tau: bool|None = None
+    teacher_mask: float|None = None
     exclude_columns: list|None = None
 
     # as a mapping it holds what the entry sets, as the user wrote it (attributes: None where unset)
@@ -265,7 +275,7 @@ class RunEntry(Section):
 class Pretrain(Section):
     "Pre-training: which variants, how long, and the method's settings"
     variants: list = setting(['nw_mmcl', 'mmcl', 'simclr', 'linear_mmcl'],
-                             'NW+MMCL (X-Cardia), MMCL, SimCLR, linear head + MMCL [also: supcon, CROMOTEX\'s supervised contrast]',
+                             'NW+MMCL (X-Cardia), MMCL, SimCLR, linear head + MMCL [also: supcon, ctrip, teacher: 08_pretrain]',
                              additive=True)
     epochs: int|None = setting(None, '')
     bs: int|None = setting(None, '')
@@ -328,8 +338,12 @@ class Pretrain(Section):
                                       'the within-patient pair left out)')
     supcon_convention: str = setting(METHOD.supcon_convention, "paper [paper: our reading of Eq. 3], or official (the "
                                      "public code's arithmetic)")
-    nw_head: bool = setting(METHOD.nw_head, 'add the NW head and its loss (lambda_nw) to supcon: set it in a run, '
-                            'e.g. {supcon_nw: {variant: supcon, nw_head: true}} [false]')
+    nw_head: bool = setting(METHOD.nw_head, 'add the NW head and its loss (lambda_nw) to supcon or teacher: set it in '
+                            'a run, e.g. {supcon_nw: {variant: supcon, nw_head: true}} [false]')
+    teacher_mask: float = setting(METHOD.teacher_mask, "share of each exam's features masked and reconstructed in stage 1 "
+                                  f"[{METHOD.teacher_mask}]",
+                                  before="variant teacher (stage 1 on every exam, then frozen; xcardia.teacher)")
+    teacher_epochs: int|None = setting(None, 'stage 1 epochs; null: as epochs')
     diagnostics: bool = setting(False,
                                 "each loss term's gradient norm into each encoder, every 10th batch (grad_norms.csv)",
                                 additive=True)
@@ -340,23 +354,33 @@ class Pretrain(Section):
     patience: int = setting(10, 'epochs without improvement of the monitored value before stopping')
     lambda_sweep: list = setting([], 'Table B.1: extra NW+MMCL runs at these lambdas, e.g. [0.2, 0.4, 0.6, 0.8]',
                                  additive=True)
+    warmup: float = setting(TRAIN.warmup, 'share of the steps with the learning rate rising linearly from lr/100 [0: '
+                            'none, the paper]', before='how the fit is driven (xcardia.settings.TrainSettings): the related '
+                            'papers\' levers, off by default')
+    grad_clip: float|None = setting(TRAIN.grad_clip, 'largest global gradient norm; null: no clipping [the paper]')
+    positive_share: float|None = setting(TRAIN.positive_share, 'draw training studies with a positive label as this '
+                                         'share of each epoch (CROMOTEX: 0.25-0.3); null: uniform [the paper]')
 
     def check(self, seeds:list):
         for v in self.variants: check_choice('pretrain.variants', v, VARIANTS)
         check_method_settings(self, 'pretrain')
-        others = [v for v in self.variants if v != 'supcon']
+        train_settings(self, 'pretrain')
+        others = [v for v in self.variants if not VARIANTS[v].takes_nw_head]
         if self.nw_head and others:
-            raise UserError(f"pretrain.nw_head: true adds the NW head to variant supcon, not to {others}; set it in a "
-                            "run: runs: {supcon_nw: {variant: supcon, nw_head: true}}")
+            raise UserError(f"pretrain.nw_head: true adds the NW head to variants supcon and teacher, not to {others}; "
+                            "set it in a run: runs: {supcon_nw: {variant: supcon, nw_head: true}}")
+        t = self.teacher_epochs
+        if t is not None and not (isinstance(t, int) and not isinstance(t, bool) and t >= 1):
+            raise UserError(f"pretrain.teacher_epochs must be a whole number >= 1 or null, not {t!r}")
         for r, e in self.runs.items():
             if not re.fullmatch(r'[a-z][a-z0-9_]*', str(r)) or r in VARIANTS or re.search(
                 r'_(seed\d+|lambda[\d.]+)$', r):
                 raise UserError(f"pretrain.runs name {r!r}: use lower-case letters, digits and _, not a variant's "
                                 "name, no _seed<k> or _lambda<x>")
             check_method_settings(e, f'pretrain.runs.{r}')
-            if e.get('nw_head', self.nw_head) and e.variant != 'supcon':
-                raise UserError(f"pretrain.runs.{r}.nw_head: true needs variant: supcon, not {e.variant} (variant "
-                                "nw_mmcl is CLIP with the NW head)")
+            if e.get('nw_head', self.nw_head) and not VARIANTS[e.variant].takes_nw_head:
+                raise UserError(f"pretrain.runs.{r}.nw_head: true needs variant: supcon or teacher, not {e.variant} "
+                                "(variant nw_mmcl is CLIP with the NW head)")
             s = e.seeds
             whole = isinstance(s, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in s)
             if s is not None and (not (whole and s and len(set(s)) == len(s)) or set(s) - set(seeds)):
@@ -421,6 +445,14 @@ class Finetune(Section):
                            item_docs={'default': 'every pre-trained encoder [the paper freezes the lower conv blocks]',
                                       'none': 'no pre-training: random blocks are trained, not frozen'})
     patience: int = setting(10, 'early stopping on validation macro-AUROC')
+    warmup: float = setting(TRAIN.warmup, 'share of the steps with the learning rate rising linearly from lr/100 [0: '
+                            'none, the paper]', before='how the fit is driven (xcardia.settings.TrainSettings): the related '
+                            'papers\' levers, off by default')
+    grad_clip: float|None = setting(TRAIN.grad_clip, 'largest global gradient norm; null: no clipping [the paper]')
+    positive_share: float|None = setting(TRAIN.positive_share, 'draw training studies with a positive label as this '
+                                         'share of each epoch (CROMOTEX: 0.25-0.3); null: uniform [the paper]')
+    pos_weight: str|None = setting(TRAIN.pos_weight, "balanced: weigh each target's positives in the BCE by its "
+                                   "training negatives/positives; null: 1 [the paper]")
     targets: list = setting(['binary'], 'binary (the ten binary targets, all of them; or their names), then any '
                                         'severity targets '
                             '(xcardia.severity): continuous lvef, lvwt, pasp, tr_vmax, av_vmax, lvidd; ordinal '
@@ -434,6 +466,7 @@ class Finetune(Section):
 
     def check(self, pretrained:list):
         "`pretrained`: the variants and extra runs this configuration pre-trains."
+        train_settings(self, 'finetune')
         bad = [m for m in self.methods if m != 'none' and m not in pretrained]
         if bad:
             raise UserError(f"finetune.methods {bad} are not pre-trained (add them to pretrain.variants, or use 'none')")

@@ -13,7 +13,7 @@ __all__ = ['HU_MIN_EXPECTED', 'HU_RANGE', 'AIR_HU', 'CACHE_VERSION', 'MISSING_TO
            'check_ct', 'LoadCT', 'AntiAlias', 'ct_transforms', 'apply_ct', 'load_ct', 'mask_like', 'simclr_augment',
            'random_views', 'SimCLRViews', 'file_digest', 'file_state', 'preprocessing_params', 'CTCache',
            'tabular_columns', 'resolve_exclude', 'TabularPreprocessor', 'CohortDataset', 'ct_cache', 'make_dls',
-           'measurement_targets']
+           'balance_positives', 'measurement_targets']
 
 # %% ../nbs/03_data.ipynb #4730804b
 import numpy as np
@@ -576,6 +576,23 @@ def make_dls(cohort:pd.DataFrame, # matched cohort frame (index = row positions 
                                  shuffle=(True, False), drop_last=(drop, False), after_batch=after)
     dls.tab_preprocessor, dls.dropped, dls.preset, dls.kind = tp, dropped, p, kind
     return dls
+
+# %% ../nbs/03_data.ipynb #f11dc567
+def balance_positives(dl, # a training DataLoader of `make_dls` (its dataset a `CohortDataset`)
+                      share:float, # the share of draws that are studies with a positive label
+                      n_labels:int|None=None, # how many of y's columns are labels (default: all)
+                     ):
+    "Draw `dl`'s studies with replacement so that those with a positive label make up `share` of the draws."
+    ds = dl.dataset
+    y = np.asarray(ds.y[ds.rows], dtype=float)[:, :n_labels]
+    pos = (y == 1).any(1)
+    if pos.all() or not pos.any():
+        raise ValueError(f"positive_share needs training studies with and without a positive label; "
+                         f"{int(pos.sum())} of {len(pos)} have one")
+    w = np.where(pos, share / pos.sum(), (1 - share) / (~pos).sum())
+    dl.shuffle_fn = lambda idxs: dl.rng.choices(range(len(idxs)), weights=w.tolist(), k=len(idxs))
+    dl.positive_share = share
+    return dl
 
 # %% ../nbs/03_data.ipynb #987f137a
 MEASUREMENT_PREFIX = 'm_' # the standardized measurement target columns: m_<ECHO column>

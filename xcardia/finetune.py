@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Sequence
 
 # %% auto #0
-__all__ = ['PAPER_FREEZE', 'FineTuneModel', 'macro_auroc', 'MacroAUROC', 'MaskedBCE', 'finetune_learner', 'few_shot', 'fraction']
+__all__ = ['PAPER_FREEZE', 'FineTuneModel', 'macro_auroc', 'MacroAUROC', 'MaskedBCE', 'balanced_pos_weight', 'finetune_learner',
+           'few_shot', 'fraction']
 
 # %% ../nbs/09_finetune.ipynb #6e7f9df8
 import numpy as np
@@ -88,6 +89,14 @@ class MaskedBCE(nn.Module):
         super().__init__()
         self.pos_weight = None if pos_weight is None else torch.as_tensor(pos_weight, dtype=torch.float32)
     def forward(self, logits, y, idx=None): return masked_bce(logits, y, self.pos_weight)
+
+# %% ../nbs/09_finetune.ipynb #f28d18ac
+def balanced_pos_weight(y:np.ndarray, # training labels (n, C), NaN where missing
+                       )->np.ndarray:
+    "Per target, its training negatives over its positives (`TrainSettings(pos_weight='balanced')`); 1 without both."
+    y = np.asarray(y, float)
+    pos, neg = (y == 1).sum(0), (y == 0).sum(0)
+    return np.where((pos > 0) & (neg > 0), neg / np.maximum(pos, 1), 1.)
 
 # %% ../nbs/09_finetune.ipynb #c0b440c7
 @delegates(make_learner)

@@ -13,7 +13,7 @@ from typing import Sequence
 __all__ = ['CANONICAL', 'NA_VALUES', 'SEGMENTATION_COLUMNS', 'MEASUREMENT_UNITS', 'MEASUREMENT_KEYS', 'REASONS', 'read_table',
            'require_columns', 'patient_key', 'resolve_paths', 'read_tables', 'check_date_order', 'parse_dates',
            'drop_duplicate_rows', 'Unit', 'check_units', 'nearest_exam', 'match_exams', 'no_match_reason',
-           'split_patients', 'pretraining_cohort', 'cohort_report', 'random_exam_tables']
+           'split_patients', 'pretraining_cohort', 'exam_rows', 'cohort_report', 'random_exam_tables']
 
 # %% ../nbs/01_matching.ipynb #ea3563af
 import numpy as np
@@ -479,6 +479,37 @@ def pretraining_cohort(matched:pd.DataFrame, # from match_exams(..., require=('e
     assert not patient_key(out[patient_col]).isin(excl).any(), "an excluded patient in the pre-training cohort"
     out['split'] = split_patients(out, fractions, seed=seed, patient_col=patient_col)
     return out
+
+# %% ../nbs/01_matching.ipynb #9717651c
+def exam_rows(echo:pd.DataFrame|str|Path, # ECHO exams (as for `match_exams`)
+              ecg:pd.DataFrame|str|Path|None=None, # ECG exams
+              exclude_patients:Sequence=(), # patient ids never to use (the test set)
+              window_days:float=183, columns:dict|None=None, dayfirst:bool=False, units:dict|None=None,
+             )->pd.DataFrame: # one row per exam: `patient_id`, `study_id` ('echo<i>'/'ecg<i>'), echo_* and ecg_* columns
+    "Every ECHO exam with the nearest ECG of its patient in the window, and every ECG exam no ECHO row took."
+    cols = {**CANONICAL, **(columns or {})}
+    # no labels: a teacher learns the measurements, not the targets derived from them
+    kw = dict(window_days=window_days, columns=columns, dayfirst=dayfirst, units=units, targets=())
+    parts = []
+    for k, src in (('echo', echo), ('ecg', ecg)):
+        if src is None: continue
+        t = read_table(src, k.upper(), (cols[f'{k}_patient_id'],))
+        require_columns(t, [cols[f'{k}_patient_id'], cols[f'{k}_date']], k.upper())
+        anchor = pd.DataFrame({cols['patient_id']: t[cols[f'{k}_patient_id']].to_numpy(),
+                               cols['study_id']: [f'{k}{i}' for i in range(len(t))],
+                               cols['study_date']: t[cols[f'{k}_date']].to_numpy()})
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')            # the CT matching already said what these tables hold
+            parts.append(match_exams(anchor, echo, ecg, require=(k,), **kw)[0])
+    out = parts[0]
+    if len(parts) > 1 and len(out):
+        taken = set(zip(patient_key(out.patient_id), out.ecg_exam_date.astype(str)))
+        e = parts[1]
+        out = pd.concat([out, e[[(p, d) not in taken for p, d in zip(patient_key(e.patient_id),
+                                                                       e.ecg_exam_date.astype(str))]]])
+    excl = set(patient_key(pd.Series(list(exclude_patients))).dropna())
+    return out[~patient_key(out.patient_id).isin(excl)].drop(columns=['study_date', 'image_path'],
+                                                               errors='ignore').reset_index(drop=True)
 
 # %% ../nbs/01_matching.ipynb #d449c478
 def cohort_report(df:pd.DataFrame, # a cohort with label columns

@@ -11,9 +11,9 @@ from typing import NamedTuple
 # %% auto #0
 __all__ = ['EXAMS', 'NW_QUERIES', 'CONTRASTS', 'NW_TARGETS', 'MONITORS', 'VARIANTS', 'TABULAR_SIZES', 'XCardiaModel',
            'SimCLRModel', 'ExamEncoders', 'CTripModel', 'XCardiaLoss', 'SimCLRLoss', 'exam_presence', 'CTripLoss',
-           'LossTerm', 'TermGradNorms', 'Variant', 'check_pretrain', 'SupConCheck', 'ctrip_parts', 'paired_parts',
-           'pretrain_learner', 'save_image_encoder', 'head_outputs', 'encode_pairs', 'retrieval_accuracy', 'head_auroc',
-           'head_r2']
+           'LossTerm', 'TermGradNorms', 'Variant', 'check_pretrain', 'SupConCheck', 'ctrip_parts', 'FrozenTeacher',
+           'freeze_teacher', 'paired_parts', 'pretrain_learner', 'save_image_encoder', 'head_outputs', 'encode_pairs',
+           'retrieval_accuracy', 'head_auroc', 'head_r2']
 
 # %% ../nbs/08_pretrain.ipynb #ad044d58
 import numpy as np
@@ -273,16 +273,20 @@ class Variant(NamedTuple):
     kind: str # `make_dls` kind: 'paired' (a CT with its tables) or 'simclr' (two views of a CT)
     head: str|None # 'nw', 'linear' or None (MMCL, SimCLR; supcon unless `nw_head`)
     contrast: str = 'clip' # 'clip' (Eq. 6), 'supcon' (CROMOTEX's Eq. 3) or 'ctrip' (one CLIP term per exam); SimCLR: its own
+    teacher: bool = False # the tabular encoder comes trained (stage 1, `xcardia.teacher`) and stays frozen
 
+    @property
+    def takes_nw_head(self)->bool: return self.contrast == 'supcon' or self.teacher
     def head_with(self, s:MethodSettings)->str|None:
-        "The head a run of this variant trains with settings `s` (`nw_head` adds the NW head to supcon)."
-        return 'nw' if self.contrast == 'supcon' and s.nw_head else self.head
+        "The head a run of this variant trains with settings `s` (`nw_head` adds the NW head to supcon and teacher)."
+        return 'nw' if self.takes_nw_head and s.nw_head else self.head
 
 VARIANTS = {'nw_mmcl': Variant('paired', 'nw'), 'mmcl': Variant('paired', None),
             'linear_mmcl': Variant('paired', 'linear'),
             'simclr': Variant('simclr', None),
             'supcon': Variant('paired', None, 'supcon'),
-            'ctrip': Variant('paired', None, 'ctrip')}
+            'ctrip': Variant('paired', None, 'ctrip'),
+            'teacher': Variant('paired', None, 'clip', teacher=True)}
 TABULAR_SIZES = {'tiny': dict(n_blocks=1, d_block=32, attention_n_heads=4),
                  'small': dict(n_blocks=2, d_block=64, attention_n_heads=4),
                  'paper': dict(n_blocks=3)}
@@ -294,8 +298,8 @@ def check_pretrain(dls, variant:str, s:MethodSettings, n_labels:int):
     if s.bank not in BANKS: raise ValueError(f"bank must be one of {list(BANKS)}, not {s.bank!r}")
     if s.monitor not in MONITORS: raise ValueError(f"monitor must be one of {list(MONITORS)}, not {s.monitor!r}")
     v = VARIANTS[variant]
-    if s.nw_head and v.contrast != 'supcon':
-        raise ValueError(f"nw_head adds the NW head to variant 'supcon'; variant {variant!r} "
+    if s.nw_head and not v.takes_nw_head:
+        raise ValueError(f"nw_head adds the NW head to variants 'supcon' and 'teacher'; variant {variant!r} "
                          + ("has its own head" if v.head else "is not contrastive with labels: use variant 'nw_mmcl'"
                             if v.kind == 'paired' else "has no fused embedding"))
     if s.nw_targets != 'labels':
@@ -337,14 +341,27 @@ def ctrip_parts(dls, p, img:ImageEncoder, s:MethodSettings)->tuple:
     aug = PairedAugment(image=s.augment.image, tabular=s.augment.tabular, **s.augment.view)
     return model, loss, metrics, [aug] if aug.image or aug.tabular else []
 
+class FrozenTeacher(Callback):
+    "Keep a frozen tabular encoder in eval mode in every training batch (fastai's `model.train()` would switch its dropout on)."
+    order = 1   # after fastai's TrainEvalCallback
+    def before_train(self): unwrap(self.learn.model).tabular_encoder.eval()
+
+def freeze_teacher(encoder:nn.Module)->nn.Module:
+    "No gradient into `encoder` (the `teacher` variant's stage-1 tabular encoder)."
+    for q in encoder.parameters(): q.requires_grad_(False)
+    return encoder.eval()
+
 def paired_parts(dls, p, v:Variant, s:MethodSettings, n_labels:int,
-                 bank_bn:str='batch', final_bank:bool=True)->tuple:
+                 bank_bn:str='batch', final_bank:bool=True,
+                 teacher:nn.Module|None=None, # the `teacher` variant's trained tabular encoder (None: a new one, to load into)
+                )->tuple:
     "The model, loss, metrics and callbacks of a paired variant `v` (its head, with `s`, and its contrast) at preset `p`."
     tp, head = dls.tab_preprocessor, v.head_with(s)
     # before the tabular encoder: the seed's draws go to it first
     img = ImageEncoder.from_preset(p)
     if v.contrast == 'ctrip': return ctrip_parts(dls, p, img, s)
-    tab = TabularEncoder(len(tp.num_cols), tp.cat_cardinalities, d=p.d, **TABULAR_SIZES.get(p.name, {}))
+    tab = teacher or TabularEncoder(len(tp.num_cols), tp.cat_cardinalities, d=p.d, **TABULAR_SIZES.get(p.name, {}))
+    if v.teacher: freeze_teacher(tab)
     model = XCardiaModel(img, tab, head, n_targets=n_labels, tau_nw=s.tau_nw)
     loss = XCardiaLoss(model, s.lambda_nw if head else 0., s.tau_clip, s.learnable_tau, nw_query=s.nw_query,
                        nw_tab_grad=s.nw_tab_grad, nw_targets=s.nw_targets, n_labels=n_labels, contrast=v.contrast,
@@ -356,6 +373,7 @@ def paired_parts(dls, p, v:Variant, s:MethodSettings, n_labels:int,
     metrics += [LossTerm('tau', 'tau')] if s.learnable_tau else []
     aug = PairedAugment(image=s.augment.image, tabular=s.augment.tabular, **s.augment.view)
     cbs = ([aug] if aug.image or aug.tabular else []) + ([SupConCheck()] if v.contrast == 'supcon' else [])
+    cbs += [FrozenTeacher()] if v.teacher else []
     if head == 'nw':
         cbs.append(SupportBankCallback(s.k_support, s.refresh_every, BANKS[s.bank], bn=bank_bn, final_bank=final_bank,
                                        n_labels=n_labels))
@@ -364,7 +382,7 @@ def paired_parts(dls, p, v:Variant, s:MethodSettings, n_labels:int,
 # %% ../nbs/08_pretrain.ipynb #43f63770
 @delegates(make_learner)
 def pretrain_learner(dls, # from `make_dls(..., kind='paired')`, or kind='simclr' for the SimCLR variant
-                     variant:str='nw_mmcl', # 'nw_mmcl', 'mmcl', 'simclr', 'linear_mmcl' or 'supcon'
+                     variant:str='nw_mmcl', # a key of `VARIANTS`: 'nw_mmcl', 'mmcl', 'simclr', 'linear_mmcl', 'supcon', ...
                      # the method's settings; keywords named as its fields (`tau_nw=0.05`) override them
                      settings:MethodSettings=METHOD,
                      # BatchNorm while encoding the bank during the fit: 'batch' (as the queries) or 'running'
@@ -372,6 +390,8 @@ def pretrain_learner(dls, # from `make_dls(..., kind='paired')`, or kind='simclr
                      final_bank:bool=True, # rebuild the bank in eval mode from the final weights after the fit
                      # add `TermGradNorms` (each term's gradient norm into each encoder; grad_norms.csv)
                      diagnostics:bool=False,
+                     # variant 'teacher': the stage-1 tabular encoder (`xcardia.teacher.fit_teacher`), frozen here
+                     teacher:nn.Module|None=None,
                      preset:str|None=None, # default: the DataLoaders' preset
                      depth:int|None=None, d:int|None=None, lr:float|None=None,
                      wd:float=0.01, # AdamW weight decay
@@ -388,7 +408,9 @@ def pretrain_learner(dls, # from `make_dls(..., kind='paired')`, or kind='simclr
     if v.kind == 'simclr':
         model, loss, metrics, extra = SimCLRModel(ImageEncoder.from_preset(p)), SimCLRLoss(s.tau_simclr), [LossTerm('nt_xent')], []
     else:
-        model, loss, metrics, extra = paired_parts(dls, p, v, s, n_labels, bank_bn, final_bank)
+        if teacher is not None and not v.teacher:
+            raise ValueError(f"teacher= is the stage-1 tabular encoder of variant 'teacher', not of {variant!r}")
+        model, loss, metrics, extra = paired_parts(dls, p, v, s, n_labels, bank_bn, final_bank, teacher)
         if diagnostics and is_distributed():
             warnings.warn("diagnostics (TermGradNorms) are off under several processes: run them on one")
         elif diagnostics: extra.append(TermGradNorms(fname='grad_norms.csv'))

@@ -13,10 +13,10 @@ from typing import Sequence
 __all__ = ['METHOD_NAMES', 'REGIME_TITLES', 'DIAGNOSTICS', 'method_label', 'frame_markdown', 'Report', 'Evaluation',
            'start_evaluation', 'cohort_section', 'load_finetune_results', 'supported_best', 'regime_tables',
            'fraction_table', 'sweep_table', 'comparison_table', 'comparison_section', 'load_pretrained',
-           'pretraining_head_section', 'modality_section', 'diagnostics_section', 'probes_section', 'cam_studies',
-           'study_batch', 'study_cams', 'gradcam_section', 'exemplar_section', 'severity_metrics', 'severity_section',
-           'calibration_section', 'operating_section', 'card_facts', 'bundle_section', 'provenance_section',
-           'run_evaluate']
+           'pretraining_head_section', 'modality_section', 'diagnostics_section', 'probes_section', 'teacher_section',
+           'cam_studies', 'study_batch', 'study_cams', 'gradcam_section', 'exemplar_section', 'severity_metrics',
+           'severity_section', 'calibration_section', 'operating_section', 'card_facts', 'bundle_section',
+           'provenance_section', 'run_evaluate']
 
 # %% ../nbs/13_report.ipynb #88f644fb
 import numpy as np
@@ -50,7 +50,7 @@ from .stages import say, stage_done, read_cohort_stage, load_pretrained_learner,
 
 # %% ../nbs/13_report.ipynb #ed84a2c4
 METHOD_NAMES = {'nw_mmcl': 'NW+MMCL', 'mmcl': 'MMCL', 'simclr': 'SimCLR', 'linear_mmcl': 'linear+MMCL', 'supcon': 'SupCon',
-                'ctrip': 'C-TRIP',
+                'ctrip': 'C-TRIP', 'teacher': 'frozen teacher',
                 'none': 'no pre-training'}
 
 def method_label(method:str, # a variant, an extra run of `pretrain.runs`, or 'none'
@@ -513,6 +513,33 @@ def probes_section(ev:Evaluation)->pd.DataFrame|None:
                   'Linear-probe AUROC per target with its 95 % CI, per encoder; dashed: chance.')
     return probes
 
+# %% ../nbs/13_report.ipynb #e00c054f
+def teacher_section(ev:Evaluation)->pd.DataFrame|None:
+    "Stage 1 of each `teacher` run at the training seed: its loss curve (figure) and its error per feature against the mean guess."
+    runs = [r for r in ev.cfg.plan.pretrain if r.seed == ev.seed and VARIANTS[r.variant].teacher
+            and (r.folder/'teacher'/'feature_errors.csv').exists()]
+    if not runs: return None
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    errs = []
+    for r in runs:
+        h = pd.read_csv(r.folder/'teacher'/'history.csv')
+        for col, ls in (('train_loss', '--'), ('valid_loss', '-')):
+            ax.plot(h.epoch, h[col], ls, label=f"{method_label(r.name)} {col.split('_')[0]}")
+        errs.append(pd.read_csv(r.folder/'teacher'/'feature_errors.csv').assign(run=method_label(r.name)))
+    ax.set_xlabel('epoch')
+    ax.set_ylabel('masked-feature loss')
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    errs = pd.concat(errs, ignore_index=True)
+    errs['beats guess'] = errs.error < errs.mean_guess
+    errs.to_csv(ev.folder/'teacher_feature_errors.csv', index=False)
+    ev.report.h("The teacher's stage 1: masked-feature reconstruction on every exam").img(
+        ev.save_fig(fig, 'fig_teacher.png'), 'Stage-1 loss per epoch (training dashed, validation solid).')
+    ev.report.p("Validation reconstruction error per feature, that feature alone masked, against the mean guess "
+                "(numbers: MSE in SD units; categories: cross-entropy against the training frequencies):").table(
+        frame_markdown(errs.set_index(['run', 'feature'])[['metric', 'n', 'error', 'mean_guess', 'beats guess']]))
+    return errs
+
 # %% ../nbs/13_report.ipynb #bf5d0cd7
 def cam_studies(ds, preset)->tuple:
     """The cohort rows Grad-CAM is shown on (the 8 studies with the most displaced hearts, where the CT table gives
@@ -858,6 +885,7 @@ def run_evaluate(cfg:dict,
     modality_section(ev)
     diagnostics_section(ev)
     probes_section(ev)
+    teacher_section(ev)
     ev.finetuned = load_finetuned_model(cfg, *ev.bundle_run) if ev.bundle_run in ev.results else None
     severity_section(ev)
     cam = gradcam_section(ev)

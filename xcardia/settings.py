@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 
 # %% auto #0
-__all__ = ['METHOD', 'TINY_BANK', 'N_BOOT', 'MIN_CELL', 'AugmentSettings', 'MethodSettings', 'method_settings']
+__all__ = ['METHOD', 'POS_WEIGHTS', 'TRAIN', 'TINY_BANK', 'N_BOOT', 'MIN_CELL', 'AugmentSettings', 'MethodSettings',
+           'method_settings', 'TrainSettings']
 
 # %% ../nbs/00a_settings.ipynb #5471e5e0
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ class MethodSettings:
     beta: float = 2.0 # the within-patient positive counts 1 + beta times (CROMOTEX's beta; our reading, 06_losses)
     supcon_denominator: str = 'all' # 'all' pairs (CLIP's) or 'printed' (Eq. 3's A(i): the within-patient pair left out)
     supcon_convention: str = 'paper' # 'paper' (our reading of Eq. 3) or 'official' (the public code's arithmetic)
-    nw_head: bool = False # supcon: add the NW head and its loss (weight lambda_nw) on top: 'supcon + NW' is a run
+    nw_head: bool = False # supcon, teacher: add the NW head and its loss (weight lambda_nw): 'supcon + NW' is a run
+    teacher_mask: float = 0.3 # teacher, stage 1: the share of each exam's features masked and reconstructed (ours)
     # the contrastive temperature (tau_clip, tau_supcon) learned as log tau, clamped (X-Cardia fixes it; CLIP learns it)
     learnable_tau: bool = False
 
@@ -93,6 +95,30 @@ def method_settings(d:dict|MethodSettings|None)->MethodSettings:
     "Typed settings from a stored mapping (`MethodSettings.to_dict`'s; missing keys: their defaults)."
     if isinstance(d, MethodSettings): return d
     return METHOD.update(**(d or {}))
+
+# %% ../nbs/00a_settings.ipynb #c4ebc9ee
+POS_WEIGHTS = (None, 'balanced')
+
+@dataclass(frozen=True)
+class TrainSettings:
+    "How a fit is driven beyond the method: the related papers' levers, each off by default (X-Cardia states none)."
+    warmup: float = 0. # share of the steps over which the learning rate rises linearly from lr/100 before the cosine
+    grad_clip: float|None = None # the largest global gradient norm (fastai's `GradientClip`); None: no clipping
+    # class-balanced sampling: training studies with a positive label make up this share of the draws (CROMOTEX: 0.25-0.3)
+    positive_share: float|None = None
+    pos_weight: str|None = None # fine-tuning BCE: 'balanced' weighs a target's positives by its training negatives/positives
+
+    def __post_init__(self):
+        if not 0 <= self.warmup < 1: raise ValueError(f"warmup must be in [0, 1), not {self.warmup!r}")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise ValueError(f"grad_clip must be > 0 or None, not {self.grad_clip!r}")
+        if self.positive_share is not None and not 0 < self.positive_share < 1:
+            raise ValueError(f"positive_share must be in (0, 1) or None, not {self.positive_share!r}")
+        if self.pos_weight not in POS_WEIGHTS: raise ValueError(f"pos_weight must be one of {POS_WEIGHTS}, not {self.pos_weight!r}")
+
+    def to_dict(self)->dict: return {f.name: getattr(self, f.name) for f in fields(self)}
+
+TRAIN = TrainSettings()
 
 # %% ../nbs/00a_settings.ipynb #ad48e465
 # the tiny demo's bank (and what the tiny preset meant before presets held scale only)

@@ -13,9 +13,9 @@ __all__ = ['ADDITIVE', 'DEMO_SIZES', 'DEMO_SEVERITY', 'DEMO_INDEX', 'INPUT_KEYS'
            'stage_done', 'finish_stage', 'demo_config', 'archive_ct_table', 'run_synthetic_data', 'run_demo_data',
            'preset_warning', 'input_state', 'check_inputs', 'match_tables', 'short_targets_text', 'run_cohort',
            'read_cohort_stage', 'missing_ct_lines', 'check_tables', 'pretrain_names', 'finetune_runs', 'pretrain_run',
-           'finetune_run', 'run_spec', 'fill_cache', 'dls_kwargs', 'fast_kwargs', 'pretrain_dls', 'run_pretrain',
-           'load_pretrained_learner', 'regime_rows', 'predict_rows', 'run_finetune', 'load_finetuned_model',
-           'run_training']
+           'finetune_run', 'run_spec', 'fill_cache', 'dls_kwargs', 'fast_kwargs', 'pretrain_dls', 'stage_one_teacher',
+           'run_pretrain', 'load_pretrained_learner', 'regime_rows', 'predict_rows', 'run_finetune',
+           'load_finetuned_model', 'run_training']
 
 # %% ../nbs/12_stages.ipynb #d5e1587c
 import numpy as np
@@ -23,20 +23,22 @@ import pandas as pd
 import torch
 import yaml
 from .core import TARGET_NAMES, get_preset, set_seed, save_tensors, read_tensors
-from .matching import read_tables, match_exams, split_patients, pretraining_cohort, cohort_report, no_match_reason
+from .matching import read_tables, match_exams, split_patients, pretraining_cohort, cohort_report, no_match_reason, exam_rows
 from .synthetic import make_cohort
 from .dicom import index_dicom, ct_exists
-from .data import ct_cache, make_dls, CohortDataset, measurement_targets, file_digest, resolve_exclude, tabular_columns, TabularPreprocessor
-from .encoders import image_encoder
+from .data import balance_positives, ct_cache, make_dls, CohortDataset, measurement_targets, file_digest, resolve_exclude, tabular_columns, TabularPreprocessor
+from .encoders import image_encoder, TabularEncoder
+import torch.nn as nn
 from .train import fit_cosine, resume
 from .distributed import barrier
 from fastai.torch_core import rank_distrib, num_distrib
-from .pretrain import VARIANTS, pretrain_learner, save_image_encoder, retrieval_accuracy, head_auroc, head_r2
+from .pretrain import VARIANTS, TABULAR_SIZES, pretrain_learner, save_image_encoder, retrieval_accuracy, head_auroc, head_r2
+from .teacher import fit_teacher
 from .losses import base_rate_bce, base_rate_mse
-from .finetune import finetune_learner, few_shot, fraction, FineTuneModel
+from .finetune import finetune_learner, few_shot, fraction, FineTuneModel, balanced_pos_weight
 from .severity import SeveritySpec, severity_values
 from .config import (UserError, Config, upgrade_stored, additive_keys, PretrainRun, FinetuneRun, EXAMPLE_CONFIG,
-                            Regime,
+                            Regime, train_settings,
                             load_config, default_config, _flat)
 from .settings import TINY_BANK, N_BOOT
 
@@ -457,6 +459,36 @@ def pretrain_dls(cfg:Config, run:str|PretrainRun):
     return make_dls(pre, kind=VARIANTS[run.variant].kind, exclude=run.exclude, targets=targets,
                     **dls_kwargs(cfg, 'pretrain'))
 
+def stage_one_teacher(cfg:Config, run:PretrainRun, dls)->nn.Module:
+    """The `teacher` variant's stage 1: the tabular encoder trained on every exam of the tables but the test patients'
+    (`exam_rows`, `fit_teacher`), in `<run>/teacher/`; read back when a resumed run finds it."""
+    folder, d = run.folder/'teacher', cfg.data
+    f = folder/'teacher.safetensors'
+    p = get_preset(cfg.preset)
+    enc = TabularEncoder(len(dls.tab_preprocessor.num_cols), dls.tab_preprocessor.cat_cardinalities, d=p.d,
+                         **TABULAR_SIZES.get(p.name, {}))
+    if f.exists():
+        enc.load_state_dict(read_tensors(f)[0])
+        return enc
+    lab = read_cohort_stage(cfg, 'labelled')
+    try:
+        rows = exam_rows(d.echo, d.ecg, lab.patient_id[lab.split == 'test'].unique(), d.window_days,
+                         d.columns or None, d.dayfirst, d.units or None)
+    except (ValueError, FileNotFoundError) as e: raise UserError(f"pre-training run {run.name}, stage 1: {e}") from e
+    co = dls.train_ds.cohort
+    patients, pairs = co.patient_id.nunique(), int((co.split != 'test').sum())
+    if len(rows) <= pairs:
+        say(f"warning: {run.name}: the teacher learns from {len(rows)} exam rows, "
+            + (f"fewer than the {patients} patients" if len(rows) < patients else f"no more than the {pairs} CT pairs")
+            + " of the pre-training cohort: stage 1 sees nothing the paired fit does not (running anyway)")
+    epochs = cfg.pretrain.teacher_epochs or cfg.pretrain.epochs or p.epochs
+    say(f"pre-training {run.name}, stage 1 (teacher): {len(rows)} exam rows of {rows.patient_id.nunique()} patients, "
+        f"{epochs} epochs")
+    tf = fit_teacher(rows, dls.tab_preprocessor, cfg.preset, epochs, folder, run.settings.teacher_mask,
+                     lr=cfg.pretrain.lr, patience=cfg.pretrain.patience, seed=run.seed, encoder=enc)
+    if rank_distrib() == 0: save_tensors(tf.encoder.state_dict(), f)
+    return tf.encoder
+
 def run_pretrain(cfg:Config, run:str|PretrainRun)->dict:
     """Pre-train one run of the plan; writes `pretrain/<name>/encoder.safetensors`, `model.safetensors`, `tab_preprocessor.json` and the
     logs."""
@@ -467,8 +499,11 @@ def run_pretrain(cfg:Config, run:str|PretrainRun)->dict:
     set_seed(run.seed)
     p = cfg.pretrain
     dls = pretrain_dls(cfg, run)
+    teacher = stage_one_teacher(cfg, run, dls) if VARIANTS[run.variant].teacher else None
+    ts = train_settings(p, 'pretrain')
+    if ts.positive_share: balance_positives(dls.train, ts.positive_share, len(TARGET_NAMES))
     learn = pretrain_learner(dls, run.variant, run.settings, lr=p.lr, patience=p.patience, path=folder,
-                             diagnostics=p.diagnostics,
+                             diagnostics=p.diagnostics, teacher=teacher, train=ts,
                              **fast_kwargs(cfg))
     epochs = p.epochs or learn.spec.preset.epochs
     say(f"pre-training {run.name}: {len(dls.train_ds)} train / {len(dls.valid_ds)} validation studies, up to {epochs} "
@@ -483,6 +518,7 @@ def run_pretrain(cfg:Config, run:str|PretrainRun)->dict:
         info.update(_head_diagnostics(learn, folder, hist))
     if 'valid_retrieval_rank' in hist: info['best_valid_retrieval_rank'] = float(hist.valid_retrieval_rank.min())
     col = learn.spec.monitor
+    info['train'] = ts.to_dict()
     return finish_stage(folder, t0, epochs=int(len(hist)), best_valid_loss=float(hist.valid_loss.min()),
                         dropped=len(dls.dropped),
                         monitor=col, best_epoch=int(hist.epoch[hist[col].idxmin()]), **info)
@@ -564,8 +600,11 @@ def run_finetune(cfg:Config, run:str|FinetuneRun, regime:str|None=None)->dict:
     spec = SeveritySpec.fit(lab.loc[lab.split == 'train', [m.column for m in sev]], sev) if sev else None
     dls = make_dls(co, kind='image', targets=list(TARGET_NAMES) + (spec.columns if spec else []),
                    **dls_kwargs(cfg, 'finetune'))
+    ts = train_settings(f, 'finetune')
+    if ts.positive_share: balance_positives(dls.train, ts.positive_share, len(TARGET_NAMES))
+    pos_weight = balanced_pos_weight(train[list(TARGET_NAMES)]) if ts.pos_weight == 'balanced' else None
     learn = finetune_learner(dls, run.encoder, freeze=run.freeze, lr=f.lr, patience=f.patience, path=folder,
-                             severity=spec, **fast_kwargs(cfg))
+                             severity=spec, pos_weight=pos_weight, train=ts, **fast_kwargs(cfg))
     epochs = f.epochs or learn.spec.preset.epochs
     say(f"fine-tuning {run.name} / {run.regime}: {len(dls.train_ds)} train / {len(dls.valid_ds)} validation studies, "
         f"up to {epochs} epochs")
@@ -583,7 +622,8 @@ def run_finetune(cfg:Config, run:str|FinetuneRun, regime:str|None=None)->dict:
         if spec: (folder/'severity.json').write_text(json.dumps(spec.to_dict()))
     hist = pd.read_csv(folder/'history.csv')
     return finish_stage(folder, t0, train_studies=len(dls.train_ds), epochs=int(len(hist)),
-                        best_valid_macro_auroc=float(hist.macro_auroc.max()), dropped=sorted(bad))
+                        best_valid_macro_auroc=float(hist.macro_auroc.max()), dropped=sorted(bad), train=ts.to_dict(),
+                        pos_weight=None if pos_weight is None else [float(w) for w in pos_weight])
 
 # %% ../nbs/12_stages.ipynb #6b7b3e82
 def load_finetuned_model(cfg:Config, run:str|FinetuneRun, regime:str|None=None)->FineTuneModel:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['COMPILE_MIN_BATCHES', 'save_checkpoint', 'CheckpointCallback', 'RunLog', 'SaveBestCallback', 'EarlyStopping',
-           'fast_path', 'FastPath', 'FusedAdamW', 'FitSpec', 'make_learner', 'fit_cosine', 'resume', 'Throughput']
+           'fast_path', 'FastPath', 'FusedAdamW', 'FitSpec', 'make_learner', 'cosine_schedule', 'fit_cosine', 'resume',
+           'Throughput']
 
 # %% ../nbs/07_train.ipynb #53ba266f
 import numpy as np
@@ -20,7 +21,8 @@ import torch
 import torch.nn as nn
 from fastai.learner import Learner
 from fastai.callback.core import Callback
-from fastai.callback.schedule import ParamScheduler, SchedCos
+from fastai.callback.schedule import ParamScheduler, SchedCos, SchedLin, combine_scheds
+from fastai.callback.training import GradientClip
 from fastai.callback.tracker import SaveModelCallback, EarlyStoppingCallback, TrackerCallback
 from fastai.callback.progress import CSVLogger
 from fastai.optimizer import Adam, OptimWrapper
@@ -28,7 +30,7 @@ from fastai.torch_core import find_bs, rank_distrib
 from fastcore.foundation import L
 from fastcore.meta import delegates
 from .core import mixed_precision_cbs, Preset
-from .settings import MethodSettings
+from .settings import MethodSettings, TrainSettings, TRAIN
 from .distributed import is_distributed, init_distributed, barrier, sync_batchnorm, ShardedDL, DDPCallback, unwrap
 
 # %% ../nbs/07_train.ipynb #c617c311
@@ -208,6 +210,7 @@ class FitSpec:
     # the recorder column best-model saving and early stopping follow (`make_learner` sets it)
     monitor: str = 'valid_loss'
     settings: MethodSettings|None = None # a pre-training's method settings
+    train: TrainSettings = TRAIN # warm-up, clipping, sampling, positive weights (`make_learner`, `fit_cosine`)
 
 # %% ../nbs/07_train.ipynb #d11ba768
 @delegates(Learner)
@@ -222,6 +225,7 @@ def make_learner(dls, model:nn.Module, loss_func,
                  # `FusedAdamW` (the same updates as fastai's Adam, one fused kernel); False: fastai's `Adam`
                  fused_adamw:bool=True,
                  spec:FitSpec|None=None, # what the Learner fits (`learn.spec`)
+                 train:TrainSettings=TRAIN, # warm-up (`fit_cosine`) and gradient clipping (here); recorded in the spec
                  cbs=None, **kwargs)->Learner:
     """A fastai Learner with AdamW (fused), a CSV log, a checkpoint per epoch, best-model saving and early stopping on
     `monitor`, mixed precision and the fast path on CUDA; under several processes, synchronised BatchNorm and DDP
@@ -236,18 +240,25 @@ def make_learner(dls, model:nn.Module, loss_func,
     fast = fast_path(dls.device, channels_last, compile, cudnn_benchmark)
     fast = [FastPath(**fast)] if any(v is not False for v in fast.values()) else []
     opt = FusedAdamW if fused_adamw else partial(Adam, decouple_wd=True)
+    clip = [GradientClip(train.grad_clip)] if train.grad_clip else []
     learn = Learner(dls, model, loss_func=loss_func, opt_func=opt, lr=lr, wd=wd, path=path,
-                    cbs=writers + track + mixed_precision_cbs(dls.device) + fast + ddp + list(L(cbs)), **kwargs)
-    learn.spec = replace(spec or FitSpec(), monitor=monitor)
+                    cbs=writers + track + mixed_precision_cbs(dls.device) + fast + ddp + clip + list(L(cbs)), **kwargs)
+    learn.spec = replace(spec or FitSpec(), monitor=monitor, train=train)
     return learn
 
 # %% ../nbs/07_train.ipynb #3139ead7
+def cosine_schedule(lr:float, final_div:float=100., warmup:float=0.):
+    "A cosine from `lr` to `lr/final_div`, after a linear rise from `lr/100` over the first `warmup` share of the steps."
+    if not warmup: return SchedCos(lr, lr / final_div)
+    return combine_scheds([warmup, 1 - warmup], [SchedLin(lr / 100, lr), SchedCos(lr, lr / final_div)])
+
 def fit_cosine(learn:Learner, n_epoch:int|None=None, lr:float|None=None, final_div:float=100., **kwargs):
     """Train with the learning rate annealed from `lr` to `lr/final_div` along a cosine (default: the preset's epochs
-    and lr); continues a resumed run."""
+    and lr), after the warm-up of the Learner's `TrainSettings`; continues a resumed run."""
     lr = lr or learn.lr
     start = getattr(learn, 'resume_epoch', 0)
-    cbs = [ParamScheduler({'lr': SchedCos(lr, lr / final_div)})] + list(L(kwargs.pop('cbs', None)))
+    warmup = getattr(getattr(learn, 'spec', None), 'train', TRAIN).warmup
+    cbs = [ParamScheduler({'lr': cosine_schedule(lr, final_div, warmup)})] + list(L(kwargs.pop('cbs', None)))
     n_epoch = n_epoch or (learn.spec.preset.epochs if learn.spec.preset is not None else None)
     if not n_epoch: raise ValueError("fit_cosine needs n_epoch: this Learner's spec names no preset")
     learn.fit(n_epoch, lr, cbs=cbs, start_epoch=start, **kwargs)
