@@ -172,3 +172,25 @@ def test_one_statement_per_line_in_export_cells(tmp_path):
     nb = {'cells': [{'cell_type': 'code', 'source': ["#| export\n", "a = 'x; y'\n", "b = 1; c = 2\n"]}]}
     (tmp_path/'t.ipynb').write_text(__import__('json').dumps(nb))
     assert joined_statements(tmp_path/'t.ipynb') == [(0, 'b = 1; c = 2')]
+
+def long_lines(pkg:Path, limit:int=120)->list:
+    """Package lines over `limit` characters, but for what nbdev writes itself: the module docstring (the notebook's
+    summary line) and the `__all__` list."""
+    out = []
+    for f in sorted(pkg.glob('*.py')):
+        if f.name == '_modidx.py': continue
+        src = f.read_text()
+        tree = ast.parse(src)
+        nbdev = set()
+        for node in tree.body:
+            doc = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and node is tree.body[0]
+            names = isinstance(node, ast.Assign) and any(getattr(t, 'id', None) == '__all__' for t in node.targets)
+            if doc or names: nbdev |= set(range(node.lineno, node.end_lineno + 1))
+        out += [f"{f.name}:{i}" for i, l in enumerate(src.splitlines(), 1) if len(l) > limit and i not in nbdev]
+    return out
+
+def test_no_package_line_over_120_characters(tmp_path):
+    "Every line of the package fits in 120 characters (#39), nbdev's module docstring and `__all__` aside."
+    assert long_lines(ROOT/'xcardia') == []
+    (tmp_path/'m.py').write_text('"""' + 'd' * 130 + '"""\n__all__ = [' + "'a', " * 30 + "]\nx = '" + 'y' * 130 + "'\n")
+    assert long_lines(tmp_path) == ['m.py:3']

@@ -56,16 +56,12 @@ def run_demo(out:str|Path='xcardia_demo', size:str='small', sweeps:bool=False, s
     say(f"demo finished in {(time.perf_counter() - t0) / 60:.1f} min; report: {res['report']}")
     return res
 
-# %% ../nbs/14_cli.ipynb #3d09dcc3
+# %% ../nbs/14_cli.ipynb #0f3fed96
 USER_ERRORS = (UserError, CTReadError, BundleError, WeightLoadError, EncoderConfigError, FileNotFoundError, PacsError)
 
-def _parser()->argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog='xcardia', description="X-Cardia: phenotype-guided cross-modal pre-training of a "
-                                                             "CT encoder "
-                                 "with ECHO and ECG, fine-tuning and evaluation for ten cardiac abnormalities.")
-    ap.add_argument('-q', '--quiet', action='store_true', help='progress lines off: warnings and errors only')
-    ap.add_argument('-v', '--verbose', action='store_true', help='debug lines too')
-    sub = ap.add_subparsers(dest='command', required=True)
+# %% ../nbs/14_cli.ipynb #f1127623
+def _data_commands(sub):
+    "`demo`, `index`, `check` and `init`: the synthetic cohort, your DICOM archive, your tables, a configuration."
     d = sub.add_parser('demo', help='the whole pipeline on the built-in synthetic cohort, ending in a report')
     d.add_argument('--out', default='xcardia_demo', help='output folder (default: xcardia_demo)')
     d.add_argument('--size', default='small', choices=list(DEMO_SIZES),
@@ -108,6 +104,10 @@ def _parser()->argparse.ArgumentParser:
     ck.add_argument('config', help='YAML configuration (see `xcardia init`)')
     i = sub.add_parser('init', help='write the example configuration file')
     i.add_argument('config', nargs='?', default='xcardia.yaml')
+
+# %% ../nbs/14_cli.ipynb #3aa5859f
+def _stage_commands(sub):
+    "One command per stage of a configuration, and `run` for all four."
     for name, text in [('cohort', 'match CT with ECHO/ECG, label, split, Table A.1'),
                        ('cache',
                         "preprocess the cohort's CTs into the cache (under torchrun each process its share), before "
@@ -126,6 +126,10 @@ def _parser()->argparse.ArgumentParser:
         if name == 'finetune':
             s.add_argument('--method', action='append', help='only this method (repeatable)')
             s.add_argument('--regime', action='append', help='only this regime (repeatable)')
+
+# %% ../nbs/14_cli.ipynb #d34a4d4e
+def _predict_command(sub):
+    "`predict`: CT files or a CT table through a bundle, optionally DICOM SRs into a PACS."
     pr = sub.add_parser('predict', help='probabilities per target for new CT files with a model bundle',
                         description="Per target: the probability, and a flag (probability >= the target's threshold, "
                                     "chosen for the best "
@@ -159,6 +163,10 @@ def _parser()->argparse.ArgumentParser:
     pr.add_argument('--auth-file', help='with --store: a YAML file with user and password, or token (default: the '
                                         'environment, XCARDIA_PACS_USER and XCARDIA_PACS_PASSWORD or '
                                         'XCARDIA_PACS_TOKEN)')
+
+# %% ../nbs/14_cli.ipynb #e2847b59
+def _share_commands(sub):
+    "`export`, `inspect`, `convert` and `validate`: a bundle leaving the hospital and arriving at another."
     ex = sub.add_parser('export', help='write the shareable bundle of a bundle: CT models, thresholds, model card; '
                                        'nothing derived from single patients')
     ex.add_argument('bundle', help='a bundle folder (OUT/bundle of `xcardia evaluate`)')
@@ -182,6 +190,10 @@ def _parser()->argparse.ArgumentParser:
                     help="also write this site's recalibration beside the bundle (BUNDLE.calibration.local.json)")
     va.add_argument('--workers', type=int, default=0, help='DataLoader processes reading CTs (default 0)')
     va.add_argument('--bs', type=int, default=8, help='CTs per batch (default 8)')
+
+# %% ../nbs/14_cli.ipynb #097651e6
+def _embed_command(sub):
+    "`embed`: the pre-trained CT encoder's embedding of every study of a CT table."
     em = sub.add_parser('embed',
                         help="the pre-trained CT encoder's embedding of every study of a CT table (Parquet; resumable; "
                              "failures as rows)")
@@ -194,8 +206,19 @@ def _parser()->argparse.ArgumentParser:
     em.add_argument('--workers', type=int, default=0, help='DataLoader processes reading CTs (default 0)')
     em.add_argument('--bs', type=int, default=8, help='CTs per batch (default 8)')
     em.add_argument('--cache-dir', help='keep the preprocessed CTs here, reused by a rerun')
+
+# %% ../nbs/14_cli.ipynb #f9d853ca
+def _parser()->argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog='xcardia', description="X-Cardia: phenotype-guided cross-modal pre-training of a "
+                                                             "CT encoder "
+                                 "with ECHO and ECG, fine-tuning and evaluation for ten cardiac abnormalities.")
+    ap.add_argument('-q', '--quiet', action='store_true', help='progress lines off: warnings and errors only')
+    ap.add_argument('-v', '--verbose', action='store_true', help='debug lines too')
+    sub = ap.add_subparsers(dest='command', required=True)
+    for add in (_data_commands, _stage_commands, _predict_command, _share_commands, _embed_command): add(sub)
     return ap
 
+# %% ../nbs/14_cli.ipynb #d6b2d83d
 def run_index(a)->str:
     "`xcardia index`: the configuration's `index:` section (or the defaults), overridden by the options given."
     ix = load_config(a.config, check_files=False).index if a.config else Index()
@@ -206,8 +229,18 @@ def run_index(a)->str:
     ix.check()
     if a.root.startswith(('http://', 'https://')):
         studies = Path(a.studies).read_text().split() if a.studies else None
-        res = index_dicomweb(a.root, a.out, rule=ix.rule, id_map=ix.id_map, study_id=ix.study_id, fetch_dir=a.fetch_dir,
-                             session=pacs_session(a.auth_file or ix.pacs_auth), dates=a.dates, studies=studies, workers=a.workers or 4)
+        res = index_dicomweb(
+            a.root,
+            a.out,
+            rule=ix.rule,
+            id_map=ix.id_map,
+            study_id=ix.study_id,
+            fetch_dir=a.fetch_dir,
+            session=pacs_session(a.auth_file or ix.pacs_auth),
+            dates=a.dates,
+            studies=studies,
+            workers=a.workers or 4,
+        )
         if not len(res['ct']):
             raise UserError(f"no study at {a.root} has a usable CT series; {Path(a.out).parent/'series.csv'} and "
                             "failed_studies.csv say why")
@@ -219,6 +252,7 @@ def run_index(a)->str:
                         "series' reason")
     return a.out
 
+# %% ../nbs/14_cli.ipynb #578b3537
 def run_screen(a)->str:
     """`xcardia predict --table`: screen a CT table with a bundle into `--out` (resumable; under torchrun, each process
     its share)."""
@@ -232,14 +266,18 @@ def run_screen(a)->str:
         if a.sr: check_sr_dir(a.sr, len(read_screen_table(a.table)))
         res = screen(b, a.table, a.out, bs=a.bs, num_workers=a.workers, exemplars=a.exemplars, cache_dir=a.cache_dir)
     except ValueError as e: raise UserError(str(e)) from e
-    say(f"screened {res['studies']} studies: {res['ok']} ok, {res['failed']} failed" + (f" {res['reasons']}" if res['failed'] else '')
-        + f"; {res['screened_now']} in this run, {res['seconds']:.0f} s")
+    say(
+        f"screened {res['studies']} studies: {res['ok']} ok, {res['failed']} failed"
+        + (f" {res['reasons']}" if res['failed'] else '')
+        + f"; {res['screened_now']} in this run, {res['seconds']:.0f} s"
+    )
     if res['ok'] == 0: raise UserError(f"no study could be read; the error column of {a.out} says why, study by study")
     if a.sr and rank_distrib() == 0:
         write_reports(a, b, pd.read_csv(a.out, dtype={'patient_id': str, 'study_id': str, 'error': str},
                                         keep_default_na=False, na_values=['']))
     return a.out
 
+# %% ../nbs/14_cli.ipynb #8c03f450
 def write_reports(a, b, rows:pd.DataFrame):
     """`predict --sr DIR [--store URL]`: one DICOM SR per screened study (`write_srs`), stored when asked; a store that
     failed is an error after the rest is done (a rerun retries it)."""
@@ -254,6 +292,7 @@ def write_reports(a, b, rows:pd.DataFrame):
         raise UserError(f"{n['store failed']} reports were not stored ({why}); {Path(a.sr)/SR_LIST} lists them and a "
                         "rerun stores them")
 
+# %% ../nbs/14_cli.ipynb #09c619a3
 def run_embed(a)->str:
     """`xcardia embed`: the encoder's embedding of every study of a CT table into `--out` (resumable; under torchrun,
     each process its share)."""
@@ -262,11 +301,15 @@ def run_embed(a)->str:
     src = load_bundle(a.encoder, device=device) if (Path(a.encoder)/'bundle.json').is_file() else a.encoder
     try: res = embed(src, a.table, a.out, bs=a.bs, num_workers=a.workers, cache_dir=a.cache_dir)
     except ValueError as e: raise UserError(str(e)) from e
-    say(f"embedded {res['studies']} studies ({res['d']} dimensions): {res['ok']} ok, {res['failed']} failed" + (f" {res['reasons']}" if res['failed'] else '')
-        + f"; {res['embedded_now']} in this run, {res['seconds']:.0f} s")
+    say(
+        f"embedded {res['studies']} studies ({res['d']} dimensions): {res['ok']} ok, {res['failed']} failed"
+        + (f" {res['reasons']}" if res['failed'] else '')
+        + f"; {res['embedded_now']} in this run, {res['seconds']:.0f} s"
+    )
     if res['ok'] == 0: raise UserError(f"no study could be read; the error column of {a.out} says why, study by study")
     return a.out
 
+# %% ../nbs/14_cli.ipynb #006786fd
 def run_share(a)->str|None:
     "`xcardia export`, `inspect`, `convert` and `validate`: a bundle leaving one hospital and arriving at another."
     if a.command == 'export': return str(export_bundle(a.bundle, a.out, a.license))
@@ -286,6 +329,7 @@ class NotShareable(Exception):
 
 SHARE_COMMANDS = ('export', 'inspect', 'convert', 'validate')
 
+# %% ../nbs/14_cli.ipynb #46c4a370
 def _command(a)->str|None:
     if a.command == 'demo': return run_demo(a.out, a.size, a.sweeps, a.seed, a.seeds, a.archive)['report']
     if a.command in SHARE_COMMANDS: return run_share(a)
@@ -333,16 +377,19 @@ def _command(a)->str|None:
         return str(Path(cfg.out)/'finetune')
     if a.command == 'evaluate': return run_evaluate(cfg)['report']
 
+# %% ../nbs/14_cli.ipynb #41e4fe68
 MULTI_PROCESS = ('pretrain', 'cache') # the commands that run under torchrun / accelerate launch
 
 def _check_launch(a):
     """Under several processes, only the commands of `MULTI_PROCESS`: fine-tuning sets are small (one GPU trains them in
     minutes)."""
-    if num_distrib() > 1 and a.command not in MULTI_PROCESS and not (a.command == 'predict' and a.table) and a.command != 'embed':
+    if (num_distrib() > 1 and a.command not in MULTI_PROCESS and not (a.command == 'predict' and a.table)
+            and a.command != 'embed'):
         raise UserError(f"`xcardia {a.command}` runs on one process; under torchrun or accelerate launch only "
                         f"{', '.join('`xcardia ' + c + '`' for c in MULTI_PROCESS)}, `xcardia predict --table` and "
                         "`xcardia embed` do. Run it without the launcher.")
 
+# %% ../nbs/14_cli.ipynb #5b2c8c6c
 def _log_to_stderr(level:int)->logging.Handler:
     "For one command: the `xcardia` loggers' lines at `level` and above on stderr, as 'xcardia: ...' (`say`)."
     h = logging.StreamHandler(sys.stderr)
@@ -352,6 +399,7 @@ def _log_to_stderr(level:int)->logging.Handler:
     lg.setLevel(level)
     return h
 
+# %% ../nbs/14_cli.ipynb #777aa416
 def main(argv:Sequence[str]|None=None)->int:
     "The `xcardia` console command; returns the exit code."
     a = _parser().parse_args(argv)
@@ -377,20 +425,26 @@ def main(argv:Sequence[str]|None=None)->int:
 
 def cli(): sys.exit(main())
 
+# %% ../nbs/14_cli.ipynb #8f1519eb
 def run_cache(cfg:Config)->str:
     """`xcardia cache`: every CT of the cohort preprocessed into the cache (each process its share); unreadable ones
     listed, refused unless `data.skip_bad`."""
     res = fill_cache(cfg)
-    say(f"cached {res['studies']} CTs on {res['processes']} process(es) in {res['seconds']:.0f} s "
+    say(
+        f"cached {res['studies']} CTs on {res['processes']} process(es) in {res['seconds']:.0f} s "
         f"({res['studies'] / max(res['seconds'], 1e-9):.1f} CTs/s) -> {res['cache_dir']}"
-        + (f"; {res['failed']} unreadable, listed in {Path(cfg.out)/'cache_fill'/'failed.csv'}" if res['failed'] else ''))
+        + (
+            f"; {res['failed']} unreadable, listed in {Path(cfg.out)/'cache_fill'/'failed.csv'}"
+            if res['failed']
+            else ''
+        )
+    )
     if res['failed'] and not cfg.data.skip_bad:
         first = str(res['failures'].error.iloc[0]).splitlines()[0]
         raise UserError(f"{res['failed']} CT(s) cannot be read ({Path(cfg.out)/'cache_fill'/'failed.csv'}); fix them, "
                         "or set data.skip_bad: true "
                         f"to leave them out. The first: {first}")
     return res['cache_dir']
-
 
 # %% ../nbs/14_cli.ipynb #9398d616
 #| eval: false

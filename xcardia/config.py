@@ -104,9 +104,11 @@ class Speed(Section):
     def check(self):
         for k, v in self.items():
             if not (isinstance(v, bool) or (v is None and k != 'fused_adamw')):
-                raise UserError(f"speed.{k} must be true or false" + ("" if k == 'fused_adamw' else " (or null: on "
-                                                                                                    "CUDA, off on a "
-                                                                                                    "CPU)") + f", not {v!r}")
+                raise UserError(
+                    f"speed.{k} must be true or false"
+                    + ("" if k == 'fused_adamw' else " (or null: on " "CUDA, off on a " "CPU)")
+                    + f", not {v!r}"
+                )
 
 # %% ../nbs/11a_config.ipynb #c73651fd
 @dataclass(frozen=True)
@@ -192,7 +194,9 @@ def check_augment(a, where:str):
         if k == 'image':
             if not isinstance(v, bool): raise UserError(f"{where}.augment.image must be true or false, not {v!r}")
         elif not (_number(v) and v >= 0 and (v <= 1 or not share)):
-            raise UserError(f"{where}.augment.{k} must be a number >= 0" + (" and <= 1" if share else '') + f", not {v!r}")
+            raise UserError(
+                f"{where}.augment.{k} must be a number >= 0" + (" and <= 1" if share else '') + f", not {v!r}"
+            )
 
 # %% ../nbs/11a_config.ipynb #2769cba7
 def check_supcon_settings(s:Section, where:str):
@@ -275,7 +279,8 @@ class RunEntry(Section):
 class Pretrain(Section):
     "Pre-training: which variants, how long, and the method's settings"
     variants: list = setting(['nw_mmcl', 'mmcl', 'simclr', 'linear_mmcl'],
-                             'NW+MMCL (X-Cardia), MMCL, SimCLR, linear head + MMCL [also: supcon, ctrip, teacher: 08_pretrain]',
+                             'NW+MMCL (X-Cardia), MMCL, SimCLR, linear head + MMCL [also: supcon, ctrip, teacher: '
+                             '08_pretrain]',
                              additive=True)
     epochs: int|None = setting(None, '')
     bs: int|None = setting(None, '')
@@ -340,7 +345,8 @@ class Pretrain(Section):
                                      "public code's arithmetic)")
     nw_head: bool = setting(METHOD.nw_head, 'add the NW head and its loss (lambda_nw) to supcon or teacher: set it in '
                             'a run, e.g. {supcon_nw: {variant: supcon, nw_head: true}} [false]')
-    teacher_mask: float = setting(METHOD.teacher_mask, "share of each exam's features masked and reconstructed in stage 1 "
+    teacher_mask: float = setting(METHOD.teacher_mask, "share of each exam's features masked and reconstructed in "
+                                                       "stage 1 "
                                   f"[{METHOD.teacher_mask}]",
                                   before="variant teacher (stage 1 on every exam, then frozen; xcardia.teacher)")
     teacher_epochs: int|None = setting(None, 'stage 1 epochs; null: as epochs')
@@ -355,7 +361,8 @@ class Pretrain(Section):
     lambda_sweep: list = setting([], 'Table B.1: extra NW+MMCL runs at these lambdas, e.g. [0.2, 0.4, 0.6, 0.8]',
                                  additive=True)
     warmup: float = setting(TRAIN.warmup, 'share of the steps with the learning rate rising linearly from lr/100 [0: '
-                            'none, the paper]', before='how the fit is driven (xcardia.settings.TrainSettings): the related '
+                            'none, the paper]',
+                            before='how the fit is driven (xcardia.settings.TrainSettings): the related '
                             'papers\' levers, off by default')
     grad_clip: float|None = setting(TRAIN.grad_clip, 'largest global gradient norm; null: no clipping [the paper]')
     positive_share: float|None = setting(TRAIN.positive_share, 'draw training studies with a positive label as this '
@@ -446,7 +453,8 @@ class Finetune(Section):
                                       'none': 'no pre-training: random blocks are trained, not frozen'})
     patience: int = setting(10, 'early stopping on validation macro-AUROC')
     warmup: float = setting(TRAIN.warmup, 'share of the steps with the learning rate rising linearly from lr/100 [0: '
-                            'none, the paper]', before='how the fit is driven (xcardia.settings.TrainSettings): the related '
+                            'none, the paper]',
+                            before='how the fit is driven (xcardia.settings.TrainSettings): the related '
                             'papers\' levers, off by default')
     grad_clip: float|None = setting(TRAIN.grad_clip, 'largest global gradient norm; null: no clipping [the paper]')
     positive_share: float|None = setting(TRAIN.positive_share, 'draw training studies with a positive label as this '
@@ -469,7 +477,9 @@ class Finetune(Section):
         train_settings(self, 'finetune')
         bad = [m for m in self.methods if m != 'none' and m not in pretrained]
         if bad:
-            raise UserError(f"finetune.methods {bad} are not pre-trained (add them to pretrain.variants, or use 'none')")
+            raise UserError(
+                f"finetune.methods {bad} are not pre-trained (add them to pretrain.variants, or use 'none')"
+            )
         bad = [t for t in self.targets if t not in TARGET_NAMES and t not in SEVERITY_NAMES and t != 'binary']
         if bad: raise UserError(f"finetune.targets has unknown name(s) {bad}; binary targets: binary (all ten) or "
                                 f"{', '.join(TARGET_NAMES)}; "
@@ -567,7 +577,9 @@ class Config(Section):
     "A run's whole configuration: its output folder, size preset, seeds and one record per section."
     out: str|None = setting(None, 'every stage writes into a folder under here (required)', example='runs/xcardia')
     preset: str = setting('small', 'tiny | small | paper: CT size, network, batch, epochs (see xcardia.core.PRESETS)')
-    seed: int = setting(0, "the cohort's split (and the demo's synthetic cohort); training seed of the un-suffixed runs")
+    seed: int = setting(
+        0, "the cohort's split (and the demo's synthetic cohort); training seed of the un-suffixed runs"
+    )
     seeds: list|None = setting(None,
                                'training seeds: every pre-training and fine-tuning once per seed, e.g. [0, 1, 2]; '
                                'null: [seed]',
@@ -643,7 +655,7 @@ def example_yaml(section:type=Config, # a `Section` class
 
 EXAMPLE_CONFIG = '\n'.join([YAML_HEADER] + example_yaml()) + '\n'
 
-# %% ../nbs/11a_config.ipynb #a32e1d5a
+# %% ../nbs/11a_config.ipynb #1f91a93d
 REQUIRED = ('out', 'data.ct', 'data.echo')
 # what a key meant before it existed (old output folders)
 LEGACY = {'pretrain.augment.image': False, 'pretrain.augment.tabular': 0.0, 'pretrain.monitor': 'loss'}
@@ -655,6 +667,7 @@ def default_config()->dict:
     "Every key's default, as a plain mapping."
     return Config().to_dict()
 
+# %% ../nbs/11a_config.ipynb #cb1b6340
 def _flat(d:dict, prefix:str='')->dict:
     out = {}
     for k, v in d.items():
@@ -663,21 +676,25 @@ def _flat(d:dict, prefix:str='')->dict:
         else: out[key] = v
     return out
 
+# %% ../nbs/11a_config.ipynb #67b03506
 def _get(cfg:dict, key:str):
     for k in key.split('.'): cfg = cfg[k]
     return cfg
 
+# %% ../nbs/11a_config.ipynb #dd8d3945
 def _set(cfg:dict, key:str, v):
     *head, last = key.split('.')
     for k in head: cfg = cfg[k]
     cfg[last] = v
 
+# %% ../nbs/11a_config.ipynb #f13a5419
 def _merge(base:dict, changes:dict)->dict:
     "`base` with `changes` merged in, mapping by mapping (the free mappings replaced whole)."
     out = copy.deepcopy(base)
     for k, v in _flat(changes).items(): _set(out, k, v)
     return out
 
+# %% ../nbs/11a_config.ipynb #ab209a4b
 def upgrade_stored(stored:dict)->dict:
     """A configuration an earlier version stored (an output folder's config.yaml), flattened, in this version's terms: a
     key it lacks is what the key meant then (`LEGACY`), else its default; a method setting left null is its preset's
@@ -688,6 +705,7 @@ def upgrade_stored(stored:dict)->dict:
         if old.get(f'pretrain.{k}') is None: old[f'pretrain.{k}'] = method_value(k, old.get('preset'))
     return old
 
+# %% ../nbs/11a_config.ipynb #11377c2d
 def additive_keys(section:type|None=None, prefix:str='')->tuple:
     """The dotted keys declared `additive` (`setting`): a second run into a finished output folder may change them (more
     variants, regimes, seeds, the report's settings, the index's)."""
@@ -763,7 +781,7 @@ def load_config(src:str|Path|dict|Config, # a YAML file, or the configuration it
             if v is not None and not Path(v).exists(): raise UserError(f"{name}: {k} = {v} does not exist")
     return c
 
-# %% ../nbs/11a_config.ipynb #8384ecbd
+# %% ../nbs/11a_config.ipynb #da94bf43
 @dataclass(frozen=True)
 class PretrainRun:
     "One pre-training run of a configuration."
@@ -783,6 +801,7 @@ class PretrainRun:
     @property
     def spec(self)->tuple: return self.variant, self.settings, list(self.exclude)
 
+# %% ../nbs/11a_config.ipynb #eb97f057
 @dataclass(frozen=True)
 class FinetuneRun:
     "One fine-tuning run of a configuration."
@@ -834,13 +853,14 @@ class RunPlan:
         "The pre-training runs of the λ sweep."
         return [r for r in self.pretrain if r.lambda_sweep is not None]
 
-# %% ../nbs/11a_config.ipynb #ae4f1ca3
+# %% ../nbs/11a_config.ipynb #de1ad1d5
 def method_seeds(cfg:Config, method:str)->list:
     """The training seeds of a method (variant, extra run or 'none'): the configuration's `seeds`, or the extra run's
     own `seeds`."""
     e = cfg.pretrain.runs.get(method)
     return [s for s in cfg.seeds if e is None or e.seeds is None or s in e.seeds]
 
+# %% ../nbs/11a_config.ipynb #deea3bde
 def _pretrain_run(cfg:Config, method:str, seed:int, lam:float|None=None)->PretrainRun:
     p, e = cfg.pretrain, cfg.pretrain.runs.get(method)
     settings = METHOD.update(**{k: getattr(p, k) for k in METHOD_SETTINGS})
@@ -852,6 +872,7 @@ def _pretrain_run(cfg:Config, method:str, seed:int, lam:float|None=None)->Pretra
     return PretrainRun(name, Path(cfg.out)/'pretrain'/name, seed, e.variant if e is not None else method, method,
                        settings, list(exclude), lam)
 
+# %% ../nbs/11a_config.ipynb #8848ea08
 def _finetune_run(cfg:Config, method:str, seed:int, regime:str, pretrained:PretrainRun|None)->FinetuneRun:
     name = pretrained.name if pretrained is not None else method + ('' if seed == cfg.seed else f"_seed{seed}")
     fr = cfg.finetune.freeze
@@ -859,14 +880,26 @@ def _finetune_run(cfg:Config, method:str, seed:int, regime:str, pretrained:Pretr
                        list(fr.get(method, fr['default'])),
                        Regime.parse(regime))
 
+# %% ../nbs/11a_config.ipynb #19ccfe4e
 def make_plan(cfg:Config)->RunPlan:
     """The runs `cfg` asks for: pre-trainings per seed then the λ sweep; fine-tunings per seed, then label fractions and
     the sweep's."""
     p, f = cfg.pretrain, cfg.finetune
-    pre = [_pretrain_run(cfg, m, s) for s in cfg.seeds for m in list(p.variants) + list(p.runs) if s in method_seeds(cfg, m)]
+    pre = [
+        _pretrain_run(cfg, m, s)
+        for s in cfg.seeds
+        for m in list(p.variants) + list(p.runs)
+        if s in method_seeds(cfg, m)
+    ]
     pre += [_pretrain_run(cfg, 'nw_mmcl', cfg.seed, lam) for lam in p.lambda_sweep]
     of = {(r.method, r.seed): r for r in pre if r.lambda_sweep is None}
-    ft = [_finetune_run(cfg, m, s, r, of.get((m, s))) for s in cfg.seeds for m in f.methods if s in method_seeds(cfg, m) for r in f.regimes]
+    ft = [
+        _finetune_run(cfg, m, s, r, of.get((m, s)))
+        for s in cfg.seeds
+        for m in f.methods
+        if s in method_seeds(cfg, m)
+        for r in f.regimes
+    ]
     ft += [_finetune_run(cfg, m, cfg.seed, f"frac{x:g}", of.get((
         m, cfg.seed))) for x in f.fractions for m in f.methods if cfg.seed in method_seeds(cfg, m)]
     ft += [_finetune_run(cfg, 'nw_mmcl', cfg.seed, f.sweep_regime, r) for r in pre if r.lambda_sweep is not None]

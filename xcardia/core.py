@@ -188,8 +188,13 @@ def measurements(echo:pd.DataFrame, # ECHO measurements, one row per exam (or pe
                  missing_columns:str='error', # 'error', or 'nan': an absent column becomes all NaN
                 )->pd.DataFrame: # one float column per measurement (named with the prefix), NaN where missing
     "The measurements behind the targets as numbers (grades on the grade scale), read as `derive_labels` reads them."
-    return pd.DataFrame({prefix + c: read_measurement(echo, prefix + c, kind, missing_columns) for c, kind in measurement_columns(targets)},
-                        index=echo.index)
+    return pd.DataFrame(
+        {
+            prefix + c: read_measurement(echo, prefix + c, kind, missing_columns)
+            for c, kind in measurement_columns(targets)
+        },
+        index=echo.index,
+    )
 
 # %% ../nbs/00_core.ipynb #4560f6ea
 @dataclass(frozen=True)

@@ -249,7 +249,8 @@ def preprocessing_params(**kwargs)->dict:
     return dict(args, versions=versions, cache_version=CACHE_VERSION)
 
 # %% ../nbs/03_data.ipynb #fcb62aa6
-# (file state, preprocessing) -> entry name, for every CTCache of this process: `make_dls` after `fill_cache` hashes nothing again
+# (file state, preprocessing) -> entry name, for every CTCache of this process: `make_dls` after `fill_cache`
+# hashes nothing again
 _KEYS = {}
 
 class CTCache:
@@ -307,7 +308,7 @@ class CTCache:
         rank, world = shard
         paths, dropped = [str(p) for p in paths], []
         if world > 1: paths = sorted(set(paths))[rank::world]
-        # its own generator: a DataLoader draws a seed from torch's global RNG, which would change every later random draw
+        # its own generator: a DataLoader draws a seed from torch's global RNG, changing every later random draw
         dl = torch.utils.data.DataLoader(_Preprocess(self, paths), batch_size=None, num_workers=num_workers,
                                          generator=torch.Generator())
         for p, err in zip(paths, progress_bar(dl, total=len(paths), leave=False) if progress else dl):
@@ -368,11 +369,18 @@ class TabularPreprocessor:
                  # text columns used as categorical inputs however many values they have (names as for `exclude`)
                  keep:Sequence[str]=(),
                 ):
-        self.columns, self.exclude, self.n_neighbors, self.numeric_share = columns, list(exclude), n_neighbors, numeric_share
+        self.columns, self.exclude, self.n_neighbors, self.numeric_share = (
+            columns,
+            list(exclude),
+            n_neighbors,
+            numeric_share,
+        )
         self.max_categories, self.keep = max_categories, list(keep)
 
     def _numbers(self, df, c):
-        return pd.to_numeric(_clean_text(df[c]) if not pd.api.types.is_numeric_dtype(df[c]) else df[c], errors='coerce').astype(float)
+        return pd.to_numeric(
+            _clean_text(df[c]) if not pd.api.types.is_numeric_dtype(df[c]) else df[c], errors='coerce'
+        ).astype(float)
 
     def fit(self, train:pd.DataFrame):
         "Learn columns, scaler, imputer and category codes from the training rows."

@@ -84,17 +84,30 @@ def _floats(v, n:int)->list:
 def _dicom_fields(ds)->dict:
     "The header fields of `FILE_COLUMNS` from a pydicom dataset."
     g = ds.get
-    rec = dict(sop_class=_text(g('SOPClassUID')), modality=_text(g('Modality')), patient_id=_text(g('PatientID')),
-               study_uid=_text(g('StudyInstanceUID')), study_date=_text(g('StudyDate')),
-               study_description=_text(g('StudyDescription')),
-               accession=_text(g('AccessionNumber')), series_uid=_text(g('SeriesInstanceUID')),
-               series_number=_floats(g('SeriesNumber'), 1)[0], series_description=_text(g('SeriesDescription')),
-               image_type=_text(g('ImageType')).upper(), kernel=_text(g('ConvolutionKernel')),
-               manufacturer=_text(g('Manufacturer')),
-               thickness=_floats(g('SliceThickness'), 1)[0], tilt=_floats(g('GantryDetectorTilt'), 1)[0],
-               contrast_agent=_text(g('ContrastBolusAgent')), contrast_route=_text(g('ContrastBolusRoute')),
-               window_center=_floats(g('WindowCenter'), 1)[0], instance=_floats(g('InstanceNumber'), 1)[0],
-               frames=_floats(g('NumberOfFrames'), 1)[0], rows=_floats(g('Rows'), 1)[0], columns=_floats(g('Columns'), 1)[0])
+    rec = dict(
+        sop_class=_text(g('SOPClassUID')),
+        modality=_text(g('Modality')),
+        patient_id=_text(g('PatientID')),
+        study_uid=_text(g('StudyInstanceUID')),
+        study_date=_text(g('StudyDate')),
+        study_description=_text(g('StudyDescription')),
+        accession=_text(g('AccessionNumber')),
+        series_uid=_text(g('SeriesInstanceUID')),
+        series_number=_floats(g('SeriesNumber'), 1)[0],
+        series_description=_text(g('SeriesDescription')),
+        image_type=_text(g('ImageType')).upper(),
+        kernel=_text(g('ConvolutionKernel')),
+        manufacturer=_text(g('Manufacturer')),
+        thickness=_floats(g('SliceThickness'), 1)[0],
+        tilt=_floats(g('GantryDetectorTilt'), 1)[0],
+        contrast_agent=_text(g('ContrastBolusAgent')),
+        contrast_route=_text(g('ContrastBolusRoute')),
+        window_center=_floats(g('WindowCenter'), 1)[0],
+        instance=_floats(g('InstanceNumber'), 1)[0],
+        frames=_floats(g('NumberOfFrames'), 1)[0],
+        rows=_floats(g('Rows'), 1)[0],
+        columns=_floats(g('Columns'), 1)[0],
+    )
     rec['spacing_row'], rec['spacing_col'] = _floats(g('PixelSpacing'), 2)
     rec.update(zip(('ipp_x', 'ipp_y', 'ipp_z'), _floats(g('ImagePositionPatient'), 3)))
     rec.update(zip([f'iop_{i}' for i in range(6)], _floats(g('ImageOrientationPatient'), 6)))
@@ -170,7 +183,11 @@ def read_headers(paths:Sequence, # files to read
     paths = [str(p) for p in paths]
     n_workers = (os.cpu_count() or 1) if n_workers is None else max(1, int(n_workers))
     chunks = [paths[i:i + chunk] for i in range(0, len(paths), chunk)]
-    pool = ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context('spawn')) if n_workers > 1 and len(chunks) > 1 else None
+    pool = (
+        ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context('spawn'))
+        if n_workers > 1 and len(chunks) > 1
+        else None
+    )
     results = pool.map(_read_chunk, chunks) if pool else map(_read_chunk, chunks)
     rows = []
     try:
@@ -322,22 +339,35 @@ def _decodable(ts:str)->bool:
 def series_reason(s:dict, rule:SeriesRule)->str:
     "The first reason of `SERIES_REASONS` that rules the series `s` out ('' when none does)."
     it = s['image_type'].split('\\')
-    checks = [('truncated file', s['truncated'] > 0), ('not CT', s['modality'].upper() != 'CT'),
-              ('no patient id', not s['patient_id']), ('unmapped patient', s['unmapped']),
-              ('no study date', not s['study_date']), ('no accession number', s['no_accession']),
-              ('secondary capture', s['sop_class'].startswith(SC_CLASS)), (
-                  'dose report', bool(_DOSE.search(s['series_description']))),
-              ('localizer', 'LOCALIZER' in it or bool(_LOCALIZER.search(s['series_description']))),
-              ('derived',
-               it[0] == 'DERIVED' or (len(it) > 1 and it[1] == 'SECONDARY') or bool(_REFORMAT.search(s['series_description']))),
-              ('multi-frame', s['frames'] > 1), ('split across folders', s['folders'] > 1),
-              ('not axial', s['orientation'] != 'axial'), ('duplicate positions', s['duplicates'] > 0),
-              ('irregular spacing', not s['irregularity'] <= rule.max_irregularity), (
-                  'instance order', not s['instance_order']),
-              ('gantry tilt', s['tilt'] > rule.max_tilt_deg), ('too few slices', s['instances'] < rule.min_slices),
-              ('short z extent', not s['z_extent'] >= rule.min_z_mm), (
-                  'thick slices', s['thickness'] > rule.max_thickness),
-              ('contrast', s['contrast'] and not rule.keep_contrast), ('unsupported compression', not s['decodable'])]
+    checks = [
+        ('truncated file', s['truncated'] > 0),
+        ('not CT', s['modality'].upper() != 'CT'),
+        ('no patient id', not s['patient_id']),
+        ('unmapped patient', s['unmapped']),
+        ('no study date', not s['study_date']),
+        ('no accession number', s['no_accession']),
+        ('secondary capture', s['sop_class'].startswith(SC_CLASS)),
+        ('dose report', bool(_DOSE.search(s['series_description']))),
+        ('localizer', 'LOCALIZER' in it or bool(_LOCALIZER.search(s['series_description']))),
+        (
+            'derived',
+            it[0] == 'DERIVED'
+            or (len(it) > 1 and it[1] == 'SECONDARY')
+            or bool(_REFORMAT.search(s['series_description'])),
+        ),
+        ('multi-frame', s['frames'] > 1),
+        ('split across folders', s['folders'] > 1),
+        ('not axial', s['orientation'] != 'axial'),
+        ('duplicate positions', s['duplicates'] > 0),
+        ('irregular spacing', not s['irregularity'] <= rule.max_irregularity),
+        ('instance order', not s['instance_order']),
+        ('gantry tilt', s['tilt'] > rule.max_tilt_deg),
+        ('too few slices', s['instances'] < rule.min_slices),
+        ('short z extent', not s['z_extent'] >= rule.min_z_mm),
+        ('thick slices', s['thickness'] > rule.max_thickness),
+        ('contrast', s['contrast'] and not rule.keep_contrast),
+        ('unsupported compression', not s['decodable']),
+    ]
     return next((r for r, bad in checks if bad), '')
 
 # %% ../nbs/01a_dicom.ipynb #32e070c7
@@ -352,19 +382,36 @@ def _one_series(g:pd.DataFrame)->dict:
     ok = g[g.status == 'ok']
     folders = sorted({os.path.dirname(p) for p in g.path})
     geo = series_geometry(ok) if len(ok) else series_geometry(g)
-    return dict(patient_id=f.patient_id, study_uid=f.study_uid, study_date=_iso_date(f.study_date),
-                accession=f.accession,
-                study_description=f.study_description, series_uid=f.series_uid, series_number=f.series_number,
-                series_description=f.series_description, modality=f.modality, image_type=f.image_type, kernel=f.kernel,
-                kernel_class=kernel_class(f.kernel, f.window_center, f.series_description), manufacturer=f.manufacturer,
-                thickness=float(g.thickness.median()), pixel_spacing=float(g.spacing_row.median()), rows=f.rows,
-                columns=f.columns,
-                instances=len(g), truncated=int((g.status == 'truncated').sum()),
-                frames=float(g.frames.max()) if g.frames.notna().any() else 1.,
-                **geo, contrast=is_contrast(f.contrast_agent, f.contrast_route, f.series_description),
-                contrast_agent=f.contrast_agent,
-                window_center=f.window_center, sop_class=f.sop_class,
-                transfer_syntax='\\'.join(sorted(set(g.transfer_syntax.astype(str)))), folders=len(folders), folder=folders[0])
+    return dict(
+        patient_id=f.patient_id,
+        study_uid=f.study_uid,
+        study_date=_iso_date(f.study_date),
+        accession=f.accession,
+        study_description=f.study_description,
+        series_uid=f.series_uid,
+        series_number=f.series_number,
+        series_description=f.series_description,
+        modality=f.modality,
+        image_type=f.image_type,
+        kernel=f.kernel,
+        kernel_class=kernel_class(f.kernel, f.window_center, f.series_description),
+        manufacturer=f.manufacturer,
+        thickness=float(g.thickness.median()),
+        pixel_spacing=float(g.spacing_row.median()),
+        rows=f.rows,
+        columns=f.columns,
+        instances=len(g),
+        truncated=int((g.status == 'truncated').sum()),
+        frames=float(g.frames.max()) if g.frames.notna().any() else 1.0,
+        **geo,
+        contrast=is_contrast(f.contrast_agent, f.contrast_route, f.series_description),
+        contrast_agent=f.contrast_agent,
+        window_center=f.window_center,
+        sop_class=f.sop_class,
+        transfer_syntax='\\'.join(sorted(set(g.transfer_syntax.astype(str)))),
+        folders=len(folders),
+        folder=folders[0]
+    )
 
 # %% ../nbs/01a_dicom.ipynb #91c3b7f7
 SERIES_COLUMNS = ['patient_id', 'table_patient_id', 'study_uid', 'study_date', 'accession', 'series_uid',
@@ -476,9 +523,15 @@ def index_tables(heads:pd.DataFrame, # header rows (`FILE_COLUMNS`): from files 
     "(the CT table: one chosen series per study, the series table with every series' reason) of header rows."
     series = select_series(summarize_series(heads, rule, ids, study_id))
     chosen = series[series.selected]
-    ct = pd.DataFrame(dict(patient_id=chosen.table_patient_id,
-                           study_id=chosen.study_uid if study_id == 'uid' else chosen.accession,
-                           study_date=chosen.study_date, image_path=chosen.image_path, **{c: chosen[c] for c in CT_TABLE_EXTRA}))
+    ct = pd.DataFrame(
+        dict(
+            patient_id=chosen.table_patient_id,
+            study_id=chosen.study_uid if study_id == 'uid' else chosen.accession,
+            study_date=chosen.study_date,
+            image_path=chosen.image_path,
+            **{c: chosen[c] for c in CT_TABLE_EXTRA}
+        )
+    )
     return ct.sort_values(['patient_id', 'study_date', 'study_id']).reset_index(drop=True), series
 
 def index_dicom(root:str|Path, # the archive (only read: nothing is written under it)
@@ -594,7 +647,14 @@ def write_test_slice(path:str|Path, # file to write
     ds.ImageType, ds.ImageOrientationPatient, ds.ImagePositionPatient = [
         'ORIGINAL', 'PRIMARY', 'AXIAL'], [1, 0, 0, 0, 1, 0], [0, 0, z]
     ds.PixelSpacing, ds.SliceThickness, ds.Rows, ds.Columns = [1, 1], 5, size, size
-    ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 1, 'MONOCHROME2', 16, 16, 15, 0
+    (
+        ds.SamplesPerPixel,
+        ds.PhotometricInterpretation,
+        ds.BitsAllocated,
+        ds.BitsStored,
+        ds.HighBit,
+        ds.PixelRepresentation,
+    ) = (1, 'MONOCHROME2', 16, 16, 15, 0)
     ds.RescaleIntercept, ds.RescaleSlope = -1024, 1
     for k, v in tags.items(): setattr(ds, k, v)
     ds.PixelData = np.zeros((size, size), np.uint16).tobytes()

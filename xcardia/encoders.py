@@ -57,7 +57,7 @@ class ImageEncoder(nn.Module):
                  in_channels:int=1, # CT: one channel
                  d:int=128, # embedding width
                  widen_factor:float=1.0, # channel multiplier of the ResNet
-                 # stride of the stem's 7^3 convolution: an int for all three axes (MONAI replicates it), or one per axis (x, y, z)
+                 # the stem's 7^3 convolution's stride: an int for every axis (MONAI replicates it), or one per axis
                  conv1_t_stride:int|tuple=1,
                  shortcut_type:str='B', # MONAI's residual shortcut: 'A' (no parameters) or 'B' (1x1 conv)
                  **kwargs, # passed on to MONAI's ResNet
@@ -170,7 +170,9 @@ def load_weights(module:nn.Module, # the module to load into
     own = module.state_dict()
     missing = sorted(k for k in own if k not in sd)
     unexpected = sorted(k for k in sd if k not in own)
-    mismatched = sorted((k, tuple(sd[k].shape), tuple(own[k].shape)) for k in own if k in sd and sd[k].shape != own[k].shape)
+    mismatched = sorted(
+        (k, tuple(sd[k].shape), tuple(own[k].shape)) for k in own if k in sd and sd[k].shape != own[k].shape
+    )
     bad_missing = [k for k in missing if not _allowed(k, allow_missing)]
     bad_unexpected = [k for k in unexpected if not _allowed(k, allow_unexpected)]
     n_ok = len(own) - len(missing) - len(mismatched)
@@ -262,7 +264,9 @@ class TabularEncoder(nn.Module):
         cfg.update(kwargs)
         self.n_num, self.cat_cardinalities, self.d, self.d_block = n_num, cat_cardinalities, d, cfg['d_block']
         self.num_tokenizer = rtdl.LinearEmbeddings(n_num, self.d_block) if n_num else None
-        self.cat_tokenizer = rtdl.CategoricalEmbeddings(cat_cardinalities, self.d_block, True) if cat_cardinalities else None
+        self.cat_tokenizer = (
+            rtdl.CategoricalEmbeddings(cat_cardinalities, self.d_block, True) if cat_cardinalities else None
+        )
         self.backbone = rtdl.FTTransformerBackbone(d_out=None, **cfg)
         self.norm = nn.LayerNorm(self.d_block)
         self.proj = projection_head(self.d_block, d)

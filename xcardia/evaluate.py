@@ -193,8 +193,9 @@ def compare_seeds(probs_a:Sequence[np.ndarray], probs_b:Sequence[np.ndarray],
         if _one_class(yc) is not None: continue
         per_seed[:, c] = [roc_auc_score(yc, a[ok, c]) - roc_auc_score(yc, b[ok, c]) for a, b in zip(A, B)]
         point[t], sd[t] = per_seed[:, c].mean(), per_seed[:, c].std(ddof=1) if S > 1 else np.nan
-        Ds = np.stack([weighted_auroc(a[ok, c], yc, W[:, ok]) - weighted_auroc(b[ok, c], yc, W[:, ok]) for a, b in zip(A, B)],
-                      1)  # (n_boot, S)
+        Ds = np.stack(
+            [weighted_auroc(a[ok, c], yc, W[:, ok]) - weighted_auroc(b[ok, c], yc, W[:, ok]) for a, b in zip(A, B)], 1
+        )  # (n_boot, S)
         D[:, c] = np.take_along_axis(Ds, pick, 1).mean(1)               # NaN: one class in the resample
     if not point: return pd.DataFrame(columns=['auroc_diff', 'lo', 'hi', 'n_boot', 'seed_sd'])
     cols = [targets.index(t) for t in point]
@@ -205,9 +206,18 @@ def compare_seeds(probs_a:Sequence[np.ndarray], probs_b:Sequence[np.ndarray],
         warnings.simplefilter('ignore', RuntimeWarning)              # resamples where no target has both classes
         samples = {t: D[:, c] for t, c in zip(point, cols)} | {'mean': np.nanmean(D[:, cols], axis=1)}
     samples = {k: v[~np.isnan(v)] for k, v in samples.items()}
-    return pd.DataFrame({k: dict(auroc_diff=v, lo=np.percentile(samples[k], 2.5) if len(samples[k]) else np.nan,
-                                 hi=np.percentile(samples[k], 97.5) if len(samples[k]) else np.nan, n_boot=len(samples[k]), seed_sd=sd[k])
-                         for k, v in point.items()}).T
+    return pd.DataFrame(
+        {
+            k: dict(
+                auroc_diff=v,
+                lo=np.percentile(samples[k], 2.5) if len(samples[k]) else np.nan,
+                hi=np.percentile(samples[k], 97.5) if len(samples[k]) else np.nan,
+                n_boot=len(samples[k]),
+                seed_sd=sd[k],
+            )
+            for k, v in point.items()
+        }
+    ).T
 
 # %% ../nbs/10_evaluate.ipynb #34c02178
 def compare(probs_a:np.ndarray, probs_b:np.ndarray, # two methods' test probabilities (n, C)
@@ -424,13 +434,22 @@ def results_table(results:dict, # method name -> DataFrame from `evaluate`
     "Targets x methods: point estimates (`.attrs['ci']` holds the '[lo, hi]' strings), with the mean over targets."
     point = pd.DataFrame({m: r[metric].astype(float) for m, r in results.items()})
     point.loc['mean'] = point.mean()
-    ci = pd.DataFrame({m: [f"[{lo:.{digits}f}, {hi:.{digits}f}]" if pd.notna(lo) else '' for lo, hi in zip(r[f'{metric}_lo'], r[f'{metric}_hi'])] + ['']
-                       for m, r in results.items()}, index=point.index)
+    ci = pd.DataFrame(
+        {
+            m: [
+                f"[{lo:.{digits}f}, {hi:.{digits}f}]" if pd.notna(lo) else ''
+                for lo, hi in zip(r[f'{metric}_lo'], r[f'{metric}_hi'])
+            ]
+            + ['']
+            for m, r in results.items()
+        },
+        index=point.index,
+    )
     point.attrs['ci'], point.attrs['metric'] = ci, metric
     return point
 
 def table_markdown(table:pd.DataFrame, digits:int=3,
-                   # True where a cell is to be bold (e.g. a best method whose paired CI against the runner-up excludes zero)
+                   # True where a cell is bold (e.g. a best method whose paired CI against the runner-up excludes 0)
                    bold:pd.DataFrame|None=None,
                   )->str:
     "Markdown of a `results_table`: CIs (or ± SD) beside the values; the cells of `bold` in bold, none by default."

@@ -128,7 +128,11 @@ def finetune_learner(dls, # from `make_dls(..., kind='image')`
     loss = MaskedBCE(pos_weight) if severity is None else MultiTaskLoss(n_targets, severity, pos_weight, huber_delta)
     if not n_targets and severity is None:
         raise ValueError("nothing to fine-tune: no binary target and no severity target")
-    watch = dict(monitor='macro_auroc', comp=np.greater, metrics=[MacroAUROC(n_targets)]) if n_targets else dict(monitor='valid_loss', metrics=[])
+    watch = (
+        dict(monitor='macro_auroc', comp=np.greater, metrics=[MacroAUROC(n_targets)])
+        if n_targets
+        else dict(monitor='valid_loss', metrics=[])
+    )
     spec = FitSpec(variant='finetune', preset=p, n_labels=n_targets)
     return make_learner(dls, model, loss, patience=patience, lr=p.lr, wd=wd, path=path, cbs=cbs, spec=spec, **watch,
                         **kwargs)

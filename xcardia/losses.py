@@ -110,8 +110,12 @@ def masked_bce(logits:torch.Tensor, # (n, C)
               )->torch.Tensor:
     "Multi-task BCE with logits, averaged over known labels only."
     known = ~y.isnan()
-    per = F.binary_cross_entropy_with_logits(logits.float(), torch.nan_to_num(y.float()), reduction='none',
-                                             pos_weight=None if pos_weight is None else pos_weight.to(logits.device).float())
+    per = F.binary_cross_entropy_with_logits(
+        logits.float(),
+        torch.nan_to_num(y.float()),
+        reduction='none',
+        pos_weight=None if pos_weight is None else pos_weight.to(logits.device).float(),
+    )
     return (per * known).sum() / known.sum().clamp(min=1)
 
 # %% ../nbs/06_losses.ipynb #d33c6f22

@@ -197,7 +197,7 @@ def check_units(df:pd.DataFrame, # an ECHO or ECG table (canonical measurement c
                 # column -> the unit it is in, when not xcardia's (e.g. {'lvef': 'fraction'}): converted
                 units:dict|None=None,
                 rows:pd.Index|None=None, # the file's row numbers of `df`'s rows (default: its index), for the report
-               )->tuple: # (table with converted columns and implausible values missing, report of the values set missing)
+               )->tuple: # (the table, converted, implausible values missing; a report of the values set missing)
     """Convert declared units, refuse a column whose values look like another unit, and set isolated implausible values
     missing."""
     df, units, found = df.copy(), dict(units or {}), []
@@ -308,7 +308,9 @@ def _read_ct(ct:pd.DataFrame|str|Path, cols:dict, dayfirst:bool)->tuple:
     ct = read_table(ct, 'CT', (cols['patient_id'], cols['study_id']))
     if not len(ct): raise ValueError("CT table is empty: it has a header but no CT study")
     require_columns(ct, [cols['patient_id'], cols['study_id'], cols['study_date']], 'CT')
-    ct = ct.rename(columns={cols[k]: k for k in ('patient_id', 'study_id', 'study_date', 'image_path') if cols[k] in ct.columns})
+    ct = ct.rename(
+        columns={cols[k]: k for k in ('patient_id', 'study_id', 'study_date', 'image_path') if cols[k] in ct.columns}
+    )
     if base is not None:
         for c in ('image_path',) + SEGMENTATION_COLUMNS:
             if c in ct.columns: ct[c] = resolve_paths(ct[c], base)
@@ -373,7 +375,9 @@ def match_exams(ct:pd.DataFrame|str|Path, # CT studies: patient_id, study_id, st
         if src is None: continue
         tables[k], imp = _prep_exams(src, nm, cols, k, dayfirst, units)
         implausible.append(imp)
-    lost = [f"{c} -> {cols[c]!r}" for c in MEASUREMENT_KEYS if cols[c] != c and not any(c in t for t in tables.values())]
+    lost = [
+        f"{c} -> {cols[c]!r}" for c in MEASUREMENT_KEYS if cols[c] != c and not any(c in t for t in tables.values())
+    ]
     if lost: raise ValueError(f"columns maps {', '.join(lost)}, but no exam table has that column")
     chosen = {k: nearest_exam(ct, t, window_days, direction) for k, t in tables.items()}
 
@@ -389,7 +393,9 @@ def match_exams(ct:pd.DataFrame|str|Path, # CT studies: patient_id, study_id, st
     labels = derive_labels(cohort, targets=targets, prefix='echo_', missing_columns=missing_columns)
     cohort = pd.concat([cohort, labels], axis=1)
 
-    unmatched = ct[~ok].drop(columns=['_pid', '_date', '_row']).assign(reason=reason[~ok].to_numpy()).reset_index(drop=True)
+    unmatched = (
+        ct[~ok].drop(columns=['_pid', '_date', '_row']).assign(reason=reason[~ok].to_numpy()).reset_index(drop=True)
+    )
     cohort.attrs['match_report'] = dict(n_ct=len(ct), n_matched=len(cohort), duplicate_ct_rows=n_ct_dup,
                                         removed=unmatched['reason'].value_counts().to_dict(),
                                         window_days=window_days, direction=direction, require=require)
@@ -448,8 +454,11 @@ def split_patients(df:pd.DataFrame, # one row per study
     if test is not None:
         if isinstance(test, (float, int)) and not isinstance(test, bool):
             if not 0 <= test < 1: raise ValueError(f"test fraction must be in [0, 1), not {test}")
-            assign = {p: 'test' for p,
-                      s in _divide(np.array(sorted(order)), {'test': test, 'rest': 1 - test}, rng).items() if s == 'test'}
+            assign = {
+                p: 'test'
+                for p, s in _divide(np.array(sorted(order)), {'test': test, 'rest': 1 - test}, rng).items()
+                if s == 'test'
+            }
         else:
             ids = set(patient_key(pd.Series(list(test))).dropna())
             absent = ids - set(order)
@@ -485,7 +494,7 @@ def exam_rows(echo:pd.DataFrame|str|Path, # ECHO exams (as for `match_exams`)
               ecg:pd.DataFrame|str|Path|None=None, # ECG exams
               exclude_patients:Sequence=(), # patient ids never to use (the test set)
               window_days:float=183, columns:dict|None=None, dayfirst:bool=False, units:dict|None=None,
-             )->pd.DataFrame: # one row per exam: `patient_id`, `study_id` ('echo<i>'/'ecg<i>'), echo_* and ecg_* columns
+             )->pd.DataFrame: # one row per exam: patient_id, study_id ('echo<i>', 'ecg<i>'), echo_* and ecg_*
     "Every ECHO exam with the nearest ECG of its patient in the window, and every ECG exam no ECHO row took."
     cols = {**CANONICAL, **(columns or {})}
     # no labels: a teacher learns the measurements, not the targets derived from them
@@ -551,14 +560,20 @@ def random_exam_tables(n_patients:int=1000, # patients
     ct = pd.DataFrame({'patient_id': pids(n_ct), 'study_id': [f'S{i:07d}' for i in range(n_ct)],
                        'study_date': dates(n_ct)})
     ct['image_path'] = 'ct/' + ct['study_id'] + '.nii.gz'
-    echo = pd.DataFrame({'patient_id': pids(n_echo), 'exam_date': dates(n_echo),
-                         'lvef': maybe(rng.normal(58, 10, n_echo).clip(
-                             10, 85)), 'ivs': maybe(rng.normal(10.5, 2, n_echo).clip(5, 25)),
-                         'lvpw': maybe(rng.normal(10, 2, n_echo).clip(
-                             5, 25)), 'lvidd': maybe(rng.normal(48, 6, n_echo)),
-                         'lvids': maybe(rng.normal(32, 6, n_echo)), 'av_vmax': maybe(rng.gamma(
-                             6, .3, n_echo).clip(.5, 6.5)),
-                         'pasp': maybe(rng.normal(32, 10, n_echo).clip(10, 120)), 'tr_vmax': maybe(rng.normal(2.6, .4, n_echo))})   # inside `MEASUREMENT_UNITS`' ranges
+    echo = pd.DataFrame(
+        {
+            'patient_id': pids(n_echo),
+            'exam_date': dates(n_echo),
+            'lvef': maybe(rng.normal(58, 10, n_echo).clip(10, 85)),
+            'ivs': maybe(rng.normal(10.5, 2, n_echo).clip(5, 25)),
+            'lvpw': maybe(rng.normal(10, 2, n_echo).clip(5, 25)),
+            'lvidd': maybe(rng.normal(48, 6, n_echo)),
+            'lvids': maybe(rng.normal(32, 6, n_echo)),
+            'av_vmax': maybe(rng.gamma(6, 0.3, n_echo).clip(0.5, 6.5)),
+            'pasp': maybe(rng.normal(32, 10, n_echo).clip(10, 120)),
+            'tr_vmax': maybe(rng.normal(2.6, 0.4, n_echo)),
+        }
+    )  # inside `MEASUREMENT_UNITS`' ranges
     for c in ['as_grade', 'ar_grade', 'mr_grade', 'tr_grade', 'pr_grade']:
         echo[c] = rng.choice(grades, n_echo, p=[.45, .2, .2, .08, .04, .03])
     ecg = pd.DataFrame({'patient_id': pids(n_ecg), 'exam_date': dates(n_ecg),

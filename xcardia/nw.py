@@ -23,7 +23,7 @@ from .core import TARGET_NAMES
 from .settings import METHOD
 from fastcore.basics import patch
 
-# %% ../nbs/05_nw.ipynb #1a9fef2a
+# %% ../nbs/05_nw.ipynb #babe4b6e
 class NWHead(nn.Module):
     "Eq. (4)-(5): Nadaraya-Watson phenotype probabilities from a support bank held in buffers (no parameters)."
     def __init__(self, tau:float=METHOD.tau_nw, # NW temperature tau_nw of Eq. (4)
@@ -42,101 +42,104 @@ class NWHead(nn.Module):
 
     def extra_repr(self): return f"tau={self.tau}, exclude_self={self.exclude_self}, n_support={self.n_support}"
 
-# %% ../nbs/05_nw.ipynb #dfc049a7
-@patch
-@torch.no_grad()
-def set_support(self:NWHead,
-                z:torch.Tensor, # support embeddings (k, d); normalized here
-                y:torch.Tensor, # their labels (k, C): 1., 0., NaN for missing
-                ids:torch.Tensor|Sequence[int]|None=None, # their sample ids (`idx`); default 0..k-1
-                # which columns hold labels (0, 1, NaN); the others real values (e.g. measurements)
-                binary:bool|Sequence[bool]=True,
-               ):
-    "Replace the support bank."
-    z, y = torch.as_tensor(z), torch.as_tensor(y)
-    if z.ndim != 2 or y.ndim != 2 or len(z) != len(y):
-        raise ValueError(f"support z must be (k, d) and y (k, C) with the same k; got {tuple(z.shape)} and "
-                         f"{tuple(y.shape)}")
-    ids = torch.arange(len(z)) if ids is None else torch.as_tensor(ids).long().flatten()
-    if len(ids) != len(z): raise ValueError(f"{len(ids)} ids for {len(z)} support entries")
-    if len(ids.unique()) != len(ids): raise ValueError("support ids must be unique (one entry per sample)")
-    lab = y[:, torch.as_tensor(binary, dtype=torch.bool).expand(y.shape[1])]
-    known = lab[~lab.isnan()]
-    if ((known != 0) & (known != 1)).any():
-        raise ValueError("support labels must be 0, 1 or NaN (pass binary=False for columns of real values)")
-    dev = self.support_z.device
-    self.support_z = F.normalize(z.detach().float(), dim=-1).to(dev)
-    self.support_y = y.detach().float().to(dev)
-    self.support_ids = ids.to(dev)
+    @torch.no_grad()
+    def set_support(self,
+                    z:torch.Tensor, # support embeddings (k, d); normalized here
+                    y:torch.Tensor, # their labels (k, C): 1., 0., NaN for missing
+                    ids:torch.Tensor|Sequence[int]|None=None, # their sample ids (`idx`); default 0..k-1
+                    # which columns hold labels (0, 1, NaN); the others real values (e.g. measurements)
+                    binary:bool|Sequence[bool]=True,
+                   ):
+        "Replace the support bank."
+        z, y = torch.as_tensor(z), torch.as_tensor(y)
+        if z.ndim != 2 or y.ndim != 2 or len(z) != len(y):
+            raise ValueError(f"support z must be (k, d) and y (k, C) with the same k; got {tuple(z.shape)} and "
+                             f"{tuple(y.shape)}")
+        ids = torch.arange(len(z)) if ids is None else torch.as_tensor(ids).long().flatten()
+        if len(ids) != len(z): raise ValueError(f"{len(ids)} ids for {len(z)} support entries")
+        if len(ids.unique()) != len(ids): raise ValueError("support ids must be unique (one entry per sample)")
+        lab = y[:, torch.as_tensor(binary, dtype=torch.bool).expand(y.shape[1])]
+        known = lab[~lab.isnan()]
+        if ((known != 0) & (known != 1)).any():
+            raise ValueError("support labels must be 0, 1 or NaN (pass binary=False for columns of real values)")
+        dev = self.support_z.device
+        self.support_z = F.normalize(z.detach().float(), dim=-1).to(dev)
+        self.support_y = y.detach().float().to(dev)
+        self.support_ids = ids.to(dev)
 
-# %% ../nbs/05_nw.ipynb #17ac9359
-@patch
-def _load_from_state_dict(self:NWHead, state_dict, prefix, *args, **kwargs):
-    "Resize the bank's buffers to the saved bank before loading (its size changes between rebuilds)."
-    for name in ('support_z', 'support_y', 'support_ids'):
-        k = prefix + name
-        if k in state_dict: setattr(self, name, torch.empty_like(state_dict[k], device=getattr(self, name).device))
-    nn.Module._load_from_state_dict(self, state_dict, prefix, *args, **kwargs)
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        "Resize the bank's buffers to the saved bank before loading (its size changes between rebuilds)."
+        for name in ('support_z', 'support_y', 'support_ids'):
+            k = prefix + name
+            if k in state_dict: setattr(self, name, torch.empty_like(state_dict[k], device=getattr(self, name).device))
+        nn.Module._load_from_state_dict(self, state_dict, prefix, *args, **kwargs)
 
-# %% ../nbs/05_nw.ipynb #e5f4c567
-@patch
-def _self_positions(self:NWHead, ids:torch.Tensor):
-    "For queries with ids: (query rows, support columns) where the query's own id sits in the bank."
-    order = torch.argsort(self.support_ids)
-    sorted_ids = self.support_ids[order]
-    pos = torch.searchsorted(sorted_ids, ids).clamp(max=len(sorted_ids) - 1)
-    hit = sorted_ids[pos] == ids
-    return torch.nonzero(hit).flatten(), order[pos[hit]]
+    def _self_positions(self, ids:torch.Tensor):
+        "For queries with ids: (query rows, support columns) where the query's own id sits in the bank."
+        order = torch.argsort(self.support_ids)
+        sorted_ids = self.support_ids[order]
+        pos = torch.searchsorted(sorted_ids, ids).clamp(max=len(sorted_ids) - 1)
+        hit = sorted_ids[pos] == ids
+        return torch.nonzero(hit).flatten(), order[pos[hit]]
 
-@patch
-def _weights(self:NWHead, z:torch.Tensor, ids:torch.Tensor|None)->torch.Tensor:
-    "Unnormalized Eq. (4) weights exp(s - max s) in float32 (n, bank), 0 for excluded entries; one n x bank matrix."
-    # the only n x bank matrix: every step below is in place
-    w = F.normalize(z.float(), dim=-1) @ self.support_z.float().T
-    w.div_(self.tau)
-    if ids is not None and self.exclude_self:
-        rows, cols = self._self_positions(ids)
-        if len(rows): w.index_put_((rows, cols), torch.tensor(float('-inf'), device=w.device))
-    top = w.detach().amax(dim=1, keepdim=True)
-    w.sub_(torch.where(torch.isfinite(top), top, torch.zeros_like(top)))
-    return w.exp_()
+    def _weights(self, z:torch.Tensor, ids:torch.Tensor|None)->torch.Tensor:
+        "Unnormalized Eq. (4) weights exp(s - max s) in float32 (n, bank), 0 for excluded entries; one n x bank matrix."
+        # the only n x bank matrix: every step below is in place
+        w = F.normalize(z.float(), dim=-1) @ self.support_z.float().T
+        w.div_(self.tau)
+        if ids is not None and self.exclude_self:
+            rows, cols = self._self_positions(ids)
+            if len(rows): w.index_put_((rows, cols), torch.tensor(float('-inf'), device=w.device))
+        top = w.detach().amax(dim=1, keepdim=True)
+        w.sub_(torch.where(torch.isfinite(top), top, torch.zeros_like(top)))
+        return w.exp_()
 
-# %% ../nbs/05_nw.ipynb #e9fcf3b3
-@patch
-def _check_ready(self:NWHead, z, ids):
-    if self.n_support == 0:
-        raise RuntimeError("The NW head has an empty support bank: call set_support(z, y, ids) first")
-    if z.ndim != 2 or z.shape[1] != self.support_z.shape[1]:
-        raise ValueError(f"queries must be (n, {self.support_z.shape[1]}), got {tuple(z.shape)}")
-    if ids is not None:
-        ids = torch.as_tensor(ids, device=z.device).long().flatten()
-        if len(ids) != len(z): raise ValueError(f"{len(ids)} ids for {len(z)} queries")
-    return ids
+    def _check_ready(self, z, ids):
+        if self.n_support == 0:
+            raise RuntimeError("The NW head has an empty support bank: call set_support(z, y, ids) first")
+        if z.ndim != 2 or z.shape[1] != self.support_z.shape[1]:
+            raise ValueError(f"queries must be (n, {self.support_z.shape[1]}), got {tuple(z.shape)}")
+        if ids is not None:
+            ids = torch.as_tensor(ids, device=z.device).long().flatten()
+            if len(ids) != len(z): raise ValueError(f"{len(ids)} ids for {len(z)} queries")
+        return ids
 
-@patch
-def _chunk_weights(self:NWHead, z:torch.Tensor, ids:torch.Tensor|None):
-    """Eq. (4) weights chunk by chunk of queries, in float32 even under autocast: at most one chunk x bank matrix at a
-    time."""
-    with torch.autocast(z.device.type, enabled=False):
-        for s in range(0, len(z), self.chunk_size):
-            yield self._weights(z[s:s + self.chunk_size], None if ids is None else ids[s:s + self.chunk_size])
+    def _chunk_weights(self, z:torch.Tensor, ids:torch.Tensor|None):
+        """Eq. (4) weights chunk by chunk of queries, in float32 even under autocast: at most one chunk x bank matrix
+        at a time."""
+        with torch.autocast(z.device.type, enabled=False):
+            for s in range(0, len(z), self.chunk_size):
+                yield self._weights(z[s:s + self.chunk_size], None if ids is None else ids[s:s + self.chunk_size])
 
-@patch
-def forward(self:NWHead,
-            z:torch.Tensor, # queries (n, d): fused embeddings (or image embeddings, see below)
-            ids:torch.Tensor|Sequence[int]|None=None, # the queries' sample ids, for self-exclusion
-           )->torch.Tensor: # phenotype probabilities (n, C), NaN where no support label is known
-    "Eq. (4)-(5) with self-exclusion and missing support labels renormalized away."
-    ids = self._check_ready(z, ids)
-    known = (~self.support_y.isnan()).float()
-    y0 = torch.nan_to_num(self.support_y.float(), nan=0.) # unknown labels add nothing to the numerator
-    out = []
-    for w in self._chunk_weights(z, ids):
-        num, den = w @ y0, w @ known
-        ok = den > 0
-        p = num / torch.where(ok, den, torch.ones_like(den)) # no 0/0 even in the branch that is masked away
-        out.append(torch.where(ok, p, torch.full_like(p, float('nan'))))
-    return torch.cat(out) if out else z.new_zeros(0, self.support_y.shape[1])
+    def forward(self,
+                z:torch.Tensor, # queries (n, d): fused embeddings (or image embeddings, see below)
+                ids:torch.Tensor|Sequence[int]|None=None, # the queries' sample ids, for self-exclusion
+               )->torch.Tensor: # phenotype probabilities (n, C), NaN where no support label is known
+        "Eq. (4)-(5) with self-exclusion and missing support labels renormalized away."
+        ids = self._check_ready(z, ids)
+        known = (~self.support_y.isnan()).float()
+        y0 = torch.nan_to_num(self.support_y.float(), nan=0.) # unknown labels add nothing to the numerator
+        out = []
+        for w in self._chunk_weights(z, ids):
+            num, den = w @ y0, w @ known
+            ok = den > 0
+            p = num / torch.where(ok, den, torch.ones_like(den)) # no 0/0 even in the branch that is masked away
+            out.append(torch.where(ok, p, torch.full_like(p, float('nan'))))
+        return torch.cat(out) if out else z.new_zeros(0, self.support_y.shape[1])
+
+    @torch.no_grad()
+    def explain(self,
+                z:torch.Tensor, # queries (n, d)
+                k:int=5, # exemplars per query
+                ids:torch.Tensor|Sequence[int]|None=None, # the queries' ids, to exclude themselves as in training
+               )->NWExplanation:
+        "For each query, the `k` support entries with the largest Eq. (4) weights, with their ids and labels."
+        ids = self._check_ready(z, ids)
+        k = min(k, self.n_support)
+        outs = [(w / w.sum(dim=1, keepdim=True)).topk(k, dim=1) for w in self._chunk_weights(z, ids)]
+        weights = torch.cat([o.values for o in outs])
+        cols = torch.cat([o.indices for o in outs])
+        return NWExplanation(self.support_ids[cols], weights, self.support_y[cols])
 
 # %% ../nbs/05_nw.ipynb #aaa52f6a
 @dataclass
@@ -145,22 +148,6 @@ class NWExplanation:
     ids: torch.Tensor # (n, k) support sample ids (`idx`)
     weights: torch.Tensor # (n, k) their attention weights alpha (Eq. 4), largest first
     labels: torch.Tensor # (n, k, C) their labels (NaN for missing)
-
-# %% ../nbs/05_nw.ipynb #7a461df1
-@patch
-@torch.no_grad()
-def explain(self:NWHead,
-            z:torch.Tensor, # queries (n, d)
-            k:int=5, # exemplars per query
-            ids:torch.Tensor|Sequence[int]|None=None, # the queries' ids, to exclude themselves as in training
-           )->NWExplanation:
-    "For each query, the `k` support entries with the largest Eq. (4) weights, with their ids and labels."
-    ids = self._check_ready(z, ids)
-    k = min(k, self.n_support)
-    outs = [(w / w.sum(dim=1, keepdim=True)).topk(k, dim=1) for w in self._chunk_weights(z, ids)]
-    weights = torch.cat([o.values for o in outs])
-    cols = torch.cat([o.indices for o in outs])
-    return NWExplanation(self.support_ids[cols], weights, self.support_y[cols])
 
 # %% ../nbs/05_nw.ipynb #f3ef180c
 def explanation_frame(expl:NWExplanation, # from `NWHead.explain`

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 import requests
 from fastprogress.fastprogress import progress_bar
-from .dicom import (FILE_COLUMNS, SeriesRule, CTReadError, _dicom_fields, index_tables, index_summary, read_id_map,
+from .dicom import (FILE_COLUMNS, SeriesRule, CTReadError, _dicom_fields, index_tables, index_summary,
+                           read_id_map,
                            split_series)
 
 # %% ../nbs/11c_pacs.ipynb #5162c728

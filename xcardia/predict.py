@@ -64,8 +64,8 @@ def load_tensors(path:str|Path)->dict:
     except Exception as e: raise BundleError(f"{path}: not a readable safetensors file ({e})") from None
 
 def load_state(module:torch.nn.Module, path:str|Path, what:str, sd:dict|None=None):
-    """Load a safetensors state dict (`sd`: already read from `path`) into `module` strictly; missing, extra or misshapen
-    tensors are a one-line `BundleError`."""
+    """Load a safetensors state dict (`sd`: already read from `path`) into `module` strictly; missing, extra or
+    misshapen tensors are a one-line `BundleError`."""
     sd, want = load_tensors(path) if sd is None else sd, module.state_dict()
     missing, extra = sorted(set(want) - set(sd)), sorted(set(sd) - set(want))
     if missing or extra:
@@ -192,7 +192,8 @@ def preset_preprocessing(preset:Preset)->dict:
     "The CT preprocessing a bundle records: spacing (mm), crop size (voxels), HU window."
     return dict(spacing=preset.spacing, size=preset.size, hu_window=list(preset.hu_window))
 
-def _save_pretrained(path:Path, man:BundleManifest, pretrained:XCardiaModel, support, tab_preprocessor, settings, preset):
+def _save_pretrained(path:Path, man:BundleManifest, pretrained:XCardiaModel, support, tab_preprocessor, settings,
+                     preset):
     "The pre-trained model, its NW bank's studies and its tabular preprocessing, each file said patient-derived or not."
     if tab_preprocessor is None:
         raise ValueError("a pre-trained model needs its tab_preprocessor (the tabular encoder's input layout)")
@@ -249,20 +250,23 @@ class Bundle:
         self.operating_points = (pd.read_csv(self.path/manifest.operating_points) if manifest.operating_points
                                  else None)
         self.calibration, self.calibration_id = {}, ''   # a site's recalibration (`use_calibration`)
+        self._identity = None   # the manifest's hash, read once: editing bundle.json later does not change it
 
     @property
     def identity(self)->str:
         "The bundle identity (`bundle_identity`), with `+cal` and the overlay's hash when a site's recalibration is on."
-        return bundle_identity(self.path) + (f"+cal{self.calibration_id}" if self.calibration_id else '')
+        if self._identity is None: self._identity = bundle_identity(self.path)
+        return self._identity + (f"+cal{self.calibration_id}" if self.calibration_id else '')
 
     def use_calibration(self, path:str|Path)->Bundle:
         """Apply a site's recalibration overlay (`xcardia validate --recalibrate` writes it beside the bundle): per
         target, the Platt intercept and slope on the logit of the probability, and the threshold refit on the site's
-        studies; a target the overlay leaves out (too few site cases) stays as trained. The bundle's files are untouched."""
+        studies; a target the overlay leaves out (too few site cases) stays as trained. The bundle's files are
+        untouched."""
         d = json.loads(Path(path).read_text())
-        if d.get('bundle') != bundle_identity(self.path):
-            raise BundleError(f"{path} recalibrates bundle {d.get('bundle')}, not this one "
-                              f"({bundle_identity(self.path)})")
+        own = self.identity.split('+cal')[0]
+        if d.get('bundle') != own:
+            raise BundleError(f"{path} recalibrates bundle {d.get('bundle')}, not this one ({own})")
         self.calibration = {t: v for t, v in (d.get('targets') or {}).items() if v and t in self.targets}
         self.calibration_id = file_sha256(path)[:8]
         for t, v in self.calibration.items(): self.thresholds[t] = v['threshold']
@@ -278,7 +282,9 @@ class Bundle:
 
     def __repr__(self):
         nw = f", NW bank of {len(self.support)}" if self.support is not None else ''
-        return f"Bundle({self.path}: {self.manifest.kind}, {len(self.targets)} targets, preset {self.manifest.preset}{nw})"
+        return (
+            f"Bundle({self.path}: {self.manifest.kind}, {len(self.targets)} targets, preset {self.manifest.preset}{nw})"
+        )
 
     def load(self, path)->torch.Tensor:
         "One CT preprocessed as at training time (1, size, size, size)."
@@ -323,9 +329,13 @@ class Bundle:
                 out[f'exemplar_{r + 1}_study'] = sup.loc[ids[:, r], 'study_id'].to_numpy()
                 out[f'exemplar_{r + 1}_weight'] = w[:, r]
             labels = [t for t in self.targets if t in sup.columns]
-            long = pd.DataFrame({'path': np.repeat(paths, ids.shape[1]),
-                                 'rank': np.tile(np.arange(1, ids.shape[1] + 1), len(paths)),
-                                 'weight': w.ravel()}).join(sup.loc[ids.ravel(), ['study_id', 'image_path'] + labels].reset_index())
+            long = pd.DataFrame(
+                {
+                    'path': np.repeat(paths, ids.shape[1]),
+                    'rank': np.tile(np.arange(1, ids.shape[1] + 1), len(paths)),
+                    'weight': w.ravel(),
+                }
+            ).join(sup.loc[ids.ravel(), ['study_id', 'image_path'] + labels].reset_index())
             out.attrs['exemplars'] = long
         return out
 
@@ -364,7 +374,8 @@ def _load_pretrained(path:Path, man:BundleManifest, tp:TabularPreprocessor|None)
 
 def load_bundle(path:str|Path, device=None)->Bundle:
     """Read a bundle written by `save_bundle` or `export_bundle`: the manifest, every listed file checked against its
-    SHA-256, each weight file loaded strictly. Nothing is unpickled; files the manifest does not list are never opened."""
+    SHA-256, each weight file loaded strictly. Nothing is unpickled; files the manifest does not list are never opened.
+    """
     path = Path(path)
     man = BundleManifest.read(path).verify(path)
     spec = SeveritySpec.from_dict(man.severity) if man.severity else None
@@ -436,7 +447,11 @@ class _ScreenItems(torch.utils.data.Dataset):
         try: return i, self.load(self.paths[i]), ''
         except CTReadError as e: return i, None, str(e).strip().splitlines()[0]
         except Exception as e:
-            return i, None, f"{self.paths[i]}: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+            return (
+                i,
+                None,
+                f"{self.paths[i]}: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}",
+            )
 
 def _collate(items:list)->tuple:
     "Positions, the stacked readable volumes (None if none) and each item's error ('' when read)."
@@ -513,7 +528,9 @@ def _pending(todo:pd.DataFrame, load, bs:int, num_workers:int, progress:bool, de
     t0, n = time.perf_counter(), 0
     pb = progress_bar(dl, total=len(dl), leave=False) if progress else dl
     for pos, x, errs in pb:
-        yield todo.iloc[pos].reset_index(drop=True), (x.to(device) if x is not None else None), np.array([e == '' for e in errs]), errs
+        yield todo.iloc[pos].reset_index(drop=True), (x.to(device) if x is not None else None), np.array(
+            [e == '' for e in errs]
+        ), errs
         n += len(pos)
         if progress: pb.comment = f"{n / (time.perf_counter() - t0):.2f} studies/s"
 
@@ -568,7 +585,11 @@ def screen(bundle:Bundle, # a loaded bundle (`load_bundle`)
         barrier()
         if rank == 0: _merge_parts(out, t, ident, world)
         barrier()
-    res = _summary(pd.read_csv(out, dtype={'study_id': str, 'error': str}, keep_default_na=False, na_values=['']) if out.exists() else todo.assign(error=''))
+    res = _summary(
+        pd.read_csv(out, dtype={'study_id': str, 'error': str}, keep_default_na=False, na_values=[''])
+        if out.exists()
+        else todo.assign(error='')
+    )
     return dict(res, out=str(out), screened_now=n, seconds=round(time.perf_counter() - t0, 1), bundle=ident)
 
 # %% ../nbs/11_predict.ipynb #d4d3810f
@@ -609,8 +630,10 @@ def embed(source:Bundle|str|Path, # a bundle, or a pre-training run folder (`enc
     # not the embeddings
     done = pd.read_parquet(out, columns=['study_id', 'encoder']) if list(out.glob('*.parquet')) else None
     if done is not None and set(done.encoder) - {ident}:
-        raise BundleError(f"{out} holds embeddings of another encoder "
-                          f"({', '.join(sorted(set(done.encoder) - {ident}))}; this one is {ident}); use another output")
+        raise BundleError(
+            f"{out} holds embeddings of another encoder "
+            f"({', '.join(sorted(set(done.encoder) - {ident}))}; this one is {ident}); use another output"
+        )
     mine = t.iloc[rank::world]
     todo = mine[~mine.study_id.isin(set(done.study_id) if done is not None else set())]
     t0, n = time.perf_counter(), 0

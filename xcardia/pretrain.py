@@ -28,7 +28,8 @@ from fastcore.meta import delegates
 from .core import get_preset, TARGET_NAMES, save_tensors
 from .encoders import ImageEncoder, TabularEncoder, fuse, init_linear_xavier
 from .nw import NWHead, BANKS
-from .losses import CLIPLoss, SupConLoss, positive_mask, masked_clip_loss, nw_loss, nw_mse, nt_xent, base_rate_bce
+from .losses import (CLIPLoss, SupConLoss, positive_mask, masked_clip_loss, nw_loss, nw_mse, nt_xent,
+                            base_rate_bce)
 from fastcore.foundation import L
 from .train import make_learner, FitSpec
 from .settings import METHOD, MethodSettings
@@ -70,11 +71,12 @@ class SimCLRModel(nn.Module):
         self.image_encoder = image_encoder
     def forward(self, v1, v2): return self.image_encoder(v1), self.image_encoder(v2)
 
-# %% ../nbs/08_pretrain.ipynb #00940ae7
+# %% ../nbs/08_pretrain.ipynb #16cd0ecc
 EXAMS = ('echo', 'ecg')
 
 class ExamEncoders(nn.Module):
-    "One tabular encoder per exam, each on its own columns of the paired inputs (C-TRIP's separate ECHO and ECG encoders)."
+    """One tabular encoder per exam, each on its own columns of the paired inputs (C-TRIP's separate ECHO and ECG
+    encoders)."""
     def __init__(self, tp, # the fitted `TabularPreprocessor` of the paired DataLoaders
                  d:int, exams:tuple=EXAMS, **sizes):
         super().__init__()
@@ -98,6 +100,7 @@ class ExamEncoders(nn.Module):
         "The table's embedding: the normalized sum of the exams' (retrieval, probes)."
         return F.normalize(sum(self.each(x_num, x_cat).values()), dim=-1)
 
+# %% ../nbs/08_pretrain.ipynb #c2cecdea
 class CTripModel(XCardiaModel):
     "Image encoder and `ExamEncoders`, no head: (e_img, e_tab, fused, then each exam's embedding)."
     def __init__(self, image_encoder:ImageEncoder, exam_encoders:ExamEncoders):
@@ -118,7 +121,7 @@ class XCardiaLoss(nn.Module):
     (and, with their graph, in `live`)."""
     def __init__(self, model:XCardiaModel, lambda_nw:float=METHOD.lambda_nw, tau_clip:float=METHOD.tau_clip,
                  learnable_tau:bool=False,
-                 # which embedding queries the bank in the NW loss: 'fused' (Eq. 3, the paper), 'image', or 'both' (summed)
+                 # what queries the bank in the NW loss: 'fused' (Eq. 3, the paper), 'image', or 'both' (summed)
                  nw_query:str=METHOD.nw_query,
                  # False: the tabular embedding enters the NW loss's fused query without gradient
                  nw_tab_grad:bool=METHOD.nw_tab_grad,
@@ -193,7 +196,8 @@ class SimCLRLoss(nn.Module):
 
 # %% ../nbs/08_pretrain.ipynb #57d6055c
 def exam_presence(cohort:pd.DataFrame, exams:tuple=EXAMS)->torch.Tensor:
-    "(n_rows, len(exams)) bool: which rows of a matched cohort have each exam in the window (its `<exam>_gap_days` known)."
+    """(n_rows, len(exams)) bool: which rows of a matched cohort have each exam in the window (its `<exam>_gap_days`
+    known)."""
     return torch.as_tensor(np.stack([cohort[f'{e}_gap_days'].notna().to_numpy() if f'{e}_gap_days' in cohort
                                      else np.zeros(len(cohort), bool) for e in exams], 1))
 
@@ -272,7 +276,8 @@ class Variant(NamedTuple):
     "A pre-training variant: the data it needs, the phenotype head on its fused embedding and its contrastive term."
     kind: str # `make_dls` kind: 'paired' (a CT with its tables) or 'simclr' (two views of a CT)
     head: str|None # 'nw', 'linear' or None (MMCL, SimCLR; supcon unless `nw_head`)
-    contrast: str = 'clip' # 'clip' (Eq. 6), 'supcon' (CROMOTEX's Eq. 3) or 'ctrip' (one CLIP term per exam); SimCLR: its own
+    # 'clip' (Eq. 6), 'supcon' (CROMOTEX's Eq. 3) or 'ctrip' (one CLIP term per exam); SimCLR: its own
+    contrast: str = 'clip'
     teacher: bool = False # the tabular encoder comes trained (stage 1, `xcardia.teacher`) and stays frozen
 
     @property
@@ -319,7 +324,7 @@ def check_pretrain(dls, variant:str, s:MethodSettings, n_labels:int):
     if getattr(dls, 'kind', v.kind) != v.kind:
         raise ValueError(f"variant {variant!r} needs make_dls(..., kind={v.kind!r}), got kind={dls.kind!r}")
 
-# %% ../nbs/08_pretrain.ipynb #26a8c1e7
+# %% ../nbs/08_pretrain.ipynb #a14c01ab
 class SupConCheck(Callback):
     "After a supcon fit: warn, with the count, if some batches gave no anchor a positive besides itself."
     def before_fit(self): self.loss_func.batches, self.loss_func.alone = 0, 0
@@ -331,6 +336,7 @@ class SupConCheck(Callback):
                           "is CLIP's with hard-negative weights. A larger batch, or positives 'jaccard' or 'any', "
                           "gives anchors company")
 
+# %% ../nbs/08_pretrain.ipynb #9d3df8b0
 def ctrip_parts(dls, p, img:ImageEncoder, s:MethodSettings)->tuple:
     "The model, loss, metrics and callbacks of variant 'ctrip' (`ExamEncoders`, `CTripLoss`)."
     model = CTripModel(img, ExamEncoders(dls.tab_preprocessor, p.d, **TABULAR_SIZES.get(p.name, {})))
@@ -341,21 +347,27 @@ def ctrip_parts(dls, p, img:ImageEncoder, s:MethodSettings)->tuple:
     aug = PairedAugment(image=s.augment.image, tabular=s.augment.tabular, **s.augment.view)
     return model, loss, metrics, [aug] if aug.image or aug.tabular else []
 
+# %% ../nbs/08_pretrain.ipynb #93b0262b
 class FrozenTeacher(Callback):
-    "Keep a frozen tabular encoder in eval mode in every training batch (fastai's `model.train()` would switch its dropout on)."
+    """Keep a frozen tabular encoder in eval mode in every training batch (fastai's `model.train()` would switch its
+    dropout on)."""
     order = 1   # after fastai's TrainEvalCallback
     def before_train(self): unwrap(self.learn.model).tabular_encoder.eval()
 
+# %% ../nbs/08_pretrain.ipynb #c6bfea4e
 def freeze_teacher(encoder:nn.Module)->nn.Module:
     "No gradient into `encoder` (the `teacher` variant's stage-1 tabular encoder)."
     for q in encoder.parameters(): q.requires_grad_(False)
     return encoder.eval()
 
+# %% ../nbs/08_pretrain.ipynb #8c9de8ce
 def paired_parts(dls, p, v:Variant, s:MethodSettings, n_labels:int,
                  bank_bn:str='batch', final_bank:bool=True,
-                 teacher:nn.Module|None=None, # the `teacher` variant's trained tabular encoder (None: a new one, to load into)
+                 # the `teacher` variant's trained tabular encoder (None: a new one, to load into)
+                 teacher:nn.Module|None=None,
                 )->tuple:
-    "The model, loss, metrics and callbacks of a paired variant `v` (its head, with `s`, and its contrast) at preset `p`."
+    """The model, loss, metrics and callbacks of a paired variant `v` (its head, with `s`, and its contrast) at preset
+    `p`."""
     tp, head = dls.tab_preprocessor, v.head_with(s)
     # before the tabular encoder: the seed's draws go to it first
     img = ImageEncoder.from_preset(p)
@@ -382,7 +394,8 @@ def paired_parts(dls, p, v:Variant, s:MethodSettings, n_labels:int,
 # %% ../nbs/08_pretrain.ipynb #43f63770
 @delegates(make_learner)
 def pretrain_learner(dls, # from `make_dls(..., kind='paired')`, or kind='simclr' for the SimCLR variant
-                     variant:str='nw_mmcl', # a key of `VARIANTS`: 'nw_mmcl', 'mmcl', 'simclr', 'linear_mmcl', 'supcon', ...
+                     # a key of `VARIANTS`: 'nw_mmcl', 'mmcl', 'simclr', 'linear_mmcl', 'supcon', ...
+                     variant:str='nw_mmcl',
                      # the method's settings; keywords named as its fields (`tau_nw=0.05`) override them
                      settings:MethodSettings=METHOD,
                      # BatchNorm while encoding the bank during the fit: 'batch' (as the queries) or 'running'
@@ -406,7 +419,12 @@ def pretrain_learner(dls, # from `make_dls(..., kind='paired')`, or kind='simclr
     v = VARIANTS[variant]
     p = get_preset(preset or getattr(dls, 'preset', None) or 'small', depth=depth, d=d, lr=lr)
     if v.kind == 'simclr':
-        model, loss, metrics, extra = SimCLRModel(ImageEncoder.from_preset(p)), SimCLRLoss(s.tau_simclr), [LossTerm('nt_xent')], []
+        model, loss, metrics, extra = (
+            SimCLRModel(ImageEncoder.from_preset(p)),
+            SimCLRLoss(s.tau_simclr),
+            [LossTerm('nt_xent')],
+            [],
+        )
     else:
         if teacher is not None and not v.teacher:
             raise ValueError(f"teacher= is the stage-1 tabular encoder of variant 'teacher', not of {variant!r}")
@@ -431,7 +449,7 @@ def save_image_encoder(learn:Learner, fname:str|Path)->Path:
     save_tensors(enc.state_dict(), fname, {'config': json.dumps({**enc.config, 'variant': learn.spec.variant})})
     return fname
 
-# %% ../nbs/08_pretrain.ipynb #3a2e7719
+# %% ../nbs/08_pretrain.ipynb #9b57e488
 @torch.no_grad()
 def head_outputs(learn:Learner, dl=None)->dict:
     """Embeddings (`e_img`, `e_tab`), the head's phenotype probabilities (`probs`; no columns without a head) and labels
@@ -452,11 +470,11 @@ def head_outputs(learn:Learner, dl=None)->dict:
     n, p, y = learn.spec.n_labels or out['y'].shape[1], out.pop('p'), out['y']
     return {**out, 'probs': p[:, :n], 'y': y[:, :n], 'values': p[:, n:], 'y_values': y[:, n:]}
 
+# %% ../nbs/08_pretrain.ipynb #b4fd65de
 def encode_pairs(learn:Learner, dl=None)->tuple:
     "Image and tabular embeddings (and ids) of every sample of `dl` (default: validation), in eval mode."
     o = head_outputs(learn, dl)
     return o['e_img'], o['e_tab'], o['idx']
-
 
 # %% ../nbs/08_pretrain.ipynb #b22137d4
 def retrieval_accuracy(learn:Learner, dl=None, ks=(1, 5))->dict:

@@ -42,7 +42,8 @@ def linear_probe(x_train:np.ndarray, # frozen embeddings of the training split (
                  x_test:np.ndarray, # frozen embeddings to score (m, d)
                  C:float=1.0, # inverse L2 strength of the logistic regression
                 )->np.ndarray:
-    "Test probabilities (m, C) of one logistic regression per target on standardized embeddings; NaN for a target whose training labels have one class."
+    """Test probabilities (m, C) of one logistic regression per target on standardized embeddings; NaN for a target
+    whose training labels have one class."""
     a, b = _standardize(x_train, x_test)
     out = np.full((len(x_test), y_train.shape[1]), np.nan)
     for c in range(y_train.shape[1]):
@@ -55,7 +56,8 @@ def linear_probe(x_train:np.ndarray, # frozen embeddings of the training split (
 
 # %% ../nbs/10a_probes.ipynb #394a8062
 def knn_probe(x_train:np.ndarray, y_train:np.ndarray, x_test:np.ndarray, k:int=KNN_K)->np.ndarray:
-    "Test probabilities (m, C): the share of positives among the `k` training embeddings nearest in cosine with a known label, per target."
+    """Test probabilities (m, C): the share of positives among the `k` training embeddings nearest in cosine with a
+    known label, per target."""
     sim = F.normalize(torch.as_tensor(x_test, dtype=torch.float64), dim=1) @ F.normalize(
         torch.as_tensor(x_train, dtype=torch.float64), dim=1).T
     out = np.full((len(x_test), y_train.shape[1]), np.nan)
@@ -70,7 +72,8 @@ def knn_probe(x_train:np.ndarray, y_train:np.ndarray, x_test:np.ndarray, k:int=K
 def retrieval_probe(e_img:np.ndarray, # test CT embeddings (n, d)
                     e_tab:np.ndarray, # their own tables' embeddings (n, d), row by row
                     patient_ids:Sequence, n_boot:int=N_BOOT, seed:int=0)->pd.DataFrame:
-    "CT-to-table retrieval on the test split: top-1, top-5 and the median rank (1 = its own tables first), with patient-bootstrap CIs and chance."
+    """CT-to-table retrieval on the test split: top-1, top-5 and the median rank (1 = its own tables first), with
+    patient-bootstrap CIs and chance."""
     s = F.normalize(torch.as_tensor(e_img, dtype=torch.float64), dim=1) @ F.normalize(
         torch.as_tensor(e_tab, dtype=torch.float64), dim=1).T
     rank = (s >= s.diag()[:, None]).sum(1).numpy().astype(float)     # its own tables and every tie rank before it
@@ -93,7 +96,8 @@ def retrieval_probe(e_img:np.ndarray, # test CT embeddings (n, d)
 # %% ../nbs/10a_probes.ipynb #878d21ca
 def auroc_rows(probe:str, probs:np.ndarray, y:np.ndarray, patient_ids:Sequence, n_boot:int=N_BOOT, seed:int=0,
                targets:Sequence[str]=TARGET_NAMES)->pd.DataFrame:
-    "One row per target: the probe's test AUROC with its patient-bootstrap CI (`evaluate`), chance 0.5; NaN where a target cannot be scored."
+    """One row per target: the probe's test AUROC with its patient-bootstrap CI (`evaluate`), chance 0.5; NaN where a
+    target cannot be scored."""
     ev = evaluate(np.nan_to_num(probs, nan=.5), y, patient_ids, n_boot=n_boot, seed=seed, targets=targets)
     blank = np.isnan(probs).all(0)
     return pd.DataFrame([dict(probe=probe, target=t, metric='auroc', value=np.nan if blank[c] else r.auroc,
@@ -103,7 +107,8 @@ def auroc_rows(probe:str, probs:np.ndarray, y:np.ndarray, patient_ids:Sequence, 
 # %% ../nbs/10a_probes.ipynb #68f71ef6
 def severity_rows(x_train:np.ndarray, train:pd.DataFrame, x_test:np.ndarray, test:pd.DataFrame,
                   n_boot:int=N_BOOT, seed:int=0, alpha:float=1.0)->pd.DataFrame:
-    "Per severity measure known in both splits: the MAE of a ridge regression on the embeddings (probe 'linear', metric 'mae'), its CI, and as `chance` the MAE of guessing the training mean."
+    """Per severity measure known in both splits: the MAE of a ridge regression on the embeddings (probe 'linear',
+    metric 'mae'), its CI, and as `chance` the MAE of guessing the training mean."""
     vt, vs = severity_values(train), severity_values(test)
     a, b = _standardize(x_train, x_test)
     rows = []
@@ -125,7 +130,8 @@ def probe_table(method:str, # the run's name, as the report names it
                 x_test:np.ndarray, test:pd.DataFrame, # the test split's
                 e_tab_test:np.ndarray|None=None, # the test patients' table embeddings (paired encoders): retrieval
                 n_boot:int=N_BOOT, seed:int=0, k:int=KNN_K)->pd.DataFrame:
-    "Every probe of one encoder's frozen embeddings: linear and k-NN AUROC per target, severity MAE, retrieval (`PROBE_COLUMNS`)."
+    """Every probe of one encoder's frozen embeddings: linear and k-NN AUROC per target, severity MAE, retrieval
+    (`PROBE_COLUMNS`)."""
     y_tr, y_te = train[list(TARGET_NAMES)].to_numpy(float), test[list(TARGET_NAMES)].to_numpy(float)
     parts = [auroc_rows('linear', linear_probe(x_train, y_tr, x_test), y_te, test.patient_id, n_boot, seed),
              auroc_rows('knn', knn_probe(x_train, y_tr, x_test, k), y_te, test.patient_id, n_boot, seed),
@@ -135,7 +141,8 @@ def probe_table(method:str, # the run's name, as the report names it
 
 # %% ../nbs/10a_probes.ipynb #cc81760f
 def exam_features(train:pd.DataFrame, test:pd.DataFrame, prefixes:Sequence[str]=('ecg_',))->tuple:
-    "One exam's measurements as features (imputed and scaled on the training split; categories one-hot): (train, test) arrays."
+    """One exam's measurements as features (imputed and scaled on the training split; categories one-hot): (train, test)
+    arrays."""
     tp = TabularPreprocessor(tabular_columns(train, prefixes)).fit(train)
     def feats(df):
         num, cat = tp.transform(df)
@@ -144,7 +151,8 @@ def exam_features(train:pd.DataFrame, test:pd.DataFrame, prefixes:Sequence[str]=
     return feats(train), feats(test)
 
 def ecg_reference(train:pd.DataFrame, test:pd.DataFrame, n_boot:int=N_BOOT, seed:int=0)->pd.DataFrame:
-    "The ten labels from the ECG measurements alone (a linear probe on the cheap exam): what the CT must beat (method 'ECG only')."
+    """The ten labels from the ECG measurements alone (a linear probe on the cheap exam): what the CT must beat (method
+    'ECG only')."""
     a, b = exam_features(train, test, ('ecg_',))
     y_tr, y_te = train[list(TARGET_NAMES)].to_numpy(float), test[list(TARGET_NAMES)].to_numpy(float)
     return auroc_rows('linear', linear_probe(a, y_tr, b), y_te, test.patient_id, n_boot, seed).assign(
@@ -157,7 +165,8 @@ def encode_images(encoder:torch.nn.Module, # an image encoder (`ImageEncoder`), 
                   preset:str='small', cache_dir=None, bs:int|None=None,
                   splits:tuple=('train', 'test'), # which splits, by their name in `split`
                  )->dict:
-    "Frozen CT embeddings (eval mode) of every study of `splits`: {split: (embeddings (n, d) float array, its cohort rows)}."
+    """Frozen CT embeddings (eval mode) of every study of `splits`: {split: (embeddings (n, d) float array, its cohort
+    rows)}."""
     co = cohort.reset_index(drop=True)
     dls = make_dls(co, kind='image', preset=preset, cache_dir=cache_dir, bs=bs, train_name=splits[0],
                    valid_name=splits[1])

@@ -46,19 +46,23 @@ from .severity import SeveritySpec, GRADE_LEVELS
 from .predict import save_bundle, package_versions
 from .share import bundle_card
 from .config import Config
-from .stages import say, stage_done, read_cohort_stage, load_pretrained_learner, load_finetuned_model, pretrain_dls, FEW_POSITIVES, short_targets_text
+from .stages import (say, stage_done, read_cohort_stage, load_pretrained_learner, load_finetuned_model,
+                            pretrain_dls, FEW_POSITIVES, short_targets_text)
 
 # %% ../nbs/13_report.ipynb #ed84a2c4
-METHOD_NAMES = {'nw_mmcl': 'NW+MMCL', 'mmcl': 'MMCL', 'simclr': 'SimCLR', 'linear_mmcl': 'linear+MMCL', 'supcon': 'SupCon',
-                'ctrip': 'C-TRIP', 'teacher': 'frozen teacher',
-                'none': 'no pre-training'}
+METHOD_NAMES = {'nw_mmcl': 'NW+MMCL', 'mmcl': 'MMCL', 'simclr': 'SimCLR', 'linear_mmcl': 'linear+MMCL',
+                'supcon': 'SupCon', 'ctrip': 'C-TRIP', 'teacher': 'frozen teacher', 'none': 'no pre-training'}
 
 def method_label(method:str, # a variant, an extra run of `pretrain.runs`, or 'none'
                  lambda_nw:float|None=None, # a λ-sweep run's λ
                  seed:int|None=None, # a training seed to name
                 )->str:
     "A method's name in tables: 'nw_mmcl' -> 'NW+MMCL'; with a λ and a seed, 'NW+MMCL λ=0.2 seed 1'."
-    return METHOD_NAMES.get(method, method) + (f" λ={lambda_nw:g}" if lambda_nw is not None else '') + (f" seed {seed}" if seed is not None else '')
+    return (
+        METHOD_NAMES.get(method, method)
+        + (f" λ={lambda_nw:g}" if lambda_nw is not None else '')
+        + (f" seed {seed}" if seed is not None else '')
+    )
 
 # %% ../nbs/13_report.ipynb #21f0bde9
 def _esc(s:str)->str: return str(s).replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')
@@ -80,7 +84,10 @@ def frame_markdown(df:pd.DataFrame, digits:int=3)->str:
 def _frame_html(df:pd.DataFrame, digits:int=3)->str:
     "An HTML table of a frame; two-level columns as a grouped header row (colspan) above the column names."
     body = frame_markdown(df, digits).splitlines()[2:]
-    rows = ''.join('<tr>' + ''.join(f"<td>{_inline_html(c.strip())}</td>" for c in r.strip().strip('|').split('|')) + '</tr>' for r in body)
+    rows = ''.join(
+        '<tr>' + ''.join(f"<td>{_inline_html(c.strip())}</td>" for c in r.strip().strip('|').split('|')) + '</tr>'
+        for r in body
+    )
     name = _esc(df.index.name or '')
     if isinstance(df.columns, pd.MultiIndex) and df.columns.nlevels == 2:
         groups, top = [], f"<th rowspan='2'>{name}</th>"
@@ -131,7 +138,8 @@ class Report:
                "body{font-family:sans-serif;max-width:1100px;margin:2em "
                "auto;line-height:1.4}table{border-collapse:collapse;margin:1em 0}"
                "td,th{border:1px solid #ccc;padding:3px "
-               "8px;font-size:13px}img{max-width:100%}pre{background:#f5f5f5;padding:1em;white-space:pre-wrap;overflow-wrap:anywhere}p,figcaption{overflow-wrap:anywhere}"
+               "8px;font-size:13px}img{max-width:100%}pre{background:#f5f5f5;padding:1em;white-space:pre-wrap;"
+               "overflow-wrap:anywhere}p,figcaption{overflow-wrap:anywhere}"
                f"</style></head><body><h1>{_esc(self.title)}</h1>"]
         for b in self.blocks:
             if b[0] == 'h': out.append(f"<h{b[1]}>{_inline_html(b[2])}</h{b[1]}>")
@@ -143,8 +151,15 @@ class Report:
             else:
                 rows = [r.strip().strip('|').split('|') for r in b[1].strip().splitlines()]
                 head, body = rows[0], rows[2:]
-                out.append('<table><tr>' + ''.join(f"<th>{_inline_html(c.strip())}</th>" for c in head) + '</tr>' +
-                           ''.join('<tr>' + ''.join(f"<td>{_inline_html(c.strip())}</td>" for c in r) + '</tr>' for r in body) + '</table>')
+                out.append(
+                    '<table><tr>'
+                    + ''.join(f"<th>{_inline_html(c.strip())}</th>" for c in head)
+                    + '</tr>'
+                    + ''.join(
+                        '<tr>' + ''.join(f"<td>{_inline_html(c.strip())}</td>" for c in r) + '</tr>' for r in body
+                    )
+                    + '</table>'
+                )
         return '\n'.join(out) + '</body></html>\n'
 
     def write(self, folder:Path, name:str='report')->Path:
@@ -209,15 +224,28 @@ def cohort_section(ev:Evaluation):
           f"{len(read_cohort_stage(ev.cfg, 'pretrain'))} pre-training pairs (test patients excluded).")
     # grouped headers in the HTML
     rep.frame(pd.read_csv(ev.out/'cohort'/'table_a1.csv', header=[0, 1], index_col=0), 1)
-    srcs = lambda t: 'the nine above' if t.rule == 'any' else ', '.join(
-        f"{c} ({MEASUREMENT_UNITS[c].unit})" if c in MEASUREMENT_UNITS else f"{c} (grade words)" for c in t.columns + ((t.fallback[0],) if t.fallback else ()))
-    defs = pd.DataFrame({'definition': [t.description for t in TARGETS], 'ECHO columns (unit)': [srcs(t) for t in TARGETS]},
-                        index=pd.Index(TARGET_NAMES, name='target'))
+    srcs = lambda t: (
+        'the nine above'
+        if t.rule == 'any'
+        else ', '.join(
+            f"{c} ({MEASUREMENT_UNITS[c].unit})" if c in MEASUREMENT_UNITS else f"{c} (grade words)"
+            for c in t.columns + ((t.fallback[0],) if t.fallback else ())
+        )
+    )
+    defs = pd.DataFrame(
+        {'definition': [t.description for t in TARGETS], 'ECHO columns (unit)': [srcs(t) for t in TARGETS]},
+        index=pd.Index(TARGET_NAMES, name='target'),
+    )
     rep.p('Label definitions (a missing measurement gives a missing label, never a negative; units as checked on the '
           'way in):').table(frame_markdown(defs))
-    un = pd.read_csv(ev.out/'cohort'/'unmatched.csv') if (ev.out/'cohort'/'unmatched.csv').exists() else pd.DataFrame(columns=['reason'])
-    if len(un): rep.p(f"{len(un)} CT studies left out at matching: " + ', '.join(f"{n} {r}" for r, n in un.reason.value_counts().items())
-                      + " (`cohort/unmatched.csv`).")
+    un = (
+        pd.read_csv(ev.out/'cohort' / 'unmatched.csv')
+        if (ev.out/'cohort' / 'unmatched.csv').exists()
+        else pd.DataFrame(columns=['reason'])
+    )
+    if len(un):
+        rep.p(f"{len(un)} CT studies left out at matching: "
+              + ', '.join(f"{n} {r}" for r, n in un.reason.value_counts().items()) + " (`cohort/unmatched.csv`).")
     short = stage_done(ev.out/'cohort').get('short_targets') or {}
     if short:
         rep.p(f"Targets with fewer than {FEW_POSITIVES} positive studies (AUROC missing or wide): "
@@ -276,7 +304,9 @@ def regime_tables(ev:Evaluation)->dict:
         tab.to_csv(ev.folder/f"table_auroc_{regime}.csv")
         if len(ev.seeds) > 1: tab.attrs['sd'].to_csv(ev.folder/f"table_auroc_{regime}_seed_sd.csv")
         headline[regime] = tab.loc['mean']
-        ev.report.h(REGIME_TITLES.get(regime, f"Fine-tuning regime {regime}: test AUROC")).table(table_markdown(tab, bold=supported_best(ev, regime, runs, tab)))
+        ev.report.h(REGIME_TITLES.get(regime, f"Fine-tuning regime {regime}: test AUROC")).table(
+            table_markdown(tab, bold=supported_best(ev, regime, runs, tab))
+        )
         ev.report.p("In bold: the best method of a row where its paired 95 % CI against the runner-up excludes zero "
                     "(elsewhere the highest "
                     f"value is not a finding). Per-target CIs of each run: `results/<run>_{regime}.csv`.")
@@ -308,13 +338,16 @@ def sweep_table(ev:Evaluation):
     if not res: return
     tab = results_table(res, 'auroc')
     tab.to_csv(ev.folder/'table_b1.csv')
-    ev.report.h(f"Table B.1 analogue: NW loss weight λ (NW+MMCL, {regime} fine-tuning), test AUROC").table(table_markdown(tab))
+    ev.report.h(f"Table B.1 analogue: NW loss weight λ (NW+MMCL, {regime} fine-tuning), test AUROC").table(
+        table_markdown(tab)
+    )
 
 # %% ../nbs/13_report.ipynb #39856d38
 def comparison_table(preds:dict, # (run name, regime) -> preds.npz contents
                      regimes:Sequence[str], methods:Sequence[str], n_boot:int=N_BOOT, seed:int=0,
                      pairs:Sequence=(), # extra (A, B) comparisons, A − B (`evaluate.pairs`)
-                     # (method, training seed) -> run name (`cfg.plan`); several seeds: `compare_seeds`. Default: one seed, runs named by their method
+                     # (method, training seed) -> run name (`cfg.plan`); several seeds: `compare_seeds`.
+                     # Default: one seed, runs named by their method
                      names:dict|None=None,
                     )->pd.DataFrame:
     """Paired-bootstrap mean-AUROC differences: each pre-trained method vs no pre-training, NW+MMCL vs each other
@@ -336,9 +369,18 @@ def comparison_table(preds:dict, # (run name, regime) -> preds.npz contents
                               pa[0]['test_pids'], n_boot=n_boot, seed=seed)
             if 'mean' not in c.index: continue
             m = c.loc['mean']
-            rows.append({'regime': r, 'comparison': f"{method_label(a)} − {method_label(b)}",
-                         'mean AUROC difference': m.auroc_diff,
-                         'CI low': m.lo, 'CI high': m.hi, 'CI excludes 0': bool(m.lo > 0 or m.hi < 0), 'seeds': len(both), 'seed SD': m.seed_sd})
+            rows.append(
+                {
+                    'regime': r,
+                    'comparison': f"{method_label(a)} − {method_label(b)}",
+                    'mean AUROC difference': m.auroc_diff,
+                    'CI low': m.lo,
+                    'CI high': m.hi,
+                    'CI excludes 0': bool(m.lo > 0 or m.hi < 0),
+                    'seeds': len(both),
+                    'seed SD': m.seed_sd,
+                }
+            )
     df = pd.DataFrame(rows)
     return df.drop(columns=['seeds', 'seed SD'], errors='ignore') if len(seeds) == 1 else df
 
@@ -351,12 +393,20 @@ def comparison_section(ev:Evaluation)->pd.DataFrame:
     cmp.to_csv(ev.folder/'comparisons.csv', index=False)
     if not len(cmp): return cmp
     rep = ev.report
-    seeds = (f" Over {len(ev.seeds)} training seeds: the seed-averaged difference, its CI from a two-level bootstrap "
-             "(patients, "
-             "then seeds; `xcardia.evaluate.compare_seeds`), and the across-seed SD of the difference.") if len(ev.seeds) > 1 else ''
-    rep.h('Which differences are supported').p("Mean test AUROC over targets, difference between two methods with a "
-                                               "paired "
-          "patient-bootstrap 95 % CI (the same resampled patients for both)." + seeds).table(frame_markdown(cmp.set_index('regime')))
+    seeds = (
+        (
+            f" Over {len(ev.seeds)} training seeds: the seed-averaged difference, its CI from a two-level bootstrap "
+            "(patients, "
+            "then seeds; `xcardia.evaluate.compare_seeds`), and the across-seed SD of the difference."
+        )
+        if len(ev.seeds) > 1
+        else ''
+    )
+    rep.h('Which differences are supported').p(
+        "Mean test AUROC over targets, difference between two methods with a "
+        "paired "
+        "patient-bootstrap 95 % CI (the same resampled patients for both)." + seeds
+    ).table(frame_markdown(cmp.set_index('regime')))
     fig, ax = plt.subplots(figsize=(6.5, .3 * len(cmp) + 1.2))
     plot_differences(cmp['mean AUROC difference'], cmp['CI low'], cmp['CI high'],
                      [f"{r.regime}: {r.comparison}" for _, r in cmp.iterrows()],
@@ -382,11 +432,16 @@ def load_pretrained(ev:Evaluation)->list:
     """Each finished paired pre-training variant's and extra run's Learner (`ev.learners`) and head outputs on the
     validation pairs (`ev.heads`), at `seed`."""
     cfg = ev.cfg
-    runs = [r for r in cfg.plan.pretrain if r.seed == cfg.seed and r.lambda_sweep is None and r.paired and (r.folder/'model.safetensors').exists()]
+    runs = [
+        r
+        for r in cfg.plan.pretrain
+        if r.seed == cfg.seed and r.lambda_sweep is None and r.paired and (r.folder/'model.safetensors').exists()
+    ]
     # runs whose DataLoaders `pretrain_dls` builds alike (excluded columns, measurement targets, cohort) share them
     built = {}
     for r in runs:
-        key = (tuple(r.exclude), r.nw_targets != 'labels', VARIANTS[r.variant].contrast == 'ctrip')   # ctrip: its cohort
+        # ctrip: its cohort
+        key = (tuple(r.exclude), r.nw_targets != 'labels', VARIANTS[r.variant].contrast == 'ctrip')
         if key not in built: built[key] = pretrain_dls(cfg, r)
         ev.learners[r.name] = load_pretrained_learner(cfg, r, built[key])
         ev.heads[r.name] = _head_arrays(ev.learners[r.name])
@@ -411,11 +466,20 @@ def pretraining_head_section(ev:Evaluation):
         rep.p(f"Training seed {ev.seed} alone (the pre-training diagnostics below average the seeds, so their head "
               "AUROC differs).")
     rep.p('AUROC:').table(table_markdown(auroc)).p('F1 (threshold 0.5):').table(table_markdown(f1))
-    rep.p('Modality gap (distance between image and tabular centroids) and matched-pair cosine similarity:').table(frame_markdown(cos))
+    rep.p('Modality gap (distance between image and tabular centroids) and matched-pair cosine similarity:').table(
+        frame_markdown(cos)
+    )
     train_ds = next(iter(ev.learners.values())).dls.train_ds
     y_tr = train_ds.y[train_ds.rows]
-    bce = pd.DataFrame({method_label(n): {'head BCE': nw_loss(torch.as_tensor(h['probs']), torch.as_tensor(h['y'])).item(),
-                                          'base-rate BCE': base_rate_bce(y_tr, torch.as_tensor(h['y']))} for n, h in heads.items()}).T
+    bce = pd.DataFrame(
+        {
+            method_label(n): {
+                'head BCE': nw_loss(torch.as_tensor(h['probs']), torch.as_tensor(h['y'])).item(),
+                'base-rate BCE': base_rate_bce(y_tr, torch.as_tensor(h['y'])),
+            }
+            for n, h in heads.items()
+        }
+    ).T
     bce.to_csv(ev.folder/'table3_bce.csv')
     rep.p("The head's phenotype BCE on the validation pairs against the base rate (each target's training prevalence "
           "as the prediction, over the same known labels); a head at or above its base rate has learnt nothing about "
@@ -433,7 +497,8 @@ def modality_section(ev:Evaluation):
     for ax in axs.flat[len(names):]: ax.remove()
     fig.tight_layout()
     ev.report.h('Figure 2 analogue: image and tabular embeddings').img(ev.save_fig(fig, 'fig_pca.png'),
-        'PCA of image (blue) and tabular (orange) embeddings of the same validation patients, per pre-training variant.')
+        'PCA of image (blue) and tabular (orange) embeddings of the same validation patients, per pre-training '
+        'variant.')
 
 # %% ../nbs/13_report.ipynb #77df4214
 DIAGNOSTICS = ('head_mean_auroc', 'head_mean_r2', 'best_valid_nw_loss', 'nw_base_rate')
@@ -452,7 +517,9 @@ def diagnostics_section(ev:Evaluation)->pd.DataFrame:
         rows.setdefault(method_label(run.method, run.lambda_sweep), []).append(row)
     if not rows: return pd.DataFrame()
     tab = pd.DataFrame({k: pd.DataFrame(v).astype(float).mean() for k, v in rows.items()}).T
-    tab = tab[[c for c in DIAGNOSTICS if c in tab and tab[c].notna().any()] + sorted(c for c in tab if c.startswith('grad'))]
+    tab = tab[
+        [c for c in DIAGNOSTICS if c in tab and tab[c].notna().any()] + sorted(c for c in tab if c.startswith('grad'))
+    ]
     tab.insert(0, 'seeds', [len(rows[k]) for k in tab.index])
     tab.index.name = 'run'
     tab.to_csv(ev.folder/'pretrain_diagnostics.csv')
@@ -472,6 +539,15 @@ def _mean_ci(d:pd.DataFrame)->str:
     "The mean over targets of a probe's values and of their CI bounds, as one cell."
     d = d.dropna(subset=['value'])
     return f"{d.value.mean():.3f} [{d.ci_low.mean():.3f}, {d.ci_high.mean():.3f}]" if len(d) else 'n/a'
+
+def _probe_row(d:pd.DataFrame)->dict:
+    "One method's cells: its linear and k-NN AUROC (means over targets), and its retrieval against chance."
+    row = {'linear AUROC (mean of targets)': _mean_ci(d[(d.probe == 'linear') & (d.metric == 'auroc')]),
+           'k-NN AUROC': _mean_ci(d[d.probe == 'knn'])}
+    for _, r in d[d.probe.str.startswith('retrieval')].iterrows():
+        row[f"{r.probe.replace('retrieval_', 'retrieval ')} (chance {r.chance:.3g})"] = (
+            f"{r.value:.3g} [{r.ci_low:.3g}, {r.ci_high:.3g}]")
+    return row
 
 def probes_section(ev:Evaluation)->pd.DataFrame|None:
     "Probe every pre-trained encoder at the training seed, frozen; write `probes.csv` and `fig_probes.png`."
@@ -495,18 +571,15 @@ def probes_section(ev:Evaluation)->pd.DataFrame|None:
     if tabular_columns(lab, ('ecg_',)): rows.append(ecg_reference(tr, te, ev.n_boot, ev.seed))
     probes = pd.concat(rows, ignore_index=True)
     probes.to_csv(ev.folder/'probes.csv', index=False)
-    table = pd.DataFrame({m: {'linear AUROC (mean of targets)': _mean_ci(d[(d.probe == 'linear') & (d.metric == 'auroc')]),
-                              'k-NN AUROC': _mean_ci(d[d.probe == 'knn']),
-                              **{f"{pr.replace('retrieval_', 'retrieval ')} (chance {r.chance:.3g})":
-                                 f"{r.value:.3g} [{r.ci_low:.3g}, {r.ci_high:.3g}]"
-                                 for pr in ('retrieval_top1', 'retrieval_top5', 'retrieval_median_rank')
-                                 for _, r in d[d.probe == pr].iterrows()}}
-                          for m, d in probes.groupby('method', sort=False)}).T.fillna('')
+    table = pd.DataFrame({m: _probe_row(d) for m, d in probes.groupby('method', sort=False)}).T.fillna('')
     ev.times['probes'] = time.perf_counter() - t0
     ev.report.h('Probes of the frozen pre-trained encoders (test split)').p(
-        f"Training seed {ev.seed}. A logistic regression (linear) and a {KNN_K}-nearest-neighbour vote (k-NN) per target on "
-        "the frozen CT embeddings of the training split, scored on the test split; retrieval: the rank of each test CT's "
-        "own tables among all test tables by the pre-trained tabular encoder (1 = first). 'ECG only' is the linear probe "
+        f"Training seed {ev.seed}. A logistic regression (linear) and a {KNN_K}-nearest-neighbour vote (k-NN) per "
+        "target on "
+        "the frozen CT embeddings of the training split, scored on the test split; retrieval: the rank of each test "
+        "CT's "
+        "own tables among all test tables by the pre-trained tabular encoder (1 = first). 'ECG only' is the linear "
+        "probe "
         "on the ECG measurements themselves. Mean over targets of the AUROC and of its CI bounds; every target, the "
         "severity MAE beside the mean guess and each CI are in probes.csv.").table(frame_markdown(table))
     ev.report.img(ev.save_fig(plot_probes(probes), 'fig_probes.png'),
@@ -515,7 +588,8 @@ def probes_section(ev:Evaluation)->pd.DataFrame|None:
 
 # %% ../nbs/13_report.ipynb #e00c054f
 def teacher_section(ev:Evaluation)->pd.DataFrame|None:
-    "Stage 1 of each `teacher` run at the training seed: its loss curve (figure) and its error per feature against the mean guess."
+    """Stage 1 of each `teacher` run at the training seed: its loss curve (figure) and its error per feature against the
+    mean guess."""
     runs = [r for r in ev.cfg.plan.pretrain if r.seed == ev.seed and VARIANTS[r.variant].teacher
             and (r.folder/'teacher'/'feature_errors.csv').exists()]
     if not runs: return None
@@ -546,7 +620,9 @@ def cam_studies(ds, preset)->tuple:
     heart masks; else the first validation study), and whether they have masks."""
     co = ds.cohort
     hearts = 'heart_path' in co and all(isinstance(s, str) and Path(s).exists() for s in co.heart_path.iloc[ds.rows])
-    return (far_hearts(co, ds.rows, preset.spacing, preset.size, n=8).row.tolist() if hearts else [int(ds.rows[0])]), hearts
+    return (
+        far_hearts(co, ds.rows, preset.spacing, preset.size, n=8).row.tolist() if hearts else [int(ds.rows[0])]
+    ), hearts
 
 # %% ../nbs/13_report.ipynb #775ecece
 def study_batch(ds, row:int, device)->tuple:
@@ -560,8 +636,13 @@ def study_cams(ev:Evaluation, batch:tuple, target:int)->dict:
     """Grad-CAM maps of one study's `target` score: each pre-training head (with the study's tables) and the fine-tuned
     model."""
     ct, x_num, x_cat, idx = batch
-    cams = {f"{method_label(n)} head": grad_cam(PhenotypeScores(ev.learners[n].model.eval(), x_num, x_cat, ids=idx if n == 'nw_mmcl' else None), ct, target)
-            for n in ('nw_mmcl', 'linear_mmcl') if n in ev.learners}
+    cams = {
+        f"{method_label(n)} head": grad_cam(
+            PhenotypeScores(ev.learners[n].model.eval(), x_num, x_cat, ids=idx if n == 'nw_mmcl' else None), ct, target
+        )
+        for n in ('nw_mmcl', 'linear_mmcl')
+        if n in ev.learners
+    }
     if ev.finetuned is not None:
         cams[f"fine-tuned {method_label(ev.bundle_run[0])}"] = grad_cam(ev.finetuned.to(ct.device), ct, target)
     return cams
@@ -584,9 +665,11 @@ def _share_table(ev:Evaluation, shares:list)->dict:
     t.loc['mean'] = t.mean()
     t.to_csv(ev.folder/'cam_heart_shares.csv')
     mean, blob = t.loc['mean'].to_dict(), t.loc['mean', 'centred blob (reference)']
-    ev.report.p("Share of the Grad-CAM mass inside the heart (the CT table's heart masks, `heart_path`) on the "
-                f"{len(shares)} validation studies whose hearts lie "
-                "farthest from the crop centre, against a centred Gaussian blob of the same total mass:").table(frame_markdown(t))
+    ev.report.p(
+        "Share of the Grad-CAM mass inside the heart (the CT table's heart masks, `heart_path`) on the "
+        f"{len(shares)} validation studies whose hearts lie "
+        "farthest from the crop centre, against a centred Gaussian blob of the same total mass:"
+    ).table(frame_markdown(t))
     ev.report.p('Mean over these phantoms: ' + '; '.join(f"{k} {v:.3f} ({'more' if v > blob else 'less'} than the "
                                                          f"blob's {blob:.3f})"
                 for k, v in mean.items() if k not in ('centred blob (reference)', 'heart share of the volume')) + '.')
@@ -624,8 +707,14 @@ def exemplar_section(ev:Evaluation):
     with torch.no_grad(): z = fuse(model.image_encoder(ct), model.tabular_encoder(x_num, x_cat))
     ex = explanation_frame(model.head.explain(z, k=4, ids=idx), ds.cohort)
     study = ds.cohort.study_id.iloc[row]
-    fig = exemplar_figure(ct[0, 0].cpu().numpy(), [ds.volumes(q)[0].numpy() for q in ex.image_path], ex, target,
-                          f"query {study}\n{target}: {y[TARGET_NAMES.index(target)]:.0f}", z=centre[2] if centre else None)
+    fig = exemplar_figure(
+        ct[0, 0].cpu().numpy(),
+        [ds.volumes(q)[0].numpy() for q in ex.image_path],
+        ex,
+        target,
+        f"query {study}\n{target}: {y[TARGET_NAMES.index(target)]:.0f}",
+        z=centre[2] if centre else None,
+    )
     ev.report.h('Exemplar explanation').img(ev.save_fig(fig, 'fig_exemplars.png'), "The support studies with the "
                                                                                    "largest NW weights (Eq. 4) "
                                             f"for the NW head's prediction on study {study}, with their {target} "
@@ -646,9 +735,17 @@ def severity_metrics(p:dict, # a preds.npz with severity arrays
     nc = len(spec.continuous)
     parts = []
     if spec.continuous:
-        parts.append(regression_metrics(est[[m.output for m in spec.continuous]].to_numpy(), p['test_sev_y'][:, :nc],
-                                        p['test_pids'],
-                                        [m.name for m in spec.continuous], [m.unit for m in spec.continuous], n_boot, seed).assign(kind='continuous'))
+        parts.append(
+            regression_metrics(
+                est[[m.output for m in spec.continuous]].to_numpy(),
+                p['test_sev_y'][:, :nc],
+                p['test_pids'],
+                [m.name for m in spec.continuous],
+                [m.unit for m in spec.continuous],
+                n_boot,
+                seed,
+            ).assign(kind='continuous')
+        )
     if spec.ordinal:
         parts.append(ordinal_metrics(est[[m.output for m in spec.ordinal]].to_numpy(), p['test_sev_y'][:, nc:],
                                      p['test_pids'],
@@ -678,29 +775,58 @@ def severity_section(ev:Evaluation)->dict|None:
         spec = _sev_spec(p)
         cont, ords = df[df.kind == 'continuous'], df[df.kind == 'ordinal']
         if len(cont):
-            tab = pd.DataFrame({'unit': cont.unit, 'n': cont.n.astype(int),
-                                **{lab: [_ci_cell(r, k) for _, r in cont.iterrows()]
-                                for k, lab in (('mae', 'MAE'), ('rmse', 'RMSE'), ('pearson', 'Pearson r'), ('spearman', 'Spearman r'), ('r2', 'R²'))}},
-                               index=cont.index).rename_axis('measure')
+            tab = pd.DataFrame(
+                {
+                    'unit': cont.unit,
+                    'n': cont.n.astype(int),
+                    **{
+                        lab: [_ci_cell(r, k) for _, r in cont.iterrows()]
+                        for k, lab in (
+                            ('mae', 'MAE'),
+                            ('rmse', 'RMSE'),
+                            ('pearson', 'Pearson r'),
+                            ('spearman', 'Spearman r'),
+                            ('r2', 'R²'),
+                        )
+                    },
+                },
+                index=cont.index,
+            ).rename_axis('measure')
             rep.h(f"Continuous targets ({method_label(bm)} / {br})", 3).table(frame_markdown(tab))
             rep.p("R² below zero: the estimate is further from the measured values than their own test mean.")
         if len(ords):
-            tab = pd.DataFrame({'n': ords.n.astype(int), **{lab: [_ci_cell(r, k) for _, r in ords.iterrows()]
-                                for k, lab in (('kappa', 'weighted κ (quadratic)'), ('within_one', 'within one level'), ('exact', 'exact'))}},
-                               index=ords.index).rename_axis('grade')
+            tab = pd.DataFrame(
+                {
+                    'n': ords.n.astype(int),
+                    **{
+                        lab: [_ci_cell(r, k) for _, r in ords.iterrows()]
+                        for k, lab in (
+                            ('kappa', 'weighted κ (quadratic)'),
+                            ('within_one', 'within one level'),
+                            ('exact', 'exact'),
+                        )
+                    },
+                },
+                index=ords.index,
+            ).rename_axis('grade')
             rep.h(f"Valve grades ({method_label(bm)} / {br})", 3).table(frame_markdown(tab))
         ds = derived_scores(spec, p['test_sev'])
         if len(ds.columns):
             dvb = out['derived'] = derived_vs_binary(ds, p['test_probs'], p['test_y'], p['test_pids'], ev.n_boot,
                                                      ev.seed)
             dvb.to_csv(ev.folder/'severity_derived_vs_binary.csv')
-            tab = pd.DataFrame({'positives': dvb.positives.astype(int),
-                                'AUROC, binary head': dvb.auroc_binary.astype(float),
-                                'AUROC, regressed value': dvb.auroc_derived.astype(float),
-                                'difference [95 % CI]': [('n/a' if pd.isna(r.auroc_diff) else f"{r.auroc_diff:+.3f} "
-                                                                                              f"[{r.lo:+.3f}, "
-                                                                                              f"{r.hi:+.3f}]")
-                                                         for _, r in dvb.iterrows()]}, index=dvb.index).rename_axis('target')
+            tab = pd.DataFrame(
+                {
+                    'positives': dvb.positives.astype(int),
+                    'AUROC, binary head': dvb.auroc_binary.astype(float),
+                    'AUROC, regressed value': dvb.auroc_derived.astype(float),
+                    'difference [95 % CI]': [
+                        ('n/a' if pd.isna(r.auroc_diff) else f"{r.auroc_diff:+.3f} " f"[{r.lo:+.3f}, " f"{r.hi:+.3f}]")
+                        for _, r in dvb.iterrows()
+                    ],
+                },
+                index=dvb.index,
+            ).rename_axis('target')
             rep.h('Does severity regression lose discrimination?', 3).p(
                 "The regressed value used as a score at the label's threshold (a lower LVEF for LVEF <= 45 %; for a "
                 "grade, the predicted "
@@ -724,15 +850,19 @@ def severity_section(ev:Evaluation)->dict|None:
             col = (method_label(meth), regime)
             for name in frames[0].index:
                 metric = 'mae' if frames[0].loc[name, 'kind'] == 'continuous' else 'kappa'
-                rows.setdefault((name, 'MAE' if metric == 'mae' else 'weighted κ'), {})[col] = _mean_sd([f.loc[name, metric] for f in frames])
+                rows.setdefault((name, 'MAE' if metric == 'mae' else 'weighted κ'), {})[col] = _mean_sd(
+                    [f.loc[name, metric] for f in frames]
+                )
     if rows:
         tab = out['methods'] = pd.DataFrame(rows).T.rename_axis(['target', 'metric'])
         tab.to_csv(ev.folder/'table_severity_methods.csv')
         tab.index = [f"{a} ({b})" for a, b in tab.index]
         tab.columns = [f"{a}, {b}" for a, b in tab.columns]
-        rep.h('Severity by pre-training method', 3).p("Test MAE (in each measure's unit; lower is better) and weighted "
-                                                      "κ (higher is better) per "
-              "method and regime" + (f"; mean ± SD over the training seeds {ev.seeds}." if len(ev.seeds) > 1 else '.')).table(frame_markdown(tab))
+        rep.h('Severity by pre-training method', 3).p(
+            "Test MAE (in each measure's unit; lower is better) and weighted "
+            "κ (higher is better) per "
+            "method and regime" + (f"; mean ± SD over the training seeds {ev.seeds}." if len(ev.seeds) > 1 else '.')
+        ).table(frame_markdown(tab))
     return out
 
 # %% ../nbs/13_report.ipynb #928cc020
@@ -787,10 +917,19 @@ def operating_section(ev:Evaluation)->pd.DataFrame|None:
     op['reliable'] = op.threshold_positives >= few
     op.to_csv(ev.folder/'operating_points.csv', index=False)
     test = op[op.split == 'test'].set_index('target')
-    tab = pd.DataFrame({'threshold (validation positives)': [f"{r.threshold:.3f} "
-                                                             f"({r.threshold_positives}){'' if r.reliable else ' †'}" for _, r in test.iterrows()],
-                        **{f"test {m.upper() if len(m) == 3 else m}": [_ci_cell(r, m) for _, r in test.iterrows()] for m in OP_METRICS}},
-                       index=test.index)
+    tab = pd.DataFrame(
+        {
+            'threshold (validation positives)': [
+                f"{r.threshold:.3f} " f"({r.threshold_positives}){'' if r.reliable else ' †'}"
+                for _, r in test.iterrows()
+            ],
+            **{
+                f"test {m.upper() if len(m) == 3 else m}": [_ci_cell(r, m) for _, r in test.iterrows()]
+                for m in OP_METRICS
+            },
+        },
+        index=test.index,
+    )
     ev.report.h('Operating points').p(
         "A flag of `xcardia predict` means probability >= the target's threshold, chosen for the best F1 on the "
         "validation split. "
@@ -820,14 +959,18 @@ def card_facts(ev:Evaluation)->dict:
 def bundle_section(ev:Evaluation, operating:pd.DataFrame|None=None):
     "Write the model bundle of `evaluate.bundle` into `out/bundle` and say what it holds."
     if ev.finetuned is None: return
-    # the NW model for exemplars: the bundle method's own pre-training when it has the NW head (supcon + NW), else NW+MMCL's
+    # the NW model for exemplars: the bundle method's own pre-training if it has the NW head, else NW+MMCL's
     (bm, br), own = ev.bundle_run, ev.learners.get(ev.bundle_run[0])
     pre_name = bm if own is not None and own.model.head_kind == 'nw' else 'nw_mmcl'
     pre_nw = ev.learners.get(pre_name)
     support, tp = None, None
     if pre_nw is not None:
         ids = pre_nw.model.head.support_ids.cpu().numpy()
-        support = pre_nw.dls.valid_ds.cohort.loc[ids, ['study_id', 'image_path'] + list(TARGET_NAMES)].rename_axis('idx').reset_index()
+        support = (
+            pre_nw.dls.valid_ds.cohort.loc[ids, ['study_id', 'image_path'] + list(TARGET_NAMES)]
+            .rename_axis('idx')
+            .reset_index()
+        )
         tp = pre_nw.dls.tab_preprocessor
     save_bundle(ev.out/'bundle', ev.finetuned.cpu(), ev.results[(bm, br)]['threshold'].astype(float).to_dict(),
                 get_preset(ev.cfg.preset),
@@ -835,15 +978,18 @@ def bundle_section(ev:Evaluation, operating:pd.DataFrame|None=None):
                 config=ev.cfg.to_dict(),
                 operating_points=operating, settings=pre_nw.spec.settings if pre_nw is not None else None,
                 card=card_facts(ev))
-    ev.report.h('Model bundle').p(f"`{ev.out/'bundle'}`: the fine-tuned {method_label(bm)} / {br} model with its "
-                                  "validation F1 thresholds and their operating points"
-                                  + (f', and the pre-trained {method_label(pre_name)} model with its support bank' if pre_nw is not None else '')
-                                  + f". `xcardia predict CT... --bundle {ev.out/'bundle'}` uses it.")
+    ev.report.h('Model bundle').p(
+        f"`{ev.out/'bundle'}`: the fine-tuned {method_label(bm)} / {br} model with its "
+        "validation F1 thresholds and their operating points"
+        + (f', and the pre-trained {method_label(pre_name)} model with its support bank' if pre_nw is not None else '')
+        + f". `xcardia predict CT... --bundle {ev.out/'bundle'}` uses it."
+    )
 
 # %% ../nbs/13_report.ipynb #efc61d24
 def _stage_times(out:Path)->pd.DataFrame:
     rows = []
-    for f in sorted(out.glob('data/done.json')) + sorted(out.glob('cohort/done.json')) + sorted(out.glob('pretrain/*/done.json')) + sorted(out.glob('finetune/*/*/done.json')):
+    stages = ('data/done.json', 'cohort/done.json', 'pretrain/*/done.json', 'finetune/*/*/done.json')
+    for f in [f for pattern in stages for f in sorted(out.glob(pattern))]:
         rows.append({'stage': str(f.parent.relative_to(out)), 'seconds': json.loads(f.read_text())['seconds']})
     return pd.DataFrame(rows, columns=['stage', 'seconds']).set_index('stage')
 

@@ -104,9 +104,10 @@ class TrainSettings:
     "How a fit is driven beyond the method: the related papers' levers, each off by default (X-Cardia states none)."
     warmup: float = 0. # share of the steps over which the learning rate rises linearly from lr/100 before the cosine
     grad_clip: float|None = None # the largest global gradient norm (fastai's `GradientClip`); None: no clipping
-    # class-balanced sampling: training studies with a positive label make up this share of the draws (CROMOTEX: 0.25-0.3)
+    # class-balanced sampling: studies with a positive label make up this share of the draws (CROMOTEX: 0.25-0.3)
     positive_share: float|None = None
-    pos_weight: str|None = None # fine-tuning BCE: 'balanced' weighs a target's positives by its training negatives/positives
+    # fine-tuning BCE: 'balanced' weighs a target's positives by its training negatives/positives
+    pos_weight: str|None = None
 
     def __post_init__(self):
         if not 0 <= self.warmup < 1: raise ValueError(f"warmup must be in [0, 1), not {self.warmup!r}")
@@ -114,7 +115,8 @@ class TrainSettings:
             raise ValueError(f"grad_clip must be > 0 or None, not {self.grad_clip!r}")
         if self.positive_share is not None and not 0 < self.positive_share < 1:
             raise ValueError(f"positive_share must be in (0, 1) or None, not {self.positive_share!r}")
-        if self.pos_weight not in POS_WEIGHTS: raise ValueError(f"pos_weight must be one of {POS_WEIGHTS}, not {self.pos_weight!r}")
+        if self.pos_weight not in POS_WEIGHTS:
+            raise ValueError(f"pos_weight must be one of {POS_WEIGHTS}, not {self.pos_weight!r}")
 
     def to_dict(self)->dict: return {f.name: getattr(self, f.name) for f in fields(self)}
 

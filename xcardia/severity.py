@@ -77,8 +77,13 @@ def severity_values(frame:pd.DataFrame, # ECHO measurements, or a matched cohort
     0-4."""
     out = pd.DataFrame(index=frame.index)
     for m in measures:
-        parts = pd.concat([read_measurement(frame, prefix + c, 'grade' if m.kind == 'ordinal' else 'num', missing_columns='nan')
-                           for c in m.columns], axis=1)
+        parts = pd.concat(
+            [
+                read_measurement(frame, prefix + c, 'grade' if m.kind == 'ordinal' else 'num', missing_columns='nan')
+                for c in m.columns
+            ],
+            axis=1,
+        )
         v = parts.max(axis=1).where(parts.notna().all(axis=1))
         out[m.column] = np.floor(v) if m.kind == 'ordinal' else v
     return out

@@ -244,11 +244,21 @@ def model_card(man:BundleManifest, # the shareable bundle's manifest
                 f"[`{man.operating_points}`]({man.operating_points}).", '']
     cal = card.get('calibration') or {}
     if cal:
-        out += ['## Calibration', '', 'On the test split: expected calibration error (10 bins), and the slope and '
-                'intercept of a logistic fit of the outcome on the logit of the probability (1 and 0 when calibrated).',
-                '',
-                markdown_table([[t, *(f"{v[k]:.3f}" if v.get(k) is not None else 'n/a' for k in ('ece', 'slope', 'intercept'))]
-                               for t, v in cal.items()], ['target', 'ECE', 'slope', 'intercept']), '']
+        out += [
+            '## Calibration',
+            '',
+            'On the test split: expected calibration error (10 bins), and the slope and '
+            'intercept of a logistic fit of the outcome on the logit of the probability (1 and 0 when calibrated).',
+            '',
+            markdown_table(
+                [
+                    [t, *(f"{v[k]:.3f}" if v.get(k) is not None else 'n/a' for k in ('ece', 'slope', 'intercept'))]
+                    for t, v in cal.items()
+                ],
+                ['target', 'ECE', 'slope', 'intercept'],
+            ),
+            '',
+        ]
     sev = card.get('severity') or {}
     if sev:
         out += ['## Severity estimates', '',

@@ -23,16 +23,19 @@ import pandas as pd
 import torch
 import yaml
 from .core import TARGET_NAMES, get_preset, set_seed, save_tensors, read_tensors
-from .matching import read_tables, match_exams, split_patients, pretraining_cohort, cohort_report, no_match_reason, exam_rows
+from .matching import (read_tables, match_exams, split_patients, pretraining_cohort, cohort_report,
+                              no_match_reason, exam_rows)
 from .synthetic import make_cohort
 from .dicom import index_dicom, ct_exists
-from .data import balance_positives, ct_cache, make_dls, CohortDataset, measurement_targets, file_digest, resolve_exclude, tabular_columns, TabularPreprocessor
+from .data import (balance_positives, ct_cache, make_dls, CohortDataset, measurement_targets, file_digest,
+                          resolve_exclude, tabular_columns, TabularPreprocessor)
 from .encoders import image_encoder, TabularEncoder
 import torch.nn as nn
 from .train import fit_cosine, resume
 from .distributed import barrier
 from fastai.torch_core import rank_distrib, num_distrib
-from .pretrain import VARIANTS, TABULAR_SIZES, pretrain_learner, save_image_encoder, retrieval_accuracy, head_auroc, head_r2
+from .pretrain import (VARIANTS, TABULAR_SIZES, pretrain_learner, save_image_encoder, retrieval_accuracy,
+                              head_auroc, head_r2)
 from .teacher import fit_teacher
 from .losses import base_rate_bce, base_rate_mse
 from .finetune import finetune_learner, few_shot, fraction, FineTuneModel, balanced_pos_weight
@@ -68,9 +71,9 @@ def prepare_out(cfg:Config)->Path:
 
 # %% ../nbs/12_stages.ipynb #1fcc1acd
 def say(msg:str):
-    """A progress line through the calling module's logger (`logging.getLogger('xcardia.stages')` from here), rank 0 only;
-    a line starting 'warning' at WARNING, the others at INFO. Quiet in library use unless you configure logging; the
-    `xcardia` command prints them on stderr (`--quiet`: warnings only, `--verbose`: debug too)."""
+    """A progress line through the calling module's logger (`logging.getLogger('xcardia.stages')` from here), rank 0
+    only; a line starting 'warning' at WARNING, the others at INFO. Quiet in library use unless you configure
+    logging; the `xcardia` command prints them on stderr (`--quiet`: warnings only, `--verbose`: debug too)."""
     if rank_distrib() != 0: return
     g = sys._getframe(1).f_globals
     # `python -m xcardia.cli`: __name__ is '__main__', the spec knows
@@ -95,7 +98,7 @@ def finish_stage(folder:Path, t0:float, **info)->dict:
     say(f"done in {info['seconds']:.0f} s -> {folder}")
     return info
 
-# %% ../nbs/12_stages.ipynb #f994ab74
+# %% ../nbs/12_stages.ipynb #31f83531
 DEMO_SIZES = {
     'tiny': dict(n_patients=40, archive=True, pretrain=dict(epochs=1, **TINY_BANK),
                  finetune=dict(epochs=1, fewshot_epochs=2), n_boot=100),
@@ -131,6 +134,7 @@ def demo_config(out:str|Path, size:str='small', sweeps:bool=False, seed:int=0, s
         raw['finetune']['fractions'] = [.02, .04, .06, .1]
     return load_config(raw, check_files=False)
 
+# %% ../nbs/12_stages.ipynb #ba3eb76c
 def archive_ct_table(cfg:Config, data:Path)->pd.DataFrame:
     """The synthetic cohort's CT table built by `index_dicom` from its PACS export, checked series by series against its
     truth."""
@@ -138,7 +142,11 @@ def archive_ct_table(cfg:Config, data:Path)->pd.DataFrame:
     res = index_dicom(data/'archive', data/'index'/'ct_index.csv', rule=ix.rule, id_map=ix.id_map, study_id=ix.study_id)
     truth = pd.read_csv(data/'ct_truth.csv', dtype=str).set_index('study_id')
     got = res['ct'].astype({'study_id': str}).set_index('study_id')
-    wrong = [s for s in truth.index if s not in got.index or got.series_uid[s] != truth.series_uid[s] or got.patient_id[s] != truth.patient_id[s]]
+    wrong = [
+        s
+        for s in truth.index
+        if s not in got.index or got.series_uid[s] != truth.series_uid[s] or got.patient_id[s] != truth.patient_id[s]
+    ]
     if wrong: raise RuntimeError("the index chose another series (or patient) than the cohort's truth for "
                                  f"{len(wrong)} studies, "
                                  f"e.g. {wrong[:3]}; see {data/'index'/'series.csv'}")
@@ -150,6 +158,7 @@ def archive_ct_table(cfg:Config, data:Path)->pd.DataFrame:
     ct.to_csv(data/'ct_studies.csv', index=False)
     return ct
 
+# %% ../nbs/12_stages.ipynb #56e14d09
 def run_synthetic_data(cfg:Config, n_patients:int, archive:bool=False,
                        # more `make_cohort` arguments (e.g. another scanner mix: spacing_range, dicom_share)
                        **cohort_kw,
@@ -169,6 +178,7 @@ def run_synthetic_data(cfg:Config, n_patients:int, archive:bool=False,
             "series")
     return finish_stage(data, t0, n_patients=n, archive=archive)
 
+# %% ../nbs/12_stages.ipynb #8c1de552
 def run_demo_data(cfg:Config, size:str='small')->dict:
     """The demo's synthetic cohort (`DEMO_SIZES[size]` patients) in `out/data`, where `demo_config` points (a PACS
     export when its index has an id map)."""
@@ -185,12 +195,13 @@ def preset_warning(cfg:Config)->str|None:
             "built-in synthetic cohort; too coarse for real chest CT. On your own data use `preset: paper` (2 mm, "
             "164^3, ResNet-50)")
 
-# %% ../nbs/12_stages.ipynb #46836141
+# %% ../nbs/12_stages.ipynb #f9b7823f
 def _test_spec(cfg:Config):
     t = cfg.data.test
     if isinstance(t, str): return [l.strip() for l in Path(t).read_text().splitlines() if l.strip()]
     return float(t)
 
+# %% ../nbs/12_stages.ipynb #cee1a7be
 INPUT_KEYS = ('data.ct', 'data.echo', 'data.ecg', 'data.test')
 
 def input_state(cfg:Config)->dict:
@@ -204,13 +215,16 @@ def input_state(cfg:Config)->dict:
             out[k] = dict(path=v, size=st.st_size, mtime_ns=st.st_mtime_ns, sha1=file_digest(v))
     return out
 
+# %% ../nbs/12_stages.ipynb #019f4240
 def check_inputs(cfg:Config, info:dict):
     """Refuse to reuse a cohort built from tables that have changed since (`UserError` naming the table and what
     changed)."""
     for k, old in (info.get('inputs') or {}).items():
         p = Path(old['path'])
         if not p.is_file():
-            raise UserError(f"{k} = {p} is gone since `xcardia cohort` read it; restore it, or use another `out` folder")
+            raise UserError(
+                f"{k} = {p} is gone since `xcardia cohort` read it; restore it, or use another `out` folder"
+            )
         st = p.stat()
         if (st.st_size, st.st_mtime_ns) == (old['size'], old['mtime_ns']) or file_digest(p) == old['sha1']: continue
         raise UserError(f"{k} = {p} changed since `xcardia cohort` read it ({old['size']} -> {st.st_size} bytes, "
@@ -220,9 +234,11 @@ def check_inputs(cfg:Config, info:dict):
                         f"built from the old table. Use another `out` folder, or delete {Path(cfg.out)} to rebuild "
                         "from the new one")
 
+# %% ../nbs/12_stages.ipynb #86849253
 def match_tables(cfg:Config, paired:bool=True)->dict:
-    """Read the configuration's tables and match them: `ct`, `echo`, `ecg` (frames), `labelled` and `unmatched` (every CT with an ECHO),
-    `paired` (with an ECHO and an ECG; `labelled` without an ECG table), `implausible` values and the `warnings` raised."""
+    """Read the configuration's tables and match them: `ct`, `echo`, `ecg` (frames), `labelled` and `unmatched`
+    (every CT with an ECHO), `paired` (with an ECHO and an ECG; `labelled` without an ECG table), `implausible`
+    values and the `warnings` raised."""
     d = cfg.data
     kw = dict(window_days=d.window_days, columns=d.columns or None, dayfirst=d.dayfirst, units=d.units or None,
               missing_columns=d.missing_columns)
@@ -245,6 +261,7 @@ def match_tables(cfg:Config, paired:bool=True)->dict:
     return dict(ct=ct, echo=echo, ecg=ecg, labelled=labelled, unmatched=unmatched, paired=both, either=either,
                 implausible=implausible, warnings=caught)
 
+# %% ../nbs/12_stages.ipynb #b6b42d4f
 # a target with fewer positive studies in the training or test split is named: its AUROC will be missing or wide
 FEW_POSITIVES = 5
 
@@ -252,6 +269,7 @@ def short_targets_text(short:dict)->str:
     "The cohort stage's `short_targets` ({'lvef_le45 (test)': 3, ...}) in words: 'lvef_le45 (test) 3, ...'."
     return ', '.join(f"{k} {n}" for k, n in short.items())
 
+# %% ../nbs/12_stages.ipynb #604a45de
 def run_cohort(cfg:Config)->dict:
     """Match, label and split; write `cohort/labelled.parquet`, `cohort/pretrain.parquet`, the unmatched studies and
     Table A.1."""
@@ -287,15 +305,22 @@ def run_cohort(cfg:Config)->dict:
                              f"listed in {folder/'implausible_values.csv'}")
     rep = cohort_report(labelled, 'split')
     rep.to_csv(folder/'table_a1.csv')
-    positives = {f'{t} ({s})': int((labelled[t][labelled.split == s] == 1).sum()) for t in TARGET_NAMES for s in ('train', 'test')}
+    positives = {
+        f'{t} ({s})': int((labelled[t][labelled.split == s] == 1).sum())
+        for t in TARGET_NAMES
+        for s in ('train', 'test')
+    }
     short = {k: n for k, n in positives.items() if n < FEW_POSITIVES}
     if short:
         say(f"targets with fewer than {FEW_POSITIVES} positive studies: {short_targets_text(short)}; their AUROC will "
             "be missing or wide")
-    say(f"cohort: {len(labelled)} labelled studies ({labelled.patient_id.nunique()} patients), {len(pre)} pre-training "
+    say(
+        f"cohort: {len(labelled)} labelled studies ({labelled.patient_id.nunique()} patients), {len(pre)} pre-training "
         "pairs, "
-        f"{len(unmatched)} CT studies unmatched" + (f" ({unmatched.reason.value_counts().to_dict()})" if len(unmatched) else '')
-        + (f"; variant ctrip also pre-trains on {one_exam} CT studies with one of the two exams" if one_exam else ''))
+        f"{len(unmatched)} CT studies unmatched"
+        + (f" ({unmatched.reason.value_counts().to_dict()})" if len(unmatched) else '')
+        + (f"; variant ctrip also pre-trains on {one_exam} CT studies with one of the two exams" if one_exam else '')
+    )
     return finish_stage(folder, t0, labelled=len(labelled), pretrain=len(pre), pretrain_one_exam=one_exam,
                         unmatched=len(unmatched),
                         short_targets=short,
@@ -316,7 +341,11 @@ def missing_ct_lines(ct:pd.DataFrame, # the CT table as read (image paths absolu
     "The lines of `xcardia check` about CT files or folders that do not exist (none when all do)."
     gone = ct.loc[~ct.image_path.map(ct_exists), 'image_path'].astype(str)
     if not len(gone): return []
-    then = "left out (data.skip_bad: true)" if skip_bad else "refused by `xcardia cache` and the training stages (or set data.skip_bad: true)"
+    then = (
+        "left out (data.skip_bad: true)"
+        if skip_bad
+        else "refused by `xcardia cache` and the training stages (or set data.skip_bad: true)"
+    )
     return [f"CT files: {len(gone)} of {len(ct)} image paths do not exist, e.g. {gone.iloc[0]}; they would be {then}"]
 
 # %% ../nbs/12_stages.ipynb #6f9100cb
@@ -398,23 +427,26 @@ def fill_cache(cfg:Config, # whose preset, cache folder and cohort
     return dict(studies=len(paths), failed=len(failed), processes=world, seconds=round(time.perf_counter() - t0, 1),
                 failures=failed, cache_dir=str(cache.dir))
 
-# %% ../nbs/12_stages.ipynb #752bd7fa
+# %% ../nbs/12_stages.ipynb #981405a2
 def dls_kwargs(cfg:Config, section:str)->dict:
     "The `make_dls` arguments of a configuration's section ('pretrain' or 'finetune')."
     return dict(preset=cfg.preset, bs=cfg[section].bs, cache_dir=cfg.cache_dir, num_workers=cfg.num_workers,
                 skip_bad=cfg.data.skip_bad,
                 keep_columns=cfg.data.keep_columns)
 
+# %% ../nbs/12_stages.ipynb #61efe53c
 def fast_kwargs(cfg:Config)->dict:
     "The `make_learner` fast-path arguments of a configuration (its `speed` section)."
     return cfg.speed.to_dict()
 
+# %% ../nbs/12_stages.ipynb #b04abe92
 def _fit(learn, folder:Path, epochs:int):
     "Resume from the folder's checkpoint if there is one, then train (distributed when launched so)."
     ck = folder/'checkpoint.pth'
     if ck.exists(): say(f"{folder.name}: resuming after epoch {resume(learn, ck)}")
     fit_cosine(learn, epochs)                        # under several processes, `make_learner` has set up DDP
 
+# %% ../nbs/12_stages.ipynb #40ea438b
 def _head_diagnostics(learn, folder:Path, hist:pd.DataFrame)->dict:
     """Write the head's validation AUROC per target (`head_auroc.csv`; R^2 per measurement in `head_r2.csv` with
     measurement targets); return them with the last epoch of `grad_norms.csv` (written during the fit) and the base
@@ -434,17 +466,24 @@ def _head_diagnostics(learn, folder:Path, hist:pd.DataFrame)->dict:
         r2 = head_r2(learn)
         r2.to_csv(folder/'head_r2.csv')
         info.update(head_mean_r2=float(r2.mean()), base_rate_mse=base_rate_mse(y_tr[:, n:], y_va[:, n:]))
-    info['nw_base_rate'] = {'labels': 0., 'measurements': info.get('base_rate_mse', 0.), 'both': info.get('base_rate_mse', 0.)}[targets] + \
-                           (info['base_rate_bce'] if targets != 'measurements' else 0.)   # what the run's NW loss must beat (one query)
+    info['nw_base_rate'] = {
+        'labels': 0.0,
+        'measurements': info.get('base_rate_mse', 0.0),
+        'both': info.get('base_rate_mse', 0.0),
+    }[targets] + (
+        info['base_rate_bce'] if targets != 'measurements' else 0.0
+    )  # what the run's NW loss must beat (one query)
     return info
 
+# %% ../nbs/12_stages.ipynb #02dfbe6f
 def pretrain_dls(cfg:Config, run:str|PretrainRun):
     """The DataLoaders of a pre-training run: its kind, its excluded columns and, with `nw_targets`, the measurement
     targets after the labels."""
     run = pretrain_run(cfg, run)
     ctrip = VARIANTS[run.variant].contrast == 'ctrip'
     if ctrip and not (Path(cfg.out)/'cohort'/'pretrain_any.parquet').exists():
-        raise UserError(f"pre-training run {run.name} (variant ctrip) needs {Path(cfg.out)/'cohort'/'pretrain_any.parquet'}, "
+        raise UserError(f"pre-training run {run.name} (variant ctrip) needs "
+                        f"{Path(cfg.out)/'cohort'/'pretrain_any.parquet'}, "
                         "the cohort of CTs with either exam: this output folder's cohort stage was written without it "
                         "(no ECG table, or an earlier xcardia); use a new `out` folder")
     pre, targets = read_cohort_stage(cfg, 'pretrain_any' if ctrip else 'pretrain'), list(TARGET_NAMES)
@@ -459,6 +498,7 @@ def pretrain_dls(cfg:Config, run:str|PretrainRun):
     return make_dls(pre, kind=VARIANTS[run.variant].kind, exclude=run.exclude, targets=targets,
                     **dls_kwargs(cfg, 'pretrain'))
 
+# %% ../nbs/12_stages.ipynb #790d2c3d
 def stage_one_teacher(cfg:Config, run:PretrainRun, dls)->nn.Module:
     """The `teacher` variant's stage 1: the tabular encoder trained on every exam of the tables but the test patients'
     (`exam_rows`, `fit_teacher`), in `<run>/teacher/`; read back when a resumed run finds it."""
@@ -489,9 +529,10 @@ def stage_one_teacher(cfg:Config, run:PretrainRun, dls)->nn.Module:
     if rank_distrib() == 0: save_tensors(tf.encoder.state_dict(), f)
     return tf.encoder
 
+# %% ../nbs/12_stages.ipynb #6d88319c
 def run_pretrain(cfg:Config, run:str|PretrainRun)->dict:
-    """Pre-train one run of the plan; writes `pretrain/<name>/encoder.safetensors`, `model.safetensors`, `tab_preprocessor.json` and the
-    logs."""
+    """Pre-train one run of the plan; writes `pretrain/<name>/encoder.safetensors`, `model.safetensors`,
+    `tab_preprocessor.json` and the logs."""
     run = pretrain_run(cfg, run)
     folder = run.folder
     if (info := stage_done(folder)): return info
@@ -548,7 +589,7 @@ def regime_rows(labelled:pd.DataFrame,
     for w in caught: say(f"{r.name}: {w.message}")
     return rows
 
-# %% ../nbs/12_stages.ipynb #2a6a6871
+# %% ../nbs/12_stages.ipynb #aa1de792
 @torch.no_grad()
 def predict_rows(model:torch.nn.Module, dls, cohort:pd.DataFrame, rows, targets=TARGET_NAMES,
                  # the model's outputs as they are (binary logits, then severity outputs), not probabilities
@@ -565,8 +606,10 @@ def predict_rows(model:torch.nn.Module, dls, cohort:pd.DataFrame, rows, targets=
     out = torch.cat(out) if out else torch.zeros((0, len(targets) + _n_severity(model)))
     return out.numpy() if raw else torch.sigmoid(out[:, :len(targets)]).numpy()
 
+# %% ../nbs/12_stages.ipynb #52f495a4
 def _n_severity(model)->int: return model.severity.spec.n_out if getattr(model, 'severity', None) is not None else 0
 
+# %% ../nbs/12_stages.ipynb #411317be
 def _pred_arrays(model, dls, co:pd.DataFrame, rows:dict)->dict:
     """For preds.npz, per split of `rows` (name -> row positions): probabilities, labels, patient ids, and with severity
     heads their outputs and the measured values."""
@@ -580,6 +623,7 @@ def _pred_arrays(model, dls, co:pd.DataFrame, rows:dict)->dict:
     if _n_severity(model): out['severity'] = json.dumps(model.severity.spec.to_dict())
     return out
 
+# %% ../nbs/12_stages.ipynb #4892ace1
 def run_finetune(cfg:Config, run:str|FinetuneRun, regime:str|None=None)->dict:
     """Fine-tune one run of the plan (a record, or a name and regime); writes `finetune/<name>/<regime>/preds.npz` and
     `finetuned.safetensors`."""

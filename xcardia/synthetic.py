@@ -35,8 +35,9 @@ PAPER_MISSING = dict(lvef=.001, ivs=.08, lvpw=.08, lvidd=.05, lvids=.08, as_both
 # %% ../nbs/02_synthetic.ipynb #1816bc46
 def _grade_words(latent:np.ndarray, prevalence:float, rng)->np.ndarray:
     "Grade words from a latent severity: the top `prevalence` share moderate or worse."
-    q = np.quantile(latent,
-                    [1 - prevalence - .25, 1 - prevalence - .08, 1 - prevalence, 1 - prevalence / 2, 1 - prevalence / 5])
+    q = np.quantile(
+        latent, [1 - prevalence - 0.25, 1 - prevalence - 0.08, 1 - prevalence, 1 - prevalence / 2, 1 - prevalence / 5]
+    )
     words = np.array(['none', 'trace', 'mild', 'moderate', 'moderate-severe', 'severe'], dtype=object)
     out = words[np.searchsorted(q, latent)]
     variants = {'none': ['None', 'normal', 'N'], 'mild': ['Mild'], 'moderate': ['Moderate'],
@@ -61,8 +62,15 @@ def draw_patients(n:int, rng, prevalence:dict)->pd.DataFrame:
     d['p'] = .35 * d.s + .3 * d.mr + rng.normal(0, .9, n)    # pulmonary pressure
     d['tr'] = .5 * d.p + rng.normal(0, .85, n)
     # calibration: the latent quantile that makes the threshold give the asked prevalence
-    d.attrs['q'] = {k: float(np.quantile(d[c], 1 - prevalence[t])) for k, c, t in
-                    [('s', 's', 'lvef_le45'), ('h', 'h', 'lvwt_ge13'), ('a', 'a', 'aortic_stenosis'), ('p', 'p', 'pasp_ge45')]}
+    d.attrs['q'] = {
+        k: float(np.quantile(d[c], 1 - prevalence[t]))
+        for k, c, t in [
+            ('s', 's', 'lvef_le45'),
+            ('h', 'h', 'lvwt_ge13'),
+            ('a', 'a', 'aortic_stenosis'),
+            ('p', 'p', 'pasp_ge45'),
+        ]
+    }
     return d
 
 # %% ../nbs/02_synthetic.ipynb #0782072b
@@ -83,13 +91,24 @@ def echo_measurements(st:pd.DataFrame, q:dict, rng, prevalence:dict)->pd.DataFra
     rap = np.clip(rng.normal(6, 2.5, n), 3, 15)
     # simplified Bernoulli: PASP = 4 v^2 + RAP
     tr_vmax = np.sqrt(np.maximum(pasp - rap, 1) / 4) + rng.normal(0, .08, n)
-    return pd.DataFrame(dict(lvef=lvef.round(1), ivs=ivs.round(1), lvpw=lvpw.round(1), lvidd=lvidd.round(1),
-                             lvids=lvids.round(1),
-                             av_vmax=av_vmax.round(2), pasp=pasp.round(0), tr_vmax=tr_vmax.round(2), as_grade=as_grade,
-                             ar_grade=_grade_words(st.ar.to_numpy(), prevalence['aortic_regurgitation'], rng),
-                             mr_grade=_grade_words(st.mr.to_numpy(), prevalence['mitral_regurgitation'], rng),
-                             tr_grade=_grade_words(st.tr.to_numpy(), prevalence['tricuspid_regurgitation'], rng),
-                             pr_grade=_grade_words(st.pr.to_numpy(), prevalence['pulmonary_regurgitation'], rng)), index=st.index)
+    return pd.DataFrame(
+        dict(
+            lvef=lvef.round(1),
+            ivs=ivs.round(1),
+            lvpw=lvpw.round(1),
+            lvidd=lvidd.round(1),
+            lvids=lvids.round(1),
+            av_vmax=av_vmax.round(2),
+            pasp=pasp.round(0),
+            tr_vmax=tr_vmax.round(2),
+            as_grade=as_grade,
+            ar_grade=_grade_words(st.ar.to_numpy(), prevalence['aortic_regurgitation'], rng),
+            mr_grade=_grade_words(st.mr.to_numpy(), prevalence['mitral_regurgitation'], rng),
+            tr_grade=_grade_words(st.tr.to_numpy(), prevalence['tricuspid_regurgitation'], rng),
+            pr_grade=_grade_words(st.pr.to_numpy(), prevalence['pulmonary_regurgitation'], rng),
+        ),
+        index=st.index,
+    )
 
 # %% ../nbs/02_synthetic.ipynb #96dc01f0
 def ecg_measurements(st:pd.DataFrame, rng)->pd.DataFrame:
@@ -109,7 +128,8 @@ def apply_missingness(echo:pd.DataFrame, rng, missing:dict)->pd.DataFrame:
     "Blank measurements at the rates of `missing` (AS: both grade and velocity, or only the grade)."
     e = echo.copy()
     n = len(e)
-    for c in ['lvef', 'ivs', 'lvpw', 'lvidd', 'lvids', 'ar_grade', 'mr_grade', 'tr_grade', 'pr_grade', 'pasp', 'tr_vmax']:
+    for c in ['lvef', 'ivs', 'lvpw', 'lvidd', 'lvids', 'ar_grade', 'mr_grade', 'tr_grade', 'pr_grade', 'pasp',
+              'tr_vmax']:
         e.loc[rng.random(n) < missing[c], c] = np.nan if e[c].dtype.kind == 'f' else None
     both = rng.random(n) < missing['as_both']
     e.loc[both, 'av_vmax'] = np.nan
@@ -222,9 +242,14 @@ def render_phantom(g:dict, # geometry and state of one study (see `study_geometr
             sl, d2 = cv.ellipsoid(c, (r, r, r))
             cv.paint(sl, d2 <= 1, rng.uniform(900, 1600), label)
     ang = rng.uniform(0, 2 * np.pi, g['n_av_ca'])
-    specks(g['n_av_ca'],
-           [(root[0] + .8 * g['ao_r'] * np.cos(t), root[1] + .8 * g['ao_r'] * np.sin(t), root[2] + rng.uniform(-4, 4)) for t in ang],
-           L['av_calcium'])
+    specks(
+        g['n_av_ca'],
+        [
+            (root[0] + 0.8 * g['ao_r'] * np.cos(t), root[1] + 0.8 * g['ao_r'] * np.sin(t), root[2] + rng.uniform(-4, 4))
+            for t in ang
+        ],
+        L['av_calcium'],
+    )
     dirs = rng.normal(size=(g['n_cor_ca'], 3))
     dirs /= np.linalg.norm(dirs, axis=1, keepdims=True) + 1e-9
     specks(g['n_cor_ca'], [(hx + R * d[0], hy + R * d[1], hz + 1.2 * R * d[2]) for d in dirs], L['coronary_calcium'])
@@ -319,8 +344,13 @@ def read_ct(path:str|Path):
     return mt.Orientation(axcodes='RAS', labels=(('L', 'R'), ('P', 'A'), ('I', 'S')))(img.float())
 
 # %% ../nbs/02_synthetic.ipynb #b5f2a749
-ARCHIVE_VENDORS = (('SIEMENS', 'B30f', 'B70f'), ('GE MEDICAL SYSTEMS', 'STANDARD', 'LUNG'), ('Philips', 'B', 'L'),
-                   ('TOSHIBA', 'FC03', 'FC52'), ('ACME CT', 'K1', 'K2'))     # the last names say nothing: the windows tell
+ARCHIVE_VENDORS = (
+    ('SIEMENS', 'B30f', 'B70f'),
+    ('GE MEDICAL SYSTEMS', 'STANDARD', 'LUNG'),
+    ('Philips', 'B', 'L'),
+    ('TOSHIBA', 'FC03', 'FC52'),
+    ('ACME CT', 'K1', 'K2'),
+)  # the last names say nothing: the windows tell
 ARCHIVE_SHARES = dict(flat=.3, rle=.15, j2k=.1, thick=.25, contrast=.25, capture=.3, junk=.2)
 SERIES_NUMBERS = dict(scout=1, soft=2, lung=3, thick=4, contrast=5, capture=99)
 
@@ -369,8 +399,17 @@ def _series_volume(name:str, hu:np.ndarray, lab:np.ndarray, aff:np.ndarray, soft
     if name == 'soft': return hu, aff, dict(axial, SeriesDescription=f'Thorax {sp:.1f} {soft}')
     if name == 'lung':
         sharp_hu = hu + 1.5 * (hu - ndimage.gaussian_filter(hu.astype(np.float32), 1.))
-        return (np.clip(sharp_hu, -1024, 3071).astype(np.int16), aff,
-                dict(axial, SeriesDescription=f'Lung {sp:.1f} {sharp}', ConvolutionKernel=sharp, WindowCenter=-600, WindowWidth=1500))
+        return (
+            np.clip(sharp_hu, -1024, 3071).astype(np.int16),
+            aff,
+            dict(
+                axial,
+                SeriesDescription=f'Lung {sp:.1f} {sharp}',
+                ConvolutionKernel=sharp,
+                WindowCenter=-600,
+                WindowWidth=1500,
+            ),
+        )
     if name == 'thick':
         m = hu.shape[2] // 2
         a = aff.copy()
@@ -533,7 +572,7 @@ def make_cohort(out_dir:str|Path, # folder to write into (created)
                 n_workers:int|None=None, # processes writing images (default: all cores)
                 # CTs as a PACS export (`archive/`, several series per study); ct_truth.csv instead of ct_studies.csv
                 archive:bool=False,
-               )->dict: # paths of 'ct', 'echo', 'ecg' tables and the 'root' (with `archive`: 'archive', 'truth', 'id_map')
+               )->dict: # 'ct', 'echo', 'ecg' table paths and 'root' (with `archive`: 'archive', 'truth', 'id_map')
     """Write a synthetic cohort: phantom CTs (NIfTI and DICOM, or a PACS export) with label maps and heart masks, and
     CT/ECHO/ECG tables."""
     out = Path(out_dir)
@@ -567,7 +606,12 @@ def ct_stats(hu:np.ndarray, spacing:float)->dict:
     sm = ndimage.gaussian_filter(hu.astype(np.float32), 1.0)
     body = sm > -400
     xs, ys = np.nonzero(body.any(2))
-    cx, cy, a, b = (xs.min() + xs.max()) / 2, (ys.min() + ys.max()) / 2, (xs.max() - xs.min()) / 2, (ys.max() - ys.min()) / 2
+    cx, cy, a, b = (
+        (xs.min() + xs.max()) / 2,
+        (ys.min() + ys.max()) / 2,
+        (xs.max() - xs.min()) / 2,
+        (ys.max() - ys.min()) / 2,
+    )
     X, Y = np.arange(hu.shape[0])[:, None, None] - cx, np.arange(hu.shape[1])[None, :, None] - cy
     roi = (X > -.5 * a) & (X < .2 * a) & (Y > -.15 * b) & (Y < .6 * b)
     roi = np.broadcast_to(roi, hu.shape)
@@ -603,7 +647,13 @@ def signal_check(paths:dict, # from `make_cohort`
         m, _ = match_exams(paths['ct'], paths['echo'], paths['ecg'], require=('echo',))
     m = m.groupby('patient_id').head(1).reset_index(drop=True)          # one study per patient: no leakage across folds
     img = pd.DataFrame([image_stats(p) for p in m.image_path])
-    num = m[[c for c in m.columns if c.startswith(('echo_', 'ecg_')) and m[c].dtype.kind == 'f' and not c.endswith('gap_days')]]
+    num = m[
+        [
+            c
+            for c in m.columns
+            if c.startswith(('echo_', 'ecg_')) and m[c].dtype.kind == 'f' and not c.endswith('gap_days')
+        ]
+    ]
     rows = {}
     for t in targets:
         y = m[t]

@@ -31,16 +31,19 @@ from fastcore.foundation import L
 from fastcore.meta import delegates
 from .core import mixed_precision_cbs, Preset
 from .settings import MethodSettings, TrainSettings, TRAIN
-from .distributed import is_distributed, init_distributed, barrier, sync_batchnorm, ShardedDL, DDPCallback, unwrap
+from .distributed import (is_distributed, init_distributed, barrier, sync_batchnorm, ShardedDL, DDPCallback,
+                                 unwrap)
 
 # %% ../nbs/07_train.ipynb #c617c311
 def _rng_state(learn)->dict:
     kind, keys, pos, has_gauss, gauss = np.random.get_state()      # as tensors and numbers: read with weights_only=True
-    return dict(python=random.getstate(),
-                numpy=(kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss),
-                                                 float(gauss)), torch=torch.get_rng_state(),
-                cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-                dl=getattr(learn.dls.train, 'dl', learn.dls.train).rng.getstate())   # the plain loader inside a `ShardedDL`
+    return dict(
+        python=random.getstate(),
+        numpy=(kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(gauss)),
+        torch=torch.get_rng_state(),
+        cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+        dl=getattr(learn.dls.train, 'dl', learn.dls.train).rng.getstate(),
+    )  # the plain loader inside a `ShardedDL`
 
 def _tracker_state(learn)->dict:
     "The best value so far (and early stopping's count of epochs without improvement) of each tracker callback."
@@ -132,7 +135,7 @@ def fast_path(device, # the DataLoaders' device
               channels_last:bool|None=None,
               # torch.compile the model (None: on CUDA, for fits of >= COMPILE_MIN_BATCHES training batches)
               compile:bool|None=None,
-              # cuDNN autotuning of the convolutions (None: on CUDA; not bit-reproducible, more workspace memory; off until measured)
+              # cuDNN autotuning (None: on CUDA; not bit-reproducible, more workspace memory; off until measured)
               cudnn_benchmark:bool|None=False,
              )->dict:
     """The fast-path switches for `device`, None resolved: on CUDA as measured on an H100 (benchmarks/README.md:
@@ -161,7 +164,10 @@ class FastPath(Callback):
             self.compiled, self._t = True, None
     def before_batch(self):
         if self.channels_last:
-            self.learn.xb = tuple(x.contiguous(memory_format=torch.channels_last_3d) if torch.is_tensor(x) and x.ndim == 5 else x for x in self.xb)
+            self.learn.xb = tuple(
+                x.contiguous(memory_format=torch.channels_last_3d) if torch.is_tensor(x) and x.ndim == 5 else x
+                for x in self.xb
+            )
         if self.compiled and self.compile_s is None and self.training: self._t = time.perf_counter()
     def after_batch(self):
         if self.compiled and self.compile_s is None and self.training and self._t is not None:
@@ -248,7 +254,8 @@ def make_learner(dls, model:nn.Module, loss_func,
 
 # %% ../nbs/07_train.ipynb #3139ead7
 def cosine_schedule(lr:float, final_div:float=100., warmup:float=0.):
-    "A cosine from `lr` to `lr/final_div`, after a linear rise from `lr/100` over the first `warmup` share of the steps."
+    """A cosine from `lr` to `lr/final_div`, after a linear rise from `lr/100` over the first `warmup` share of the
+    steps."""
     if not warmup: return SchedCos(lr, lr / final_div)
     return combine_scheds([warmup, 1 - warmup], [SchedLin(lr / 100, lr), SchedCos(lr, lr / final_div)])
 
@@ -318,9 +325,15 @@ class Throughput(Callback):
     def after_epoch(self):
         self._sync()
         cuda = self.dls.device.type == 'cuda'
-        self.rows.append(dict(epoch=self.epoch, train_studies=self.n, train_s=self.train_s,
-                              epoch_s=time.perf_counter() - self.t_epoch,
-                              studies_per_s=self.n / self.train_s,
-                              peak_gpu_GiB=torch.cuda.max_memory_allocated(self.dls.device) / 2**30 if cuda else float('nan')))
+        self.rows.append(
+            dict(
+                epoch=self.epoch,
+                train_studies=self.n,
+                train_s=self.train_s,
+                epoch_s=time.perf_counter() - self.t_epoch,
+                studies_per_s=self.n / self.train_s,
+                peak_gpu_GiB=torch.cuda.max_memory_allocated(self.dls.device) / 2**30 if cuda else float('nan'),
+            )
+        )
     @property
     def table(self)->pd.DataFrame: return pd.DataFrame(self.rows)

@@ -49,15 +49,18 @@ def site_predictions(bundle:Bundle, # the received bundle (`load_bundle`)
     pred = pd.read_csv(out/LOCAL_PREDICTIONS, dtype={'study_id': str, 'patient_id': str})
     pred = pred[pred.error.isna()].drop(columns=['patient_id', 'image_path'])
     outputs = [c for c in pred.columns if c in bundle.targets or c in bundle.units]
-    site = co.astype({'study_id': str}).merge(pred[['study_id'] + outputs].rename(columns=lambda c: f'pred_{c}' if c in outputs else c),
-                                              on='study_id', how='inner')
+    site = co.astype({'study_id': str}).merge(
+        pred[['study_id'] + outputs].rename(columns=lambda c: f'pred_{c}' if c in outputs else c),
+        on='study_id',
+        how='inner',
+    )
     return site, res['failed']
 
 # %% ../nbs/13a_validate.ipynb #b40282f8
 def target_metrics(site:pd.DataFrame, # `site_predictions`: labels and `pred_<target>` per study
                    bundle:Bundle, n_boot:int, seed:int=0)->tuple:
-    """(per target: studies, positives, AUROC and AUPRC with patient-bootstrap CIs, ECE, calibration slope and intercept;
-    {target: why it was skipped}). Small cells and CIs from fewer than `MIN_CELL` cases are suppressed."""
+    """(per target: studies, positives, AUROC and AUPRC with patient-bootstrap CIs, ECE, calibration slope and
+    intercept; {target: why it was skipped}). Small cells and CIs from fewer than `MIN_CELL` cases are suppressed."""
     skipped = {t: "no such label column in the site's tables" for t in bundle.targets if t not in site}
     ts = [t for t in bundle.targets if t in site]
     skipped |= {t: "no study of the site has this label" for t in ts if site[t].isna().all()}
@@ -106,9 +109,13 @@ def beside_bundle(metrics:pd.DataFrame, card:dict|None)->pd.DataFrame:
     rows = {}
     for t, r in metrics.iterrows():
         own = test.get(t) or {}
-        rows[t] = {'bundle test AUROC': ci_text(own, 'auroc'),
-                   'site AUROC': ci_text(r, 'auroc'),
-                   'change': f"{r.auroc - own['auroc']:+.3f}" if own.get('auroc') is not None and not pd.isna(r.auroc) else 'n/a'}
+        rows[t] = {
+            'bundle test AUROC': ci_text(own, 'auroc'),
+            'site AUROC': ci_text(r, 'auroc'),
+            'change': (
+                f"{r.auroc - own['auroc']:+.3f}" if own.get('auroc') is not None and not pd.isna(r.auroc) else 'n/a'
+            ),
+        }
     return pd.DataFrame(rows).T.rename_axis('target')
 
 def reliability_figure(site:pd.DataFrame, targets:list):
@@ -137,33 +144,67 @@ def validation_page(res:dict, metrics:pd.DataFrame, ops:pd.DataFrame, sev:pd.Dat
     rep.h('Case mix').table(frame_markdown(pd.DataFrame(
         {'count': [count_text(c.get('patients')), count_text(c.get('studies')), count_text(res['unreadable_cts'])]},
         index=pd.Index(['patients', 'studies scored', 'CTs that could not be read'], name=''))))
-    prev = pd.DataFrame({t: {'studies with the label': count_text(v['known']), 'positives': count_text(v['positives']),
-                             'share': 'n/a' if v['share'] is None else f"{v['share']:.3f}"} for t, v in c['prevalence'].items()}).T
+    prev = pd.DataFrame(
+        {
+            t: {
+                'studies with the label': count_text(v['known']),
+                'positives': count_text(v['positives']),
+                'share': 'n/a' if v['share'] is None else f"{v['share']:.3f}",
+            }
+            for t, v in c['prevalence'].items()
+        }
+    ).T
     if len(prev): rep.p('Labels at this site:').table(frame_markdown(prev.rename_axis('target')))
     if res['skipped']: rep.p('Not validated: ' + '; '.join(f"{t} ({w})" for t, w in res['skipped'].items()) + '.')
     if len(metrics):
-        rep.h('Discrimination').p("AUROC and AUPRC with patient-bootstrap 95 % CIs, beside the bundle's own test AUROC "
-                                  "from its model card.").table(frame_markdown(
-            pd.DataFrame({'positives': [count_text(v) for v in metrics.positives], 'AUPRC': [ci_text(r, 'ap') for _, r in metrics.iterrows()]},
-                         index=metrics.index).join(beside_bundle(metrics, card))))
-        rep.h('Calibration').p("Expected calibration error and the slope and intercept of a logistic fit of the "
-                               "outcome on "
-                               "the logit of the probability (1 and 0 when calibrated; `--recalibrate` refits them).").table(
-            frame_markdown(metrics[['ece', 'slope', 'intercept']]))
+        rep.h('Discrimination').p(
+            "AUROC and AUPRC with patient-bootstrap 95 % CIs, beside the bundle's own test AUROC "
+            "from its model card."
+        ).table(
+            frame_markdown(
+                pd.DataFrame(
+                    {
+                        'positives': [count_text(v) for v in metrics.positives],
+                        'AUPRC': [ci_text(r, 'ap') for _, r in metrics.iterrows()],
+                    },
+                    index=metrics.index,
+                ).join(beside_bundle(metrics, card))
+            )
+        )
+        rep.h('Calibration').p(
+            "Expected calibration error and the slope and intercept of a logistic fit of the "
+            "outcome on "
+            "the logit of the probability (1 and 0 when calibrated; `--recalibrate` refits them)."
+        ).table(frame_markdown(metrics[['ece', 'slope', 'intercept']]))
         rep.img('fig_reliability.png',
                 'Observed rate against predicted probability (10 bins), per target, at this site.')
     if len(ops):
-        tab = pd.DataFrame({'threshold': [f"{v:.3f}" for v in ops.threshold],
-                            **{m.upper() if len(m) == 3 else m: [ci_text(r, m) for _, r in ops.iterrows()] for m in OP_METRICS}},
-                           index=pd.MultiIndex.from_frame(ops[['threshold from', 'target']]))
+        tab = pd.DataFrame(
+            {
+                'threshold': [f"{v:.3f}" for v in ops.threshold],
+                **{m.upper() if len(m) == 3 else m: [ci_text(r, m) for _, r in ops.iterrows()] for m in OP_METRICS},
+            },
+            index=pd.MultiIndex.from_frame(ops[['threshold from', 'target']]),
+        )
         tab.index = [f"{t} ({w})" for w, t in tab.index]
-        rep.h('Operating points').p("At the bundle's thresholds, and at thresholds refit for the best F1 on this "
-                                    "site's "
-                                    "data (fitted and measured on the same studies: optimistic).").table(frame_markdown(tab.rename_axis('target')))
+        rep.h('Operating points').p(
+            "At the bundle's thresholds, and at thresholds refit for the best F1 on this "
+            "site's "
+            "data (fitted and measured on the same studies: optimistic)."
+        ).table(frame_markdown(tab.rename_axis('target')))
     if sev is not None and len(sev):
-        rep.h('Severity estimates').table(frame_markdown(pd.DataFrame({'unit': sev.unit,
-                                                                       'studies': [count_text(v) for v in sev.n],
-                                                                       'MAE': [ci_text(r, 'mae') for _, r in sev.iterrows()]}, index=sev.index).rename_axis('measure')))
+        rep.h('Severity estimates').table(
+            frame_markdown(
+                pd.DataFrame(
+                    {
+                        'unit': sev.unit,
+                        'studies': [count_text(v) for v in sev.n],
+                        'MAE': [ci_text(r, 'mae') for _, r in sev.iterrows()],
+                    },
+                    index=sev.index,
+                ).rename_axis('measure')
+            )
+        )
     return rep
 
 # %% ../nbs/13a_validate.ipynb #2b03b6ac
@@ -251,6 +292,7 @@ def demo_site_b(ev, # the demo's `xcardia.report.Evaluation`, after its bundle w
         "inspect --require-shareable` passes on it). A second built-in cohort stands in for a partner site: other "
         f"patients (seed {cfg.seed}) on another scanner mix ({SITE_B['spacing_range'][0]}-{SITE_B['spacing_range'][1]} "
         f"mm slices, {SITE_B['dicom_share']:.0%} DICOM). `xcardia validate` scored the shareable bundle there: "
-        "[`validation_site_b/validation.html`](../validation_site_b/validation.html), aggregates only.").table(frame_markdown(tab))
+        "[`validation_site_b/validation.html`](../validation_site_b/validation.html), aggregates only."
+    ).table(frame_markdown(tab))
     ev.times['export + site B validation'] = time.perf_counter() - t0
     return res
