@@ -1,6 +1,7 @@
 """The related methods' pre-training variants (issue #42) through the same plan as X-Cardia's, `xcardia run`: supcon at two
 seeds with a supcon + NW run in the bundle and `predict` from it; ctrip with CTs that have one exam; teacher's two stages."""
 import json, re
+from pathlib import Path
 import torch
 import pandas as pd
 import pytest
@@ -11,20 +12,25 @@ from xcardia.synthetic import make_cohort
 from xcardia.settings import method_settings
 from conftest import cli_here as xcardia
 
+def write_config(root, out:str, pretrain:dict, finetune:dict, evaluate:dict|None=None, **top)->Path:
+    "The example configuration at the tiny size over `root/tables`, with these sections' keys changed; its path."
+    cfg = yaml.safe_load(EXAMPLE_CONFIG)
+    cfg.update(out=out, preset='tiny', cache_dir='cache', **top)
+    for k, v in (('pretrain', pretrain), ('finetune', finetune), ('evaluate', {'n_boot': 50, **(evaluate or {})})):
+        cfg[k].update(v)
+    (root/'config.yaml').write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return root/'config.yaml'
+
 @pytest.fixture(scope='module')
 def supcon_run(tmp_path_factory):
     "`xcardia run` of the supcon variant and a supcon + NW run (learned temperature), two seeds, the tiny size."
     root = tmp_path_factory.mktemp('methods')
     make_cohort(root/'tables', n_patients=40, seed=5)
-    cfg = yaml.safe_load(EXAMPLE_CONFIG)
-    cfg.update(out='runs/m', preset='tiny', cache_dir='cache', seeds=[0, 1])
-    cfg['pretrain'].update(variants=['supcon'], epochs=1, positives='any',
-                           runs={'supcon_nw': {'variant': 'supcon', 'nw_head': True, 'learnable_tau': True,
-                                               'seeds': [0]}})
-    cfg['finetune'].update(methods=['supcon', 'supcon_nw', 'none'], regimes=['full'], epochs=1)
-    cfg['evaluate'].update(n_boot=50, bundle='supcon_nw/full')
-    (root/'config.yaml').write_text(yaml.safe_dump(cfg, sort_keys=False))
-    code, _, err = xcardia('run', root/'config.yaml', cwd=root)
+    runs = {'supcon_nw': {'variant': 'supcon', 'nw_head': True, 'learnable_tau': True, 'seeds': [0]}}
+    cfg = write_config(root, 'runs/m', dict(variants=['supcon'], epochs=1, positives='any', runs=runs),
+                       dict(methods=['supcon', 'supcon_nw', 'none'], regimes=['full'], epochs=1),
+                       dict(bundle='supcon_nw/full'), seeds=[0, 1])
+    code, _, err = xcardia('run', cfg, cwd=root)
     assert code == 0, err[-3000:]
     return root, root/'runs'/'m'
 
@@ -62,13 +68,9 @@ def ctrip_run(tmp_path_factory):
     ecg = pd.read_csv(paths['ecg'])
     gone = sorted(ecg.patient_id.unique())[::3]
     ecg[~ecg.patient_id.isin(gone)].to_csv(paths['ecg'], index=False)
-    cfg = yaml.safe_load(EXAMPLE_CONFIG)
-    cfg.update(out='runs/c', preset='tiny', cache_dir='cache')
-    cfg['pretrain'].update(variants=['ctrip', 'mmcl'], epochs=1)
-    cfg['finetune'].update(methods=['ctrip', 'none'], regimes=['full'], epochs=1)
-    cfg['evaluate'].update(n_boot=50, bundle='ctrip/full')
-    (root/'config.yaml').write_text(yaml.safe_dump(cfg, sort_keys=False))
-    code, _, err = xcardia('run', root/'config.yaml', cwd=root)
+    cfg = write_config(root, 'runs/c', dict(variants=['ctrip', 'mmcl'], epochs=1),
+                       dict(methods=['ctrip', 'none'], regimes=['full'], epochs=1), dict(bundle='ctrip/full'))
+    code, _, err = xcardia('run', cfg, cwd=root)
     assert code == 0, err[-3000:]
     return root, root/'runs'/'c', set(gone), err
 
@@ -101,14 +103,11 @@ def teacher_run(tmp_path_factory):
     "`xcardia run` of variant teacher and a teacher + NW run: stage 1 on every exam, then the CT aligned to it, frozen."
     root = tmp_path_factory.mktemp('teacher')
     make_cohort(root/'tables', n_patients=40, seed=7)
-    cfg = yaml.safe_load(EXAMPLE_CONFIG)
-    cfg.update(out='runs/t', preset='tiny', cache_dir='cache')
-    cfg['pretrain'].update(variants=['teacher'], epochs=1, teacher_epochs=3,
-                           runs={'teacher_nw': {'variant': 'teacher', 'nw_head': True}})
-    cfg['finetune'].update(methods=['teacher', 'teacher_nw', 'none'], regimes=['full'], epochs=1)
-    cfg['evaluate'].update(n_boot=50, bundle='teacher_nw/full')
-    (root/'config.yaml').write_text(yaml.safe_dump(cfg, sort_keys=False))
-    code, _, err = xcardia('run', root/'config.yaml', cwd=root)
+    runs = {'teacher_nw': {'variant': 'teacher', 'nw_head': True}}
+    cfg = write_config(root, 'runs/t', dict(variants=['teacher'], epochs=1, teacher_epochs=3, runs=runs),
+                       dict(methods=['teacher', 'teacher_nw', 'none'], regimes=['full'], epochs=1),
+                       dict(bundle='teacher_nw/full'))
+    code, _, err = xcardia('run', cfg, cwd=root)
     assert code == 0, err[-3000:]
     return root, root/'runs'/'t', err
 
@@ -136,14 +135,11 @@ def test_teacher_stage_one_then_frozen(teacher_run):
 def test_training_levers_reach_the_fits(tmp_path):
     "Warm-up, clipping, the class-balanced sampler and balanced positive weights, set in the YAML, reach both fits."
     make_cohort(tmp_path/'tables', n_patients=30, seed=8)
-    cfg = yaml.safe_load(EXAMPLE_CONFIG)
-    cfg.update(out='runs/l', preset='tiny', cache_dir='cache')
     levers = dict(warmup=.2, grad_clip=1., positive_share=.3)
-    cfg['pretrain'].update(variants=['mmcl'], epochs=2, **levers)
-    cfg['finetune'].update(methods=['mmcl'], regimes=['full'], epochs=2, pos_weight='balanced', **levers)
-    (tmp_path/'config.yaml').write_text(yaml.safe_dump(cfg, sort_keys=False))
+    cfg = write_config(tmp_path, 'runs/l', dict(variants=['mmcl'], epochs=2, **levers),
+                       dict(methods=['mmcl'], regimes=['full'], epochs=2, pos_weight='balanced', **levers))
     for stage in ('cohort', 'pretrain', 'finetune'):
-        code, _, err = xcardia(stage, tmp_path/'config.yaml', cwd=tmp_path)
+        code, _, err = xcardia(stage, cfg, cwd=tmp_path)
         assert code == 0, err[-3000:]
     out = tmp_path/'runs'/'l'
     pre = json.loads((out/'pretrain'/'mmcl'/'done.json').read_text())

@@ -111,14 +111,8 @@ class SupportBankCallback(Callback):
                 ):
         if every < 1: raise ValueError(f"every (M) must be at least 1 epoch, not {every}")
         if bn not in BANK_BN: raise ValueError(f"bn must be one of {BANK_BN}, not {bn!r}")
-        self.k, self.every, self.negatives, self.seed, self.bn, self.final_bank = (
-            k,
-            every,
-            negatives,
-            seed,
-            bn,
-            final_bank,
-        )
+        self.k, self.every, self.negatives, self.seed = k, every, negatives, seed
+        self.bn, self.final_bank = bn, final_bank
         self.n_labels = n_labels
         self._warned = set()
         self.refreshed = []   # the epochs whose bank was rebuilt before training ('end' for the final eval-mode bank)

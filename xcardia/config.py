@@ -10,13 +10,13 @@ from functools import cached_property
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['PRESET_METHOD', 'OLD_PRESET_METHOD', 'SUPCON_SETTINGS', 'METHOD_SETTINGS', 'AUGMENT_DEFAULTS', 'YAML_HEADER',
-           'EXAMPLE_CONFIG', 'REQUIRED', 'LEGACY', 'FREE_MAPPINGS', 'PATH_KEYS', 'SECTIONS', 'UserError', 'setting',
-           'Section', 'check_choice', 'Speed', 'Data', 'method_value', 'check_augment', 'check_supcon_settings',
-           'train_settings', 'check_method_settings', 'RunEntry', 'Pretrain', 'run_entries', 'Regime', 'Finetune',
-           'freeze_mapping', 'Index', 'Evaluate', 'Config', 'example_yaml', 'default_config', 'upgrade_stored',
-           'additive_keys', 'from_dict', 'load_config', 'PretrainRun', 'FinetuneRun', 'RunPlan', 'method_seeds',
-           'make_plan']
+__all__ = ['PRESET_METHOD', 'OLD_PRESET_METHOD', 'SUPCON_SETTINGS', 'METHOD_SETTINGS', 'AUGMENT_DEFAULTS', 'LEVER_DOCS',
+           'YAML_HEADER', 'EXAMPLE_CONFIG', 'REQUIRED', 'LEGACY', 'FREE_MAPPINGS', 'PATH_KEYS', 'SECTIONS', 'UserError',
+           'setting', 'Section', 'check_choice', 'Speed', 'Data', 'method_value', 'check_augment',
+           'check_supcon_settings', 'lever', 'train_settings', 'check_method_settings', 'RunEntry', 'Pretrain',
+           'run_entries', 'Regime', 'Finetune', 'freeze_mapping', 'Index', 'Evaluate', 'Config', 'example_yaml',
+           'default_config', 'upgrade_stored', 'additive_keys', 'from_dict', 'load_config', 'PretrainRun',
+           'FinetuneRun', 'RunPlan', 'method_seeds', 'make_plan']
 
 # %% ../nbs/11a_config.ipynb #a22231f9
 import yaml
@@ -213,6 +213,19 @@ def check_supcon_settings(s:Section, where:str):
     if s.teacher_mask is not None and not (_number(s.teacher_mask) and 0 < s.teacher_mask < 1):
         raise UserError(f"{where}.teacher_mask must be a number > 0 and < 1, not {s.teacher_mask!r}")
 
+# %% ../nbs/11a_config.ipynb #bd284a71
+LEVER_DOCS = {'warmup': 'share of the steps with the learning rate rising linearly from lr/100 [0: none, the paper]',
+              'grad_clip': 'largest global gradient norm; null: no clipping [the paper]',
+              'positive_share': 'draw training studies with a positive label as this share of each epoch (CROMOTEX: '
+                                '0.25-0.3); null: uniform [the paper]',
+              'pos_weight': "balanced: weigh each target's positives in the BCE by its training negatives/positives; "
+                            "null: 1 [the paper]"}
+
+def lever(name:str):
+    "A `TrainSettings` field as a key of the `pretrain` and `finetune` sections: its default and its line, once."
+    before = "how the fit is driven (xcardia.settings.TrainSettings): the related papers' levers, off by default"
+    return setting(getattr(TRAIN, name), LEVER_DOCS[name], before=before if name == 'warmup' else None)
+
 # %% ../nbs/11a_config.ipynb #83b39158
 def train_settings(s:Section, where:str)->TrainSettings:
     "The `TrainSettings` of a `pretrain` or `finetune` section (`UserError` naming the key when one is out of range)."
@@ -360,13 +373,9 @@ class Pretrain(Section):
     patience: int = setting(10, 'epochs without improvement of the monitored value before stopping')
     lambda_sweep: list = setting([], 'Table B.1: extra NW+MMCL runs at these lambdas, e.g. [0.2, 0.4, 0.6, 0.8]',
                                  additive=True)
-    warmup: float = setting(TRAIN.warmup, 'share of the steps with the learning rate rising linearly from lr/100 [0: '
-                            'none, the paper]',
-                            before='how the fit is driven (xcardia.settings.TrainSettings): the related '
-                            'papers\' levers, off by default')
-    grad_clip: float|None = setting(TRAIN.grad_clip, 'largest global gradient norm; null: no clipping [the paper]')
-    positive_share: float|None = setting(TRAIN.positive_share, 'draw training studies with a positive label as this '
-                                         'share of each epoch (CROMOTEX: 0.25-0.3); null: uniform [the paper]')
+    warmup: float = lever('warmup')
+    grad_clip: float|None = lever('grad_clip')
+    positive_share: float|None = lever('positive_share')
 
     def check(self, seeds:list):
         for v in self.variants: check_choice('pretrain.variants', v, VARIANTS)
@@ -452,15 +461,10 @@ class Finetune(Section):
                            item_docs={'default': 'every pre-trained encoder [the paper freezes the lower conv blocks]',
                                       'none': 'no pre-training: random blocks are trained, not frozen'})
     patience: int = setting(10, 'early stopping on validation macro-AUROC')
-    warmup: float = setting(TRAIN.warmup, 'share of the steps with the learning rate rising linearly from lr/100 [0: '
-                            'none, the paper]',
-                            before='how the fit is driven (xcardia.settings.TrainSettings): the related '
-                            'papers\' levers, off by default')
-    grad_clip: float|None = setting(TRAIN.grad_clip, 'largest global gradient norm; null: no clipping [the paper]')
-    positive_share: float|None = setting(TRAIN.positive_share, 'draw training studies with a positive label as this '
-                                         'share of each epoch (CROMOTEX: 0.25-0.3); null: uniform [the paper]')
-    pos_weight: str|None = setting(TRAIN.pos_weight, "balanced: weigh each target's positives in the BCE by its "
-                                   "training negatives/positives; null: 1 [the paper]")
+    warmup: float = lever('warmup')
+    grad_clip: float|None = lever('grad_clip')
+    positive_share: float|None = lever('positive_share')
+    pos_weight: str|None = lever('pos_weight')
     targets: list = setting(['binary'], 'binary (the ten binary targets, all of them; or their names), then any '
                                         'severity targets '
                             '(xcardia.severity): continuous lvef, lvwt, pasp, tr_vmax, av_vmax, lvidd; ordinal '

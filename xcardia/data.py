@@ -369,12 +369,8 @@ class TabularPreprocessor:
                  # text columns used as categorical inputs however many values they have (names as for `exclude`)
                  keep:Sequence[str]=(),
                 ):
-        self.columns, self.exclude, self.n_neighbors, self.numeric_share = (
-            columns,
-            list(exclude),
-            n_neighbors,
-            numeric_share,
-        )
+        self.columns, self.exclude, self.n_neighbors = columns, list(exclude), n_neighbors
+        self.numeric_share = numeric_share
         self.max_categories, self.keep = max_categories, list(keep)
 
     def _numbers(self, df, c):

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Sequence
 
 # %% auto #0
-__all__ = ['METHOD_NAMES', 'REGIME_TITLES', 'DIAGNOSTICS', 'method_label', 'frame_markdown', 'Report', 'Evaluation',
-           'start_evaluation', 'cohort_section', 'load_finetune_results', 'supported_best', 'regime_tables',
-           'fraction_table', 'sweep_table', 'comparison_table', 'comparison_section', 'load_pretrained',
-           'pretraining_head_section', 'modality_section', 'diagnostics_section', 'probes_section', 'teacher_section',
-           'cam_studies', 'study_batch', 'study_cams', 'gradcam_section', 'exemplar_section', 'severity_metrics',
-           'severity_section', 'calibration_section', 'operating_section', 'card_facts', 'bundle_section',
-           'provenance_section', 'run_evaluate']
+__all__ = ['METHOD_NAMES', 'REGIME_TITLES', 'DIAGNOSTICS', 'SEVERITY_METRICS', 'method_label', 'frame_markdown', 'Report',
+           'Evaluation', 'start_evaluation', 'cohort_section', 'load_finetune_results', 'supported_best',
+           'regime_tables', 'fraction_table', 'sweep_table', 'comparison_table', 'comparison_section',
+           'load_pretrained', 'pretraining_head_section', 'modality_section', 'diagnostics_section', 'probes_section',
+           'teacher_section', 'cam_studies', 'study_batch', 'study_cams', 'gradcam_section', 'exemplar_section',
+           'severity_metrics', 'severity_section', 'calibration_section', 'operating_section', 'card_facts',
+           'bundle_section', 'provenance_section', 'run_evaluate']
 
 # %% ../nbs/13_report.ipynb #88f644fb
 import numpy as np
@@ -721,6 +721,16 @@ def exemplar_section(ev:Evaluation):
                                             "labels.")
 
 # %% ../nbs/13_report.ipynb #873b1e02
+# the severity tables' metrics, by kind of target: (column of `regression_metrics`/`ordinal_metrics`, heading)
+SEVERITY_METRICS = {'continuous': (('mae', 'MAE'), ('rmse', 'RMSE'), ('pearson', 'Pearson r'),
+                                   ('spearman', 'Spearman r'), ('r2', 'R²')),
+                    'ordinal': (('kappa', 'weighted κ (quadratic)'), ('within_one', 'within one level'),
+                                ('exact', 'exact'))}
+
+def _metric_cells(df:pd.DataFrame, kind:str)->dict:
+    "One column per metric of `kind` ('continuous' or 'ordinal'), each cell the value with its CI (`_ci_cell`)."
+    return {lab: [_ci_cell(r, k) for _, r in df.iterrows()] for k, lab in SEVERITY_METRICS[kind]}
+
 def _ci_cell(r:pd.Series, m:str)->str:
     v = r[m]
     return 'n/a' if pd.isna(v) else f"{v:.2f} [{r[f'{m}_lo']:.2f}, {r[f'{m}_hi']:.2f}]"
@@ -775,40 +785,13 @@ def severity_section(ev:Evaluation)->dict|None:
         spec = _sev_spec(p)
         cont, ords = df[df.kind == 'continuous'], df[df.kind == 'ordinal']
         if len(cont):
-            tab = pd.DataFrame(
-                {
-                    'unit': cont.unit,
-                    'n': cont.n.astype(int),
-                    **{
-                        lab: [_ci_cell(r, k) for _, r in cont.iterrows()]
-                        for k, lab in (
-                            ('mae', 'MAE'),
-                            ('rmse', 'RMSE'),
-                            ('pearson', 'Pearson r'),
-                            ('spearman', 'Spearman r'),
-                            ('r2', 'R²'),
-                        )
-                    },
-                },
-                index=cont.index,
-            ).rename_axis('measure')
+            tab = pd.DataFrame({'unit': cont.unit, 'n': cont.n.astype(int), **_metric_cells(cont, 'continuous')},
+                               index=cont.index).rename_axis('measure')
             rep.h(f"Continuous targets ({method_label(bm)} / {br})", 3).table(frame_markdown(tab))
             rep.p("R² below zero: the estimate is further from the measured values than their own test mean.")
         if len(ords):
-            tab = pd.DataFrame(
-                {
-                    'n': ords.n.astype(int),
-                    **{
-                        lab: [_ci_cell(r, k) for _, r in ords.iterrows()]
-                        for k, lab in (
-                            ('kappa', 'weighted κ (quadratic)'),
-                            ('within_one', 'within one level'),
-                            ('exact', 'exact'),
-                        )
-                    },
-                },
-                index=ords.index,
-            ).rename_axis('grade')
+            tab = pd.DataFrame({'n': ords.n.astype(int), **_metric_cells(ords, 'ordinal')},
+                               index=ords.index).rename_axis('grade')
             rep.h(f"Valve grades ({method_label(bm)} / {br})", 3).table(frame_markdown(tab))
         ds = derived_scores(spec, p['test_sev'])
         if len(ds.columns):

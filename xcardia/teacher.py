@@ -34,9 +34,8 @@ class MaskedFeatureModel(nn.Module):
         if not 0 < mask_share < 1: raise ValueError(f"teacher_mask must be in (0, 1), not {mask_share}")
         self.encoder, self.mask_share, d = encoder, mask_share, encoder.d_block
         self.mask_token = nn.Parameter(torch.randn(d) * .02)
-        self.num_w, self.num_b = nn.Parameter(torch.randn(encoder.n_num, d) * 0.02), nn.Parameter(
-            torch.zeros(encoder.n_num)
-        )
+        self.num_w = nn.Parameter(torch.randn(encoder.n_num, d) * .02)   # a linear readout per number
+        self.num_b = nn.Parameter(torch.zeros(encoder.n_num))
         self.cat_heads = nn.ModuleList(nn.Linear(d, c) for c in encoder.cat_cardinalities)
         self.n_features = encoder.n_num + len(encoder.cat_cardinalities)
 
@@ -54,8 +53,8 @@ class MaskedFeatureModel(nn.Module):
         tok = torch.cat(parts, 1)
         h = run_blocks(enc.backbone, torch.where(mask[..., None], self.mask_token.to(tok.dtype), tok))
         n = enc.n_num
-        return (h[:, :n] * self.num_w).sum(-1) + self.num_b, [
-            head(h[:, n + j]) for j, head in enumerate(self.cat_heads)]
+        cats = [head(h[:, n + j]) for j, head in enumerate(self.cat_heads)]
+        return (h[:, :n] * self.num_w).sum(-1) + self.num_b, cats
 
     def forward(self, x_num, x_cat):
         "A random mask in training, the same one every validation pass: (numbers, logits, mask, x_num, x_cat)."
