@@ -3,10 +3,11 @@ NW+MMCL (mean paired test-AUROC difference over seeds, 95 % CI over test patient
 encoders, one table, one figure.
 
 Usage (after `python tools/run_study.py examples/study_methods.yaml --patients N --out ../study/methodsN --publish DEST/pN`
-for each size):
-    python benchmarks/methods_study.py nbs/study_methods ../study/methods300 ../study/methods800
-writes DEST/comparisons.csv, DEST/probes.csv, DEST/fig_methods_study.png, and into each size's folder DEST/pN its pairs
-count (pairs.json) and every pre-training run's per-epoch history (histories.csv).
+for a size):
+    python benchmarks/methods_study.py nbs/study_methods ../study/methods800
+writes into the size's folder DEST/pN its pairs count (pairs.json) and every pre-training run's per-epoch history
+(histories.csv), then DEST/comparisons.csv, DEST/probes.csv and DEST/fig_methods_study.png over every size published
+in DEST (a size run in an earlier session keeps its published files).
 """
 import argparse, json
 from pathlib import Path
@@ -51,15 +52,19 @@ def comparisons(comp:pd.DataFrame, patients:int)->pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 def study_tables(dest:Path, studies:list)->tuple:
-    "comparisons.csv and probes.csv across the sizes, from each size's published report."
-    comps, probes = [], []
+    """comparisons.csv and probes.csv across every size published in `dest` (DEST/pN); the study folders given first
+    add their pairs count and histories to their size's folder (a size published earlier keeps what it has)."""
     for study in studies:
         p = pairs(study)
         folder = dest/f"p{p['patients']}"
         (folder/'pairs.json').write_text(json.dumps(p, indent=1))
         histories(study).to_csv(folder/'histories.csv', index=False)
-        comps.append(comparisons(pd.read_csv(folder/'comparisons.csv'), p['patients']))
-        probes.append(pd.read_csv(folder/'probes.csv').assign(patients=p['patients']))
+    comps, probes = [], []
+    for folder in sorted((f for f in dest.glob('p[0-9]*') if f.is_dir()), key=lambda f: int(f.name[1:])):
+        if not (folder/'pairs.json').exists(): continue
+        n = json.loads((folder/'pairs.json').read_text())['patients']
+        comps.append(comparisons(pd.read_csv(folder/'comparisons.csv'), n))
+        probes.append(pd.read_csv(folder/'probes.csv').assign(patients=n))
     return pd.concat(comps, ignore_index=True), pd.concat(probes, ignore_index=True)
 
 def study_figure(t:pd.DataFrame, fname:Path)->Path:
@@ -86,7 +91,7 @@ def study_figure(t:pd.DataFrame, fname:Path)->Path:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('dest'); ap.add_argument('studies', nargs='+')
+    ap.add_argument('dest'); ap.add_argument('studies', nargs='*')
     a = ap.parse_args()
     dest = Path(a.dest)
     t, probes = study_tables(dest, [Path(s) for s in a.studies])
