@@ -412,7 +412,8 @@ def calibration_fit(probs:np.ndarray, # predicted probabilities (n,)
     ok = ~np.isnan(probs) & ~np.isnan(y)
     if len(np.unique(y[ok])) < 2: return dict(slope=np.nan, intercept=np.nan)
     p = np.clip(probs[ok], 1e-6, 1 - 1e-6)
-    lr = LogisticRegression(penalty=None).fit(np.log(p / (1 - p))[:, None], y[ok])
+    # C = inf: no penalty (scikit-learn 1.8 deprecates penalty=None for it)
+    lr = LogisticRegression(C=np.inf).fit(np.log(p / (1 - p))[:, None], y[ok])
     return dict(slope=float(lr.coef_[0, 0]), intercept=float(lr.intercept_[0]))
 
 # %% ../nbs/10_evaluate.ipynb #975161e4
