@@ -21,6 +21,17 @@ def write_config(root, out:str, pretrain:dict, finetune:dict, evaluate:dict|None
     (root/'config.yaml').write_text(yaml.safe_dump(cfg, sort_keys=False))
     return root/'config.yaml'
 
+def predicts_from_bundle(root, out, exemplars:int=0):
+    "`xcardia predict` of two test CTs through the run's bundle: one row each, probabilities in [0, 1]."
+    lab = pd.read_parquet(out/'cohort'/'labelled.parquet')
+    cts = lab.image_path[lab.split == 'test'].head(2).tolist()
+    code, _, err = xcardia('predict', *cts, '--bundle', out/'bundle', '--exemplars', str(exemplars), '--csv',
+                           root/'pred.csv')
+    assert code == 0, err[-2000:]
+    pred = pd.read_csv(root/'pred.csv', index_col=0)
+    assert list(pred.index) == cts and pred[list(TARGET_NAMES)].apply(lambda c: c.between(0, 1)).all().all()
+    return pred
+
 @pytest.fixture(scope='module')
 def supcon_run(tmp_path_factory):
     "`xcardia run` of the supcon variant and a supcon + NW run (learned temperature), two seeds, the tiny size."
@@ -53,12 +64,7 @@ def test_supcon_bundle_records_its_settings_and_predicts(supcon_run):
     man = json.loads((out/'bundle'/'bundle.json').read_text())
     s = method_settings(man['pretrained']['settings'])
     assert (s.nw_head, s.learnable_tau, s.positives, man['pretrained']['head']) == (True, True, 'any', 'nw')
-    lab = pd.read_parquet(out/'cohort'/'labelled.parquet')
-    cts = lab.image_path[lab.split == 'test'].head(2).tolist()
-    code, _, err = xcardia('predict', *cts, '--bundle', out/'bundle', '--exemplars', '2', '--csv', root/'pred.csv')
-    assert code == 0, err[-2000:]
-    pred = pd.read_csv(root/'pred.csv', index_col=0)
-    assert list(pred.index) == cts and pred[list(TARGET_NAMES)].apply(lambda c: c.between(0, 1)).all().all()
+    predicts_from_bundle(root, out, exemplars=2)
 
 @pytest.fixture(scope='module')
 def ctrip_run(tmp_path_factory):
@@ -89,9 +95,13 @@ def test_ctrip_pretrains_on_ct_with_one_exam(ctrip_run):
     hist = pd.read_csv(out/'pretrain'/'ctrip'/'history.csv')
     assert 0 < hist.train_with_ecg.iloc[-1] < 1 and hist.train_clip_ecg_loss.notna().all()
     assert (out/'finetune'/'ctrip'/'full'/'preds.npz').exists()
+    predicts_from_bundle(root, out)
     probes = pd.read_csv(out/'report'/'probes.csv')
-    assert {'C-TRIP', 'MMCL', 'no pre-training', 'ECG only'} <= set(probes.method)
-    assert (probes[probes.method == 'C-TRIP'].probe == 'retrieval_top1').any()
+    assert {'ctrip', 'mmcl', 'none', 'ecg_only'} <= set(probes.method)              # the runs' names
+    assert (probes[probes.method == 'ctrip'].probe == 'retrieval_top1').any()
+    guess = probes[probes.probe == 'mean_guess'].set_index(['method', 'target'])
+    lin = probes[(probes.probe == 'linear') & (probes.metric == 'mae')].set_index(['method', 'target'])
+    assert len(lin) and guess.loc[lin.index, 'value'].tolist() == lin.chance.tolist()    # a mean-guess row per MAE
 
 def test_ctrip_refused_without_an_ecg_table(tmp_path):
     cfg = {'out': str(tmp_path/'o'), 'data': {'ct': 'a', 'echo': 'b'}, 'pretrain': {'variants': ['ctrip']}}
@@ -131,6 +141,7 @@ def test_teacher_stage_one_then_frozen(teacher_run):
     assert "The teacher's stage 1" in md and (out/'report'/'fig_teacher.png').exists()
     man = json.loads((out/'bundle'/'bundle.json').read_text())
     assert man['pretrained']['head'] == 'nw' and method_settings(man['pretrained']['settings']).nw_head
+    predicts_from_bundle(root, out)
 
 def test_training_levers_reach_the_fits(tmp_path):
     "Warm-up, clipping, the class-balanced sampler and balanced positive weights, set in the YAML, reach both fits."
@@ -149,3 +160,17 @@ def test_training_levers_reach_the_fits(tmp_path):
     y = lab.loc[lab.split == 'train', list(TARGET_NAMES)]
     want = [(y[t] == 0).sum() / (y[t] == 1).sum() if (y[t] == 1).any() and (y[t] == 0).any() else 1. for t in TARGET_NAMES]
     assert ft['pos_weight'] == pytest.approx(want)
+
+def test_teacher_with_few_exams_says_so_and_runs(tmp_path):
+    "Every CT study listed twice: more CT pairs than exam rows, so stage 1 sees nothing new; said, and the run goes on."
+    paths = make_cohort(tmp_path/'tables', n_patients=30, studies_per_patient=(1, 1), outside_window=0., seed=9)
+    ct = pd.read_csv(paths['ct'], dtype={'patient_id': str, 'study_id': str})
+    pd.concat([ct, ct.assign(study_id=ct.study_id + 'b')]).to_csv(paths['ct'], index=False)
+    cfg = write_config(tmp_path, 'runs/f', dict(variants=['teacher'], epochs=1, teacher_epochs=1),
+                       dict(methods=['teacher'], regimes=['full'], epochs=1))
+    for stage in ('cohort', 'pretrain'):
+        code, _, err = xcardia(stage, cfg, cwd=tmp_path)
+        assert code == 0, err[-3000:]
+    m = re.search(r"teacher learns from (\d+) exam rows, no more than the (\d+) CT pairs", err)
+    assert m and int(m.group(1)) <= int(m.group(2)), err[-2000:]
+    assert (tmp_path/'runs'/'f'/'pretrain'/'teacher'/'encoder.safetensors').exists()

@@ -8,8 +8,9 @@ import warnings
 from typing import Sequence
 
 # %% auto #0
-__all__ = ['PROBES', 'PROBE_COLUMNS', 'KNN_K', 'linear_probe', 'knn_probe', 'retrieval_probe', 'auroc_rows', 'severity_rows',
-           'probe_table', 'exam_features', 'ecg_reference', 'encode_images', 'encode_tables', 'plot_probes']
+__all__ = ['PROBES', 'PROBE_COLUMNS', 'KNN_K', 'linear_probe', 'knn_probe', 'retrieval_probe', 'auroc_rows',
+           'mean_absolute_error', 'severity_rows', 'probe_table', 'exam_features', 'ecg_reference', 'encode_images',
+           'encode_tables', 'plot_probes']
 
 # %% ../nbs/10a_probes.ipynb #0fbd9878
 import numpy as np
@@ -28,7 +29,7 @@ from .data import make_dls, tabular_columns, TabularPreprocessor
 from .bank import eval_mode
 
 # %% ../nbs/10a_probes.ipynb #d3012fa7
-PROBES = ('linear', 'knn', 'retrieval_top1', 'retrieval_top5', 'retrieval_median_rank')
+PROBES = ('linear', 'knn', 'retrieval_top1', 'retrieval_top5', 'retrieval_median_rank', 'mean_guess')
 PROBE_COLUMNS = ['method', 'probe', 'target', 'metric', 'value', 'ci_low', 'ci_high', 'chance', 'n']
 KNN_K = 10   # neighbours of the k-NN probe (ours)
 
@@ -104,11 +105,19 @@ def auroc_rows(probe:str, probs:np.ndarray, y:np.ndarray, patient_ids:Sequence, 
                               ci_low=np.nan if blank[c] else r.auroc_lo, ci_high=np.nan if blank[c] else r.auroc_hi,
                               chance=.5, n=r.n) for c, (t, r) in enumerate(ev.iterrows())])
 
+# %% ../nbs/10a_probes.ipynb #3b31f84f
+def mean_absolute_error(pred:np.ndarray, y:np.ndarray, patient_ids, n_boot:int=N_BOOT, seed:int=0)->dict|None:
+    "MAE of `pred` against `y` (NaN: unknown) with its patient-bootstrap CI (`regression_metrics`); None if unscorable."
+    r = regression_metrics(pred[:, None], y[:, None], patient_ids, ['y'], None, n_boot, seed).iloc[0]
+    if isinstance(r.get('reason'), str): return None
+    return dict(value=float(r.mae), ci_low=float(r.mae_lo), ci_high=float(r.mae_hi), n=int(r.n))
+
 # %% ../nbs/10a_probes.ipynb #68f71ef6
 def severity_rows(x_train:np.ndarray, train:pd.DataFrame, x_test:np.ndarray, test:pd.DataFrame,
                   n_boot:int=N_BOOT, seed:int=0, alpha:float=1.0)->pd.DataFrame:
     """Per severity measure known in both splits: the MAE of a ridge regression on the embeddings (probe 'linear',
-    metric 'mae'), its CI, and as `chance` the MAE of guessing the training mean."""
+    metric 'mae') with its CI, and beside it the MAE of guessing the training mean (probe 'mean_guess', its own CI;
+    also the linear row's `chance`)."""
     vt, vs = severity_values(train), severity_values(test)
     a, b = _standardize(x_train, x_test)
     rows = []
@@ -117,11 +126,13 @@ def severity_rows(x_train:np.ndarray, train:pd.DataFrame, x_test:np.ndarray, tes
         if ok_t.sum() < 3 or ok_s.sum() < 3: continue
         yt, ys = vt[m.column].to_numpy(float), vs[m.column].to_numpy(float)
         pred = Ridge(alpha=alpha).fit(a[ok_t], yt[ok_t]).predict(b)
-        r = regression_metrics(pred[:, None], ys[:, None], test.patient_id, [m.name], [m.unit], n_boot, seed).iloc[0]
-        if 'reason' in r and isinstance(r['reason'], str): continue
-        guess = float(np.abs(ys[ok_s] - yt[ok_t].mean()).mean())
-        rows.append(dict(probe='linear', target=f'{m.name} ({m.unit})', metric='mae', value=float(r.mae),
-                         ci_low=float(r.mae_lo), ci_high=float(r.mae_hi), chance=guess, n=int(r.n)))
+        guess = np.full(len(ys), yt[ok_t].mean())
+        mae = lambda p: mean_absolute_error(p, ys, test.patient_id, n_boot, seed)
+        r, g = mae(pred), mae(guess)
+        if r is None: continue
+        target = f'{m.name} ({m.unit})'
+        rows += [dict(probe='linear', target=target, metric='mae', **r, chance=g['value']),
+                 dict(probe='mean_guess', target=target, metric='mae', **g, chance=g['value'])]
     return pd.DataFrame(rows)
 
 # %% ../nbs/10a_probes.ipynb #450f8ee7
@@ -152,11 +163,11 @@ def exam_features(train:pd.DataFrame, test:pd.DataFrame, prefixes:Sequence[str]=
 
 def ecg_reference(train:pd.DataFrame, test:pd.DataFrame, n_boot:int=N_BOOT, seed:int=0)->pd.DataFrame:
     """The ten labels from the ECG measurements alone (a linear probe on the cheap exam): what the CT must beat (method
-    'ECG only')."""
+    'ecg_only')."""
     a, b = exam_features(train, test, ('ecg_',))
     y_tr, y_te = train[list(TARGET_NAMES)].to_numpy(float), test[list(TARGET_NAMES)].to_numpy(float)
     return auroc_rows('linear', linear_probe(a, y_tr, b), y_te, test.patient_id, n_boot, seed).assign(
-        method='ECG only')[PROBE_COLUMNS]
+        method='ecg_only')[PROBE_COLUMNS]
 
 # %% ../nbs/10a_probes.ipynb #23d0cbfa
 @torch.no_grad()

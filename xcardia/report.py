@@ -51,7 +51,8 @@ from .stages import (say, stage_done, read_cohort_stage, load_pretrained_learner
 
 # %% ../nbs/13_report.ipynb #ed84a2c4
 METHOD_NAMES = {'nw_mmcl': 'NW+MMCL', 'mmcl': 'MMCL', 'simclr': 'SimCLR', 'linear_mmcl': 'linear+MMCL',
-                'supcon': 'SupCon', 'ctrip': 'C-TRIP', 'teacher': 'frozen teacher', 'none': 'no pre-training'}
+                'supcon': 'SupCon', 'ctrip': 'C-TRIP', 'teacher': 'frozen teacher', 'none': 'no pre-training',
+                'ecg_only': 'ECG only'}
 
 def method_label(method:str, # a variant, an extra run of `pretrain.runs`, or 'none'
                  lambda_nw:float|None=None, # a λ-sweep run's λ
@@ -566,12 +567,14 @@ def probes_section(ev:Evaluation)->pd.DataFrame|None:
         (x_tr, tr), (x_te, te) = emb['train'], emb['test']
         learn = ev.learners.get(name)
         e_tab = encode_tables(learn.model, learn.dls.tab_preprocessor, te) if learn is not None else None
-        rows.append(probe_table(method_label(name), x_tr, tr, x_te, te, e_tab, ev.n_boot, ev.seed))
+        rows.append(probe_table(name, x_tr, tr, x_te, te, e_tab, ev.n_boot, ev.seed))
     tr, te = lab[lab.split == 'train'], lab[lab.split == 'test']
     if tabular_columns(lab, ('ecg_',)): rows.append(ecg_reference(tr, te, ev.n_boot, ev.seed))
     probes = pd.concat(rows, ignore_index=True)
     probes.to_csv(ev.folder/'probes.csv', index=False)
-    table = pd.DataFrame({m: _probe_row(d) for m, d in probes.groupby('method', sort=False)}).T.fillna('')
+    # probes.csv names each run; the report's table and figure label it
+    shown = probes.assign(method=probes.method.map(method_label))
+    table = pd.DataFrame({m: _probe_row(d) for m, d in shown.groupby('method', sort=False)}).T.fillna('')
     ev.times['probes'] = time.perf_counter() - t0
     ev.report.h('Probes of the frozen pre-trained encoders (test split)').p(
         f"Training seed {ev.seed}. A logistic regression (linear) and a {KNN_K}-nearest-neighbour vote (k-NN) per "
@@ -582,7 +585,7 @@ def probes_section(ev:Evaluation)->pd.DataFrame|None:
         "probe "
         "on the ECG measurements themselves. Mean over targets of the AUROC and of its CI bounds; every target, the "
         "severity MAE beside the mean guess and each CI are in probes.csv.").table(frame_markdown(table))
-    ev.report.img(ev.save_fig(plot_probes(probes), 'fig_probes.png'),
+    ev.report.img(ev.save_fig(plot_probes(shown), 'fig_probes.png'),
                   'Linear-probe AUROC per target with its 95 % CI, per encoder; dashed: chance.')
     return probes
 
