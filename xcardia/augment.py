@@ -89,14 +89,16 @@ class PairedAugment(Callback):
 def retrieval_ranks(e_img:torch.Tensor, # (n, d) image embeddings
                     e_tab:torch.Tensor, # (n, d) tabular embeddings, row i the pair of image i
                     chunk:int=4096, # rows compared at once (memory: chunk x n similarities)
+                    ties:str='image', # a table exactly as similar as the own one ranks after it ('image') or before
                    )->torch.Tensor:
     "For each image, how many tabular embeddings are more similar to it than its own (0: its own comes first)."
+    if ties not in ('image', 'table'): raise ValueError(f"ties must be 'image' or 'table', not {ties!r}")
     out = [torch.zeros(0, dtype=torch.long, device=e_img.device)]
     for s in range(0, len(e_img), chunk):
         sim = e_img[s:s + chunk] @ e_tab.T
         # from the same product: no rounding difference
         own = sim[torch.arange(len(sim)), torch.arange(s, s + len(sim))]
-        out.append((sim > own[:, None]).sum(1))
+        out.append((sim > own[:, None]).sum(1) if ties == 'image' else (sim >= own[:, None]).sum(1) - 1)
     return torch.cat(out)
 
 def rank_share(ranks:torch.Tensor)->float:

@@ -11,9 +11,9 @@ from typing import NamedTuple
 # %% auto #0
 __all__ = ['EXAMS', 'NW_QUERIES', 'CONTRASTS', 'NW_TARGETS', 'MONITORS', 'VARIANTS', 'TABULAR_SIZES', 'XCardiaModel',
            'SimCLRModel', 'ExamEncoders', 'CTripModel', 'XCardiaLoss', 'SimCLRLoss', 'exam_presence', 'CTripLoss',
-           'LossTerm', 'TermGradNorms', 'Variant', 'check_pretrain', 'SupConCheck', 'ctrip_parts', 'FrozenTeacher',
-           'freeze_teacher', 'paired_parts', 'pretrain_learner', 'save_image_encoder', 'head_outputs', 'encode_pairs',
-           'retrieval_accuracy', 'head_auroc', 'head_r2']
+           'LossTerm', 'TermGradNorms', 'Variant', 'tabular_encoder', 'check_pretrain', 'SupConCheck', 'ctrip_parts',
+           'FrozenTeacher', 'freeze_teacher', 'paired_parts', 'pretrain_learner', 'save_image_encoder', 'head_outputs',
+           'encode_pairs', 'retrieval_accuracy', 'head_auroc', 'head_r2']
 
 # %% ../nbs/08_pretrain.ipynb #ad044d58
 import numpy as np
@@ -296,6 +296,10 @@ TABULAR_SIZES = {'tiny': dict(n_blocks=1, d_block=32, attention_n_heads=4),
                  'small': dict(n_blocks=2, d_block=64, attention_n_heads=4),
                  'paper': dict(n_blocks=3)}
 
+def tabular_encoder(tp, p)->TabularEncoder:
+    "A new FT-Transformer for the inputs of fitted preprocessing `tp`, at preset `p`'s width and size."
+    return TabularEncoder(len(tp.num_cols), tp.cat_cardinalities, d=p.d, **TABULAR_SIZES.get(p.name, {}))
+
 # %% ../nbs/08_pretrain.ipynb #1f8b5f6d
 def check_pretrain(dls, variant:str, s:MethodSettings, n_labels:int):
     "Refuse a variant, settings and DataLoaders that do not fit together (`ValueError` naming the setting)."
@@ -315,12 +319,13 @@ def check_pretrain(dls, variant:str, s:MethodSettings, n_labels:int):
             raise ValueError(f"nw_targets={s.nw_targets!r} needs measurement columns after the {n_labels} labels in y: "
                              "cohort, names = measurement_targets(cohort); "
                              "make_dls(cohort, targets=[*TARGET_NAMES, *names], ...)")
-    if v.contrast == 'ctrip':
-        cohort = getattr(dls.train_ds, 'cohort', None)
-        if cohort is not None and not (exam_presence(cohort)[:, 1].any() and exam_presence(cohort)[:, 0].any()):
+    cohort = getattr(dls.train_ds, 'cohort', None)
+    if v.contrast == 'ctrip' and cohort is not None:
+        has = exam_presence(cohort).any(0)
+        if not has.all():
             raise ValueError("variant 'ctrip' aligns the CT to the ECHO and to the ECG: the cohort has no "
-                             + ("ECG" if exam_presence(cohort)[:, 0].any() else "ECHO")
-                             + " in the window (an exam table missing?); use variant 'mmcl'")
+                             + ("ECG" if has[0] else "ECHO") + " in the window (an exam table missing?); use variant "
+                             "'mmcl'")
     if getattr(dls, 'kind', v.kind) != v.kind:
         raise ValueError(f"variant {variant!r} needs make_dls(..., kind={v.kind!r}), got kind={dls.kind!r}")
 
@@ -372,7 +377,7 @@ def paired_parts(dls, p, v:Variant, s:MethodSettings, n_labels:int,
     # before the tabular encoder: the seed's draws go to it first
     img = ImageEncoder.from_preset(p)
     if v.contrast == 'ctrip': return ctrip_parts(dls, p, img, s)
-    tab = teacher or TabularEncoder(len(tp.num_cols), tp.cat_cardinalities, d=p.d, **TABULAR_SIZES.get(p.name, {}))
+    tab = teacher or tabular_encoder(tp, p)
     if v.teacher: freeze_teacher(tab)
     model = XCardiaModel(img, tab, head, n_targets=n_labels, tau_nw=s.tau_nw)
     loss = XCardiaLoss(model, s.lambda_nw if head else 0., s.tau_clip, s.learnable_tau, nw_query=s.nw_query,

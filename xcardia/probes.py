@@ -4,7 +4,7 @@
 
 # %% ../nbs/10a_probes.ipynb #0274bc3f
 from __future__ import annotations
-import warnings
+import contextlib, warnings
 from typing import Sequence
 
 # %% auto #0
@@ -27,6 +27,7 @@ from .evaluate import evaluate, bootstrap_counts, regression_metrics
 from .severity import SEVERITY, severity_values
 from .data import make_dls, tabular_columns, TabularPreprocessor
 from .bank import eval_mode
+from .augment import retrieval_ranks
 
 # %% ../nbs/10a_probes.ipynb #d3012fa7
 PROBES = ('linear', 'knn', 'retrieval_top1', 'retrieval_top5', 'retrieval_median_rank', 'mean_guess')
@@ -75,9 +76,8 @@ def retrieval_probe(e_img:np.ndarray, # test CT embeddings (n, d)
                     patient_ids:Sequence, n_boot:int=N_BOOT, seed:int=0)->pd.DataFrame:
     """CT-to-table retrieval on the test split: top-1, top-5 and the median rank (1 = its own tables first), with
     patient-bootstrap CIs and chance."""
-    s = F.normalize(torch.as_tensor(e_img, dtype=torch.float64), dim=1) @ F.normalize(
-        torch.as_tensor(e_tab, dtype=torch.float64), dim=1).T
-    rank = (s >= s.diag()[:, None]).sum(1).numpy().astype(float)     # its own tables and every tie rank before it
+    a, b = (F.normalize(torch.as_tensor(e, dtype=torch.float64), dim=1) for e in (e_img, e_tab))
+    rank = (retrieval_ranks(a, b, ties='table') + 1).numpy().astype(float)    # 1: first; a tie ranks before its own
     n, W = len(rank), bootstrap_counts(patient_ids, n_boot, seed)
     W = np.vstack([np.ones((1, n)), W])                                        # row 0: the point estimate
     def wmedian(w):
@@ -171,25 +171,29 @@ def ecg_reference(train:pd.DataFrame, test:pd.DataFrame, n_boot:int=N_BOOT, seed
 
 # %% ../nbs/10a_probes.ipynb #23d0cbfa
 @torch.no_grad()
-def encode_images(encoder:torch.nn.Module, # an image encoder (`ImageEncoder`), frozen here
+def encode_images(encoders:torch.nn.Module|dict, # an image encoder (`ImageEncoder`), or name -> encoder; frozen here
                   cohort:pd.DataFrame, # a labelled cohort with `split`
                   preset:str='small', cache_dir=None, bs:int|None=None,
                   splits:tuple=('train', 'test'), # which splits, by their name in `split`
                  )->dict:
     """Frozen CT embeddings (eval mode) of every study of `splits`: {split: (embeddings (n, d) float array, its cohort
-    rows)}."""
+    rows)}; for a mapping of encoders, one such dict per name, every CT read once for all of them."""
+    one = isinstance(encoders, torch.nn.Module)
+    encoders = {None: encoders} if one else encoders
     co = cohort.reset_index(drop=True)
     dls = make_dls(co, kind='image', preset=preset, cache_dir=cache_dir, bs=bs, train_name=splits[0],
                    valid_name=splits[1])
-    out = {}
-    with eval_mode(encoder.to(dls.device)):
-        for name, dl in zip(splits, (dls.train, dls.valid)):
-            es, ids = [], []
+    out = {k: {} for k in encoders}
+    with contextlib.ExitStack() as stack:
+        for enc in encoders.values(): stack.enter_context(eval_mode(enc.to(dls.device)))
+        for split, dl in zip(splits, (dls.train, dls.valid)):
+            es, ids = {k: [] for k in encoders}, []
             for ct, _, idx in dl.new(shuffle=False, drop_last=False):
-                es.append(encoder(ct).float().cpu())
+                for k, enc in encoders.items(): es[k].append(enc(ct).float().cpu())
                 ids.append(idx.cpu())
-            out[name] = (torch.cat(es).numpy(), co.iloc[torch.cat(ids).numpy()])
-    return out
+            rows = co.iloc[torch.cat(ids).numpy()]
+            for k in encoders: out[k][split] = (torch.cat(es[k]).numpy(), rows)
+    return out[None] if one else out
 
 @torch.no_grad()
 def encode_tables(model:torch.nn.Module, # a paired pre-trained model (its `tabular_encoder`)

@@ -562,8 +562,7 @@ def probes_section(ev:Evaluation)->pd.DataFrame|None:
     encoders = {'none': image_encoder(p)} | {r.name: image_encoder(p, r.folder/'encoder.safetensors', load=True)
                                              for r in runs}
     rows = []
-    for name, enc in encoders.items():
-        emb = encode_images(enc, lab, cfg.preset, cfg.cache_dir, cfg.finetune.bs)
+    for name, emb in encode_images(encoders, lab, cfg.preset, cfg.cache_dir, cfg.finetune.bs).items():
         (x_tr, tr), (x_te, te) = emb['train'], emb['test']
         learn = ev.learners.get(name)
         e_tab = encode_tables(learn.model, learn.dls.tab_preprocessor, te) if learn is not None else None

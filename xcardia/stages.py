@@ -29,12 +29,12 @@ from .synthetic import make_cohort
 from .dicom import index_dicom, ct_exists
 from .data import (balance_positives, ct_cache, make_dls, CohortDataset, measurement_targets, file_digest,
                           resolve_exclude, tabular_columns, TabularPreprocessor)
-from .encoders import image_encoder, TabularEncoder
+from .encoders import image_encoder
 import torch.nn as nn
 from .train import fit_cosine, resume
 from .distributed import barrier
 from fastai.torch_core import rank_distrib, num_distrib
-from .pretrain import (VARIANTS, TABULAR_SIZES, pretrain_learner, save_image_encoder, retrieval_accuracy,
+from .pretrain import (VARIANTS, tabular_encoder, pretrain_learner, save_image_encoder, retrieval_accuracy,
                               head_auroc, head_r2)
 from .teacher import fit_teacher
 from .losses import base_rate_bce, base_rate_mse
@@ -505,8 +505,7 @@ def stage_one_teacher(cfg:Config, run:PretrainRun, dls)->nn.Module:
     folder, d = run.folder/'teacher', cfg.data
     f = folder/'teacher.safetensors'
     p = get_preset(cfg.preset)
-    enc = TabularEncoder(len(dls.tab_preprocessor.num_cols), dls.tab_preprocessor.cat_cardinalities, d=p.d,
-                         **TABULAR_SIZES.get(p.name, {}))
+    enc = tabular_encoder(dls.tab_preprocessor, p)
     if f.exists():
         enc.load_state_dict(read_tensors(f)[0])
         return enc
